@@ -1,0 +1,53 @@
+"""Callables that travel to a worker by name (see :class:`autograder.protocol.NamedCallable`).
+
+A property that passes a function to student code (an activation to ``neuron``, a gradient to
+``gradient_descent``) names one of these; the worker rebuilds it from this trusted registry, so no code
+ever travels over the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+def _identity() -> Callable[[np.ndarray], np.ndarray]:
+    return lambda z: np.array(z, copy=True)
+
+
+def _ufunc(name: str) -> Callable[[np.ndarray], np.ndarray]:
+    allowed = {"tanh", "exp", "sin", "square", "abs"}
+    if name not in allowed:
+        raise ValueError(f"unknown ufunc {name!r}")
+    return getattr(np, name)  # type: ignore[no-any-return]
+
+
+def _relu() -> Callable[[np.ndarray], np.ndarray]:
+    return lambda z: np.maximum(z, 0)
+
+
+def _quadratic_grad(a: np.ndarray, b: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The gradient ``A w - b`` of ``f(w) = w·A w / 2 - b·w``."""
+    return lambda w: a @ w - b
+
+
+def _quadratic_value(a: np.ndarray, b: np.ndarray) -> Callable[[np.ndarray], float]:
+    return lambda w: float(0.5 * np.sum(w * (a @ w)) - np.sum(b * w))
+
+
+REGISTRY: dict[str, Callable[..., Callable[..., Any]]] = {
+    "identity": _identity,
+    "ufunc": _ufunc,
+    "relu": _relu,
+    "quadratic_grad": _quadratic_grad,
+    "quadratic_value": _quadratic_value,
+}
+
+
+def resolve(name: str, args: list[Any]) -> Callable[..., Any]:
+    """Rebuild the named callable; an unknown name is a protocol error."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown callable {name!r}")
+    return REGISTRY[name](*args)

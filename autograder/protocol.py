@@ -1,0 +1,210 @@
+"""The wire format between the grader and a worker: JSON plus ``.npy`` blobs, never pickle.
+
+A message is one frame::
+
+    u32 json_length | u32 blob_count | json bytes | (u64 blob_length | npy bytes) * blob_count
+
+Values are encoded as a tree of tagged JSON objects. Arrays travel as ``.npy`` blobs and are read back
+with ``allow_pickle=False``, so whatever a worker sends, the grader only ever gets plain ``ndarray``
+objects (never a subclass), numbers, strings and containers of those. Nothing a worker sends can
+execute code in the grader.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import struct
+from typing import Any
+
+import numpy as np
+
+MAX_MESSAGE_BYTES = 1 << 30
+_HEADER = struct.Struct("<II")
+_BLOB_LENGTH = struct.Struct("<Q")
+
+
+class ProtocolError(Exception):
+    """A frame could not be read: the peer closed the connection or sent something malformed."""
+
+
+class NamedCallable:
+    """A callable argument that travels by name: the worker rebuilds it from a trusted registry.
+
+    ``NamedCallable("quadratic_grad", A, b)`` stands for ``registry["quadratic_grad"](A, b)``.
+    """
+
+    def __init__(self, name: str, *args: Any) -> None:
+        self.name = name
+        self.args = args
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(a) for a in self.args)
+        return f"{self.name}({inner})" if inner else self.name
+
+
+class Opaque:
+    """A value of a type the protocol does not carry, described by its type name and a short repr."""
+
+    def __init__(self, type_name: str, text: str) -> None:
+        self.type_name = type_name
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name}: {self.text}>"
+
+
+class NumpyScalar:
+    """Marks a 0-d array that arrived as a NumPy scalar (``np.float64(1.0)``) rather than an array."""
+
+    def __init__(self, value: np.ndarray) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"{self.value.dtype.type.__name__}({self.value.item()!r})"
+
+
+def _array_to_npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    # A plain base-class view: subclasses' overrides never run during serialisation.
+    np.lib.format.write_array(buffer, np.ndarray.view(np.asarray(array), np.ndarray), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _npy_to_array(data: bytes) -> np.ndarray:
+    array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    if type(array) is not np.ndarray:  # pragma: no cover - read_array only makes base arrays
+        raise ProtocolError("a blob did not decode to a plain ndarray")
+    return array
+
+
+def encode(value: Any, blobs: list[bytes], depth: int = 0) -> Any:
+    """Encode ``value`` as tagged JSON, appending array payloads to ``blobs``."""
+    if depth > 50:
+        raise TypeError("value is nested too deeply")
+    if value is None:
+        return {"t": "none"}
+    if isinstance(value, (bool, np.bool_)) and not isinstance(value, np.ndarray):
+        return {"t": "bool", "v": bool(value)}
+    if isinstance(value, np.generic):
+        blobs.append(_array_to_npy(np.asarray(value)))
+        return {"t": "npscalar", "i": len(blobs) - 1}
+    if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            raise TypeError("an array of Python objects (dtype=object) cannot be sent")
+        blobs.append(_array_to_npy(value))
+        return {"t": "ndarray", "i": len(blobs) - 1}
+    if isinstance(value, int):
+        return {"t": "int", "v": str(int(value))}
+    if isinstance(value, float):
+        return {"t": "float", "v": float.__repr__(float(value))}
+    if isinstance(value, str):
+        return {"t": "str", "v": str.__str__(value)}
+    if isinstance(value, NamedCallable):
+        return {"t": "callable", "name": value.name, "args": [encode(a, blobs, depth + 1) for a in value.args]}
+    if isinstance(value, (list, tuple)):
+        tag = "list" if isinstance(value, list) else "tuple"
+        return {"t": tag, "v": [encode(item, blobs, depth + 1) for item in value]}
+    if isinstance(value, dict):
+        return {"t": "dict", "v": {str(k): encode(v, blobs, depth + 1) for k, v in value.items()}}
+    return {"t": "opaque", "type": _type_name(value), "repr": _short_repr(value)}
+
+
+def decode(node: Any, blobs: list[bytes], resolve_callable: Any = None) -> Any:
+    """Decode a tagged JSON tree.
+
+    On the worker's side ``resolve_callable(name, args)`` rebuilds callables, and NumPy scalars arrive
+    as NumPy scalars. On the grader's side a scalar arrives wrapped in :class:`NumpyScalar`, so the
+    grader can tell a 0-d array from a scalar, and callables are refused.
+    """
+    if not isinstance(node, dict) or not isinstance(node.get("t"), str):
+        raise ProtocolError("malformed value")
+    tag = node["t"]
+    if tag == "none":
+        return None
+    if tag == "bool":
+        return bool(node["v"])
+    if tag == "int":
+        return int(str(node["v"]))
+    if tag == "float":
+        return float(str(node["v"]))
+    if tag == "str":
+        return str(node["v"])
+    if tag in ("ndarray", "npscalar"):
+        index = node["i"]
+        if not isinstance(index, int) or not 0 <= index < len(blobs):
+            raise ProtocolError("array index out of range")
+        array = _npy_to_array(blobs[index])
+        if tag == "ndarray":
+            return array
+        return array[()] if resolve_callable is not None else NumpyScalar(array)
+    if tag in ("list", "tuple"):
+        items = [decode(item, blobs, resolve_callable) for item in node["v"]]
+        return items if tag == "list" else tuple(items)
+    if tag == "dict":
+        return {str(k): decode(v, blobs, resolve_callable) for k, v in dict(node["v"]).items()}
+    if tag == "callable":
+        if resolve_callable is None:
+            raise ProtocolError("callables only travel from the grader to a worker")
+        return resolve_callable(str(node["name"]), [decode(a, blobs, resolve_callable) for a in node["args"]])
+    if tag == "opaque":
+        return Opaque(str(node["type"]), str(node["repr"]))
+    raise ProtocolError(f"unknown value tag {tag!r}")
+
+
+def send_message(sock: socket.socket, header: dict[str, Any], blobs: list[bytes]) -> None:
+    """Send one frame: a JSON header and its array blobs."""
+    text = json.dumps(header, allow_nan=False).encode()
+    parts = [_HEADER.pack(len(text), len(blobs)), text]
+    for blob in blobs:
+        parts.append(_BLOB_LENGTH.pack(len(blob)))
+        parts.append(blob)
+    sock.sendall(b"".join(parts))
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    received = 0
+    while received < size:
+        count = sock.recv_into(view[received:], size - received)
+        if count == 0:
+            raise ProtocolError("connection closed")
+        received += count
+    return bytes(buffer)
+
+
+def recv_message(sock: socket.socket) -> tuple[dict[str, Any], list[bytes]]:
+    """Receive one frame; raises :class:`ProtocolError` on EOF or a malformed or oversized frame."""
+    text_length, blob_count = _HEADER.unpack(_recv_exactly(sock, _HEADER.size))
+    if text_length > MAX_MESSAGE_BYTES or blob_count > 1_000_000:
+        raise ProtocolError("frame too large")
+    try:
+        header = json.loads(_recv_exactly(sock, text_length))
+    except (ValueError, RecursionError) as error:
+        raise ProtocolError(f"malformed header: {error}") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("header is not an object")
+    blobs = []
+    total = text_length
+    for _ in range(blob_count):
+        (length,) = _BLOB_LENGTH.unpack(_recv_exactly(sock, _BLOB_LENGTH.size))
+        total += length
+        if total > MAX_MESSAGE_BYTES:
+            raise ProtocolError("frame too large")
+        blobs.append(_recv_exactly(sock, length))
+    return header, blobs
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = object.__repr__(value) if not isinstance(value, (set, frozenset, complex)) else repr(value)
+    except Exception:  # noqa: BLE001 - a hostile __repr__ must not stop encoding
+        text = "?"
+    return text[:200]

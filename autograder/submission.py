@@ -1,0 +1,214 @@
+"""Reading a submission (a notebook, a ``.py`` module, or a folder holding one) into gradable chunks.
+
+The grader never runs a notebook top to bottom: demonstrations, plots and training runs are not what
+is graded. It keeps, from every code cell, the top-level statements a module needs: imports,
+``def`` and ``class`` statements, and constants (names in UPPER_CASE, or literals). Each top-level
+statement group is its own chunk, so a syntax error in one function costs that function alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# IPython syntax that is not Python: magics, shell escapes, help queries.
+_IPYTHON_LINE = re.compile(r"^\s*(%|!|\?)|\?\s*$")
+_DEF_NAME = re.compile(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)")
+
+
+class SubmissionError(Exception):
+    """The submission cannot be read at all (no such file, not a notebook, no code)."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A top-level statement group: its source, where it came from, and the names it defines."""
+
+    source: str
+    location: str  # e.g. "activations.ipynb, cell 7"
+    line: int  # the line of the chunk's first line within its location
+    defines: tuple[str, ...]
+
+    @property
+    def origin(self) -> str:
+        return f"{self.location}, line {self.line}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something in the submission that could not be used, with the names it would have defined."""
+
+    origin: str
+    message: str
+    names: tuple[str, ...]
+
+
+@dataclass
+class Submission:
+    """What the grader takes from one file."""
+
+    path: Path
+    chunks: list[Chunk] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    assignment_hint: str | None = None
+
+    @property
+    def defined_names(self) -> set[str]:
+        return {name for chunk in self.chunks for name in chunk.defines}
+
+    def problem_for(self, name: str) -> Problem | None:
+        """The problem that stopped ``name`` from being defined, if any."""
+        for problem in self.problems:
+            if name in problem.names:
+                return problem
+        return None
+
+
+def load_submission(path: Path) -> Submission:
+    """Read a ``.ipynb`` or ``.py`` file, or the one such file in a folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = _single_file_in(path)
+    if not path.exists():
+        raise SubmissionError(f"{path}: no such file")
+    if path.suffix == ".ipynb":
+        return _load_notebook(path)
+    if path.suffix == ".py":
+        text = _read_text(path)
+        submission = Submission(path=path)
+        _add_cell(submission, text, path.name, first_line=1)
+        return submission
+    raise SubmissionError(f"{path}: expected a .ipynb notebook or a .py module")
+
+
+def submission_from_cells(path: Path, cells: list[str]) -> Submission:
+    """Build a submission from code cells already in memory (the notebook's own kernel history)."""
+    submission = Submission(path=path)
+    for number, cell in enumerate(cells, start=1):
+        _add_cell(submission, cell, f"{path.name}, cell {number}", first_line=1)
+    return submission
+
+
+def _single_file_in(folder: Path) -> Path:
+    candidates = sorted(p for p in folder.iterdir() if p.suffix in (".ipynb", ".py") and not p.name.startswith("."))
+    notebooks = [p for p in candidates if p.suffix == ".ipynb"]
+    chosen = notebooks or candidates
+    if len(chosen) != 1:
+        found = ", ".join(p.name for p in chosen) or "none"
+        raise SubmissionError(f"{folder}: expected exactly one notebook or .py file, found {found}")
+    return chosen[0]
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise SubmissionError(f"{path}: not UTF-8 text ({error.reason})") from None
+    except OSError as error:
+        raise SubmissionError(f"{path}: cannot be read ({error.strerror})") from None
+
+
+def _load_notebook(path: Path) -> Submission:
+    try:
+        notebook = json.loads(_read_text(path))
+    except json.JSONDecodeError as error:
+        raise SubmissionError(
+            f"{path}: not a valid notebook (JSON error at line {error.lineno}, column {error.colno}: "
+            f"{error.msg}); open it in Jupyter and save it again, or restore it from a checkpoint"
+        ) from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise SubmissionError(f"{path}: not a valid notebook (no list of cells)")
+    metadata = notebook.get("metadata") if isinstance(notebook.get("metadata"), dict) else {}
+    hint = (metadata.get("autograder") or {}).get("assignment") if isinstance(metadata, dict) else None
+    submission = Submission(path=path, assignment_hint=hint if isinstance(hint, str) else None)
+    for number, cell in enumerate(notebook["cells"], start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        text = "".join(source) if isinstance(source, list) else str(source)
+        _add_cell(submission, text, f"{path.name}, cell {number}", first_line=1)
+    return submission
+
+
+def _add_cell(submission: Submission, text: str, origin: str, first_line: int) -> None:
+    lines = ["" if _IPYTHON_LINE.search(line) else line for line in text.splitlines()]
+    cleaned = "\n".join(lines)
+    try:
+        tree = ast.parse(cleaned)
+    except SyntaxError:
+        _add_groups_separately(submission, lines, origin, first_line)
+        return
+    for node in tree.body:
+        if _is_kept(node):
+            start = _first_line_with_decorators(node)
+            segment = "\n".join(lines[start - 1 : node.end_lineno])
+            submission.chunks.append(Chunk(segment, origin, start + first_line - 1, _names_defined(node)))
+
+
+def _add_groups_separately(submission: Submission, lines: list[str], origin: str, first_line: int) -> None:
+    """A cell that does not parse: parse each top-level group alone so the rest still counts."""
+    starts = [
+        i
+        for i, line in enumerate(lines)
+        if line and not line[0].isspace() and not line.startswith(("#", ")", "]", "}"))
+    ]
+    merged: list[int] = []
+    for index in starts:
+        # Decorators belong to the definition below them.
+        if merged and lines[merged[-1]].startswith("@"):
+            continue
+        merged.append(index)
+    bounds = list(zip(merged, merged[1:] + [len(lines)], strict=True))
+    for start, end in bounds:
+        group = "\n".join(lines[start:end])
+        try:
+            tree = ast.parse(group)
+        except SyntaxError as error:
+            names = tuple(_DEF_NAME.findall(lines[start].lstrip("@").strip()))
+            if lines[start].startswith("@"):
+                names = tuple(n for line in lines[start:end] for n in _DEF_NAME.findall(line))
+            line = (error.lineno or 1) + start + first_line - 1
+            submission.problems.append(Problem(f"{origin}, line {line}", f"SyntaxError: {error.msg}", names))
+            continue
+        for node in tree.body:
+            if _is_kept(node):
+                first = _first_line_with_decorators(node)
+                segment = "\n".join(group.splitlines()[first - 1 : node.end_lineno])
+                line = start + first_line + first - 1
+                submission.chunks.append(Chunk(segment, origin, line, _names_defined(node)))
+
+
+def _first_line_with_decorators(node: ast.stmt) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return int(min([node.lineno] + [d.lineno for d in decorators]))
+
+
+def _is_kept(node: ast.stmt) -> bool:
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        names = [t.id for t in targets if isinstance(t, ast.Name)]
+        if len(names) != len(targets) or node.value is None:
+            return False
+        if all(name.isupper() for name in names):
+            return True
+        try:
+            ast.literal_eval(node.value)
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+def _names_defined(node: ast.stmt) -> tuple[str, ...]:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return (node.name,)
+    if isinstance(node, ast.Assign):
+        return tuple(t.id for t in node.targets if isinstance(t, ast.Name))
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return (node.target.id,)
+    return ()
