@@ -1,0 +1,94 @@
+"""The catalogue of named properties: what each graded function must do, and what it is worth.
+
+Every function of an assignment is worth :data:`POINTS_PER_FUNCTION`, split over its properties.
+A property is either drawn (Hypothesis draws inputs from ``strategy`` and ``test`` checks one of them)
+or timed (the student's function is timed against the reference's on one large input). Public
+properties run in ``autograder check``; hidden ones only when grading.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
+    from autograder.runner import Calls
+
+POINTS_PER_FUNCTION = 10.0
+
+# The assignments the grader knows, and the module holding each one's catalogue.
+ASSIGNMENT_MODULES = {
+    "02_activations": "autograder.properties.activations",
+}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How to time a function: ``make_input(rng)`` builds the arguments of one large call."""
+
+    make_input: Callable[[Any], list[Any]]
+    max_ratio: float = 3.0
+    repeats: int = 7
+
+
+@dataclass(frozen=True)
+class Property:
+    """One named, checkable promise about one function."""
+
+    function: str
+    name: str
+    says: str  # the promise in plain words, as the feedback prints it
+    hint: str  # a nudge that does not give the answer away
+    points: float
+    public: bool = True
+    strategy: SearchStrategy[Any] | None = None
+    test: Callable[[Calls, Any], None] | None = None
+    timing: Timing | None = None
+    needs_reference: bool = False  # runs only where the instructor's solutions are available
+
+    @property
+    def key(self) -> str:
+        return f"{self.function}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An assignment's catalogue: its functions in notebook order, each with its properties."""
+
+    id: str
+    notebook: str
+    properties: tuple[Property, ...]
+    preload: tuple[str, ...] = ("numpy",)
+    functions: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = list(dict.fromkeys(p.function for p in self.properties))
+        object.__setattr__(self, "functions", tuple(names))
+
+    def properties_of(self, function: str) -> list[Property]:
+        return [p for p in self.properties if p.function == function]
+
+    def max_points(self, function: str) -> float:
+        return sum(p.points for p in self.properties_of(function))
+
+
+class UnknownAssignment(Exception):
+    pass
+
+
+def known_assignments() -> list[str]:
+    return sorted(ASSIGNMENT_MODULES)
+
+
+def load_assignment(assignment_id: str) -> Assignment:
+    """The catalogue of ``assignment_id``; :class:`UnknownAssignment` names the known ones."""
+    if assignment_id not in ASSIGNMENT_MODULES:
+        known = ", ".join(known_assignments())
+        raise UnknownAssignment(f"unknown assignment {assignment_id!r} (known: {known})")
+    module = importlib.import_module(ASSIGNMENT_MODULES[assignment_id])
+    assignment: Assignment = module.ASSIGNMENT
+    return assignment

@@ -1,0 +1,78 @@
+"""The autograder inside a notebook: ``autograde.check(sigmoid)`` and nbgrader's test cells.
+
+The checks grade what the kernel has run so far, rebuilt from IPython's input history the same way
+``autograder`` reads a saved notebook, in a separate worker process. ``points(name)`` is what an
+nbgrader test cell evaluates: it returns the function's points as a number (nbgrader's partial credit)
+and writes nothing to stderr, because nbgrader gives a test cell zero for any stderr output.
+
+Imports stay inside the methods: this module is imported in every student kernel and every worker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class AssignmentChecks:
+    """Checks of one assignment, bound to the notebook that creates it."""
+
+    def __init__(self, assignment_id: str) -> None:
+        from autograder.catalogue import load_assignment
+
+        self.assignment = load_assignment(assignment_id)
+
+    def check(self, function: Any) -> None:
+        """Print the public checks' feedback for ``function`` (a function or its name)."""
+        from autograder.report import render_text
+        from autograder.runner import CHECK, PUBLIC_SEED, Grader, quiet_stderr
+
+        name = self._name(function)
+        with quiet_stderr():
+            report = Grader(self.assignment, None, CHECK, PUBLIC_SEED).grade(self._submission(), [name])
+        print(render_text(report).strip())
+
+    def points(self, function: Any) -> float:
+        """The points ``function`` earns with every property, as ``autograder grade`` gives them."""
+        from autograder.cli import grading_seed
+        from autograder.references import load_references
+        from autograder.runner import GRADE, Grader, quiet_stderr
+
+        name = self._name(function)
+        with quiet_stderr():
+            references = load_references(self.assignment)
+            if references is None:
+                print(f"{name}: graded by your instructor (the reference solutions are not in this bundle)")
+                return 0.0
+            report = Grader(self.assignment, references, GRADE, grading_seed(None)).grade(self._submission(), [name])
+        result = report.function(name)
+        for prop in result.properties:
+            if not prop.passed:
+                print(f"x {prop.says}")
+        return result.points
+
+    def _name(self, function: Any) -> str:
+        name = function if isinstance(function, str) else getattr(function, "__name__", None)
+        if name not in self.assignment.functions:
+            known = ", ".join(self.assignment.functions)
+            raise ValueError(f"{name!r} is not graded in {self.assignment.id}; the graded functions are {known}")
+        return str(name)
+
+    def _submission(self) -> Any:
+        from autograder.submission import submission_from_cells
+
+        return submission_from_cells(Path(f"{self.assignment.notebook}"), _kernel_history())
+
+
+def _kernel_history() -> list[str]:
+    """The cells run so far in this kernel, oldest first (IPython's ``In`` list)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - notebooks always have IPython
+        get_ipython = None
+    shell = get_ipython() if get_ipython is not None else None
+    if shell is None:
+        raise RuntimeError("AssignmentChecks works inside a notebook; outside one, run `autograder check FILE`")
+    history = shell.user_ns.get("In", [])
+    # The current cell (the one calling check) is last; it only calls the checks, so it is harmless.
+    return [cell for cell in history if isinstance(cell, str) and cell.strip()]

@@ -1,0 +1,1 @@
+"""Property catalogues, one module per assignment, built from the shared checks in ``common``."""

@@ -1,0 +1,220 @@
+"""Property builders shared by every assignment: each returns a :class:`Property` ready to catalogue.
+
+An example is a dict of named arguments (``{"z": array, "alpha": 0.1}``); the student's function is
+called with them positionally, in that order, and the feedback shows them by name. Builders read like
+sentences in the catalogues: ``agrees_with(...)``, ``keeps_shape_and_dtype(...)``, and so on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from autograder.catalogue import Property, Timing
+from autograder.checks import PropertyFailure, Tolerance, as_array, assert_close, assert_finite, tolerance_for
+from autograder.runner import Calls
+
+Example = dict[str, Any]
+Expected = Callable[[Calls, Example], np.ndarray]
+
+ERRSTATE = 'np.errstate(over="raise", invalid="raise", divide="raise")'
+
+
+def in_order(*names: str) -> Callable[[Example], Example]:
+    """Put an example's arguments in signature order (drawn optional arguments may come first)."""
+    return lambda example: {name: example[name] for name in names if name in example}
+
+
+def result_of(calls: Calls, example: Example, errstate: bool = False) -> np.ndarray:
+    """The student's answer on ``example`` as a plain array (a failure if it is not one)."""
+    return as_array(calls.student(*example.values(), errstate=errstate), calls.function)
+
+
+def first_array(example: Example) -> np.ndarray:
+    array = next(iter(example.values()))
+    assert isinstance(array, np.ndarray)
+    return array
+
+
+def agrees_with(
+    function: str,
+    name: str,
+    says: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    expected: Expected,
+    public: bool = True,
+    needs_reference: bool = False,
+    tolerance: Tolerance | None = None,
+) -> Property:
+    """The student's result equals ``expected(calls, example)`` within the input dtype's tolerance."""
+
+    def test(calls: Calls, example: Example) -> None:
+        got = result_of(calls, example)
+        want = np.asarray(expected(calls, example))
+        assert_close(
+            got, want, tolerance or tolerance_for(first_array(example).dtype), f"{function} gave a wrong value"
+        )
+
+    return Property(function, name, says, hint, points, public, examples, test, needs_reference=needs_reference)
+
+
+def agrees_with_reference(function: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    return agrees_with(
+        function,
+        "agrees_with_reference",
+        f"{function} agrees with the reference solution",
+        hint,
+        points,
+        examples,
+        lambda calls, example: calls.reference(*example.values()),
+        public=False,
+        needs_reference=True,
+    )
+
+
+def keeps_shape_and_dtype(function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        z = first_array(example)
+        got = result_of(calls, example)
+        if got.shape != z.shape:
+            raise PropertyFailure(f"{function} returned shape {got.shape} for an input of shape {z.shape}")
+        if got.dtype != z.dtype:
+            raise PropertyFailure(f"{function} returned dtype {got.dtype} for an input of dtype {z.dtype}")
+
+    return Property(
+        function,
+        "keeps_shape_and_dtype",
+        f"{function} returns an array of its input's shape and dtype",
+        "Work with NumPy operations on the whole array; a Python float constant such as 1.0 keeps float32, "
+        "but np.float64 values and arrays promote it.",
+        points,
+        True,
+        examples,
+        test,
+    )
+
+
+def leaves_input_unchanged(function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        _, after = calls.student_and_args_after(*example.values())
+        for (argument, before), now in zip(example.items(), after, strict=False):
+            if isinstance(before, np.ndarray) and (
+                not isinstance(now, np.ndarray)
+                or now.dtype != before.dtype
+                or not np.array_equal(now, before, equal_nan=True)
+            ):
+                raise PropertyFailure(f"{function} modified its argument {argument} in place", before, now)
+
+    return Property(
+        function,
+        "leaves_input_unchanged",
+        f"{function} leaves its input unchanged",
+        "Assignments like z[mask] = 0 or z *= 2 change the caller's array; build a new array instead.",
+        points,
+        True,
+        examples,
+        test,
+    )
+
+
+def stable_for_large_inputs(function: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        try:
+            got = result_of(calls, example, errstate=True)
+        except PropertyFailure as failure:
+            if failure.verdict == "error" and "FloatingPointError" in failure.message:
+                raise PropertyFailure(f"{failure.message} under {ERRSTATE}") from None
+            raise
+        assert_finite(got, f"{function} is not finite where the true value is")
+
+    return Property(
+        function,
+        "stable_for_large_inputs",
+        f"{function} is finite and raises no NumPy error for |z| up to 1e4",
+        hint,
+        points,
+        True,
+        examples,
+        test,
+    )
+
+
+def within(
+    function: str, low: float, high: float, says: str, hint: str, points: float, examples: st.SearchStrategy[Example]
+) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        got = result_of(calls, example)
+        tolerance = tolerance_for(first_array(example).dtype)  # rounding may step just past a bound
+        slack_low = tolerance.atol + tolerance.rtol * abs(low) if np.isfinite(low) else 0.0
+        slack_high = tolerance.atol + tolerance.rtol * abs(high) if np.isfinite(high) else 0.0
+        outside = ~((got >= low - slack_low) & (got <= high + slack_high))
+        if np.any(outside):
+            raise PropertyFailure(
+                f"{function} returned values outside [{low:g}, {high:g}], e.g. {got[outside].ravel()[0]!r}", got=got
+            )
+
+    return Property(function, "within_range", says, hint, points, True, examples, test)
+
+
+def central_differences(forward: Callable[[np.ndarray], np.ndarray], z: np.ndarray) -> np.ndarray:
+    """The elementwise derivative of ``forward`` at ``z`` by central differences, in float64."""
+    z64 = z.astype(np.float64)
+    step = 1e-6 * np.maximum(1.0, np.abs(z64))
+    with np.errstate(all="ignore"):
+        return np.asarray((forward(z64 + step) - forward(z64 - step)) / (2 * step))
+
+
+DERIVATIVE_TOLERANCE = Tolerance(rtol=1e-4, atol=1e-6)
+
+
+def matches_central_differences(
+    function: str,
+    forward_name: str,
+    forward: Callable[[Example], Callable[[np.ndarray], np.ndarray]],
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+) -> Property:
+    """A ``*_grad`` equals the numerical derivative of the (trusted) forward function."""
+
+    def test(calls: Calls, example: Example) -> None:
+        got = result_of(calls, example)
+        numerical = central_differences(forward(example), first_array(example))
+        assert_close(
+            got, numerical, DERIVATIVE_TOLERANCE, f"{function} disagrees with the central differences of {forward_name}"
+        )
+
+    return Property(
+        function,
+        "matches_central_differences",
+        f"{function} agrees with central differences of {forward_name} (away from kinks)",
+        hint,
+        points,
+        True,
+        examples,
+        test,
+    )
+
+
+def as_fast_as_reference(
+    function: str,
+    make_input: Callable[[np.random.Generator], list[Any]],
+    hint: str,
+    points: float,
+    max_ratio: float = 3.0,
+) -> Property:
+    return Property(
+        function,
+        "as_fast_as_reference",
+        f"{function} is within {max_ratio:g}x the reference's time on a large input",
+        hint,
+        points,
+        public=False,
+        timing=Timing(make_input, max_ratio=max_ratio),
+        needs_reference=True,
+    )

@@ -1,0 +1,75 @@
+"""The instructor's reference implementations, read from the solution notebooks.
+
+The solution notebook is the single source of truth: the grader takes its functions the same way it
+takes a student's (imports, definitions and constants only) and runs them in the grader process,
+which is safe because they are the instructor's own code. A student bundle has no ``solutions/``;
+there the hidden properties cannot run and ``autograder check`` relies on properties and outside
+references alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from autograder.catalogue import Assignment
+from autograder.submission import Chunk, load_submission
+
+COURSE_ROOT_VARIABLE = "AUTOGRADER_COURSE_ROOT"
+
+
+class ReferenceUnusable(Exception):
+    """The reference notebook exists but cannot be used: a problem for the instructor to fix."""
+
+
+def find_course_root() -> Path | None:
+    """``$AUTOGRADER_COURSE_ROOT``, else the checkout this package was installed from, else none."""
+    configured = os.environ.get(COURSE_ROOT_VARIABLE)
+    if configured:
+        return Path(configured)
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "solutions").is_dir():
+        return checkout
+    return None
+
+
+@dataclass
+class References:
+    """The reference functions of one assignment, and the chunks to start a reference worker from."""
+
+    path: Path
+    chunks: list[Chunk]
+    namespace: dict[str, Any]
+
+    def function(self, name: str) -> Callable[..., Any]:
+        found = self.namespace.get(name)
+        if not callable(found):
+            raise ReferenceUnusable(f"{self.path}: the reference notebook defines no function {name!r}")
+        return cast(Callable[..., Any], found)
+
+
+def reference_path(assignment: Assignment, root: Path) -> Path:
+    return root / "solutions" / assignment.id / assignment.notebook
+
+
+def load_references(assignment: Assignment, root: Path | None = None) -> References | None:
+    """The references of ``assignment``, or ``None`` where no solutions are available."""
+    root = root if root is not None else find_course_root()
+    if root is None:
+        return None
+    path = reference_path(assignment, root)
+    if not path.exists():
+        return None
+    submission = load_submission(path)
+    if submission.problems:
+        raise ReferenceUnusable(f"{path}: {submission.problems[0].origin}: {submission.problems[0].message}")
+    namespace: dict[str, Any] = {"__name__": f"reference_{assignment.id}"}
+    for chunk in submission.chunks:
+        exec(compile(chunk.source, chunk.location, "exec"), namespace)  # noqa: S102 - the instructor's code
+    missing = [name for name in assignment.functions if not callable(namespace.get(name))]
+    if missing:
+        raise ReferenceUnusable(f"{path}: the reference notebook does not define {', '.join(missing)}")
+    return References(path=path, chunks=submission.chunks, namespace=namespace)

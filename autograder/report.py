@@ -1,0 +1,208 @@
+"""Grading results and the two ways they are shown: text for people, Gradescope's results.json.
+
+The Gradescope format is the grader's one machine-readable report (GRADING.md): one entry per
+property, with the function, property and verdict in ``extra_data`` so that exports and scripts need
+nothing else.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+import platform
+from dataclasses import dataclass, field
+from typing import Any
+
+VERDICTS = (
+    "passed",
+    "failed",
+    "error",
+    "missing",
+    "not_implemented",
+    "timeout",
+    "memory",
+    "crashed",
+    "forbidden",
+    "skipped",  # not run here: hidden properties in ``check``, or no reference available
+)
+
+FUNCTION_SUMMARIES = {
+    "missing": "missing",
+    "not_implemented": "not implemented yet",
+    "timeout": "ran out of time",
+    "memory": "ran out of memory",
+    "crashed": "crashed",
+    "forbidden": "did something the sandbox refuses",
+}
+
+
+@dataclass
+class PropertyResult:
+    function: str
+    property: str
+    says: str
+    max_points: float
+    public: bool
+    verdict: str
+    points: float = 0.0
+    feedback: str = ""  # what went wrong, the smallest input, expected, got, the hint
+
+    @builtins.property  # the field ``property`` shadows the builtin in this class body
+    def passed(self) -> bool:
+        return self.verdict == "passed"
+
+
+@dataclass
+class FunctionResult:
+    name: str
+    properties: list[PropertyResult] = field(default_factory=list)
+    note: str = ""  # a message about the whole function (missing, a syntax error, not implemented)
+
+    @property
+    def points(self) -> float:
+        return round(sum(p.points for p in self.properties), 6)
+
+    @property
+    def max_points(self) -> float:
+        return round(sum(p.max_points for p in self.properties), 6)
+
+    @property
+    def verdict(self) -> str:
+        ran = [p.verdict for p in self.properties if p.verdict != "skipped"]
+        for verdict in ("missing", "not_implemented", "timeout", "memory", "crashed", "forbidden", "error", "failed"):
+            if verdict in ran:
+                return verdict
+        return "passed"
+
+
+@dataclass
+class Report:
+    assignment: str
+    submission: str
+    mode: str  # "check" (public properties) or "grade" (all of them)
+    seed: int
+    grader_version: str
+    functions: list[FunctionResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # problems not tied to one function
+    execution_time: float = 0.0
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def points(self) -> float:
+        return round(sum(f.points for f in self.functions), 6)
+
+    @property
+    def max_points(self) -> float:
+        return round(sum(f.max_points for f in self.functions), 6)
+
+    def function(self, name: str) -> FunctionResult:
+        for result in self.functions:
+            if result.name == name:
+                return result
+        raise KeyError(name)
+
+    def points_by_function(self) -> dict[str, float]:
+        return {f.name: f.points for f in self.functions}
+
+
+def environment() -> dict[str, str]:
+    """The versions that can change a grade, and a short hash of them."""
+    import numpy
+
+    versions = {"python": platform.python_version(), "numpy": numpy.__version__}
+    try:
+        from importlib.metadata import version
+
+        versions["torch"] = version("torch")
+        versions["hypothesis"] = version("hypothesis")
+    except Exception:  # noqa: BLE001 - a missing package is recorded as absent, not an error
+        versions.setdefault("torch", "absent")
+    digest = hashlib.sha256(json.dumps(versions, sort_keys=True).encode()).hexdigest()[:16]
+    return {**versions, "hash": digest}
+
+
+def _format_points(value: float) -> str:
+    return f"{value:g}"
+
+
+def render_text(report: Report) -> str:
+    """The report as a person reads it: a line per function, then what failed and why."""
+    title = "Checked" if report.mode == "check" else "Graded"
+    lines = [f"{title} {report.submission} against {report.assignment} (seed {report.seed})", ""]
+    for note in report.notes:
+        lines.append(f"! {note}")
+    if report.notes:
+        lines.append("")
+    width = max((len(f.name) for f in report.functions), default=10) + 2
+    for result in report.functions:
+        ran = [p for p in result.properties if p.verdict != "skipped"]
+        summary = FUNCTION_SUMMARIES.get(result.verdict)
+        if report.mode == "check":
+            status = summary or f"{sum(p.passed for p in ran)}/{len(ran)} public properties hold"
+        else:
+            status = f"{_format_points(result.points)} / {_format_points(result.max_points)}"
+            status += f"   {summary}" if summary else ""
+        lines.append(f"{result.name:<{width}}{status}")
+        if result.note:
+            lines.extend("    " + line for line in result.note.splitlines())
+        if summary:
+            continue
+        for prop in ran:
+            if prop.passed:
+                continue
+            points = "" if report.mode == "check" else f" (-{_format_points(prop.max_points)})"
+            lines.append(f"  x {prop.says}{points}")
+            lines.extend("      " + line for line in prop.feedback.splitlines())
+        skipped = [p for p in result.properties if p.verdict == "skipped"]
+        if skipped and report.mode == "check" and result.verdict == "passed":
+            more = "1 more property is" if len(skipped) == 1 else f"{len(skipped)} more properties are"
+            lines.append(f"    ({more} checked when your work is graded)")
+    lines.append("")
+    if report.mode == "grade":
+        lines.append(f"Total: {_format_points(report.points)} / {_format_points(report.max_points)}")
+    else:
+        hold = sum(f.verdict == "passed" for f in report.functions)
+        lines.append(f"{hold} of {len(report.functions)} functions pass every public check.")
+    return "\n".join(lines) + "\n"
+
+
+def to_gradescope(report: Report) -> dict[str, Any]:
+    """Gradescope's results.json, one test per property."""
+    tests = []
+    for result in report.functions:
+        for prop in result.properties:
+            output = prop.feedback or ("passed" if prop.passed else "")
+            if result.note and not prop.passed:
+                output = result.note + ("\n" + prop.feedback if prop.feedback else "")
+            tests.append(
+                {
+                    "name": f"{prop.function}: {prop.says}",
+                    "score": prop.points,
+                    "max_score": prop.max_points,
+                    "status": "passed" if prop.passed else "failed",
+                    "output": output,
+                    "visibility": "visible" if prop.public else "after_due_date",
+                    "extra_data": {
+                        "assignment": report.assignment,
+                        "function": prop.function,
+                        "property": prop.property,
+                        "verdict": prop.verdict,
+                    },
+                }
+            )
+    return {
+        "score": report.points,
+        "execution_time": round(report.execution_time, 3),
+        "output": render_text(report),
+        "tests": tests,
+        "extra_data": {
+            "assignment": report.assignment,
+            "grader_version": report.grader_version,
+            "seed": report.seed,
+            "environment_hash": report.environment.get("hash", ""),
+            "environment": report.environment,
+            "mode": report.mode,
+            "submission": report.submission,
+        },
+    }
