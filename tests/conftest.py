@@ -1,0 +1,22 @@
+"""Shared fixtures: the course root, and grading helpers that run the real grader end to end."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBMISSIONS = ROOT / "tests" / "submissions"
+
+# nbgrader runs helper commands (alembic) found on PATH: use the ones next to this interpreter.
+os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+os.environ["AUTOGRADER_COURSE_ROOT"] = str(ROOT)
+os.environ.pop("AUTOGRADER_SEED", None)
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
