@@ -9,6 +9,4 @@ c = get_config()  # type: ignore[name-defined]  # noqa: F821 - provided by nbgra
 c.CourseDirectory.root = "."
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
-c.CourseDirectory.db_url = "sqlite:///.nbgrader/gradebook.db"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-c.ClearMetadataPreprocessor.enabled = True

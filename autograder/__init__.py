@@ -1,3 +1,3 @@
-"""A property-based autograder for the course's assignments (see GRADING.md for its contract)."""
+"""A property-based autograder for the course's assignments (its contract: docs/GRADING.md)."""
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""The ``autograder`` command: ``check`` for students, ``grade`` for instructors (GRADING.md).
+"""The ``autograder`` command: ``check`` for students, ``grade`` for instructors (docs/GRADING.md).
 
 Exit status 0 whenever a report was produced, whatever the score; 2 with one line on stderr when the
 grader itself cannot run (no such path, unknown assignment, a broken reference).

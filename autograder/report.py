@@ -1,6 +1,6 @@
 """Grading results and the two ways they are shown: text for people, Gradescope's results.json.
 
-The Gradescope format is the grader's one machine-readable report (GRADING.md): one entry per
+The Gradescope format is the grader's one machine-readable report (docs/GRADING.md): one entry per
 property, with the function, property and verdict in ``extra_data`` so that exports and scripts need
 nothing else.
 """
@@ -138,6 +138,8 @@ def render_text(report: Report) -> str:
     for result in report.functions:
         ran = [p for p in result.properties if p.verdict != "skipped"]
         summary = FUNCTION_SUMMARIES.get(result.verdict)
+        if result.note and len({p.verdict for p in ran}) == 1 and not ran[0].passed:
+            summary = summary or "not graded"  # one cause for every property: the note says it once
         if report.mode == "check":
             status = summary or f"{sum(p.passed for p in ran)}/{len(ran)} public properties hold"
         else:

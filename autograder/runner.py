@@ -252,6 +252,12 @@ class Grader:
                 return f"{name} is not a function in {submission.path.name}"
             deadline = time.monotonic() + self.mode.function_seconds
             for index, prop in enumerate(selected):
+                if prop.timing is not None and not _agrees(selected[:index], results):
+                    # A wrong answer is easy to compute fast: speed counts only for a correct function.
+                    results[prop.key] = _result(
+                        prop, "failed", "not timed: the function must agree with the reference first"
+                    )
+                    continue
                 try:
                     results[prop.key] = self._run(prop, worker, deadline)
                 except NotImplementedYet:
@@ -296,6 +302,10 @@ class Grader:
             return check_timing(prop.function, worker, reference_worker, prop.timing, rng)
         finally:
             reference_worker.kill()
+
+
+def _agrees(props: list[Property], results: dict[str, PropertyResult]) -> bool:
+    return all(results[p.key].passed for p in props if p.name.startswith("agrees_with"))
 
 
 def _result(prop: Property, verdict: str, feedback_text: str = "", points: float = 0.0) -> PropertyResult:

@@ -1,4 +1,4 @@
-"""The property catalogue of ``02_activations`` (contract: CURRICULUM.md, section 02).
+"""The property catalogue of ``02_activations`` (contract: docs/CURRICULUM.md, section 02).
 
 Public properties use outside references (SciPy, NumPy's own ufuncs) and invariants, so they work in a
 student bundle; hidden ones compare with the instructor's reference and time the vectorised functions.
