@@ -1,0 +1,70 @@
+"""The wire format: plain data round-trips, and nothing a worker sends can run code in the grader."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+
+from autograder.protocol import NumpyScalar, Opaque, ProtocolError, decode, encode, recv_message, send_message
+
+
+def round_trip(value: object, worker_side: bool = False) -> object:
+    blobs: list[bytes] = []
+    node = encode(value, blobs)
+    left, right = socket.socketpair()
+    with left, right:
+        send_message(left, {"v": node}, blobs)
+        header, received = recv_message(right)
+    return decode(header["v"], received, (lambda name, args: None) if worker_side else None)
+
+
+def test_arrays_numbers_and_containers_round_trip() -> None:
+    value = {"a": [np.arange(3.0), (1, 2.5, "x", None, True)], "b": np.zeros((0, 2), dtype=np.float32)}
+    back = round_trip(value)
+    assert isinstance(back, dict)
+    np.testing.assert_array_equal(back["a"][0], np.arange(3.0))
+    assert back["a"][1] == (1, 2.5, "x", None, True)
+    assert back["b"].dtype == np.float32 and back["b"].shape == (0, 2)
+
+
+def test_a_numpy_scalar_is_marked_for_the_grader_and_plain_for_the_worker() -> None:
+    grader_side = round_trip(np.float32(1.5))
+    assert isinstance(grader_side, NumpyScalar) and grader_side.value.dtype == np.float32
+    assert type(round_trip(np.float32(1.5), worker_side=True)) is np.float32
+
+
+def test_an_ndarray_subclass_arrives_as_a_plain_ndarray() -> None:
+    class Liar(np.ndarray):
+        def __eq__(self, other: object) -> bool:  # type: ignore[override]
+            return True
+
+    back = round_trip(np.arange(3.0).view(Liar))
+    assert type(back) is np.ndarray
+
+
+def test_objects_the_protocol_does_not_carry_become_opaque_descriptions() -> None:
+    class Anything:
+        def __repr__(self) -> str:
+            raise RuntimeError("hostile repr")
+
+    back = round_trip(Anything())
+    assert isinstance(back, Opaque) and back.type_name.endswith("Anything")
+
+
+def test_object_arrays_are_refused() -> None:
+    with pytest.raises(TypeError):
+        encode(np.array([object()]), [])
+
+
+def test_callables_never_travel_from_a_worker_to_the_grader() -> None:
+    with pytest.raises(ProtocolError):
+        decode({"t": "callable", "name": "identity", "args": []}, [])
+
+
+def test_a_closed_connection_is_a_protocol_error() -> None:
+    left, right = socket.socketpair()
+    left.close()
+    with right, pytest.raises(ProtocolError):
+        recv_message(right)
