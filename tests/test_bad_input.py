@@ -60,6 +60,11 @@ def softmax(z, axis=-1):
 
 def log_softmax(z, axis=-1):
     return np.zeros(3)
+
+
+def tanh_grad(z):
+    while True:
+        pass
 """
 
 
@@ -68,7 +73,7 @@ def broken_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One .py submission with a syntax error, a missing function, a raise, a list and a wrong shape."""
     source = CORRECT.read_text()
     source = source.replace("def tanh(z):\n    return np.tanh(z)\n", "")  # tanh is missing
-    for name in ("sigmoid", "relu", "softmax", "log_softmax"):  # replaced by the broken versions below
+    for name in ("sigmoid", "relu", "softmax", "log_softmax", "tanh_grad"):  # replaced by the broken versions below
         start = source.index(f"def {name}(")
         end = source.find("\n\ndef ", start)
         source = source[:start] + source[end + 2 :] if end != -1 else source[:start]
@@ -82,6 +87,12 @@ def test_syntax_error_names_file_line_and_costs_that_function_only(broken_result
     assert verdicts_of(broken_results, "sigmoid") == {"error"}
     assert "sigmoid could not be read: SyntaxError" in outputs_of(broken_results, "sigmoid")
     assert "broken.py, line" in outputs_of(broken_results, "sigmoid")
+
+
+def test_a_function_that_hangs_times_out_and_costs_only_itself(broken_results: dict[str, Any]) -> None:
+    assert points(broken_results)["tanh_grad"] == 0
+    assert verdicts_of(broken_results, "tanh_grad") == {"timeout"}
+    assert "tanh_grad took longer than the time limit of 10 s" in outputs_of(broken_results, "tanh_grad")
 
 
 def test_missing_function_is_named(broken_results: dict[str, Any]) -> None:
@@ -105,7 +116,7 @@ def test_returning_a_list_or_wrong_shape_is_explained(broken_results: dict[str, 
 
 def test_every_other_function_is_still_graded_in_full(broken_results: dict[str, Any]) -> None:
     scores = points(broken_results)
-    for function in ("sigmoid_grad", "tanh_grad", "relu_grad", "leaky_relu", "leaky_relu_grad"):
+    for function in ("sigmoid_grad", "relu_grad", "leaky_relu", "leaky_relu_grad"):
         assert scores[function] == 10, function
 
 
