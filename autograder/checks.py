@@ -94,6 +94,4 @@ def describe(value: Any) -> str:
         suffix = f", dtype={value.dtype.name}" if value.dtype != np.float64 or value.size == 0 else ""
         shape = f"  # shape {value.shape}" if value.ndim != 1 else ""
         return f"array({text}{suffix}){shape}"
-    if isinstance(value, float):
-        return repr(value)
     return repr(value)[:500]

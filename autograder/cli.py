@@ -34,12 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser("check", help="run the public checks and print feedback")
-    check.add_argument("path", type=Path, help="a .ipynb notebook, a .py module, or a folder holding one")
-    check.add_argument("--assignment", help=f"one of {', '.join(known_assignments())} (inferred from a notebook)")
-
     grade = commands.add_parser("grade", help="grade a submission with every property")
-    grade.add_argument("path", type=Path, help="a .ipynb notebook, a .py module, or a folder holding one")
-    grade.add_argument("--assignment", help=f"one of {', '.join(known_assignments())} (inferred from a notebook)")
+    for command in (check, grade):
+        command.add_argument("path", type=Path, help="a .ipynb notebook, a .py module, or a folder holding one")
+        command.add_argument("--assignment", help=f"one of {', '.join(known_assignments())} (inferred from a notebook)")
     grade.add_argument("--format", choices=("text", "gradescope"), default="text")
     grade.add_argument("--out", type=Path, help="write the report to this file instead of standard output")
     grade.add_argument("--seed", type=int, help=f"the grading seed (default ${SEED_VARIABLE}, else {GRADING_SEED})")

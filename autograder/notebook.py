@@ -61,7 +61,7 @@ class AssignmentChecks:
     def _submission(self) -> Any:
         from autograder.submission import submission_from_cells
 
-        return submission_from_cells(Path(f"{self.assignment.notebook}"), _kernel_history())
+        return submission_from_cells(Path(self.assignment.notebook), _kernel_history())
 
 
 def _kernel_history() -> list[str]:

@@ -79,7 +79,7 @@ def _alpha(example: Example) -> float:
 ANY = z_examples()
 LARGE = z_examples(draw.large_value_arrays())
 MODERATE = z_examples(draw.arrays(max_abs=30.0))
-ZEROS = z_examples(draw.arrays(max_abs=0.0, min_side=1))
+ZERO_ARRAYS = draw.arrays(max_abs=0.0, min_side=1)
 BATCHES = z_examples(draw.batches())
 
 STABILITY_HINT = (
@@ -103,13 +103,14 @@ def symmetric(
     return Property(function, "symmetry", says, hint, points, True, MODERATE, test)
 
 
-def _zero_derivative(function: str, says: str, value: Callable[[Example], float], points: float) -> Property:
+def _zero_derivative(
+    function: str, says: str, value: Callable[[Example], float], points: float, examples: st.SearchStrategy[Example]
+) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
         want = np.full(example["z"].shape, value(example))
         assert_close(got, want, tolerance_for(example["z"].dtype), f"{function} is wrong at z = 0")
 
-    examples = ZEROS if function == "relu_grad" else leaky_examples(draw.arrays(max_abs=0.0, min_side=1))
     return Property(
         function,
         "value_at_zero",
@@ -307,7 +308,7 @@ PROPERTIES: tuple[Property, ...] = (
         kink_free(ANY),
     ),
     agrees_with_reference("relu_grad", "Which values of z make relu active?", 3, ANY),
-    _zero_derivative("relu_grad", "relu_grad(0) is 0", lambda ex: 0.0, 1),
+    _zero_derivative("relu_grad", "relu_grad(0) is 0", lambda ex: 0.0, 1, z_examples(ZERO_ARRAYS)),
     stable_for_large_inputs("relu_grad", "relu_grad needs no exp at all.", 1, LARGE),
     keeps_shape_and_dtype("relu_grad", 2, ANY),
     leaves_input_unchanged("relu_grad", 1, ANY),
@@ -339,7 +340,7 @@ PROPERTIES: tuple[Property, ...] = (
     agrees_with_reference(
         "leaky_relu_grad", "Use the alpha you were given, on the negative side.", 3, leaky_examples()
     ),
-    _zero_derivative("leaky_relu_grad", "leaky_relu_grad(0) is alpha", _alpha, 1),
+    _zero_derivative("leaky_relu_grad", "leaky_relu_grad(0) is alpha", _alpha, 1, leaky_examples(ZERO_ARRAYS)),
     stable_for_large_inputs("leaky_relu_grad", "No exp is needed here.", 1, leaky_examples(draw.large_value_arrays())),
     keeps_shape_and_dtype("leaky_relu_grad", 2, leaky_examples()),
     leaves_input_unchanged("leaky_relu_grad", 1, leaky_examples()),
