@@ -21,6 +21,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import HypothesisException
 
 from autograder import __version__
+from autograder.callables import resolve_arguments
 from autograder.catalogue import Assignment, Property
 from autograder.checks import PropertyFailure, describe
 from autograder.references import References
@@ -84,7 +85,7 @@ class Calls:
         """The instructor's reference, run here on copies of the arguments."""
         if self.references is None:
             raise GraderError("this property needs the reference solutions, which are not available")
-        copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args]
+        copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in resolve_arguments(list(args))]
         with np.errstate(all="ignore"):
             return self.references.function(function or self.function)(*copies)
 
