@@ -24,6 +24,7 @@ from autograder import __version__
 from autograder.callables import resolve_arguments
 from autograder.catalogue import Assignment, Property
 from autograder.checks import PropertyFailure, describe
+from autograder.protocol import NamedCallable
 from autograder.references import References
 from autograder.report import FunctionResult, PropertyResult, Report, environment
 from autograder.sandbox import (
@@ -72,9 +73,13 @@ class Calls:
         self.references = references
         self.deadline = deadline
 
-    def student(self, *args: Any, errstate: bool = False) -> Any:
-        """``function(*args)`` in the worker; the student's exceptions become failures to report."""
-        return self._call(args, errstate=errstate, return_args=False).value
+    def student(self, *args: Any, errstate: bool = False, harness: NamedCallable | None = None) -> Any:
+        """``function(*args)`` in the worker; the student's exceptions become failures to report.
+
+        With ``harness`` (a trusted callable named in :mod:`autograder.callables`), the worker runs
+        ``harness(function, *args)``, for functions whose arguments are not plain data.
+        """
+        return self._call(args, errstate=errstate, return_args=False, harness=harness).value
 
     def student_and_args_after(self, *args: Any) -> tuple[Any, list[Any]]:
         """The result and the arguments as they were after the call (to see if they were modified)."""
@@ -89,11 +94,13 @@ class Calls:
         with np.errstate(all="ignore"):
             return self.references.function(function or self.function)(*copies)
 
-    def _call(self, args: tuple[Any, ...], errstate: bool, return_args: bool) -> Any:
+    def _call(
+        self, args: tuple[Any, ...], errstate: bool, return_args: bool, harness: NamedCallable | None = None
+    ) -> Any:
         if time.monotonic() > self.deadline:
             raise BudgetExceeded()
         try:
-            return self.worker.call(self.function, args, errstate=errstate, return_args=return_args)
+            return self.worker.call(self.function, args, errstate=errstate, return_args=return_args, harness=harness)
         except StudentRaised as error:
             raise PropertyFailure(f"{self.function} raised {error.message}", verdict="error") from None
         except BadReturn as error:

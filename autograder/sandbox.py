@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.protocol import ProtocolError, decode, encode, recv_message, send_message
+from autograder.protocol import NamedCallable, ProtocolError, decode, encode, recv_message, send_message
 from autograder.submission import Chunk
 
 _PID_BYTES = 8
@@ -118,8 +118,14 @@ class Worker:
         errstate: bool = False,
         return_args: bool = False,
         timeout: float | None = None,
+        harness: NamedCallable | None = None,
     ) -> CallOutcome:
-        """Call ``function(*args, **kwargs)`` in the worker and decode its plain-data answer."""
+        """Call ``function(*args, **kwargs)`` in the worker and decode its plain-data answer.
+
+        With ``harness``, the worker calls ``harness(function, *args, **kwargs)`` instead: trusted code
+        from :mod:`autograder.callables` that builds what cannot travel (a model, an optimizer), runs
+        the student's function on it and returns plain data.
+        """
         blobs: list[bytes] = []
         header = {
             "op": "call",
@@ -129,6 +135,8 @@ class Worker:
             "errstate": errstate,
             "return_args": return_args,
         }
+        if harness is not None:
+            header["harness"] = encode(harness, blobs)
         response, out = self.request(header, blobs, timeout)
         return self._outcome(response, out)
 
