@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis import given
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import HypothesisException
 
@@ -24,6 +24,7 @@ from autograder import __version__
 from autograder.callables import resolve_arguments
 from autograder.catalogue import Assignment, Property
 from autograder.checks import PropertyFailure, describe
+from autograder.example_bank import drawn_examples, hypothesis_settings
 from autograder.protocol import NamedCallable
 from autograder.references import References
 from autograder.report import FunctionResult, PropertyResult, Report, environment
@@ -113,8 +114,45 @@ def property_seed(seed: int, prop: Property) -> int:
     return seed + zlib.crc32(prop.key.encode())
 
 
+def examples_of(prop: Property, seed: int, max_examples: int) -> list[Any]:
+    """The examples ``prop`` is checked on with the run's ``seed`` (drawn once, then replayed)."""
+    try:
+        return drawn_examples(prop, property_seed(seed, prop), max_examples)
+    except HypothesisException as error:
+        raise GraderError(f"property {prop.key} could not draw its examples: {error}") from None
+
+
+def prepare_examples(assignment: Assignment, seed: int, mode: Mode) -> None:
+    """Draw every example ``mode`` will check, once, before many submissions are graded in parallel."""
+    for prop in assignment.properties:
+        if prop.strategy is not None and (prop.public or mode.include_hidden):
+            examples_of(prop, seed, mode.max_examples)
+
+
 def run_drawn(prop: Property, calls: Calls, seed: int, max_examples: int) -> None:
-    """Run one drawn property; on failure, raise the failure of the smallest (shrunk) example."""
+    """Run one drawn property; on failure, raise the failure of the smallest (shrunk) example.
+
+    The examples come from :mod:`autograder.example_bank` (drawn once, then replayed); only when one
+    fails does Hypothesis run, with the same seed, to shrink it.
+    """
+    assert prop.test is not None
+    first_failure = None
+    for example in examples_of(prop, seed, max_examples):
+        try:
+            prop.test(calls, example)
+        except PropertyFailure as failure:
+            first_failure = (example, failure)
+            break
+    if first_failure is None:
+        return
+    shrunk, smallest = _shrink(prop, calls, seed, max_examples) or first_failure
+    raise PropertyFailure(
+        smallest.message + "\n" + _describe_example(shrunk), smallest.expected, smallest.got, smallest.verdict
+    ) from None
+
+
+def _shrink(prop: Property, calls: Calls, seed: int, max_examples: int) -> tuple[Any, PropertyFailure] | None:
+    """Hypothesis's smallest failing example and its failure; ``None`` if the failure did not recur."""
     assert prop.strategy is not None and prop.test is not None
     failures: list[tuple[Any, PropertyFailure]] = []
     test = prop.test
@@ -126,26 +164,14 @@ def run_drawn(prop: Property, calls: Calls, seed: int, max_examples: int) -> Non
             failures.append((example, failure))
             raise
 
-    wrapped = given(prop.strategy)(body)
-    wrapped = settings(
-        database=None,
-        deadline=None,
-        max_examples=max_examples,
-        suppress_health_check=list(HealthCheck),
-        report_multiple_bugs=False,
-        verbosity=Verbosity.quiet,
-        print_blob=False,
-    )(wrapped)
-    wrapped = hypothesis_seed(property_seed(seed, prop))(wrapped)
+    wrapped = hypothesis_seed(property_seed(seed, prop))(hypothesis_settings(max_examples)(given(prop.strategy)(body)))
     try:
         wrapped()
     except PropertyFailure:
-        example, failure = failures[-1]  # Hypothesis replays the shrunk example last
-        raise PropertyFailure(
-            failure.message + "\n" + _describe_example(example), failure.expected, failure.got, failure.verdict
-        ) from None
+        return failures[-1]  # Hypothesis replays the shrunk example last
     except HypothesisException as error:
         raise GraderError(f"property {prop.key} could not run: {error}") from None
+    return None
 
 
 def _describe_example(example: Any) -> str:
@@ -258,6 +284,9 @@ class Grader:
                     return f"defining {name} failed: {problem_text}"
                 all_get("missing", selected)
                 return f"{name} is not a function in {submission.path.name}"
+            for prop in selected:  # drawing is the grader's work: it must not eat the student's budget
+                if prop.strategy is not None:
+                    examples_of(prop, self.seed, self.mode.max_examples)
             deadline = time.monotonic() + self.mode.function_seconds
             for index, prop in enumerate(selected):
                 if prop.timing is not None and not _agrees(selected[:index], results):

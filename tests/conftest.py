@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ SUBMISSIONS = ROOT / "tests" / "submissions"
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 os.environ["AUTOGRADER_COURSE_ROOT"] = str(ROOT)
 os.environ.pop("AUTOGRADER_SEED", None)
+# A fresh example bank per test session: hermetic, yet each property's examples are drawn only once.
+os.environ["AUTOGRADER_CACHE"] = tempfile.mkdtemp(prefix="autograder-test-cache-")
 
 
 @pytest.fixture(scope="session")
