@@ -31,8 +31,8 @@ from typing import Any, Protocol
 
 from autograder import __version__
 from autograder.catalogue import Assignment, known_assignments, load_assignment
-from autograder.gradebook import Entry, Gradebook, GradebookError, Key
-from autograder.report import UNREADABLE_NOTE, environment, report_from_dict, zero_report
+from autograder.gradebook import STATUSES, Entry, Gradebook, GradebookError, Key
+from autograder.report import UNREADABLE_NOTE, Report, environment, report_from_dict, zero_report
 from autograder.runner import GRADE
 from autograder.sandbox import Limits
 
@@ -175,7 +175,8 @@ def find_submissions(folder: Path, assignment: Assignment) -> list[Found]:
     """Every student's submission of ``assignment`` under ``folder``, sorted by student."""
     folder = Path(folder)
     submitted = _nbgrader_root(folder, assignment.id)
-    found = _find_nbgrader(submitted, folder, assignment) if submitted else _find_flat(folder, assignment)
+    # Sources read as nbgrader writes them (submitted/alex/...), whichever folder was given.
+    found = _find_nbgrader(submitted, submitted.parent, assignment) if submitted else _find_flat(folder, assignment)
     return sorted(found, key=lambda f: f.student)
 
 
@@ -315,7 +316,7 @@ def grade_batch(
             if not regrade and gradebook.stored_key(assignment.id, found.student) == key:
                 summary.kept.append(found.student)
             elif found.file is None:  # nothing to grade: a zero, and why
-                report = zero_report(assignment, found.source, GRADE.name, seed, GRADE.include_hidden, found.message)
+                report = _not_graded(assignment, found.source, seed, found.status, found.message)
                 _store(
                     gradebook,
                     summary,
@@ -344,9 +345,14 @@ def _store(gradebook: Gradebook, summary: Summary, entry: Entry) -> None:
         summary.problems.append((entry.student, entry.message))
 
 
+def _not_graded(assignment: Assignment, source: str, seed: int, status: str, message: str) -> Report:
+    note = f"not graded: {STATUSES[status]}"
+    return zero_report(assignment, source, GRADE.name, seed, GRADE.include_hidden, message, function_note=note)
+
+
 def _entry(assignment: Assignment, found: Found, key: Key, outcome: Outcome, seed: int) -> Entry:
     if outcome.report is None:
-        report = zero_report(assignment, found.source, GRADE.name, seed, GRADE.include_hidden, outcome.message)
+        report = _not_graded(assignment, found.source, seed, outcome.status, outcome.message)
         return Entry(assignment.id, found.student, found.source, key, outcome.status, outcome.message, report)
     report = report_from_dict(outcome.report)
     # The report says where it was graded; a cluster's workers may differ from this machine.

@@ -150,12 +150,18 @@ def report_from_dict(data: dict[str, Any]) -> Report:
 
 
 def zero_report(
-    assignment: Assignment, submission: str, mode: str, seed: int, include_hidden: bool, why: str
+    assignment: Assignment,
+    submission: str,
+    mode: str,
+    seed: int,
+    include_hidden: bool,
+    why: str,
+    function_note: str = UNREADABLE_NOTE,
 ) -> Report:
     """The report of a submission that could not be graded at all: no points, and ``why`` in its notes.
 
     Built without starting any worker: there is nothing to run. Properties the mode would not run stay
-    ``skipped``; every other one gets the verdict ``error``.
+    ``skipped``; every other one gets the verdict ``error``; every function carries ``function_note``.
     """
     report = Report(assignment.id, submission, mode, seed, __version__, notes=[why], environment=environment())
     for name in assignment.functions:
@@ -170,7 +176,7 @@ def zero_report(
             )
             for prop in assignment.properties_of(name)
         ]
-        report.functions.append(FunctionResult(name, properties, UNREADABLE_NOTE))
+        report.functions.append(FunctionResult(name, properties, function_note))
     return report
 
 
