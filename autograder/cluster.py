@@ -27,7 +27,7 @@ def _environment_hash() -> str:
 class ClusterPool:
     """Runs jobs as tasks on the dask.distributed scheduler at ``address`` (``tcp://host:8786``)."""
 
-    def __init__(self, address: str, connect_seconds: float = 30.0) -> None:
+    def __init__(self, address: str, connect_seconds: float = 10.0) -> None:
         try:
             from distributed import Client
         except ImportError:

@@ -11,12 +11,14 @@ import csv
 import io
 import json
 import os
+import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from autograder.catalogue import Assignment
 from autograder.feedback_page import render_page
-from autograder.gradebook import STATUSES, Entry
+from autograder.gradebook import Entry
 from autograder.report import to_gradescope
 
 FORMATS = ("csv", "gradescope", "nbgrader", "feedback")
@@ -115,6 +117,11 @@ def write_nbgrader(entries: list[Entry], assignment: Assignment, database: Path)
 
     notebook = Path(assignment.notebook).stem
     database.parent.mkdir(parents=True, exist_ok=True)
+    # nbgrader runs `alembic` from PATH to set up its database: use the one installed beside this Python,
+    # as an unactivated virtual environment would otherwise not find it.
+    here = str(Path(sys.executable).parent)
+    if here not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
     with Gradebook(f"sqlite:///{database}") as gradebook:
         gradebook.update_or_create_assignment(assignment.id)
         gradebook.update_or_create_notebook(notebook, assignment.id)
@@ -127,13 +134,15 @@ def write_nbgrader(entries: list[Entry], assignment: Assignment, database: Path)
                 cell_type="code",
             )
         for entry in entries:
-            if entry.status == "no_submission":
-                continue  # nbgrader counts a missing submission as 0 itself
             gradebook.update_or_create_student(entry.student)
+            if entry.status == "no_submission":
+                continue  # nbgrader lists a student without a submission with a score of 0
             try:
                 gradebook.find_submission(assignment.id, entry.student)
             except MissingEntry:
-                gradebook.add_submission(assignment.id, entry.student)
+                with warnings.catch_warnings():  # nbgrader's own SQLAlchemy use warns while adding
+                    warnings.simplefilter("ignore")
+                    gradebook.add_submission(assignment.id, entry.student)
             points = entry.report.points_by_function()
             for function in assignment.functions:
                 grade = gradebook.find_grade(f"test_{function}", notebook, assignment.id, entry.student)
@@ -153,7 +162,3 @@ def _write_whole(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def describe_status(status: str) -> str:
-    return STATUSES.get(status, status)
