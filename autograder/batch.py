@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -37,6 +38,9 @@ from autograder.runner import GRADE
 from autograder.sandbox import Limits
 
 SUFFIXES = (".ipynb", ".py")
+# The grading processes this process is waiting for, so that a batch stopped early can stop them too.
+_RUNNING: set[subprocess.Popen[str]] = set()
+_RUNNING_LOCK = threading.Lock()
 STDERR_TAIL = 600  # characters of a dead grading process's stderr kept in its message
 
 
@@ -99,9 +103,12 @@ class LocalPool:
             try:
                 for future in as_completed(futures):
                     yield future.result()
-            finally:
+            finally:  # stopped early (Ctrl-C, a full disk): start nothing more, stop what runs
                 for future in futures:
                     future.cancel()
+                with _RUNNING_LOCK:
+                    for process in _RUNNING:
+                        process.terminate()
 
     def close(self) -> None:
         pass
@@ -132,11 +139,16 @@ def grade_job(job: Job) -> Outcome:
         stderr=subprocess.PIPE,
         text=True,
     )
+    with _RUNNING_LOCK:
+        _RUNNING.add(process)
     try:
         out, err = process.communicate(payload, timeout=job.timeout)
     except subprocess.TimeoutExpired:
         _stop(process)
         return Outcome(job.student, "timeout", f"grading {job.name} took longer than {job.timeout:g} s and was stopped")
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
     if process.returncode == 0:
         try:
             return Outcome(job.student, "graded", "", json.loads(out))
@@ -286,6 +298,7 @@ class Summary:
     kept: list[str] = field(default_factory=list)  # unchanged since they were graded: not graded again
     problems: list[tuple[str, str]] = field(default_factory=list)  # (student, message)
     not_stored: str = ""  # why the batch stopped storing results, if it did
+    interrupted: bool = False  # stopped with Ctrl-C: what was stored is kept, the rest waits for the next run
     seconds: float = 0.0
 
 
@@ -334,6 +347,8 @@ def grade_batch(
             _store(gradebook, summary, _entry(assignment, found, key, outcome, seed))
     except GradebookError as error:
         summary.not_stored = str(error)
+    except KeyboardInterrupt:
+        summary.interrupted = True
     summary.seconds = time.monotonic() - started
     return summary
 

@@ -145,6 +145,9 @@ def grade_batch_command(options: argparse.Namespace) -> int:
     kept = f"; {len(summary.kept)} unchanged since last graded, kept as they were" if summary.kept else ""
     print(f"{assignment.id}: graded {len(summary.graded)} submissions in {summary.seconds:.0f} s{kept}.")
     print(f"Gradebook: {options.gradebook}")
+    if summary.interrupted:
+        print("autograder: interrupted; run the same command again to grade the rest", file=sys.stderr)
+        return 130  # as a shell reports Ctrl-C
     if summary.not_stored:
         print(
             f"autograder: {summary.not_stored}; the {len(summary.graded)} results above are stored and intact: "

@@ -178,7 +178,7 @@ def _svg(name: str, curve: Curve, ranges: list[tuple[float, float]], variable: s
     step = (x_high - x_low) / max(len(curve.x) - 1, 1)
     shades = "".join(
         f'<rect x="{sx(low - step / 2):.1f}" y="{TOP}" width="{max(sx(high + step / 2) - sx(low - step / 2), 2):.1f}" '
-        f'height="{inner_h}" fill="{SHADE_COLOUR}" opacity="0.7"/>'
+        f'height="{inner_h}" fill="{SHADE_COLOUR}"/>'
         for low, high in ranges
     )
     axes = _axes(x_low, x_high, y_low, y_high, sx, sy, variable)
