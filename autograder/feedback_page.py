@@ -22,7 +22,7 @@ from autograder.report import FUNCTION_SUMMARIES, Curve, FunctionResult, Propert
 
 STUDENT_COLOUR = "#d62728"
 REFERENCE_COLOUR = "#1f77b4"
-SHADE_COLOUR = "#fde68a"
+SHADE_COLOUR = "#fdefc3"
 
 Scale = Callable[[float], float]  # data coordinates to SVG pixels
 
