@@ -295,3 +295,26 @@ def test_a_full_disk_stops_storing_says_so_and_keeps_what_was_stored(tmp_path: P
     assert finish.returncode == 0, finish.stderr
     assert f"graded {40 - len(rows)} submissions" in finish.stdout
     assert f"{len(rows)} unchanged since last graded" in finish.stdout
+
+
+def test_an_unreadable_notebook_gets_its_zero_report_without_any_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import autograder.runner
+    from autograder.cli import run
+    from autograder.runner import CHECK, GRADE
+
+    def no_worker(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a worker was started for a submission with no code")
+
+    monkeypatch.setattr(autograder.runner, "Zygote", no_worker)
+    path = tmp_path / "activations.ipynb"
+    path.write_text("not json")
+    graded = run(path, ASSIGNMENT, GRADE, 1)
+    assert graded.points == 0 and graded.max_points == 100
+    assert graded.notes[0].startswith(f"{path}: not a valid notebook (JSON error at line 1, column 1")
+    assert {p.verdict for f in graded.functions for p in f.properties} == {"error"}
+    assert {f.note for f in graded.functions} == {"not graded: the submission could not be read"}
+    checked = run(path, ASSIGNMENT, CHECK, 1)  # check runs the public properties only
+    hidden = {p.verdict for f in checked.functions for p in f.properties if not p.public}
+    assert hidden == {"skipped"}
