@@ -56,6 +56,21 @@ class Property:
 
 
 @dataclass(frozen=True)
+class Plot:
+    """A function of one array that can be drawn as a curve ``y = function(x)`` for ``low <= x <= high``.
+
+    Feedback pages draw a failed plottable function against the reference over this range; the runner
+    samples both on ``samples`` evenly spaced points (float64, shape ``(samples,)``) while grading.
+    """
+
+    function: str
+    low: float
+    high: float
+    samples: int = 241
+    variable: str = "z"  # the argument's name, for the axis label
+
+
+@dataclass(frozen=True)
 class Assignment:
     """An assignment's catalogue: its functions in notebook order, each with its properties."""
 
@@ -63,6 +78,7 @@ class Assignment:
     notebook: str
     properties: tuple[Property, ...]
     preload: tuple[str, ...] = ("numpy",)
+    plots: tuple[Plot, ...] = ()  # the elementwise functions a feedback page can draw
     functions: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -74,6 +90,9 @@ class Assignment:
 
     def max_points(self, function: str) -> float:
         return sum(p.points for p in self.properties_of(function))
+
+    def plot_of(self, function: str) -> Plot | None:
+        return next((plot for plot in self.plots if plot.function == function), None)
 
 
 class UnknownAssignment(Exception):

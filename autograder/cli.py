@@ -1,7 +1,9 @@
-"""The ``autograder`` command: ``check`` for students, ``grade`` for instructors (docs/GRADING.md).
+"""The ``autograder`` command: ``check`` for students, ``grade`` for instructors (docs/GRADING.md), and
+``grade-batch``, ``export`` and ``gradescope-bundle`` for a whole class (docs/grading-a-class.md).
 
 Exit status 0 whenever a report was produced, whatever the score; 2 with one line on stderr when the
-grader itself cannot run (no such path, unknown assignment, a broken reference).
+grader itself cannot run (no such path, unknown assignment, a broken reference). ``grade-batch`` exits
+1 when it graded but could not store every result (a full disk): run it again to finish.
 """
 
 from __future__ import annotations
@@ -10,14 +12,21 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from autograder import __version__
+from autograder.batch import LocalPool, Outcome, Pool, grade_batch
 from autograder.catalogue import UnknownAssignment, known_assignments, load_assignment
-from autograder.references import ReferenceUnusable, load_references
-from autograder.report import Report, render_text, to_gradescope
+from autograder.cluster import ClusterError, ClusterPool
+from autograder.exports import FORMATS, ExportError, default_destination, export
+from autograder.gradebook import DEFAULT_PATH as DEFAULT_GRADEBOOK
+from autograder.gradebook import Gradebook, GradebookError
+from autograder.gradescope_bundle import write_bundle
+from autograder.references import ReferenceUnusable, find_course_root, load_references
+from autograder.report import Report, render_text, to_gradescope, zero_report
 from autograder.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Grader, GraderError, Mode
-from autograder.submission import Submission, SubmissionError, load_submission
+from autograder.submission import SubmissionError, load_submission
 
 SEED_VARIABLE = "AUTOGRADER_SEED"
 
@@ -41,12 +50,40 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--format", choices=("text", "gradescope"), default="text")
     grade.add_argument("--out", type=Path, help="write the report to this file instead of standard output")
     grade.add_argument("--seed", type=int, help=f"the grading seed (default ${SEED_VARIABLE}, else {GRADING_SEED})")
+    _add_class_commands(commands)
     return parser
+
+
+def _add_class_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``grade-batch``, ``export`` and ``gradescope-bundle``: grading a whole class."""
+    assignments = ", ".join(known_assignments())
+    batch = commands.add_parser("grade-batch", help="grade every submission in a folder into the gradebook")
+    batch.add_argument("folder", type=Path, help="nbgrader's course folder (or its submitted/), or a flat folder")
+    batch.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (cores)")
+    batch.add_argument("--regrade", action="store_true", help="grade again what the gradebook already holds")
+    batch.add_argument("--scheduler", help="grade on the dask.distributed cluster at this address (tcp://host:8786)")
+    batch.add_argument("--timeout", type=float, help="seconds one submission may take (default: all its budgets)")
+    batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    export = commands.add_parser("export", help="export the gradebook: csv, gradescope, nbgrader or feedback pages")
+    export.add_argument("--to", choices=FORMATS, required=True, dest="format")
+    export.add_argument("--out", type=Path, help="the file or folder to write (default depends on --to)")
+    bundle = commands.add_parser("gradescope-bundle", help="write the zip Gradescope's autograder runs")
+    bundle.add_argument("--out", type=Path, help="the zip to write (default: gradescope-ASSIGNMENT.zip)")
+    for command in (batch, export, bundle):
+        command.add_argument("--assignment", required=True, help=f"one of {assignments}")
+    for command in (batch, export):
+        command.add_argument("--gradebook", type=Path, default=DEFAULT_GRADEBOOK, help="the gradebook file")
+    for command in (batch, bundle):
+        command.add_argument(
+            "--seed", type=int, help=f"the grading seed (default ${SEED_VARIABLE}, else {GRADING_SEED})"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     options = build_parser().parse_args(argv)
     try:
+        if options.command in CLASS_COMMANDS:
+            return CLASS_COMMANDS[options.command](options)
         if options.command == "check":
             report = run(options.path, options.assignment, CHECK, PUBLIC_SEED)
             sys.stdout.write(render_text(report))
@@ -65,9 +102,113 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stdout.write(text)
         return 0
-    except (UsageError, UnknownAssignment, ReferenceUnusable, GraderError) as error:
+    except (
+        UsageError,
+        UnknownAssignment,
+        ReferenceUnusable,
+        GraderError,
+        GradebookError,
+        ExportError,
+        ClusterError,
+    ) as error:
         print(f"autograder: {error}", file=sys.stderr)
         return 2
+
+
+def grade_batch_command(options: argparse.Namespace) -> int:
+    """Grade a folder of submissions into the gradebook; print what happened; 1 if results were lost."""
+    assignment = load_assignment(options.assignment)
+    if not options.folder.is_dir():
+        raise UsageError(f"{options.folder}: no such folder")
+    if load_references(assignment) is None:
+        raise UsageError(
+            f"grading {assignment.id} needs the instructor's solutions: set AUTOGRADER_COURSE_ROOT to the course folder"
+        )
+    seed = grading_seed(options.seed)
+    with Gradebook(options.gradebook) as gradebook:
+        pool: Pool = ClusterPool(options.scheduler) if options.scheduler else LocalPool(options.jobs)
+        try:
+            summary = grade_batch(
+                options.folder,
+                assignment,
+                gradebook,
+                pool,
+                seed,
+                regrade=options.regrade,
+                timeout=options.timeout,
+                progress=_no_bar if options.no_progress else _progress_bar(assignment.id),
+            )
+        finally:
+            pool.close()
+    for student, message in summary.problems:
+        print(f"! {student}: {message}")
+    kept = f"; {len(summary.kept)} unchanged since last graded, kept as they were" if summary.kept else ""
+    print(f"{assignment.id}: graded {len(summary.graded)} submissions in {summary.seconds:.0f} s{kept}.")
+    print(f"Gradebook: {options.gradebook}")
+    if summary.interrupted:
+        print("autograder: interrupted; run the same command again to grade the rest", file=sys.stderr)
+        return 130  # as a shell reports Ctrl-C
+    if summary.not_stored:
+        print(
+            f"autograder: {summary.not_stored}; the {len(summary.graded)} results above are stored and intact: "
+            "free some space and run the same command again to grade the rest",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _progress_bar(assignment_id: str) -> Callable[[Iterable[Outcome], int], Iterable[Outcome]]:
+    def bar(outcomes: Iterable[Outcome], total: int) -> Iterable[Outcome]:
+        from tqdm import tqdm
+
+        with tqdm(total=total, desc=f"grading {assignment_id}", unit="submission", file=sys.stderr) as progress:
+            for outcome in outcomes:
+                progress.set_postfix_str(outcome.student)
+                progress.update()
+                yield outcome
+
+    return bar
+
+
+def _no_bar(outcomes: Iterable[Outcome], total: int) -> Iterable[Outcome]:
+    return outcomes
+
+
+def export_command(options: argparse.Namespace) -> int:
+    assignment = load_assignment(options.assignment)
+    with Gradebook(options.gradebook, read_only=True) as gradebook:
+        entries = gradebook.entries(assignment.id)
+    if not entries:
+        raise UsageError(f"{options.gradebook} holds no results for {assignment.id}: grade the class first")
+    destination = options.out or default_destination(options.format, assignment.id)
+    written = export(options.format, entries, assignment, destination)
+    where = destination if len(written) != 1 else written[0]
+    print(f"{assignment.id}: exported {len(entries)} students to {where} ({options.format})")
+    return 0
+
+
+def gradescope_bundle_command(options: argparse.Namespace) -> int:
+    assignment = load_assignment(options.assignment)
+    root = find_course_root()
+    if root is None:
+        raise UsageError("the bundle needs the course's solutions/: set AUTOGRADER_COURSE_ROOT to the course folder")
+    out = options.out or Path(f"gradescope-{assignment.id}.zip")
+    try:
+        write_bundle(assignment, root, grading_seed(options.seed), out)
+    except OSError as error:
+        raise UsageError(f"cannot write the bundle {out}: {error.strerror or error}") from None
+    print(
+        f"{out}: upload it as the autograder of {assignment.id} in Gradescope (it holds the solutions: keep it private)"
+    )
+    return 0
+
+
+CLASS_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "grade-batch": grade_batch_command,
+    "export": export_command,
+    "gradescope-bundle": gradescope_bundle_command,
+}
 
 
 def grading_seed(option: int | None) -> int:
@@ -89,18 +230,10 @@ def run(path: Path, assignment_id: str | None, mode: Mode, seed: int) -> Report:
     try:
         submission = load_submission(path)
     except SubmissionError as error:
-        # An unreadable submission is the student's problem, not the grader's: it gets a zero report.
+        # An unreadable submission is the student's problem, not the grader's: it gets a zero report,
+        # built without starting a worker (there is no code to run).
         assignment = load_assignment(_required(assignment_id, path))
-        empty = Submission(path=path)
-        grader = Grader(assignment, None, mode, seed)
-        report = grader.grade(empty)
-        report.notes.append(str(error))
-        for function in report.functions:
-            function.note = "not graded: the submission could not be read"
-            for result in function.properties:
-                if result.verdict != "skipped":
-                    result.verdict = "error"
-        return report
+        return zero_report(assignment, path.name, mode.name, seed, mode.include_hidden, str(error))
     assignment = load_assignment(assignment_id or _required(submission.assignment_hint, path))
     references = load_references(assignment) if mode.include_hidden else None
     if mode.include_hidden and references is None:

@@ -8,11 +8,18 @@ nothing else.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import json
+import math
 import platform
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from autograder import __version__
+
+if TYPE_CHECKING:
+    from autograder.catalogue import Assignment
 
 VERDICTS = (
     "passed",
@@ -26,6 +33,8 @@ VERDICTS = (
     "forbidden",
     "skipped",  # not run here: hidden properties in ``check``, or no reference available
 )
+
+UNREADABLE_NOTE = "not graded: the submission could not be read"
 
 FUNCTION_SUMMARIES = {
     "missing": "missing",
@@ -54,10 +63,24 @@ class PropertyResult:
 
 
 @dataclass
+class Curve:
+    """A failed function sampled on a grid beside the reference, for the plot on a feedback page.
+
+    ``student[i]`` and ``reference[i]`` are the values at ``x[i]``; ``None`` stands for NaN or infinity
+    (JSON has neither). Sampled in the worker while grading, since student code never runs elsewhere.
+    """
+
+    x: list[float]
+    student: list[float | None]
+    reference: list[float | None]
+
+
+@dataclass
 class FunctionResult:
     name: str
     properties: list[PropertyResult] = field(default_factory=list)
     note: str = ""  # a message about the whole function (missing, a syntax error, not implemented)
+    curve: Curve | None = None  # only for a plottable function (see Assignment.plots) that failed
 
     @property
     def points(self) -> float:
@@ -104,6 +127,57 @@ class Report:
 
     def points_by_function(self) -> dict[str, float]:
         return {f.name: f.points for f in self.functions}
+
+
+def finite_or_none(values: Any) -> list[float | None]:
+    """Plain floats for JSON, with ``None`` where a value is NaN or infinite."""
+    return [float(v) if math.isfinite(float(v)) else None for v in values]
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """Every field of ``report`` as plain JSON data; :func:`report_from_dict` rebuilds it."""
+    return dataclasses.asdict(report)
+
+
+def report_from_dict(data: dict[str, Any]) -> Report:
+    functions = []
+    for function in data.get("functions", []):
+        curve = Curve(**function["curve"]) if function.get("curve") else None
+        properties = [PropertyResult(**prop) for prop in function.get("properties", [])]
+        functions.append(FunctionResult(function["name"], properties, function.get("note", ""), curve))
+    fields = {key: value for key, value in data.items() if key != "functions"}
+    return Report(functions=functions, **fields)
+
+
+def zero_report(
+    assignment: Assignment,
+    submission: str,
+    mode: str,
+    seed: int,
+    include_hidden: bool,
+    why: str,
+    function_note: str = UNREADABLE_NOTE,
+) -> Report:
+    """The report of a submission that could not be graded at all: no points, and ``why`` in its notes.
+
+    Built without starting any worker: there is nothing to run. Properties the mode would not run stay
+    ``skipped``; every other one gets the verdict ``error``; every function carries ``function_note``.
+    """
+    report = Report(assignment.id, submission, mode, seed, __version__, notes=[why], environment=environment())
+    for name in assignment.functions:
+        properties = [
+            PropertyResult(
+                function=name,
+                property=prop.name,
+                says=prop.says,
+                max_points=prop.points,
+                public=prop.public,
+                verdict="error" if prop.public or include_hidden else "skipped",
+            )
+            for prop in assignment.properties_of(name)
+        ]
+        report.functions.append(FunctionResult(name, properties, function_note))
+    return report
 
 
 def environment() -> dict[str, str]:
@@ -206,5 +280,7 @@ def to_gradescope(report: Report) -> dict[str, Any]:
             "environment": report.environment,
             "mode": report.mode,
             "submission": report.submission,
+            # What a feedback page needs to plot a failed function against the reference.
+            "curves": {f.name: dataclasses.asdict(f.curve) for f in report.functions if f.curve is not None},
         },
     }

@@ -9,6 +9,7 @@ here, in the grader process, from plain data the worker sent back.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 import zlib
 from collections.abc import Iterator
@@ -24,10 +25,11 @@ from autograder import __version__
 from autograder.callables import resolve_arguments
 from autograder.catalogue import Assignment, Property
 from autograder.checks import PropertyFailure, describe
+from autograder.curves import sample_curve
 from autograder.example_bank import drawn_examples, hypothesis_settings
 from autograder.protocol import NamedCallable
 from autograder.references import References
-from autograder.report import FunctionResult, PropertyResult, Report, environment
+from autograder.report import Curve, FunctionResult, PropertyResult, Report, environment
 from autograder.sandbox import (
     BadReturn,
     Limits,
@@ -209,6 +211,7 @@ class Grader:
         self.seed = seed
         self.limits = limits or Limits()
         self._reference_zygote: Zygote | None = None
+        self._curves: dict[str, Curve] = {}
 
     def grade(self, submission: Submission, functions: list[str] | None = None) -> Report:
         started = time.monotonic()
@@ -245,7 +248,7 @@ class Grader:
         selected = self._selected(name)
         results = {p.key: _result(p, "skipped") for p in catalogue}
         note = self._run_function(name, selected, submission, zygote, results)
-        return FunctionResult(name, [results[p.key] for p in catalogue], note)
+        return FunctionResult(name, [results[p.key] for p in catalogue], note, self._curves.pop(name, None))
 
     def _run_function(
         self,
@@ -310,9 +313,23 @@ class Grader:
                     results[prop.key] = _result(prop, failure.verdict, f"{name}: {failure.message}")
                     worker.kill()
                     worker = zygote.spawn()
+            if any(results[p.key].verdict in ("failed", "error") for p in selected):
+                self._sample_curve(name, worker)
         finally:
             worker.kill()
         return ""
+
+    def _sample_curve(self, name: str, worker: Worker) -> None:
+        """Feedback pages plot a failed function against the reference: sample it while its worker lives."""
+        plot = self.assignment.plot_of(name)
+        if plot is None or self.references is None:
+            return
+        try:
+            curve = sample_curve(plot, Calls(name, worker, self.references, deadline=math.inf))
+        except (PropertyFailure, GraderError, WorkerFailure, NotImplementedYet, BudgetExceeded):
+            return  # no curve: the page shows the feedback text alone
+        if curve is not None:
+            self._curves[name] = curve
 
     def _run(self, prop: Property, worker: Worker, deadline: float) -> PropertyResult:
         if prop.needs_reference and self.references is None:

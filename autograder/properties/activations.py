@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from autograder import strategies as draw
-from autograder.catalogue import Assignment, Property
+from autograder.catalogue import Assignment, Plot, Property
 from autograder.checks import PropertyFailure, assert_close, tolerance_for
 from autograder.properties.common import (
     Example,
@@ -408,4 +408,15 @@ ASSIGNMENT = Assignment(
     notebook="activations.ipynb",
     properties=PROPERTIES,
     preload=("numpy", "scipy.special", "matplotlib", "matplotlib.pyplot"),
+    # The elementwise functions, each over a range that shows its shape (softmax works on whole rows).
+    plots=(
+        Plot("sigmoid", -8.0, 8.0),
+        Plot("sigmoid_grad", -8.0, 8.0),
+        Plot("tanh", -4.0, 4.0),
+        Plot("tanh_grad", -4.0, 4.0),
+        Plot("relu", -3.0, 3.0),
+        Plot("relu_grad", -3.0, 3.0),
+        Plot("leaky_relu", -3.0, 3.0),
+        Plot("leaky_relu_grad", -3.0, 3.0),
+    ),
 )

@@ -1,0 +1,379 @@
+"""Grading a whole class: find every student's submission, grade them in parallel, keep them in the gradebook.
+
+Two layouts are read:
+
+- nbgrader's: ``submitted/{student}/{assignment}/*.ipynb``, given as the course folder (which holds
+  ``submitted/``) or as the ``submitted`` folder itself;
+- a flat folder of files named by student: ``alex.ipynb``, ``sam.py``, or ``kim/`` holding one of them.
+
+Each submission is graded by :func:`grade_job` in a process of its own (:mod:`autograder.grading_process`),
+on this machine or on a dask.distributed cluster (:mod:`autograder.cluster`), and its result is stored as
+soon as it arrives, one transaction each. A submission that cannot be graded as it is (an empty folder,
+two files for one student, a notebook of another assignment) gets a zero report saying why; one that
+crashes or hangs the grading process gets the verdict ``crashed`` or ``timeout``. None stops the batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from autograder import __version__
+from autograder.catalogue import Assignment, known_assignments, load_assignment
+from autograder.gradebook import STATUSES, Entry, Gradebook, GradebookError, Key
+from autograder.report import UNREADABLE_NOTE, Report, environment, report_from_dict, zero_report
+from autograder.runner import GRADE
+from autograder.sandbox import Limits
+
+SUFFIXES = (".ipynb", ".py")
+# The grading processes this process is waiting for, so that a batch stopped early can stop them too.
+_RUNNING: set[subprocess.Popen[str]] = set()
+_RUNNING_LOCK = threading.Lock()
+STDERR_TAIL = 600  # characters of a dead grading process's stderr kept in its message
+
+
+@dataclass(frozen=True)
+class Found:
+    """One student's submission as found on disk: the file to grade, or why there is none to grade."""
+
+    student: str
+    source: str  # where it was found, relative to the submissions folder
+    file: Path | None
+    status: str = "graded"  # "graded" when there is a file to grade, else why not (see gradebook.STATUSES)
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a grading process needs: plain data, so that it can travel to another machine."""
+
+    student: str
+    assignment: str
+    seed: int
+    name: str  # the file's name (its suffix says how to read it)
+    content: bytes
+    timeout: float
+
+
+@dataclass
+class Outcome:
+    """What came back from grading one job: a report, or why there is none."""
+
+    student: str
+    status: str
+    message: str
+    report: dict[str, Any] | None = None
+
+
+class Pool(Protocol):
+    """Where jobs run: this machine's cores (:class:`LocalPool`) or a cluster (``cluster.ClusterPool``)."""
+
+    def environment_hash(self) -> str: ...
+
+    def run(self, jobs: list[Job]) -> Iterator[Outcome]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalPool:
+    """Runs up to ``jobs`` grading processes at once on this machine."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = max(1, jobs)
+
+    def environment_hash(self) -> str:
+        return environment()["hash"]
+
+    def run(self, jobs: list[Job]) -> Iterator[Outcome]:
+        # Threads only wait: each one starts a grading process and reads its answer.
+        with ThreadPoolExecutor(max_workers=self.jobs) as threads:
+            futures = [threads.submit(grade_job, job) for job in jobs]
+            try:
+                for future in as_completed(futures):
+                    yield future.result()
+            finally:  # stopped early (Ctrl-C, a full disk): start nothing more, stop what runs
+                for future in futures:
+                    future.cancel()
+                with _RUNNING_LOCK:
+                    for process in _RUNNING:
+                        process.terminate()
+
+    def close(self) -> None:
+        pass
+
+
+def default_timeout(assignment: Assignment) -> float:
+    """The longest one submission may take: every function using all of its budgets, plus a minute."""
+    limits = Limits()
+    per_function = GRADE.function_seconds + limits.call_seconds + limits.start_seconds
+    return len(assignment.functions) * per_function + 60.0
+
+
+def grade_job(job: Job) -> Outcome:
+    """Grade one job in a fresh grading process and wait for its report, at most ``job.timeout`` seconds."""
+    payload = json.dumps(
+        {
+            "parent": os.getpid(),
+            "assignment": job.assignment,
+            "seed": job.seed,
+            "name": job.name,
+            "content": base64.b64encode(job.content).decode("ascii"),
+        }
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autograder.grading_process"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with _RUNNING_LOCK:
+        _RUNNING.add(process)
+    try:
+        out, err = process.communicate(payload, timeout=job.timeout)
+    except subprocess.TimeoutExpired:
+        _stop(process)
+        return Outcome(job.student, "timeout", f"grading {job.name} took longer than {job.timeout:g} s and was stopped")
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
+    if process.returncode == 0:
+        try:
+            return Outcome(job.student, "graded", "", json.loads(out))
+        except json.JSONDecodeError:
+            pass
+    tail = err.strip()[-STDERR_TAIL:]
+    if process.returncode == 2:
+        return Outcome(job.student, "grader_error", tail or "the grader could not run")
+    how = _exit_description(process.returncode)
+    return Outcome(job.student, "crashed", f"the grading process {how}" + (f": {tail}" if tail else ""))
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """SIGTERM first, so the grading process can kill its sandbox workers; SIGKILL if it does not stop."""
+    process.terminate()
+    try:
+        process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+
+
+def _exit_description(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+# Finding submissions
+
+
+def find_submissions(folder: Path, assignment: Assignment) -> list[Found]:
+    """Every student's submission of ``assignment`` under ``folder``, sorted by student."""
+    folder = Path(folder)
+    submitted = _nbgrader_root(folder, assignment.id)
+    # Sources read as nbgrader writes them (submitted/alex/...), whichever folder was given.
+    found = _find_nbgrader(submitted, submitted.parent, assignment) if submitted else _find_flat(folder, assignment)
+    return sorted(found, key=lambda f: f.student)
+
+
+def _nbgrader_root(folder: Path, assignment_id: str) -> Path | None:
+    if (folder / "submitted").is_dir():
+        return folder / "submitted"
+    if folder.name == "submitted" or any((child / assignment_id).is_dir() for child in _subfolders(folder)):
+        return folder
+    return None
+
+
+def _find_nbgrader(submitted: Path, folder: Path, assignment: Assignment) -> Iterator[Found]:
+    for student_folder in _subfolders(submitted):
+        student = student_folder.name
+        where = student_folder / assignment.id
+        source = str(where.relative_to(folder))
+        files = _candidates(where) if where.is_dir() else []
+        if not files:
+            what = "the folder is empty" if not any(student_folder.iterdir()) else f"{source} holds no notebook"
+            yield Found(student, source, None, "no_submission", f"no submission of {assignment.id}: {what}")
+            continue
+        named = [f for f in files if f.name == assignment.notebook]
+        if len(files) > 1 and not named:
+            yield _duplicate(student, source, files)
+            continue
+        yield _checked(student, str((named or files)[0].relative_to(folder)), (named or files)[0], assignment)
+
+
+def _find_flat(folder: Path, assignment: Assignment) -> Iterator[Found]:
+    by_student: dict[str, list[Path]] = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".") or entry.name.startswith("autograder.db"):
+            continue
+        if entry.is_dir() or entry.suffix in SUFFIXES:
+            by_student.setdefault(entry.stem if entry.is_file() else entry.name, []).append(entry)
+    for student, entries in by_student.items():
+        if len(entries) > 1:
+            yield _duplicate(student, student, entries)
+            continue
+        entry = entries[0]
+        files = _candidates(entry) if entry.is_dir() else [entry]
+        if not files:
+            yield Found(student, entry.name, None, "no_submission", f"no submission: {entry.name}/ is empty")
+        elif len(files) > 1:
+            yield _duplicate(student, entry.name, files)
+        else:
+            yield _checked(student, str(files[0].relative_to(folder)), files[0], assignment)
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _candidates(folder: Path) -> list[Path]:
+    """The gradable files in a folder: its notebooks, else its ``.py`` modules."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith("."))
+    notebooks = [p for p in files if p.suffix == ".ipynb"]
+    return notebooks or files
+
+
+def _duplicate(student: str, source: str, paths: list[Path]) -> Found:
+    names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in paths)
+    return Found(
+        student,
+        source,
+        None,
+        "duplicate",
+        f"{len(paths)} submissions for {student} ({names}): not graded; keep one of them and run the batch again",
+    )
+
+
+def _checked(student: str, source: str, path: Path, assignment: Assignment) -> Found:
+    """A file to grade, unless its notebook says it belongs to another assignment."""
+    other = _assignment_of(path)
+    if other is not None and other != assignment.id:
+        message = f"{source} is a notebook of {other}, not {assignment.id}: not graded"
+        return Found(student, source, None, "wrong_assignment", message)
+    return Found(student, source, path)
+
+
+def _assignment_of(path: Path) -> str | None:
+    """The assignment a notebook names in its metadata, else the one whose notebook has its file name."""
+    if path.suffix != ".ipynb":
+        return None
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+        named = metadata.get("autograder", {}).get("assignment")
+    except (OSError, ValueError, AttributeError):
+        return None  # an unreadable notebook is the grader's to report
+    if isinstance(named, str):
+        return named
+    for assignment_id in known_assignments():
+        if load_assignment(assignment_id).notebook == path.name:
+            return assignment_id
+    return None
+
+
+# Grading
+
+
+@dataclass
+class Summary:
+    """What one batch did, for the command's closing lines."""
+
+    assignment: str
+    graded: list[str] = field(default_factory=list)  # stored by this run, with a grade or a zero and why
+    kept: list[str] = field(default_factory=list)  # unchanged since they were graded: not graded again
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (student, message)
+    not_stored: str = ""  # why the batch stopped storing results, if it did
+    interrupted: bool = False  # stopped with Ctrl-C: what was stored is kept, the rest waits for the next run
+    seconds: float = 0.0
+
+
+def grade_batch(
+    folder: Path,
+    assignment: Assignment,
+    gradebook: Gradebook,
+    pool: Pool,
+    seed: int,
+    regrade: bool = False,
+    timeout: float | None = None,
+    progress: Callable[[Iterable[Outcome], int], Iterable[Outcome]] = lambda outcomes, total: outcomes,
+) -> Summary:
+    """Grade every submission under ``folder`` that the gradebook does not already hold, and store each.
+
+    A stored grade is kept while its key (content, grader version, seed, environment) is unchanged,
+    unless ``regrade``. Stops storing at the first write the gradebook refuses (a full disk), and says so
+    in :attr:`Summary.not_stored`; everything stored before is intact.
+    """
+    started = time.monotonic()
+    summary = Summary(assignment.id)
+    environment_hash = pool.environment_hash()
+    jobs: dict[str, tuple[Found, Key, bytes]] = {}
+    try:
+        for found in find_submissions(folder, assignment):
+            content = found.file.read_bytes() if found.file else f"{found.status}: {found.message}".encode()
+            key = Key(hashlib.sha256(content).hexdigest(), __version__, seed, environment_hash)
+            if not regrade and gradebook.stored_key(assignment.id, found.student) == key:
+                summary.kept.append(found.student)
+            elif found.file is None:  # nothing to grade: a zero, and why
+                report = _not_graded(assignment, found.source, seed, found.status, found.message)
+                _store(
+                    gradebook,
+                    summary,
+                    Entry(assignment.id, found.student, found.source, key, found.status, found.message, report),
+                )
+            else:
+                jobs[found.student] = (found, key, content)
+        limit = timeout or default_timeout(assignment)
+        to_run = [
+            Job(student, assignment.id, seed, found.source.rsplit("/", 1)[-1], content, limit)
+            for student, (found, _, content) in jobs.items()
+        ]
+        for outcome in progress(pool.run(to_run), len(to_run)):
+            found, key, _ = jobs[outcome.student]
+            _store(gradebook, summary, _entry(assignment, found, key, outcome, seed))
+    except GradebookError as error:
+        summary.not_stored = str(error)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _store(gradebook: Gradebook, summary: Summary, entry: Entry) -> None:
+    gradebook.record(entry)
+    summary.graded.append(entry.student)
+    if entry.message:
+        summary.problems.append((entry.student, entry.message))
+
+
+def _not_graded(assignment: Assignment, source: str, seed: int, status: str, message: str) -> Report:
+    note = f"not graded: {STATUSES[status]}"
+    return zero_report(assignment, source, GRADE.name, seed, GRADE.include_hidden, message, function_note=note)
+
+
+def _entry(assignment: Assignment, found: Found, key: Key, outcome: Outcome, seed: int) -> Entry:
+    if outcome.report is None:
+        report = _not_graded(assignment, found.source, seed, outcome.status, outcome.message)
+        return Entry(assignment.id, found.student, found.source, key, outcome.status, outcome.message, report)
+    report = report_from_dict(outcome.report)
+    # The report says where it was graded; a cluster's workers may differ from this machine.
+    key = Key(key.content_hash, report.grader_version, report.seed, report.environment.get("hash", ""))
+    status, message = outcome.status, ""
+    if report.functions and all(f.note == UNREADABLE_NOTE for f in report.functions):
+        name = found.source.rsplit("/", 1)[-1]
+        status, message = "unreadable", "; ".join(note.replace(name, found.source, 1) for note in report.notes)
+    return Entry(assignment.id, found.student, found.source, key, status, message, report)
