@@ -34,7 +34,7 @@ from autograder import __version__
 from autograder.catalogue import Assignment, known_assignments, load_assignment
 from autograder.gradebook import STATUSES, Entry, Gradebook, GradebookError, Key
 from autograder.report import UNREADABLE_NOTE, Report, environment, report_from_dict, zero_report
-from autograder.runner import GRADE
+from autograder.runner import GRADE, prepare_examples
 from autograder.sandbox import Limits
 
 SUFFIXES = (".ipynb", ".py")
@@ -342,6 +342,8 @@ def grade_batch(
             Job(student, assignment.id, seed, found.source.rsplit("/", 1)[-1], content, limit)
             for student, (found, _, content) in jobs.items()
         ]
+        if to_run:  # drawn once here, the examples are replayed by every grading process on this machine
+            prepare_examples(assignment, seed, GRADE)
         for outcome in progress(pool.run(to_run), len(to_run)):
             found, key, _ = jobs[outcome.student]
             _store(gradebook, summary, _entry(assignment, found, key, outcome, seed))
