@@ -87,6 +87,7 @@ class Report:
     notes: list[str] = field(default_factory=list)  # problems not tied to one function
     execution_time: float = 0.0
     environment: dict[str, str] = field(default_factory=dict)
+    sandbox: dict[str, str] = field(default_factory=dict)  # each protection: "on", or why it is missing
 
     @property
     def points(self) -> float:
@@ -206,5 +207,6 @@ def to_gradescope(report: Report) -> dict[str, Any]:
             "environment": report.environment,
             "mode": report.mode,
             "submission": report.submission,
+            "sandbox": report.sandbox,
         },
     }
