@@ -4,10 +4,12 @@ A message is one frame::
 
     u32 json_length | u32 blob_count | json bytes | (u64 blob_length | npy bytes) * blob_count
 
-Values are encoded as a tree of tagged JSON objects. Arrays travel as ``.npy`` blobs and are read back
-with ``allow_pickle=False``, so whatever a worker sends, the grader only ever gets plain ``ndarray``
-objects (never a subclass), numbers, strings and containers of those. Nothing a worker sends can
-execute code in the grader.
+Values are encoded as a tree of tagged JSON objects. Arrays travel as ``.npy`` blobs; the reader checks
+the header itself (a plain numeric, boolean or string dtype, and exactly as many bytes as the shape
+needs) before copying the data into a new array, so whatever a worker sends, the grader only ever gets
+plain ``ndarray`` objects (never a subclass), numbers, strings and containers of those, and never
+allocates more than the frame's size. Nothing a worker sends can execute code in the grader, and a
+worker that trickles bytes cannot hold the grader past the deadline of the answer it waits for.
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ import io
 import json
 import socket
 import struct
-from typing import Any
+import time
+from typing import Any, Literal
 
 import numpy as np
 
-MAX_MESSAGE_BYTES = 1 << 30
+MAX_MESSAGE_BYTES = 1 << 28
+_READ_CHUNK = 1 << 20
+# Array kinds that are plain data: booleans, integers, floats, complex numbers, bytes and text.
+_PLAIN_KINDS = "biufcSU"
 _HEADER = struct.Struct("<II")
 _BLOB_LENGTH = struct.Struct("<Q")
 
@@ -73,10 +79,28 @@ def _array_to_npy(array: np.ndarray) -> bytes:
 
 
 def _npy_to_array(data: bytes) -> np.ndarray:
-    array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
-    if type(array) is not np.ndarray:  # pragma: no cover - read_array only makes base arrays
-        raise ProtocolError("a blob did not decode to a plain ndarray")
-    return array
+    """A new plain array from ``.npy`` bytes, after checking the header against the payload."""
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(stream)
+    except (ValueError, SyntaxError, TypeError, OverflowError) as error:
+        raise ProtocolError(f"a malformed array header ({error})") from None
+    if dtype.kind not in _PLAIN_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise ProtocolError(f"an array of dtype {dtype} is not plain data")
+    count = 1
+    for side in shape:
+        count *= int(side)
+    offset = stream.tell()
+    if count * dtype.itemsize != len(data) - offset:
+        raise ProtocolError("an array's data does not match its shape")
+    order: Literal["C", "F"] = "F" if fortran_order else "C"
+    dimensions = tuple(int(side) for side in shape)
+    if count == 0 or dtype.itemsize == 0:
+        return np.zeros(dimensions, dtype=dtype, order=order)
+    flat = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+    return np.array(flat.reshape(dimensions, order=order), copy=True)
 
 
 def encode(value: Any, blobs: list[bytes], depth: int = 0) -> Any:
@@ -149,7 +173,7 @@ def decode(node: Any, blobs: list[bytes], resolve_callable: Any = None) -> Any:
             raise ProtocolError("callables only travel from the grader to a worker")
         return resolve_callable(str(node["name"]), [decode(a, blobs, resolve_callable) for a in node["args"]])
     if tag == "opaque":
-        return Opaque(str(node["type"]), str(node["repr"]))
+        return Opaque(str(node["type"])[:200], str(node["repr"])[:200])
     raise ProtocolError(f"unknown value tag {tag!r}")
 
 
@@ -163,25 +187,35 @@ def send_message(sock: socket.socket, header: dict[str, Any], blobs: list[bytes]
     sock.sendall(b"".join(parts))
 
 
-def _recv_exactly(sock: socket.socket, size: int) -> bytes:
-    buffer = bytearray(size)
-    view = memoryview(buffer)
+def _recv_exactly(sock: socket.socket, size: int, deadline: float | None) -> bytes:
+    """``size`` bytes, read as they arrive (never allocated ahead), by ``deadline`` (monotonic)."""
+    parts = []
     received = 0
     while received < size:
-        count = sock.recv_into(view[received:], size - received)
-        if count == 0:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no complete answer before the deadline")
+            sock.settimeout(left)
+        part = sock.recv(min(size - received, _READ_CHUNK))
+        if not part:
             raise ProtocolError("connection closed")
-        received += count
-    return bytes(buffer)
+        parts.append(part)
+        received += len(part)
+    return b"".join(parts)
 
 
-def recv_message(sock: socket.socket) -> tuple[dict[str, Any], list[bytes]]:
-    """Receive one frame; raises :class:`ProtocolError` on EOF or a malformed or oversized frame."""
-    text_length, blob_count = _HEADER.unpack(_recv_exactly(sock, _HEADER.size))
+def recv_message(sock: socket.socket, deadline: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
+    """Receive one frame by ``deadline`` (``time.monotonic()``; none: the socket's own timeout).
+
+    Raises :class:`ProtocolError` on EOF or a malformed or oversized frame, and ``TimeoutError`` when
+    the whole frame has not arrived by the deadline, however the bytes trickle in.
+    """
+    text_length, blob_count = _HEADER.unpack(_recv_exactly(sock, _HEADER.size, deadline))
     if text_length > MAX_MESSAGE_BYTES or blob_count > 1_000_000:
         raise ProtocolError("frame too large")
     try:
-        header = json.loads(_recv_exactly(sock, text_length))
+        header = json.loads(_recv_exactly(sock, text_length, deadline))
     except (ValueError, RecursionError) as error:
         raise ProtocolError(f"malformed header: {error}") from None
     if not isinstance(header, dict):
@@ -189,11 +223,11 @@ def recv_message(sock: socket.socket) -> tuple[dict[str, Any], list[bytes]]:
     blobs = []
     total = text_length
     for _ in range(blob_count):
-        (length,) = _BLOB_LENGTH.unpack(_recv_exactly(sock, _BLOB_LENGTH.size))
+        (length,) = _BLOB_LENGTH.unpack(_recv_exactly(sock, _BLOB_LENGTH.size, deadline))
         total += length
         if total > MAX_MESSAGE_BYTES:
             raise ProtocolError("frame too large")
-        blobs.append(_recv_exactly(sock, length))
+        blobs.append(_recv_exactly(sock, length, deadline))
     return header, blobs
 
 

@@ -110,6 +110,7 @@ class Report:
     notes: list[str] = field(default_factory=list)  # problems not tied to one function
     execution_time: float = 0.0
     environment: dict[str, str] = field(default_factory=dict)
+    sandbox: dict[str, str] = field(default_factory=dict)  # each protection: "on", or why it is missing
 
     @property
     def points(self) -> float:
@@ -282,5 +283,6 @@ def to_gradescope(report: Report) -> dict[str, Any]:
             "submission": report.submission,
             # What a feedback page needs to plot a failed function against the reference.
             "curves": {f.name: dataclasses.asdict(f.curve) for f in report.functions if f.curve is not None},
+            "sandbox": report.sandbox,
         },
     }

@@ -1,9 +1,12 @@
 """Running an assignment's catalogue against one submission.
 
-For each graded function the runner forks a fresh worker from the submission's zygote and runs the
-function's properties in order. Drawn properties are Hypothesis tests seeded from the run's seed and
-the property's name, so the same submission always meets the same inputs. Every score is computed
-here, in the grader process, from plain data the worker sent back.
+For each graded function the runner forks a fresh worker from the assignment's zygote and runs the
+function's properties in order; a worker that dies is replaced for the next property. Drawn
+properties are Hypothesis tests seeded from the run's seed and the property's name, so the same
+submission always meets the same inputs. Their examples are drawn once and replayed from
+:mod:`autograder.example_bank`, and their student calls travel in a few batches
+(:mod:`autograder.batching`). Every score is computed here, in the grader process, from plain data
+the worker sent back.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import contextlib
 import math
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,23 +25,29 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import HypothesisException
 
 from autograder import __version__
+from autograder.batching import Answer, Answers, NeedsAnswer, first_failure
 from autograder.callables import resolve_arguments
 from autograder.catalogue import Assignment, Property
 from autograder.checks import PropertyFailure, describe
 from autograder.curves import sample_curve
 from autograder.example_bank import drawn_examples, hypothesis_settings
+from autograder.isolation import PROTECTIONS
 from autograder.protocol import NamedCallable
 from autograder.references import References
 from autograder.report import Curve, FunctionResult, PropertyResult, Report, environment
 from autograder.sandbox import (
     BadReturn,
+    CallOutcome,
+    Launcher,
     Limits,
     Missing,
     NotImplementedYet,
+    PreparedCall,
     StudentRaised,
     Worker,
     WorkerFailure,
-    Zygote,
+    prepare_call,
+    zygote_for,
 )
 from autograder.submission import Submission
 from autograder.timing import check_timing
@@ -67,14 +76,50 @@ class BudgetExceeded(BaseException):
     """A function used up its time budget across examples; a BaseException so Hypothesis stops."""
 
 
-class Calls:
-    """What a property's test uses: the student's function in its worker, and the reference."""
+class WorkerSlot:
+    """The worker a function's properties run in: started when first needed, and again after it died."""
 
-    def __init__(self, function: str, worker: Worker, references: References | None, deadline: float) -> None:
+    def __init__(self, launcher: Launcher | None, worker: Worker | None = None) -> None:
+        self._launcher = launcher
+        self._worker = worker
+
+    def live(self) -> Worker:
+        if self._worker is None or self._worker.dead:
+            if self._launcher is None:
+                raise WorkerFailure("crashed", "the worker process died")
+            self._worker = self._launcher.spawn()
+        return self._worker
+
+    def kill(self) -> None:
+        if self._worker is not None:
+            self._worker.kill()
+
+
+class Calls:
+    """What a property's test uses: the student's function in its worker, and the reference.
+
+    Every answer is kept for the property, keyed by the encoded call, so that the examples Hypothesis
+    draws again (to settle a batch, to shrink a failure) never cost a second round trip.
+    """
+
+    def __init__(
+        self,
+        function: str,
+        worker: Worker | WorkerSlot,
+        references: References | None,
+        deadline: float,
+        answers: Answers | None = None,
+    ) -> None:
         self.function = function
-        self.worker = worker
+        self.slot = worker if isinstance(worker, WorkerSlot) else WorkerSlot(None, worker)
         self.references = references
         self.deadline = deadline
+        self.answers = answers if answers is not None else Answers()
+        self._recording = False
+
+    @property
+    def worker(self) -> Worker:
+        return self.slot.live()
 
     def student(self, *args: Any, errstate: bool = False, harness: NamedCallable | None = None) -> Any:
         """``function(*args)`` in the worker; the student's exceptions become failures to report.
@@ -82,11 +127,11 @@ class Calls:
         With ``harness`` (a trusted callable named in :mod:`autograder.callables`), the worker runs
         ``harness(function, *args)``, for functions whose arguments are not plain data.
         """
-        return self._call(args, errstate=errstate, return_args=False, harness=harness).value
+        return self._call(prepare_call(self.function, args, errstate=errstate, harness=harness)).value
 
     def student_and_args_after(self, *args: Any) -> tuple[Any, list[Any]]:
         """The result and the arguments as they were after the call (to see if they were modified)."""
-        outcome = self._call(args, errstate=False, return_args=True)
+        outcome = self._call(prepare_call(self.function, args, return_args=True))
         return outcome.value, list(outcome.args_after or [])
 
     def reference(self, *args: Any, function: str | None = None) -> Any:
@@ -97,19 +142,64 @@ class Calls:
         with np.errstate(all="ignore"):
             return self.references.function(function or self.function)(*copies)
 
-    def _call(
-        self, args: tuple[Any, ...], errstate: bool, return_args: bool, harness: NamedCallable | None = None
-    ) -> Any:
-        if time.monotonic() > self.deadline:
-            raise BudgetExceeded()
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[None]:
+        """While settling a batch: a call the cache cannot answer raises :class:`NeedsAnswer`."""
+        self._recording = True
         try:
-            return self.worker.call(self.function, args, errstate=errstate, return_args=return_args, harness=harness)
-        except StudentRaised as error:
-            raise PropertyFailure(f"{self.function} raised {error.message}", verdict="error") from None
-        except BadReturn as error:
-            raise PropertyFailure(f"{self.function} returned something that is not plain data: {error}") from None
-        except Missing:
+            yield
+        finally:
+            self._recording = False
+
+    def fetch(self, calls: list[PreparedCall]) -> None:
+        """Answer ``calls`` in one round trip, into the cache, within the function's time budget."""
+        if not calls:
+            return
+        if time.monotonic() > self.deadline:
+            self.answers.put(calls[0].key, BudgetExceeded())
+            return
+        try:
+            worker = self.slot.live()
+        except WorkerFailure as failure:
+            self.answers.put(calls[0].key, failure)
+            return
+        answered = 0
+        for answer in worker.batch(calls):
+            self.answers.put(calls[answered].key, answer)
+            answered += 1
+            if answered < len(calls) and time.monotonic() > self.deadline:
+                worker.kill()  # it is still working through the rest of the batch
+                self.answers.put(calls[answered].key, BudgetExceeded())
+                return
+
+    def _call(self, call: PreparedCall) -> CallOutcome:
+        answer = self.answers.get(call.key)
+        if answer is None:
+            if self._recording:
+                raise NeedsAnswer(call)
+            answer = self._ask(call)
+            self.answers.put(call.key, answer)
+        return self._open(answer)
+
+    def _ask(self, call: PreparedCall) -> Answer:
+        if time.monotonic() > self.deadline:
+            return BudgetExceeded()
+        try:
+            return self.slot.live().call_prepared(call)
+        except (StudentRaised, BadReturn, Missing, NotImplementedYet, WorkerFailure) as failure:
+            return failure
+
+    def _open(self, answer: Answer) -> CallOutcome:
+        """The outcome of a call, or the failure it stands for, raised."""
+        if isinstance(answer, CallOutcome):
+            return answer
+        if isinstance(answer, StudentRaised):
+            raise PropertyFailure(f"{self.function} raised {answer.message}", verdict=answer.verdict) from None
+        if isinstance(answer, BadReturn):
+            raise PropertyFailure(f"{self.function} returned something that is not plain data: {answer}") from None
+        if isinstance(answer, Missing):
             raise PropertyFailure(f"{self.function} is not a function in the submission", verdict="missing") from None
+        raise answer
 
 
 def property_seed(seed: int, prop: Property) -> int:
@@ -134,30 +224,27 @@ def prepare_examples(assignment: Assignment, seed: int, mode: Mode) -> None:
 def run_drawn(prop: Property, calls: Calls, seed: int, max_examples: int) -> None:
     """Run one drawn property; on failure, raise the failure of the smallest (shrunk) example.
 
-    The examples come from :mod:`autograder.example_bank` (drawn once, then replayed); only when one
-    fails does Hypothesis run, with the same seed, to shrink it.
+    The examples come from the bank, and their student calls are answered in batches
+    (:mod:`autograder.batching`); the real Hypothesis test runs, with the same seed, only when one of
+    them fails, to shrink it. Its first examples are the bank's, so their answers come from the cache.
     """
-    assert prop.test is not None
-    first_failure = None
-    for example in examples_of(prop, seed, max_examples):
-        try:
-            prop.test(calls, example)
-        except PropertyFailure as failure:
-            first_failure = (example, failure)
-            break
-    if first_failure is None:
-        return
-    shrunk, smallest = _shrink(prop, calls, seed, max_examples) or first_failure
-    raise PropertyFailure(
-        smallest.message + "\n" + _describe_example(shrunk), smallest.expected, smallest.got, smallest.verdict
-    ) from None
-
-
-def _shrink(prop: Property, calls: Calls, seed: int, max_examples: int) -> tuple[Any, PropertyFailure] | None:
-    """Hypothesis's smallest failing example and its failure; ``None`` if the failure did not recur."""
-    assert prop.strategy is not None and prop.test is not None
-    failures: list[tuple[Any, PropertyFailure]] = []
+    assert prop.test is not None and prop.strategy is not None
     test = prop.test
+    examples = examples_of(prop, seed, max_examples)
+
+    def replay(body: Callable[[Any], None]) -> None:
+        for example in examples:
+            body(example)
+
+    found = first_failure(replay, test, calls)
+    if found is None:
+        return
+    failure, example = found
+    if isinstance(failure, WorkerFailure):
+        failure.example = example
+    if not isinstance(failure, PropertyFailure):
+        raise failure  # a crash, a hang, a stub or the time budget stops the property as it is
+    failures: list[tuple[Any, PropertyFailure]] = []
 
     def body(example: Any) -> None:
         try:
@@ -165,23 +252,29 @@ def _shrink(prop: Property, calls: Calls, seed: int, max_examples: int) -> tuple
         except PropertyFailure as failure:
             failures.append((example, failure))
             raise
+        except WorkerFailure as failure:
+            failure.example = example
+            raise
 
-    wrapped = hypothesis_seed(property_seed(seed, prop))(hypothesis_settings(max_examples)(given(prop.strategy)(body)))
+    shrinking = given(prop.strategy)(body)
+    shrinking = hypothesis_seed(property_seed(seed, prop))(hypothesis_settings(max_examples)(shrinking))
     try:
-        wrapped()
+        shrinking()
     except PropertyFailure:
-        return failures[-1]  # Hypothesis replays the shrunk example last
+        example, failure = failures[-1]  # Hypothesis replays the shrunk example last
     except HypothesisException as error:
         raise GraderError(f"property {prop.key} could not run: {error}") from None
-    return None
+    raise PropertyFailure(
+        failure.message + "\n" + _describe_example(example), failure.expected, failure.got, failure.verdict
+    ) from None
 
 
-def _describe_example(example: Any) -> str:
+def _describe_example(example: Any, label: str = "smallest failing input") -> str:
     if isinstance(example, dict):
         inputs = ", ".join(f"{name} = {describe(value)}" for name, value in example.items())
     else:
         inputs = describe(example)
-    return f"smallest failing input: {inputs}"
+    return f"{label}: {inputs}"
 
 
 def feedback(failure: PropertyFailure, prop: Property) -> str:
@@ -210,7 +303,7 @@ class Grader:
         self.mode = mode
         self.seed = seed
         self.limits = limits or Limits()
-        self._reference_zygote: Zygote | None = None
+        self._reference_launcher: Launcher | None = None
         self._curves: dict[str, Curve] = {}
 
     def grade(self, submission: Submission, functions: list[str] | None = None) -> Report:
@@ -228,26 +321,33 @@ class Grader:
         )
         names = functions or list(self.assignment.functions)
         try:
-            with Zygote(submission.chunks, self.limits, self.assignment.preload) as zygote:
-                for name in names:
-                    report.functions.append(self._grade_function(name, submission, zygote))
+            zygote = zygote_for(self.assignment.preload, self.limits)
         except RuntimeError as error:
             raise GraderError(str(error)) from None
-        finally:
-            if self._reference_zygote is not None:
-                self._reference_zygote.close()
-                self._reference_zygote = None
+        launcher = Launcher(zygote, submission.chunks)
+        self._reference_launcher = None
+        for name in names:
+            report.functions.append(self._grade_function(name, submission, launcher))
+        report.notes.extend(launcher.notes(self.assignment.functions))
+        missing = {**zygote.missing, **launcher.missing}
+        report.sandbox = {name: missing.get(name, "on") for name in PROTECTIONS}
+        if missing:
+            report.notes.append(
+                "the sandbox lacks some protections on this machine: "
+                + ", ".join(sorted(missing))
+                + " (see docs/SANDBOX.md)"
+            )
         report.execution_time = time.monotonic() - started
         return report
 
     def _selected(self, name: str) -> list[Property]:
         return [p for p in self.assignment.properties_of(name) if p.public or self.mode.include_hidden]
 
-    def _grade_function(self, name: str, submission: Submission, zygote: Zygote) -> FunctionResult:
+    def _grade_function(self, name: str, submission: Submission, launcher: Launcher) -> FunctionResult:
         catalogue = self.assignment.properties_of(name)
         selected = self._selected(name)
         results = {p.key: _result(p, "skipped") for p in catalogue}
-        note = self._run_function(name, selected, submission, zygote, results)
+        note = self._run_function(name, selected, submission, launcher, results)
         return FunctionResult(name, [results[p.key] for p in catalogue], note, self._curves.pop(name, None))
 
     def _run_function(
@@ -255,7 +355,7 @@ class Grader:
         name: str,
         selected: list[Property],
         submission: Submission,
-        zygote: Zygote,
+        launcher: Launcher,
         results: dict[str, PropertyResult],
     ) -> str:
         """Fill ``results`` for the ``selected`` properties; returns a note about the whole function."""
@@ -271,20 +371,18 @@ class Grader:
                 return f"{name} could not be read: {problem.message} ({problem.origin})"
             all_get("missing", selected)
             return f"no function named {name} was found in {submission.path.name}"
+        slot = WorkerSlot(launcher)
         try:
-            worker = zygote.spawn()
+            worker = slot.live()
         except WorkerFailure as failure:
             all_get(failure.verdict, selected)
             return f"loading {submission.path.name} failed: {failure.message}"
         try:
             if name not in worker.defined:
-                problem_text = next(
-                    (f"{p.get('message')} ({p.get('origin')})" for p in worker.problems if name in p.get("names", [])),
-                    None,
-                )
-                if problem_text:
-                    all_get("error", selected)
-                    return f"defining {name} failed: {problem_text}"
+                failed = next((p for p in worker.problems if name in p.get("names", [])), None)
+                if failed is not None:
+                    all_get(str(failed.get("verdict", "error")), selected)
+                    return f"defining {name} failed: {failed.get('message')} ({failed.get('origin')})"
                 all_get("missing", selected)
                 return f"{name} is not a function in {submission.path.name}"
             for prop in selected:  # drawing is the grader's work: it must not eat the student's budget
@@ -299,7 +397,7 @@ class Grader:
                     )
                     continue
                 try:
-                    results[prop.key] = self._run(prop, worker, deadline)
+                    results[prop.key] = self._run(prop, slot, deadline)
                 except NotImplementedYet:
                     all_get("not_implemented", selected[index:])
                     return f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code"
@@ -307,37 +405,37 @@ class Grader:
                     all_get("timeout", selected[index:])
                     return f"{name} used up its time budget of {self.mode.function_seconds:g} s"
                 except WorkerFailure as failure:
+                    where = "" if failure.example is None else "\n" + _describe_example(failure.example, "on the input")
                     if failure.verdict == "timeout":
                         all_get("timeout", selected[index:])
-                        return f"{name} {failure.message}"
-                    results[prop.key] = _result(prop, failure.verdict, f"{name}: {failure.message}")
-                    worker.kill()
-                    worker = zygote.spawn()
+                        return f"{name} {failure.message}{where}"
+                    results[prop.key] = _result(prop, failure.verdict, f"{name}: {failure.message}{where}")
+                    slot.kill()  # the next property gets a fresh worker
             if any(results[p.key].verdict in ("failed", "error") for p in selected):
-                self._sample_curve(name, worker)
+                self._sample_curve(name, slot)
         finally:
-            worker.kill()
+            slot.kill()
         return ""
 
-    def _sample_curve(self, name: str, worker: Worker) -> None:
+    def _sample_curve(self, name: str, slot: WorkerSlot) -> None:
         """Feedback pages plot a failed function against the reference: sample it while its worker lives."""
         plot = self.assignment.plot_of(name)
         if plot is None or self.references is None:
             return
         try:
-            curve = sample_curve(plot, Calls(name, worker, self.references, deadline=math.inf))
+            curve = sample_curve(plot, Calls(name, slot, self.references, deadline=math.inf))
         except (PropertyFailure, GraderError, WorkerFailure, NotImplementedYet, BudgetExceeded):
             return  # no curve: the page shows the feedback text alone
         if curve is not None:
             self._curves[name] = curve
 
-    def _run(self, prop: Property, worker: Worker, deadline: float) -> PropertyResult:
+    def _run(self, prop: Property, slot: WorkerSlot, deadline: float) -> PropertyResult:
         if prop.needs_reference and self.references is None:
             return _result(prop, "skipped", "needs the instructor's reference solutions")
-        calls = Calls(prop.function, worker, self.references, deadline)
+        calls = Calls(prop.function, slot, self.references, deadline)
         try:
             if prop.timing is not None:
-                summary = self._time(prop, worker)
+                summary = self._time(prop, slot.live())
                 return _result(prop, "passed", summary, points=prop.points)
             run_drawn(prop, calls, self.seed, self.mode.max_examples)
         except PropertyFailure as failure:
@@ -348,9 +446,10 @@ class Grader:
         assert prop.timing is not None
         if self.references is None:
             raise GraderError("timing needs the reference solutions, which are not available")
-        if self._reference_zygote is None:
-            self._reference_zygote = Zygote(self.references.chunks, self.limits, self.assignment.preload)
-        reference_worker = self._reference_zygote.spawn()
+        if self._reference_launcher is None:
+            zygote = zygote_for(self.assignment.preload, self.limits)
+            self._reference_launcher = Launcher(zygote, self.references.chunks)
+        reference_worker = self._reference_launcher.spawn()
         try:
             rng = np.random.default_rng(property_seed(self.seed, prop))
             return check_timing(prop.function, worker, reference_worker, prop.timing, rng)

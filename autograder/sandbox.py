@@ -1,13 +1,21 @@
 """The grader's side of the sandbox: starting workers, talking to them, and naming what went wrong.
 
-A :class:`Zygote` is started once per submission with that submission's chunks; each graded function
-gets a fresh :class:`Worker` forked from it, so one function's crash, hang or monkeypatching never
-reaches another's. The grader measures every time limit itself and kills a worker's whole process
-group when it is exceeded.
+A :class:`Zygote` is started once per grader process and set of preloaded modules (NumPy, SciPy,
+PyTorch...), seals itself into the isolation of :mod:`autograder.isolation`, and forks a fresh confined
+:class:`Worker` for each graded function of each submission; the submission's code reaches the worker
+directly, never the zygote. One function's crash, hang or monkeypatching never reaches another's.
+
+The grader measures every time limit itself, and kills a worker when one is exceeded: the worker is
+the first process of its own PID namespace, so everything it started dies with it. A
+:class:`Launcher` starts the workers of one submission and leaves out a chunk of top-level code that
+kills or hangs its worker at import, so that the functions defined elsewhere are still graded.
 """
 
 from __future__ import annotations
 
+import atexit
+import errno
+import hashlib
 import json
 import os
 import shutil
@@ -16,38 +24,54 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder import isolation
 from autograder.protocol import NamedCallable, ProtocolError, decode, encode, recv_message, send_message
 from autograder.submission import Chunk
 
 _PID_BYTES = 8
+# Packages a worker may import besides the interpreter's own: the course's scaffolding.
+VISIBLE_PACKAGES = ("course_lib",)
+# Leave out at most this many chunks that kill their worker at import; then give up on the submission.
+MAX_LEFT_OUT = 5
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Budgets for one worker (one graded function)."""
+    """Budgets for one worker (one graded function), enforced by the grader and the kernel."""
 
     call_seconds: float = 10.0  # wall time of one call, measured by the grader
     start_seconds: float = 30.0  # wall time to run the submission's top-level code
     cpu_seconds: int = 120
     address_space_bytes: int = 4 << 30
     file_size_bytes: int = 16 << 20
+    processes: int = 32  # processes and threads of the worker's own user
+    tmp_bytes: int = 64 << 20  # the private /tmp and /dev/shm
+    open_files: int = 256
+    # Namespaces, a private root and an unprivileged user. Off only to measure what they cost
+    # (bench/sandbox_overhead.py): then workers are separate processes with resource limits, no more.
+    isolate: bool = True
 
     def for_worker(self) -> dict[str, int]:
         return {
             "cpu_seconds": self.cpu_seconds,
             "address_space_bytes": self.address_space_bytes,
             "file_size_bytes": self.file_size_bytes,
+            "processes": self.processes,
+            "tmp_bytes": self.tmp_bytes,
+            "open_files": self.open_files,
             "core_bytes": 0,
         }
 
 
 class WorkerFailure(BaseException):
-    """The worker could not answer: ``verdict`` is ``timeout``, ``memory`` or ``crashed``.
+    """The worker could not answer: ``verdict`` is ``timeout``, ``memory``, ``crashed`` or ``forbidden``.
 
     A ``BaseException`` on purpose: it must stop a property at once, not be shrunk by Hypothesis.
     """
@@ -56,6 +80,7 @@ class WorkerFailure(BaseException):
         super().__init__(message)
         self.verdict = verdict
         self.message = message
+        self.example: Any = None  # the example being checked when it happened, set by the runner
 
 
 class NotImplementedYet(BaseException):
@@ -63,11 +88,12 @@ class NotImplementedYet(BaseException):
 
 
 class StudentRaised(Exception):
-    """The student's function raised an exception; ``message`` says which and where."""
+    """The student's function raised; ``verdict`` is ``forbidden`` when the sandbox refused what it tried."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, verdict: str = "error") -> None:
         super().__init__(message)
         self.message = message
+        self.verdict = verdict
 
 
 class BadReturn(Exception):
@@ -78,37 +104,139 @@ class Missing(Exception):
     """The worker has no callable of that name."""
 
 
+class LoadFailure(Exception):
+    """The worker died or hung while chunk ``index`` of the submission ran at import."""
+
+    def __init__(self, index: int, failure: WorkerFailure) -> None:
+        super().__init__(failure.message)
+        self.index = index
+        self.failure = failure
+
+
 @dataclass
 class CallOutcome:
     value: Any
     args_after: list[Any] | None = None
 
 
+@dataclass(frozen=True)
+class PreparedCall:
+    """One encoded call, ready to send; ``key`` names it for the answer cache."""
+
+    header: dict[str, Any]
+    blobs: list[bytes]
+    key: str
+
+
+def prepare_call(
+    function: str,
+    args: tuple[Any, ...] | list[Any],
+    kwargs: dict[str, Any] | None = None,
+    errstate: bool = False,
+    return_args: bool = False,
+    harness: NamedCallable | None = None,
+) -> PreparedCall:
+    """Encode ``function(*args, **kwargs)`` (or ``harness(function, *args)``) for a worker."""
+    blobs: list[bytes] = []
+    header: dict[str, Any] = {
+        "op": "call",
+        "function": function,
+        "args": encode(list(args), blobs),
+        "kwargs": encode(dict(kwargs or {}), blobs),
+        "errstate": errstate,
+        "return_args": return_args,
+    }
+    if harness is not None:
+        header["harness"] = encode(harness, blobs)
+    digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
+    for blob in blobs:
+        digest.update(len(blob).to_bytes(8, "little"))
+        digest.update(blob)
+    return PreparedCall(header, blobs, digest.hexdigest())
+
+
+# What the sandbox refused, by the errno the student's code met: the verdict is then ``forbidden``.
+_REFUSALS = {
+    errno.EFBIG: "files are limited to {file_size}",
+    errno.ENOSPC: "the private temporary folder is limited to {tmp}",
+    errno.EDQUOT: "the private temporary folder is limited to {tmp}",
+    errno.EAGAIN: "a worker may run at most {processes} processes and threads",
+    errno.EMFILE: "a worker may open at most {open_files} files",
+    errno.EACCES: "a worker may not read or change anything outside its private temporary folder",
+    errno.EPERM: "a worker may not read or change anything outside its private temporary folder",
+    errno.EROFS: "a worker may not change anything outside its private temporary folder",
+    errno.ENETUNREACH: "a worker has no network",
+    errno.ENETDOWN: "a worker has no network",
+    errno.EHOSTUNREACH: "a worker has no network",
+    errno.ECONNREFUSED: "a worker has no network",
+    errno.EADDRNOTAVAIL: "a worker has no network",
+}
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count >= 1 << 20 else f"{count} bytes"
+
+
 @dataclass
 class Worker:
-    """One forked worker process and the grader's end of its socket."""
+    """One worker process and the grader's end of its socket."""
 
     pid: int
     sock: socket.socket
     limits: Limits
     defined: list[str] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)  # protections it could not get, and why
+    dead: bool = False
 
     def request(
         self, header: dict[str, Any], blobs: list[bytes], timeout: float | None = None
     ) -> tuple[dict[str, Any], list[bytes]]:
         """Send one request and wait for its answer within ``timeout`` seconds of wall time."""
-        limit = self.limits.call_seconds if timeout is None else timeout
-        self.sock.settimeout(limit)
+        self._send(header, blobs)
+        return self.receive(self.limits.call_seconds if timeout is None else timeout)
+
+    def _send(self, header: dict[str, Any], blobs: list[bytes]) -> None:
         try:
             send_message(self.sock, header, blobs)
-            return recv_message(self.sock)
+        except OSError as error:
+            self.kill()
+            raise WorkerFailure("crashed", f"the worker process died ({error})") from None
+
+    def receive(self, limit: float) -> tuple[dict[str, Any], list[bytes]]:
+        """The next message, within ``limit`` seconds; a worker that ended raises how it ended."""
+        try:
+            response, blobs = recv_message(self.sock, time.monotonic() + limit)
         except TimeoutError:
             self.kill()
             raise WorkerFailure("timeout", f"took longer than the time limit of {limit:g} s") from None
         except (ProtocolError, OSError) as error:
             self.kill()
             raise WorkerFailure("crashed", f"the worker process died ({error})") from None
+        if "exit" in response:
+            self.kill()
+            raise self._ended(response["exit"])
+        return response, blobs
+
+    def _ended(self, how: Any) -> WorkerFailure:
+        """The failure that names how the worker ended (as its keeper, outside it, saw it)."""
+        how = how if isinstance(how, dict) else {}
+        number = how.get("signal")
+        if isinstance(number, int):
+            if number == getattr(signal, "SIGXCPU", -1):
+                return WorkerFailure("timeout", f"used up its CPU-time limit of {self.limits.cpu_seconds} s")
+            if number == getattr(signal, "SIGXFSZ", -1):
+                return WorkerFailure(
+                    "forbidden", f"wrote past the file-size limit of {_size(self.limits.file_size_bytes)}"
+                )
+            try:
+                name = signal.Signals(number).name
+            except ValueError:
+                name = f"signal {number}"
+            if name == "SIGSEGV":
+                name += ": a crash in native code, or a recursion too deep for the stack"
+            return WorkerFailure("crashed", f"the worker process was killed ({name})")
+        return WorkerFailure("crashed", f"the worker process ended with exit status {how.get('code')}")
 
     def call(
         self,
@@ -126,19 +254,33 @@ class Worker:
         from :mod:`autograder.callables` that builds what cannot travel (a model, an optimizer), runs
         the student's function on it and returns plain data.
         """
-        blobs: list[bytes] = []
-        header = {
-            "op": "call",
-            "function": function,
-            "args": encode(list(args), blobs),
-            "kwargs": encode(dict(kwargs or {}), blobs),
-            "errstate": errstate,
-            "return_args": return_args,
-        }
-        if harness is not None:
-            header["harness"] = encode(harness, blobs)
-        response, out = self.request(header, blobs, timeout)
+        return self.call_prepared(prepare_call(function, args, kwargs, errstate, return_args, harness), timeout)
+
+    def call_prepared(self, call: PreparedCall, timeout: float | None = None) -> CallOutcome:
+        response, out = self.request(call.header, call.blobs, timeout)
         return self._outcome(response, out)
+
+    def batch(self, calls: list[PreparedCall]) -> Iterator[CallOutcome | BaseException]:
+        """Send ``calls`` in one message; yield each one's outcome, or the exception it raises, in order.
+
+        Every answer has the per-call time limit, counted from the one before. After a failure that
+        ends the worker the batch stops there. A caller that stops early must :meth:`kill` the worker,
+        which is still working through the rest.
+        """
+        blobs: list[bytes] = []
+        headers = []
+        for call in calls:
+            headers.append({**call.header, "blobs": [len(blobs), len(blobs) + len(call.blobs)]})
+            blobs.extend(call.blobs)
+        self._send({"op": "batch", "calls": headers}, blobs)
+        for _ in calls:
+            try:
+                response, out = self.receive(self.limits.call_seconds)
+                yield self._outcome(response, out)
+            except (WorkerFailure, NotImplementedYet, StudentRaised, BadReturn, Missing) as error:
+                yield error
+                if isinstance(error, WorkerFailure):
+                    return
 
     def store(self, handle: str, args: list[Any]) -> None:
         """Keep ``args`` in the worker under ``handle`` so timed calls do not pay for sending them."""
@@ -147,12 +289,16 @@ class Worker:
         if not response.get("ok"):
             raise WorkerFailure("crashed", f"the worker could not store inputs: {response.get('message')}")
 
-    def call_stored(self, function: str, handle: str, timeout: float | None = None) -> tuple[float, CallOutcome]:
-        """Call ``function`` on stored inputs; returns the round trip's wall time and the outcome."""
+    def call_stored(
+        self, function: str, handle: str, timeout: float | None = None, harness: NamedCallable | None = None
+    ) -> tuple[float, CallOutcome]:
+        """Call ``function`` on the inputs stored under ``handle``: the round trip's wall time, and the outcome."""
+        header: dict[str, Any] = {"op": "call", "function": function, "handle": handle}
+        blobs: list[bytes] = []
+        if harness is not None:
+            header["harness"] = encode(harness, blobs)
         start = time.perf_counter()
-        response, out = self.request(
-            {"op": "call", "function": function, "handle": handle, "discard": True}, [], timeout
-        )
+        response, out = self.request(header, blobs, timeout)
         elapsed = time.perf_counter() - start
         return elapsed, self._outcome(response, out)
 
@@ -179,7 +325,7 @@ class Worker:
             self.kill()
             raise WorkerFailure("memory", "ran out of memory (the memory limit was reached)")
         if kind == "error":
-            raise StudentRaised(message)
+            raise self._raised(message, response.get("errno"))
         if kind == "bad_return":
             raise BadReturn(message)
         if kind == "missing":
@@ -187,15 +333,36 @@ class Worker:
         self.kill()
         raise WorkerFailure("crashed", f"the worker sent an unexpected answer ({kind!r})")
 
+    def _raised(self, message: str, number: Any) -> StudentRaised | WorkerFailure:
+        """The student's exception: ``forbidden`` when the operating-system error behind it is a refusal,
+        and a memory failure when a library could not allocate (PyTorch raises a RuntimeError)."""
+        if "can't allocate memory" in message or number == errno.ENOMEM:
+            self.kill()
+            return WorkerFailure("memory", "ran out of memory (the memory limit was reached)")
+        refusal = _REFUSALS.get(number) if isinstance(number, int) else None
+        if refusal is None and isinstance(number, int) and number < 0:
+            refusal = "a worker has no network"  # socket.gaierror: no name can be resolved
+        if refusal is None:
+            return StudentRaised(message)
+        limits = self.limits
+        why = refusal.format(
+            file_size=_size(limits.file_size_bytes),
+            tmp=_size(limits.tmp_bytes),
+            processes=limits.processes,
+            open_files=limits.open_files,
+        )
+        return StudentRaised(f"{message}\nthe sandbox refused it: {why}", verdict="forbidden")
+
     def kill(self) -> None:
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:  # before setsid has run, the worker is not yet a group leader
-            os.kill(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        """Kill the worker and everything it started (its PID namespace, or else its session)."""
+        self.dead = True
+        for kill in (os.kill, getattr(os, "killpg", None)):
+            if kill is None:
+                continue
+            try:
+                kill(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             self.sock.close()
         except OSError:
@@ -203,79 +370,109 @@ class Worker:
 
 
 class Zygote:
-    """A clean process with NumPy imported that forks a :class:`Worker` per graded function."""
+    """A sealed process with the assignment's modules imported that forks a :class:`Worker` per function."""
 
-    def __init__(
-        self, chunks: list[Chunk], limits: Limits | None = None, preload: tuple[str, ...] = ("numpy",)
-    ) -> None:
+    def __init__(self, preload: tuple[str, ...] = ("numpy",), limits: Limits | None = None) -> None:
+        self.preload = tuple(preload)
         self.limits = limits or Limits()
+        self.owner = os.getpid()
+        self._lock = threading.Lock()
         self._dir = Path(tempfile.mkdtemp(prefix="autograder-"))
+        scratch = self._dir / "root"
+        scratch.mkdir()
         config = {
-            "chunks": [
-                {"source": c.source, "location": c.location, "line": c.line, "defines": list(c.defines)} for c in chunks
-            ],
-            "limits": self.limits.for_worker(),
             "preload": list(preload),
+            "limits": self.limits.for_worker(),
+            "visible": isolation.visible_paths(VISIBLE_PACKAGES),
+            "hidden": [str(path) for path in _secrets()],
+            "scratch": str(scratch),
+            "isolate": self.limits.isolate,
         }
-        config_path = self._dir / "config.json"
-        config_path.write_text(json.dumps(config), encoding="utf-8")
         self._control, child_end = socket.socketpair()
+        self._stderr = open(self._dir / "stderr", "w+b")  # noqa: SIM115 - kept open for the zygote's life
+        started = time.perf_counter()
         self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "autograder.worker",
-                "--control-fd",
-                str(child_end.fileno()),
-                "--config",
-                str(config_path),
-            ],
+            [sys.executable, "-m", "autograder.worker", "--control-fd", str(child_end.fileno())]
+            + ["--config", json.dumps(config)],
             pass_fds=(child_end.fileno(),),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             env=worker_environment(),
+            cwd="/",
+            start_new_session=True,
         )
         child_end.close()
-        self._control.settimeout(120)
         try:
-            ready = self._control.recv(1)
-        except OSError:
-            ready = b""
-        if ready != b"R":
-            error = self._process.stderr.read().decode(errors="replace")[-2000:] if self._process.stderr else ""
+            ready, _ = recv_message(self._control, time.monotonic() + 120)
+        except (TimeoutError, ProtocolError, OSError):
+            ready = {}
+        if not ready.get("ready"):
+            self._stderr.seek(0)
+            error = self._stderr.read().decode(errors="replace")[-2000:]
             self.close()
             raise RuntimeError(f"the grading worker could not start:\n{error}")
-        self._workers: list[Worker] = []
+        self.start_seconds = time.perf_counter() - started
+        self._control.settimeout(60)
+        self.missing: dict[str, str] = {str(k): str(v) for k, v in dict(ready.get("missing", {})).items()}
+        shutil.rmtree(scratch, ignore_errors=True)  # the zygote's root lives on in its own namespace
 
-    def spawn(self) -> Worker:
-        """Fork a fresh worker, wait for the submission's code to load, and return it."""
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def spawn(self, chunks: list[Chunk], left_out: set[int] | frozenset[int] = frozenset()) -> Worker:
+        """Fork a fresh worker, load ``chunks`` (but those ``left_out``) into it, and return it.
+
+        Raises :class:`LoadFailure` naming the chunk that killed or hung the worker at import, and
+        :class:`WorkerFailure` when it died before running any.
+        """
         ours, theirs = socket.socketpair()
         try:
-            socket.send_fds(self._control, [b"S"], [theirs.fileno()])
-            pid_bytes = _recv_exactly(self._control, _PID_BYTES)
+            with self._lock:
+                socket.send_fds(self._control, [b"S"], [theirs.fileno()])
+                _recv_exactly(self._control, _PID_BYTES)
+        except OSError:
+            ours.close()
+            raise WorkerFailure("crashed", "the grading zygote stopped") from None
         finally:
             theirs.close()
-        worker = Worker(int.from_bytes(pid_bytes, "little", signed=True), ours, self.limits)
-        self._workers.append(worker)
-        ours.settimeout(self.limits.start_seconds)
+        limit = self.limits.start_seconds
         try:
-            ready, _ = recv_message(ours)
-        except TimeoutError:
-            worker.kill()
-            raise WorkerFailure(
-                "timeout", f"the top-level code took longer than {self.limits.start_seconds:g} s"
-            ) from None
-        except (ProtocolError, OSError):
-            worker.kill()
-            raise WorkerFailure("crashed", "the worker process died while loading the submission") from None
-        worker.defined = [str(name) for name in ready.get("defined", [])]
-        worker.problems = [p for p in ready.get("problems", []) if isinstance(p, dict)]
+            hello, _ = recv_message(ours, time.monotonic() + limit)
+        except (TimeoutError, ProtocolError, OSError):
+            ours.close()
+            raise WorkerFailure("crashed", "the worker process could not start") from None
+        worker = Worker(int(hello.get("worker", 0)), ours, self.limits)
+        if not hello.get("namespace"):
+            worker.missing["no_leftovers"] = "no PID namespace for the worker: a process may outlive it"
+        load = [
+            {"index": i, "source": c.source, "location": c.location, "line": c.line, "defines": list(c.defines)}
+            for i, c in enumerate(chunks)
+            if i not in left_out
+        ]
+        worker._send({"op": "load", "chunks": load}, [])
+        deadline = time.monotonic() + limit
+        running: int | None = None
+        while True:
+            try:
+                message, _ = worker.receive(max(deadline - time.monotonic(), 0.0))
+            except WorkerFailure as failure:
+                if failure.verdict == "timeout":
+                    failure = WorkerFailure("timeout", f"the top-level code took longer than {limit:g} s")
+                if running is None:
+                    raise failure from None
+                raise LoadFailure(running, failure) from None
+            if "confined" in message:
+                worker.missing.update({str(k): str(v) for k, v in dict(message["confined"]).items()})
+            elif "chunk" in message:
+                running = message["chunk"] if isinstance(message["chunk"], int) else None
+            else:
+                break
+        worker.defined = [str(name)[:200] for name in message.get("defined", [])][:10_000]
+        worker.problems = [_problem(p) for p in message.get("problems", []) if isinstance(p, dict)][:10_000]
         return worker
 
     def close(self) -> None:
-        for worker in getattr(self, "_workers", []):
-            worker.kill()
         try:
             self._control.close()
         except OSError:
@@ -283,15 +480,123 @@ class Zygote:
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
-        if self._process.stderr:
-            self._process.stderr.close()
+        self._stderr.close()
         shutil.rmtree(self._dir, ignore_errors=True)
 
-    def __enter__(self) -> Zygote:
-        return self
+    def abandon(self) -> None:
+        """In a forked child: let go of the parent's zygote without stopping it."""
+        try:
+            self._control.close()
+            self._stderr.close()
+        except OSError:
+            pass
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+
+class Launcher:
+    """Starts the workers of one submission, leaving out chunks that kill or hang a worker at import."""
+
+    def __init__(self, zygote: Zygote, chunks: list[Chunk]) -> None:
+        self.zygote = zygote
+        self.chunks = chunks
+        self.left_out: dict[int, dict[str, Any]] = {}
+        self.missing: dict[str, str] = {}  # protections some worker reported missing
+
+    def spawn(self) -> Worker:
+        while True:
+            if not self.zygote.alive():  # it never runs student code, but it may have been stopped
+                self.zygote = zygote_for(self.zygote.preload, self.zygote.limits)
+            try:
+                worker = self.zygote.spawn(self.chunks, frozenset(self.left_out))
+            except LoadFailure as failure:
+                if len(self.left_out) >= MAX_LEFT_OUT or failure.index in self.left_out:
+                    raise failure.failure from None
+                chunk = self.chunks[failure.index]
+                self.left_out[failure.index] = {
+                    "origin": chunk.origin,
+                    "names": list(chunk.defines),
+                    "message": f"this code {_at_import(failure.failure)} when it ran at import, so it was left out",
+                    "verdict": failure.failure.verdict,
+                }
+                continue
+            worker.problems.extend(self.left_out.values())
+            self.missing.update(worker.missing)
+            return worker
+
+    def notes(self, graded: tuple[str, ...]) -> list[str]:
+        """The left-out chunks that define none of the graded functions (those get their own message)."""
+        return [
+            f"{problem['origin']}: {problem['message']}"
+            for problem in self.left_out.values()
+            if not set(problem["names"]) & set(graded)
+        ]
+
+
+def _problem(reported: dict[str, Any]) -> dict[str, Any]:
+    """A problem as a worker reported it, kept to its plain text (the grader alone sets verdicts)."""
+    names = reported.get("names")
+    return {
+        "origin": str(reported.get("origin", ""))[:200],
+        "names": [str(name)[:200] for name in names][:100] if isinstance(names, list) else [],
+        "message": str(reported.get("message", ""))[:1000],
+    }
+
+
+def _at_import(failure: WorkerFailure) -> str:
+    """What a chunk did to its worker at import, as the problem reports it."""
+    message = failure.message
+    for start, clause in (
+        ("the worker process ended with ", "ended the worker process ("),
+        ("the worker process was killed (", "killed the worker process ("),
+        ("the top-level code ", ""),
+    ):
+        if message.startswith(start):
+            rest = message.removeprefix(start)
+            return clause + rest + (")" if clause.endswith("(") and not rest.endswith(")") else "")
+    return f"stopped the worker process ({message})"
+
+
+_zygotes: dict[tuple[tuple[str, ...], Limits], Zygote] = {}
+_zygotes_lock = threading.Lock()
+
+
+def zygote_for(preload: tuple[str, ...], limits: Limits) -> Zygote:
+    """The running zygote for these modules and limits, started on first use and shared afterwards."""
+    key = (tuple(preload), limits)
+    with _zygotes_lock:
+        zygote = _zygotes.get(key)
+        if zygote is None or not zygote.alive() or zygote.owner != os.getpid():
+            zygote = Zygote(tuple(preload), limits)
+            _zygotes[key] = zygote
+        return zygote
+
+
+def shutdown() -> None:
+    """Stop every zygote this process started (their workers die with them)."""
+    with _zygotes_lock:
+        for zygote in _zygotes.values():
+            if zygote.owner == os.getpid():
+                zygote.close()
+        _zygotes.clear()
+
+
+def _forget_after_fork() -> None:
+    for zygote in _zygotes.values():
+        zygote.abandon()
+    _zygotes.clear()
+
+
+atexit.register(shutdown)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def _secrets() -> list[Path]:
+    """Folders no worker may see even if a visible folder held them: the grader, the solutions, the tests."""
+    package = Path(__file__).resolve().parent
+    roots = {package.parent}
+    if os.environ.get("AUTOGRADER_COURSE_ROOT"):
+        roots.add(Path(os.environ["AUTOGRADER_COURSE_ROOT"]).resolve())
+    return [package] + [root / name for root in sorted(roots) for name in ("solutions", "tests", "source", "release")]
 
 
 def worker_environment() -> dict[str, str]:
@@ -316,6 +621,6 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
     while len(data) < size:
         chunk = sock.recv(size - len(data))
         if not chunk:
-            raise WorkerFailure("crashed", "the grading zygote stopped")
+            raise OSError("the grading zygote stopped")
         data += chunk
     return data

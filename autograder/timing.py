@@ -1,24 +1,30 @@
 """Timing a student's function against the reference's, as a ratio measured side by side.
 
-Both functions run in their own worker process on the same stored input; calls alternate (student,
-reference, student, ...) so that a burst of load on a busy machine hits both. Times are round trips
-measured by the grader, never clocks inside a worker, minus the round trip of an empty request. The
-ratio of the best times is compared with the property's ``max_ratio``: a Python loop is tens of times
-slower than vectorised NumPy, while a correct vectorised solution stays well within a factor of 3.
+Both functions run in their own worker process; calls alternate (student, reference, student, ...)
+so that a burst of load on a busy machine hits both. Every repeat uses a fresh input, stored in both
+workers just before it is timed, and both results come back and must agree: a function cannot
+remember an answer it computed before, nor skip the work (a patched worker that answers at once is
+caught by its wrong answer).
+
+Times are round trips measured by the grader, never clocks inside a worker (student code can patch
+those), less the round trip of echoing a stored input of the same size through the reference's
+worker, which no student code touches. The ratio of the best times is compared with the property's
+``max_ratio``: a Python loop is tens of times slower than vectorised NumPy, while a correct
+vectorised solution stays well within a factor of 3.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from autograder.catalogue import Timing
-from autograder.checks import PropertyFailure
+from autograder.checks import PropertyFailure, as_array, assert_close, tolerance_for
 from autograder.sandbox import BadReturn, StudentRaised, Worker
 
 _INPUT = "timing-input"
-_TINY = "timing-tiny"
 # Give up on repeats at once when the first call is this many times over the limit.
 _HOPELESS = 10.0
 
@@ -36,31 +42,41 @@ class TimingResult:
 def measure(
     function: str, student: Worker, reference: Worker, timing: Timing, rng: np.random.Generator
 ) -> TimingResult:
-    """Best-of-``repeats`` times of student and reference on one input, overhead removed."""
-    args = timing.make_input(rng)
-    for worker in (student, reference):
-        worker.store(_INPUT, args)
-        worker.store(_TINY, [np.zeros(1)])
+    """Best-of-``repeats`` times of student and reference on fresh inputs, overhead removed."""
     student_times: list[float] = []
     reference_times: list[float] = []
-    student_overhead: list[float] = []
-    reference_overhead: list[float] = []
-    _timed_call(reference, function, "the reference")  # warm-up: first-call costs are not the lesson
+    overheads: list[float] = []
+    _store(timing.make_input(rng), student, reference)  # a warm-up: first-call costs are not the lesson
+    _timed_call(reference, function, "the reference")
     _timed_call(student, function, function)
     for repeat in range(timing.repeats):
-        student_overhead.append(student.echo_stored(_TINY))
-        student_times.append(_timed_call(student, function, function))
-        reference_overhead.append(reference.echo_stored(_TINY))
-        reference_times.append(_timed_call(reference, function, "the reference"))
+        _store(timing.make_input(rng), student, reference)
+        overheads.append(reference.echo_stored(_INPUT))
+        student.echo_stored(_INPUT)  # the same warm-up for both; only the reference's time is trusted
+        if repeat % 2:  # who goes first alternates, so that neither always meets a cold cache
+            elapsed, want = _timed_call(reference, function, "the reference")
+            reference_times.append(elapsed)
+        elapsed, got = _timed_call(student, function, function)
+        student_times.append(elapsed)
+        if not repeat % 2:
+            elapsed, want = _timed_call(reference, function, "the reference")
+            reference_times.append(elapsed)
+        _same_answer(function, got, want)
         if repeat == 0 and student_times[0] > _HOPELESS * timing.max_ratio * reference_times[0]:
             break
-    return TimingResult(_net(student_times, student_overhead), _net(reference_times, reference_overhead))
+    overhead = min(overheads)
+    return TimingResult(_net(student_times, overhead), _net(reference_times, overhead))
 
 
-def _net(times: list[float], overheads: list[float]) -> float:
-    """The best time less the best empty round trip; the overhead never counts for more than half."""
+def _store(args: list[Any], *workers: Worker) -> None:
+    for worker in workers:
+        worker.store(_INPUT, args)
+
+
+def _net(times: list[float], overhead: float) -> float:
+    """The best time less the overhead of a round trip; the overhead never counts for more than half."""
     best = min(times)
-    return max(best - min(overheads), best / 2)
+    return max(best - overhead, best / 2)
 
 
 def check_timing(function: str, student: Worker, reference: Worker, timing: Timing, rng: np.random.Generator) -> str:
@@ -75,11 +91,21 @@ def check_timing(function: str, student: Worker, reference: Worker, timing: Timi
     return summary
 
 
-def _timed_call(worker: Worker, function: str, who: str) -> float:
+def _timed_call(worker: Worker, function: str, who: str) -> tuple[float, Any]:
+    """The round trip of one call on the stored input, and its result."""
     try:
-        elapsed, _ = worker.call_stored(function, _INPUT)
+        elapsed, outcome = worker.call_stored(function, _INPUT)
     except StudentRaised as error:
-        raise PropertyFailure(f"{who} raised {error.message} on the large timing input", verdict="error") from None
+        raise PropertyFailure(
+            f"{who} raised {error.message} on the large timing input", verdict=error.verdict
+        ) from None
     except BadReturn as error:
         raise PropertyFailure(f"{who} returned something that cannot be checked: {error}") from None
-    return elapsed
+    return elapsed, outcome.value
+
+
+def _same_answer(function: str, got: Any, want: Any) -> None:
+    """The timed result must be the reference's: a fast wrong answer is not fast."""
+    expected = as_array(want, "the reference")
+    tolerance = tolerance_for(expected.dtype)
+    assert_close(as_array(got, function), expected, tolerance, f"{function} gave a wrong answer on the timing input")

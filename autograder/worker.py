@@ -1,16 +1,23 @@
-"""The only place student code runs: a zygote that forks one worker process per graded function.
+"""The only place student code runs: a zygote that forks a confined worker per graded function.
 
-``python -m autograder.worker --control-fd N --config FILE`` starts the zygote. It imports NumPy (and
-whatever the assignment preloads) once, never runs student code itself, and on each request forks a
-worker that:
+``python -m autograder.worker --control-fd N --config JSON`` starts the zygote. It imports NumPy (and
+whatever the assignment preloads), seals itself into a private root without network
+(:func:`autograder.isolation.seal_zygote`), tells the grader which protections hold, and then, for each
+request, forks three processes:
 
-1. starts a new session (so the grader can kill its whole process group), applies the resource limits,
-   moves into a private working directory and points stdout and stderr at ``/dev/null``;
-2. executes the submission's chunks, recording which ones failed;
-3. answers requests from the grader over its own socket (see :mod:`autograder.protocol`).
+1. a **keeper**, outside the worker's PID namespace, that reports the worker's pid, waits for it to end
+   and then sends the grader how it ended (its exit status or the signal that killed it);
+2. process 1 of a fresh PID namespace (the **init**), which mounts the worker's own ``/proc`` and a
+   private ``/tmp``, then only reaps children; when the student's process ends, it ends, and the
+   kernel kills everything left in the namespace, so nothing the student started outlives the worker;
+3. the **student process**, which starts a session, applies the resource limits, drops to an
+   unprivileged user with no capabilities, points stdout and stderr at ``/dev/null``, receives the
+   submission's chunks from the grader, runs them (reporting each one before it runs, so a chunk that
+   kills the process at import can be named and left out), and answers calls.
 
-The worker reports what happened; it decides nothing. Every comparison and score is computed by the
-grader, which treats every answer from here as untrusted data.
+Where namespaces are not available the keeper forks the student process directly, which works in a
+temporary folder the keeper removes afterwards. The worker reports what happened; it decides nothing.
+Every comparison and score is computed by the grader, which treats every answer from here as data.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import functools
 import importlib
 import json
 import os
-import resource
+import shutil
 import signal
 import socket
 import struct
@@ -34,7 +41,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from autograder import callables
+from autograder import callables, isolation
 from autograder.protocol import ProtocolError, decode, encode, recv_message, send_message
 
 PID = struct.Struct("<q")
@@ -45,46 +52,166 @@ STUDENT_FILES: set[str] = set()
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="autograder.worker")
     parser.add_argument("--control-fd", type=int, required=True)
-    parser.add_argument("--config", required=True)
+    parser.add_argument("--config", required=True, help="JSON: preload, limits, visible, hidden, scratch")
     options = parser.parse_args(argv)
-    with open(options.config, encoding="utf-8") as handle:
-        config = json.load(handle)
+    config = json.loads(options.config)
     for module in config.get("preload", []):
         importlib.import_module(module)
     control = socket.socket(fileno=options.control_fd)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped automatically
-    control.sendall(b"R")  # ready: imports done
+    if config.get("isolate", True):
+        missing = isolation.seal_zygote(config.get("visible", []), config.get("hidden", []), config["scratch"])
+    else:
+        missing = {name: "isolation switched off" for name in isolation.NAMESPACE_PROTECTIONS}
+    send_message(control, {"ready": True, "missing": missing}, [])
+    _fork_on_request(control, config)
+
+
+def _fork_on_request(control: socket.socket, config: dict[str, Any]) -> None:
+    """Fork a keeper for every socket the grader sends; end (and end them) when the grader goes."""
+    keepers: set[int] = set()
     while True:
         try:
             message, fds, _flags, _address = socket.recv_fds(control, 16, 1)
         except OSError:
-            return
+            break
         if not message or not fds:
-            return  # the grader has gone: nothing outlives it
+            break  # the grader has gone: nothing outlives it
+        _reap(keepers)
         channel = socket.socket(fileno=fds[0])
         pid = os.fork()
         if pid == 0:
-            control.close()
-            code = 0
+            code = 1
             try:
-                _serve(channel, config)
-            except BaseException:  # noqa: BLE001 - a worker ends quietly, whatever happened
-                code = 1
-            os._exit(code)
+                control.close()
+                code = _keep(channel, config)
+            finally:
+                os._exit(code)
         channel.close()
+        keepers.add(pid)
         control.sendall(PID.pack(pid))
+    for pid in keepers:
+        try:
+            os.kill(pid, signal.SIGKILL)  # its worker dies with it (parent-death signal)
+        except OSError:
+            pass
 
 
-def _serve(channel: socket.socket, config: dict[str, Any]) -> None:
+def _reap(children: set[int]) -> None:
+    for pid in list(children):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            children.discard(pid)
+
+
+def _keep(channel: socket.socket, config: dict[str, Any]) -> int:
+    """The keeper: start the worker, tell the grader its pid, and report how it ended."""
+    isolation.die_with_parent()
+    isolate = bool(config.get("isolate", True))
+    uid, gid = isolation.worker_ids(os.getpid()) if isolate else (os.getuid(), os.getgid())
+    namespaced = isolate and isolation.enter_worker_namespaces()
+    workdir = None if namespaced else tempfile.mkdtemp(prefix="autograder-worker-")
+    if workdir is not None and os.getuid() == 0:
+        os.chown(workdir, uid, gid)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = _init(channel, config, uid, gid) if namespaced else _student(channel, config, uid, gid, workdir)
+        finally:
+            os._exit(code)
+    send_message(channel, {"worker": pid, "namespace": namespaced}, [])
+    _, status = os.waitpid(pid, 0)
+    try:
+        send_message(channel, {"exit": _ending(status, namespaced)}, [])
+    except OSError:
+        pass
+    channel.close()
+    if workdir is not None:
+        try:
+            os.killpg(pid, signal.SIGKILL)  # what it started in its own session, at least
+        except OSError:
+            pass
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def _ending(status: int, namespaced: bool) -> dict[str, int]:
+    """How a worker ended. Through the init, a signal arrives as exit status 128 + its number."""
+    if os.WIFSIGNALED(status):
+        return {"signal": os.WTERMSIG(status)}
+    code = os.WEXITSTATUS(status)
+    if namespaced and code >= 128:
+        return {"signal": code - 128}
+    return {"code": code}
+
+
+def _init(channel: socket.socket, config: dict[str, Any], uid: int, gid: int) -> int:
+    """Process 1 of the worker's PID namespace: its file systems, then reap until the student's ends."""
+    isolation.die_with_parent()
+    missing = isolation.mount_worker_filesystems(int(config["limits"].get("tmp_bytes", 64 << 20)), uid, gid)
+    student = os.fork()
+    if student == 0:
+        code = 1
+        try:
+            code = _student(channel, config, uid, gid, None, missing)
+        finally:
+            os._exit(code)
+    channel.close()
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            return 1
+        if pid == student:
+            if os.WIFSIGNALED(status):
+                return 128 + os.WTERMSIG(status)
+            return os.WEXITSTATUS(status) & 0x7F
+
+
+def _student(
+    channel: socket.socket,
+    config: dict[str, Any],
+    uid: int,
+    gid: int,
+    workdir: str | None,
+    missing: dict[str, str] | None = None,
+) -> int:
+    """The student's process: confine it, then load the submission and answer the grader."""
+    missing = dict(missing or {})
     os.setsid()
-    _apply_limits(config.get("limits", {}))
-    workdir = tempfile.mkdtemp(prefix="autograder-worker-")
-    os.chdir(workdir)
+    home = workdir or "/tmp"
+    isolate = bool(config.get("isolate", True))
+    # RLIMIT_NPROC counts per user (per user namespace): the worker's alone only when isolated.
+    own_count = isolate and isolation.is_linux() and (os.getuid() == 0 or workdir is None)
+    missing.update(isolation.apply_limits(dict(config["limits"]), count_processes=own_count))
+    if isolate:
+        missing.update(isolation.drop_privileges(uid, gid))
+    isolation.die_with_parent()
+    os.chdir(home)
+    os.environ.update({"HOME": home, "TMPDIR": home})
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
+    keep = channel.fileno()
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 16)
     warnings.simplefilter("ignore")
-    namespace, problems = _load_chunks(config.get("chunks", []))
+    _serve(channel, missing)
+    return 0
+
+
+def _serve(channel: socket.socket, missing: dict[str, str]) -> None:
+    try:
+        request, _ = recv_message(channel)
+    except (ProtocolError, OSError):
+        return
+    if request.get("op") != "load":
+        return
+    send_message(channel, {"confined": missing}, [])  # before any student code runs
+    namespace, problems = _load_chunks(request.get("chunks", []), channel)
     defined = sorted(name for name, value in namespace.items() if callable(value) and not name.startswith("__"))
     send_message(channel, {"defined": defined, "problems": problems}, [])
     store: dict[str, list[Any]] = {}
@@ -93,29 +220,25 @@ def _serve(channel: socket.socket, config: dict[str, Any]) -> None:
             request, blobs = recv_message(channel)
         except (ProtocolError, OSError):
             return
+        if request.get("op") == "batch":  # each call names the slice of the blobs that is its own
+            for call in request.get("calls", []):
+                low, high = call.get("blobs", (0, 0))
+                response, out_blobs = _handle(call, blobs[int(low) : int(high)], namespace, store)
+                send_message(channel, response, out_blobs)
+            continue
         response, out_blobs = _handle(request, blobs, namespace, store)
         send_message(channel, response, out_blobs)
 
 
-def _apply_limits(limits: dict[str, int]) -> None:
-    names = {
-        "cpu_seconds": resource.RLIMIT_CPU,
-        "address_space_bytes": resource.RLIMIT_AS,
-        "file_size_bytes": resource.RLIMIT_FSIZE,
-        "core_bytes": resource.RLIMIT_CORE,
-    }
-    for key, value in limits.items():
-        if key in names:
-            resource.setrlimit(names[key], (value, value))
-
-
-def _load_chunks(chunks: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _load_chunks(chunks: list[dict[str, Any]], channel: socket.socket) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run the chunks in one module namespace; tell the grader which one runs, in case it kills us."""
     STUDENT_FILES.update(str(chunk["location"]) for chunk in chunks)
     module = types.ModuleType("submission")
     sys.modules["submission"] = module
     namespace = module.__dict__
     problems = []
     for chunk in chunks:
+        send_message(channel, {"chunk": chunk.get("index")}, [])
         try:
             tree = ast.parse(chunk["source"])
             ast.increment_lineno(tree, int(chunk["line"]) - 1)
@@ -165,10 +288,8 @@ def _handle(
     except MemoryError:
         return {"ok": False, "kind": "memory", "message": "MemoryError"}, []
     except BaseException as error:  # noqa: BLE001 - SystemExit and friends are the student's errors too
-        return {"ok": False, "kind": "error", "message": _describe(error)}, []
+        return {"ok": False, "kind": "error", "message": _describe(error), **_os_error(error)}, []
     out = []
-    if request.get("discard"):  # a timed call: only the time matters, not sending the result back
-        return {"ok": True, "result": {"t": "none"}}, out
     try:
         response: dict[str, Any] = {"ok": True, "result": encode(result, out)}
         if request.get("return_args"):
@@ -176,6 +297,19 @@ def _handle(
     except (TypeError, ValueError, RecursionError) as error:
         return {"ok": False, "kind": "bad_return", "message": str(error)}, []
     return response, out
+
+
+def _os_error(error: BaseException) -> dict[str, Any]:
+    """The errno of the operating-system error behind ``error``, if any (the grader names refusals)."""
+    seen = 0
+    current: BaseException | None = error
+    while current is not None and seen < 5:
+        number = getattr(current, "errno", None)
+        if isinstance(current, OSError) and isinstance(number, int):
+            return {"errno": number}
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return {}
 
 
 def _describe(error: BaseException) -> str:

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 QUICK_RUNS = {
     "feedback_latency.py": "| 02_activations | correct (solution)",
     "timing_reliability.py": "false alarms:",
+    "sandbox_overhead.py": "isolation on vs off",
 }
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import socket
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -68,3 +71,53 @@ def test_a_closed_connection_is_a_protocol_error() -> None:
     left.close()
     with right, pytest.raises(ProtocolError):
         recv_message(right)
+
+
+def array_blob(array: np.ndarray) -> bytes:
+    blobs: list[bytes] = []
+    encode(array, blobs)
+    return blobs[0]
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        array_blob(np.arange(4.0))[:-8],  # less data than the shape needs
+        array_blob(np.arange(4.0)) + b"\0" * 8,  # more
+        b"\x93NUMPY\x01\x00" + b"\xff" * 20,  # a header that is not one
+    ],
+)
+def test_an_array_whose_header_lies_about_its_data_is_refused(blob: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        decode({"t": "ndarray", "i": 0}, [blob])
+
+
+def test_structured_and_object_dtypes_are_refused_even_if_a_worker_sends_them() -> None:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.zeros(2, dtype=[("a", "f8"), ("b", "i4")]))
+    with pytest.raises(ProtocolError):
+        decode({"t": "ndarray", "i": 0}, [buffer.getvalue()])
+
+
+def test_a_peer_that_trickles_bytes_cannot_hold_the_reader_past_its_deadline() -> None:
+    left, right = socket.socketpair()
+    stop = threading.Event()
+
+    def trickle() -> None:  # a valid frame, one byte every 0.2 s
+        for byte in b"\x10\x00\x00\x00\x00\x00\x00\x00" + b'{"t": "none"}   ':
+            if stop.wait(0.2):
+                return
+            left.send(bytes([byte]))
+
+    thread = threading.Thread(target=trickle)
+    thread.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(TimeoutError):
+            recv_message(right, time.monotonic() + 1.0)
+        assert time.monotonic() - started < 2.0
+    finally:
+        stop.set()
+        thread.join()
+        left.close()
+        right.close()

@@ -1,0 +1,254 @@
+"""The sandbox piece by piece: what a worker sees, top-level code that kills its worker, and batching.
+
+The attack suite (test_attacks.py) grades whole submissions; these tests drive a zygote and its
+workers directly, and compare batched properties with Hypothesis calling the worker once per example.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import seed as hypothesis_seed
+
+from autograder.catalogue import Property, load_assignment
+from autograder.checks import PropertyFailure
+from autograder.example_bank import hypothesis_settings
+from autograder.runner import (
+    CHECK,
+    GRADING_SEED,
+    PUBLIC_SEED,
+    Calls,
+    Grader,
+    WorkerSlot,
+    _describe_example,
+    property_seed,
+    run_drawn,
+)
+from autograder.sandbox import Launcher, Limits, WorkerFailure, Zygote, zygote_for
+from autograder.submission import Chunk, load_submission
+
+pytestmark = pytest.mark.sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLDER = ROOT / "tests" / "submissions" / "02_activations"
+sys.path.insert(0, str(FOLDER))
+from bugs import BUGS, submission_with  # noqa: E402
+
+ASSIGNMENT = load_assignment("02_activations")
+needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="namespaces are Linux-only")
+
+LOOK_AROUND = """
+def look_around():
+    import os, resource, socket
+    seen = {"course": sorted(os.listdir(COURSE)), "proc": sorted(p for p in os.listdir("/proc") if p.isdigit())}
+    seen["uid"] = os.getuid()
+    seen["status"] = [line.split()[0] + line.split()[1] for line in open("/proc/self/status")
+                      if line.startswith(("CapEff", "CapBnd", "NoNewPrivs"))]
+    seen["cwd"] = os.getcwd()
+    seen["home"] = os.environ.get("HOME")
+    seen["environment"] = sorted(os.environ)
+    open("scratch.txt", "w").write("mine")
+    attempts = (("usr", lambda: open("/usr/x", "w")), ("net", lambda: socket.create_connection(("127.0.0.1", 9))))
+    for attempt, action in attempts:
+        try:
+            action()
+            seen[attempt] = "allowed"
+        except OSError as error:
+            seen[attempt] = error.strerror
+    seen["nproc"] = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+    return repr(seen)
+"""
+
+
+def chunk(source: str, name: str, line: int = 1) -> Chunk:
+    tree = ast.parse(source)
+    names = tuple(n.name for n in tree.body if isinstance(n, ast.FunctionDef))
+    names += tuple(t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name))
+    return Chunk(source, f"{name}.py", line, names)
+
+
+@pytest.fixture(scope="module")
+def zygote() -> Zygote:
+    return zygote_for(ASSIGNMENT.preload, Limits())
+
+
+@needs_linux
+def test_a_worker_sees_python_and_its_own_tmp_only(zygote: Zygote) -> None:
+    assert zygote.missing == {}
+    source = f"COURSE = {str(ROOT)!r}\n" + LOOK_AROUND
+    worker = zygote.spawn([chunk(source, "look")])
+    try:
+        seen = ast.literal_eval(worker.call("look_around", []).value)
+    finally:
+        worker.kill()
+    assert worker.missing == {}
+    assert not {"solutions", "autograder", "tests", "assignments"} & set(seen["course"])  # course_lib, .venv at most
+    assert seen["proc"] == ["1", "2"]  # its init and itself: no grader, no zygote, no other worker
+    assert seen["uid"] != 0
+    assert seen["status"] == ["CapEff:0000000000000000", "CapBnd:0000000000000000", "NoNewPrivs:1"]
+    assert seen["cwd"] == seen["home"] == "/tmp"
+    assert "AUTOGRADER_COURSE_ROOT" not in seen["environment"]
+    assert seen["usr"] == "Read-only file system"
+    assert seen["net"] == "Network is unreachable"
+    assert seen["nproc"] == Limits().processes
+
+
+def test_top_level_code_that_ends_the_worker_is_left_out_and_the_rest_loads(zygote: Zygote) -> None:
+    chunks = [
+        chunk("def first(z):\n    return z\n", "a"),
+        chunk("import os\nGONE = os._exit(3)\n", "b"),
+        chunk("def second(z):\n    return z\n", "c"),
+    ]
+    launcher = Launcher(zygote, chunks)
+    worker = launcher.spawn()
+    try:
+        assert {"first", "second"} <= set(worker.defined)
+        assert worker.call("second", [2]).value == 2
+    finally:
+        worker.kill()
+    assert list(launcher.left_out) == [1]
+    assert launcher.left_out[1]["verdict"] == "crashed"
+    assert launcher.notes(("first", "second")) == [
+        "b.py, line 1: this code ended the worker process (exit status 3) when it ran at import, so it was left out"
+    ]
+
+
+def test_top_level_code_that_hangs_is_left_out_after_the_start_limit() -> None:
+    zygote = zygote_for(("numpy",), Limits(start_seconds=2.0))
+    chunks = [chunk("import time\nNEVER = time.sleep(60)\n", "a"), chunk("def kept(z):\n    return z\n", "b")]
+    launcher = Launcher(zygote, chunks)
+    started = time.monotonic()
+    worker = launcher.spawn()
+    worker.kill()
+    assert time.monotonic() - started < 20
+    assert "kept" in worker.defined
+    assert launcher.left_out[0]["verdict"] == "timeout"
+    assert launcher.left_out[0]["message"].startswith("this code took longer than 2 s")
+
+
+def test_switching_isolation_off_is_reported() -> None:
+    zygote = zygote_for(("numpy",), Limits(isolate=False))
+    assert set(zygote.missing) >= {"network", "filesystem", "unprivileged", "no_leftovers"}
+
+
+@needs_linux
+def test_the_report_names_every_protection() -> None:
+    submission = load_submission(FOLDER / "correct.py")
+    report = Grader(ASSIGNMENT, None, CHECK, PUBLIC_SEED).grade(submission, ["relu"])
+    assert report.function("relu").verdict == "passed"
+    assert set(report.sandbox.values()) == {"on"}
+    assert "separate_process" in report.sandbox and "network" in report.sandbox
+
+
+class Counted:
+    """Round trips to a worker and the student calls they carried."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from autograder import sandbox
+
+        self.round_trips = 0
+        self.calls = 0
+        request, batch = sandbox.Worker.request, sandbox.Worker.batch
+
+        def counted_request(worker: Any, header: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            self.round_trips += 1
+            self.calls += 1
+            return request(worker, header, *args, **kwargs)
+
+        def counted_batch(worker: Any, calls: list[Any]) -> Iterator[Any]:
+            self.round_trips += 1
+            self.calls += len(calls)
+            return batch(worker, calls)
+
+        monkeypatch.setattr(sandbox.Worker, "request", counted_request)
+        monkeypatch.setattr(sandbox.Worker, "batch", counted_batch)
+
+
+def one_call_per_example(prop: Property, calls: Calls, seed: int, max_examples: int) -> str:
+    """The property as Hypothesis runs it calling the worker for every example: its failure, or ''."""
+    assert prop.test is not None
+    test = prop.test
+    failures: list[tuple[Any, PropertyFailure]] = []
+
+    def body(example: Any) -> None:
+        try:
+            test(calls, example)
+        except PropertyFailure as failure:
+            failures.append((example, failure))
+            raise
+
+    assert prop.strategy is not None
+    hypothesis_test = hypothesis_settings(max_examples)(given(prop.strategy)(body))
+    try:
+        hypothesis_seed(property_seed(seed, prop))(hypothesis_test)()
+    except PropertyFailure:
+        example, failure = failures[-1]
+        return failure.message + "\n" + _describe_example(example)
+    return ""
+
+
+def batched(prop: Property, calls: Calls, seed: int, max_examples: int) -> str:
+    try:
+        run_drawn(prop, calls, seed, max_examples)
+    except PropertyFailure as failure:
+        return failure.message
+    return ""
+
+
+CASES = [  # (bug or "correct", function, property): failing and passing, one call and two per example
+    ("naive_sigmoid_overflows", "sigmoid", "stable_for_large_inputs"),
+    ("softmax_over_wrong_axis", "softmax", "sums_to_one"),
+    ("tanh_absolute_value", "tanh", "symmetry"),
+    ("relu_in_place", "relu", "leaves_input_unchanged"),
+    ("correct", "softmax", "shift_invariant"),
+    ("correct", "leaky_relu_grad", "matches_central_differences"),
+]
+
+
+@pytest.mark.parametrize(("submission", "function", "name"), CASES)
+def test_a_batched_property_ends_as_one_call_per_example_would(
+    submission: str, function: str, name: str, zygote: Zygote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = (FOLDER / "correct.py").read_text()
+    path = tmp_path / "submission.py"
+    path.write_text(source if submission == "correct" else submission_with(BUGS[submission], source))
+    prop = next(p for p in ASSIGNMENT.properties_of(function) if p.name == name)
+    launcher = Launcher(zygote, load_submission(path).chunks)
+    results = {}
+    for run in (one_call_per_example, batched):
+        counted = Counted(monkeypatch)
+        slot = WorkerSlot(launcher)
+        try:
+            text = run(prop, Calls(function, slot, None, time.monotonic() + 120), GRADING_SEED, 60)
+        finally:
+            slot.kill()
+        monkeypatch.undo()
+        results[run.__name__] = (text.split(" | ")[0], counted.round_trips, counted.calls)
+    message, trips, calls = results["batched"]
+    assert message == results["one_call_per_example"][0]
+    assert (message == "") == (submission == "correct")
+    if submission == "correct":
+        assert trips <= 8 < calls  # 60 examples: chunks of 8, 16, 32 and 4, one or two rounds each
+
+
+def test_a_crash_in_a_batch_is_blamed_on_its_example(zygote: Zygote) -> None:
+    source = "import os\nimport numpy as np\n\n\ndef relu(z):\n    if z.size == 3:\n        os._exit(1)\n"
+    source += "    return np.maximum(z, 0)\n"
+    prop = next(p for p in ASSIGNMENT.properties_of("relu") if p.name == "within_range")
+    launcher = Launcher(zygote, [chunk(source, "crash")])
+    slot = WorkerSlot(launcher)
+    try:
+        with pytest.raises(WorkerFailure) as caught:
+            run_drawn(prop, Calls("relu", slot, None, time.monotonic() + 120), GRADING_SEED, 60)
+    finally:
+        slot.kill()
+    assert caught.value.verdict == "crashed"
+    assert caught.value.message == "the worker process ended with exit status 1"
+    assert caught.value.example["z"].size == 3
