@@ -237,6 +237,8 @@ def scalar_of(value: Any, function: str) -> float:
     """A single number from student code (a Python float or int, a NumPy scalar, a 0-d array)."""
     if isinstance(value, NumpyScalar):
         value = value.value
+    if isinstance(value, np.generic):
+        value = np.asarray(value)
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiu":
         return float(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -254,25 +256,32 @@ def parts_of(value: Any, names: tuple[str, ...], function: str) -> tuple[Any, ..
 
 def array_part(value: Any, function: str, what: str) -> np.ndarray:
     """One array inside a structured result; the failure says which part is wrong."""
+    if not isinstance(value, (np.ndarray, NumpyScalar)):
+        raise PropertyFailure(f"{function} returned {_kind(value)} as {what}; expected a NumPy array", got=value)
     try:
         return as_array(value, function)
     except PropertyFailure as failure:
         raise PropertyFailure(f"{what}: {failure.message}", got=value) from None
 
 
-def assert_close_nested(got: Any, expected: Any, tolerance: Tolerance, what: str) -> None:
-    """``got`` has ``expected``'s structure (lists and tuples alike) and agrees with it number by number."""
+def assert_close_nested(got: Any, expected: Any, tolerance: Tolerance, function: str, path: str = "") -> None:
+    """``got`` has ``expected``'s structure (lists and tuples alike) and agrees with it number by number.
+
+    ``path`` locates the part being compared (``[0][1]``) in the messages.
+    """
+    where = f"{function}'s result{path}"
     if isinstance(expected, (list, tuple)):
         if not isinstance(got, (list, tuple)) or len(got) != len(expected):
-            raise PropertyFailure(f"{what}: {_kind(got)} where {len(expected)} items were expected", expected, got)
+            raise PropertyFailure(f"{where} is {_kind(got)}; expected {len(expected)} items", expected, got)
         for index, (got_item, expected_item) in enumerate(zip(got, expected, strict=True)):
-            assert_close_nested(got_item, expected_item, tolerance, f"{what} (item {index})")
+            assert_close_nested(got_item, expected_item, tolerance, function, f"{path}[{index}]")
         return
     if isinstance(expected, np.ndarray):
-        assert_close(array_part(got, what, what), expected, tolerance, what)
+        assert_close(array_part(got, function, f"result{path}"), expected, tolerance, f"{where} is wrong")
         return
-    number = scalar_of(got, what)
-    assert_close(np.asarray(number), np.asarray(float(expected)), tolerance, what)
+    number, want = scalar_of(got, function), float(expected)
+    if not np.isclose(number, want, rtol=tolerance.rtol, atol=tolerance.atol):
+        raise PropertyFailure(f"{where} is wrong", expected, got)
 
 
 def _nested_test(
@@ -281,7 +290,7 @@ def _nested_test(
     def test(calls: Calls, example: Example) -> None:
         got = calls.student(*example.values())
         tol = tolerance or tolerance_for(np.dtype(np.float64))
-        assert_close_nested(got, expected(calls, example), tol, f"{function} gave a wrong value")
+        assert_close_nested(got, expected(calls, example), tol, function)
 
     return test
 

@@ -93,11 +93,11 @@ def _layer(example: Example) -> np.ndarray:
     return np.asarray(activation(np.asarray(example["x"] @ weights + example["b"])))
 
 
-def _formula(function: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+def _formula(function: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
     return agrees_with(
         function,
         "agrees_with_formula",
-        f"{function} computes activation(x @ W + b)",
+        says,
         hint,
         points,
         examples,
@@ -190,6 +190,7 @@ DENSE = _dense_examples()
 NEURON_PROPERTIES: tuple[Property, ...] = (
     _formula(
         "neuron",
+        "neuron computes activation(x @ w + b), for one example and for a batch",
         "A neuron is g(w·x + b): a weighted sum of the inputs, plus the bias, through the activation.",
         3,
         NEURON,
@@ -211,6 +212,7 @@ NEURON_PROPERTIES: tuple[Property, ...] = (
 DENSE_PROPERTIES: tuple[Property, ...] = (
     _formula(
         "dense_forward",
+        "dense_forward computes activation(x @ W + b)",
         "W has shape (d_in, d_out): column j holds the weights of neuron j, and b[j] is its bias.",
         3,
         DENSE,
@@ -473,12 +475,13 @@ def _mlp(example: Example) -> np.ndarray:
 
 
 def _large_network(rng: np.random.Generator) -> list[Any]:
-    widths = (64, 128, 128, 10)
+    # Many examples through narrow layers: a loop over examples pays Python's overhead on each of them.
+    widths = (16, 32, 32, 4)
     params = [
         (rng.standard_normal((d_in, d_out)) * np.sqrt(2.0 / d_in), np.zeros(d_out))
         for d_in, d_out in zip(widths, widths[1:], strict=False)
     ]
-    return [rng.standard_normal((1 << 14, widths[0])), params, RELU]
+    return [rng.standard_normal((1 << 16, widths[0])), params, RELU]
 
 
 def _mlp_shape(points: float) -> Property:
