@@ -128,8 +128,9 @@ class GradingTests:
             metafunc.parametrize("bug", sorted(self.suite.bugs))
 
     @pytest.fixture(scope="class")
-    def reports(self, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
-        return self.suite.grade(tmp_path_factory.mktemp(self.suite.assignment_id))
+    @classmethod
+    def reports(cls, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
+        return cls.suite.grade(tmp_path_factory.mktemp(cls.suite.assignment_id))
 
     def test_every_function_is_worth_ten_points(self) -> None:
         for function in self.suite.assignment.functions:

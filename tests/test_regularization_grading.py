@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from bug_suite import BugSuite, GradingTests, load_bugs
 
-from autograder.report import Report
+pytest.register_assert_rewrite("bug_suite")  # the shared tests' assertions say what differed
+from bug_suite import BugSuite, GradingTests, load_bugs  # noqa: E402
+
+from autograder.report import Report  # noqa: E402
 
 pytestmark = pytest.mark.regularization
 
