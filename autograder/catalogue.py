@@ -23,6 +23,8 @@ POINTS_PER_FUNCTION = 10.0
 # The assignments the grader knows, and the module holding each one's catalogue.
 ASSIGNMENT_MODULES = {
     "02_activations": "autograder.properties.activations",
+    "01_neurons": "autograder.properties.neurons",
+    "04_regularization": "autograder.properties.regularization",
 }
 
 

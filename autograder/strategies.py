@@ -13,6 +13,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from autograder.protocol import NamedCallable
+
 FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 MAX_ABS = 1e4
 # Values where naive formulas break: exp overflows past ~709 (float64) and ~88 (float32).
@@ -79,3 +81,53 @@ def away_from(array: np.ndarray, kink: float, margin: float) -> np.ndarray:
 def alphas() -> st.SearchStrategy[float]:
     """Leaky-ReLU slopes: small positive numbers, as used in practice."""
     return st.sampled_from([0.01, 0.1, 0.2, 0.3])
+
+
+def finite_float64(max_abs: float) -> st.SearchStrategy[float]:
+    """Finite float64 values in ``[-max_abs, max_abs]``: inputs of layers, weights and data sets."""
+    return st.floats(-max_abs, max_abs, allow_nan=False, allow_infinity=False, width=64)
+
+
+def float64_arrays(shape: tuple[int, ...], max_abs: float = 10.0) -> st.SearchStrategy[np.ndarray]:
+    return hnp.arrays(np.float64, shape, elements=finite_float64(max_abs))
+
+
+def generators() -> st.SearchStrategy[NamedCallable]:
+    """A seeded ``numpy.random.Generator`` for student code, drawn by its seed (it travels by name)."""
+    return st.integers(0, 2**32 - 1).map(lambda seed: NamedCallable("rng", seed))
+
+
+def float64_blocks(shapes: list[tuple[int, ...]], max_abs: float = 10.0) -> st.SearchStrategy[list[np.ndarray]]:
+    """Float64 arrays of the given shapes, drawn as one flat array and cut into pieces.
+
+    Hypothesis draws one array of any size about as fast as one small array, so drawing the inputs of a
+    function together (a batch, its weights and biases) is several times faster than drawing them apart,
+    and still shrinks every value towards zero.
+    """
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    bounds = np.cumsum([0, *sizes])
+
+    def cut(flat: np.ndarray) -> list[np.ndarray]:
+        return [flat[a:b].reshape(shape).copy() for a, b, shape in zip(bounds, bounds[1:], shapes, strict=False)]
+
+    return float64_arrays((int(bounds[-1]),), max_abs).map(cut)
+
+
+def layer_widths(max_layers: int = 3, max_width: int = 4) -> st.SearchStrategy[list[int]]:
+    """Widths ``[d_0, d_1, ..., d_L]`` of a network with 1 to ``max_layers`` layers."""
+    return st.lists(st.integers(1, max_width), min_size=2, max_size=max_layers + 1)
+
+
+def layer_shapes(widths: list[int]) -> list[tuple[int, ...]]:
+    """The shapes ``[(d_0, d_1), (d_1,), (d_1, d_2), (d_2,), ...]`` of ``W_1, b_1, W_2, b_2, ...``."""
+    return [shape for d_in, d_out in zip(widths, widths[1:], strict=False) for shape in ((d_in, d_out), (d_out,))]
+
+
+def as_params(arrays: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[W_1, b_1, W_2, b_2, ...]`` paired into ``params = [(W_1, b_1), (W_2, b_2), ...]``."""
+    return list(zip(arrays[::2], arrays[1::2], strict=True))
+
+
+def network_params(widths: list[int], max_abs: float = 1.0) -> st.SearchStrategy[list[tuple[np.ndarray, np.ndarray]]]:
+    """``params = [(W_l: (d_{l-1}, d_l), b_l: (d_l,))]`` for the given widths, first layer first."""
+    return float64_blocks(layer_shapes(widths), max_abs).map(as_params)

@@ -7,6 +7,7 @@ sentences in the catalogues: ``agrees_with(...)``, ``keeps_shape_and_dtype(...)`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from autograder.catalogue import Property, Timing
 from autograder.checks import PropertyFailure, Tolerance, as_array, assert_close, assert_finite, tolerance_for
+from autograder.protocol import NamedCallable, NumpyScalar, Opaque
 from autograder.runner import Calls
 
 Example = dict[str, Any]
@@ -217,4 +219,158 @@ def as_fast_as_reference(
         public=False,
         timing=Timing(make_input, max_ratio=max_ratio),
         needs_reference=True,
+    )
+
+
+# Results that are not one array: numbers, pairs such as ``(W, b)``, lists of layers.
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Opaque):
+        return f"an object of type {value.type_name}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a Python {type(value).__name__}"
+
+
+def scalar_of(value: Any, function: str) -> float:
+    """A single number from student code (a Python float or int, a NumPy scalar, a 0-d array)."""
+    if isinstance(value, NumpyScalar):
+        value = value.value
+    if isinstance(value, np.generic):
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiu":
+        return float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise PropertyFailure(f"{function} returned {_kind(value)}; expected a single number (a float)", got=value)
+
+
+def parts_of(value: Any, names: tuple[str, ...], function: str) -> tuple[Any, ...]:
+    """The items of a returned tuple such as ``(W, b)``; a failure naming them if it is anything else."""
+    if not isinstance(value, (tuple, list)) or len(value) != len(names):
+        wanted = f"a tuple ({', '.join(names)})"
+        raise PropertyFailure(f"{function} returned {_kind(value)}; expected {wanted}", got=value)
+    return tuple(value)
+
+
+def array_part(value: Any, function: str, what: str) -> np.ndarray:
+    """One array inside a structured result; the failure says which part is wrong."""
+    if not isinstance(value, (np.ndarray, NumpyScalar)):
+        raise PropertyFailure(f"{function} returned {_kind(value)} as {what}; expected a NumPy array", got=value)
+    try:
+        return as_array(value, function)
+    except PropertyFailure as failure:
+        raise PropertyFailure(f"{what}: {failure.message}", got=value) from None
+
+
+def assert_close_nested(got: Any, expected: Any, tolerance: Tolerance, function: str, path: str = "") -> None:
+    """``got`` has ``expected``'s structure (lists and tuples alike) and agrees with it number by number.
+
+    ``path`` locates the part being compared (``[0][1]``) in the messages.
+    """
+    where = f"{function}'s result{path}"
+    if isinstance(expected, (list, tuple)):
+        if not isinstance(got, (list, tuple)) or len(got) != len(expected):
+            raise PropertyFailure(f"{where} is {_kind(got)}; expected {len(expected)} items", expected, got)
+        for index, (got_item, expected_item) in enumerate(zip(got, expected, strict=True)):
+            assert_close_nested(got_item, expected_item, tolerance, function, f"{path}[{index}]")
+        return
+    if isinstance(expected, np.ndarray):
+        assert_close(array_part(got, function, f"result{path}"), expected, tolerance, f"{where} is wrong")
+        return
+    number, want = scalar_of(got, function), float(expected)
+    if not np.isclose(number, want, rtol=tolerance.rtol, atol=tolerance.atol):
+        raise PropertyFailure(f"{where} is wrong", expected, got)
+
+
+def _nested_test(
+    function: str, expected: Callable[[Calls, Example], Any], tolerance: Tolerance | None
+) -> Callable[[Calls, Example], None]:
+    def test(calls: Calls, example: Example) -> None:
+        got = calls.student(*example.values())
+        tol = tolerance or tolerance_for(np.dtype(np.float64))
+        assert_close_nested(got, expected(calls, example), tol, function)
+
+    return test
+
+
+def agrees_with_nested(
+    function: str,
+    name: str,
+    says: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    expected: Callable[[Calls, Example], Any],
+    tolerance: Tolerance | None = None,
+) -> Property:
+    """Like :func:`agrees_with` for results made of numbers, arrays, tuples and lists (float64 tolerance)."""
+    plain = agrees_with(function, name, says, hint, points, examples, expected)
+    return dataclasses.replace(plain, test=_nested_test(function, expected, tolerance))
+
+
+def agrees_with_reference_nested(
+    function: str, hint: str, points: float, examples: st.SearchStrategy[Example]
+) -> Property:
+    """Like :func:`agrees_with_reference` for results made of numbers, arrays, tuples and lists."""
+    plain = agrees_with_reference(function, hint, points, examples)
+    return dataclasses.replace(
+        plain, test=_nested_test(function, lambda calls, example: calls.reference(*example.values()), None)
+    )
+
+
+def same_data(before: Any, after: Any) -> bool:
+    """Whether an argument came back as it went in: arrays by dtype, shape and values, containers item by item.
+
+    Named callables and generators are rebuilt in the worker and are not data, so they are not compared.
+    """
+    if isinstance(before, NamedCallable):
+        return True
+    if isinstance(before, np.ndarray):
+        return (
+            isinstance(after, np.ndarray)
+            and after.dtype == before.dtype
+            and after.shape == before.shape
+            and bool(np.array_equal(after, before, equal_nan=True))
+        )
+    if isinstance(before, (list, tuple)):
+        return (
+            type(after) is type(before)
+            and len(after) == len(before)
+            and all(same_data(b, a) for b, a in zip(before, after, strict=True))
+        )
+    if isinstance(before, dict):
+        return (
+            isinstance(after, dict)
+            and after.keys() == before.keys()
+            and all(same_data(before[key], after[key]) for key in before)
+        )
+    return True  # numbers and strings cannot be changed in place
+
+
+def leaves_nested_input_unchanged(
+    function: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    hint: str = "Assignments like x[mask] = 0, x *= 2 or params.pop() change the caller's objects; "
+    "build new arrays and lists instead.",
+) -> Property:
+    """No argument is modified in place: arrays, and arrays inside lists and tuples (a network's params)."""
+
+    def test(calls: Calls, example: Example) -> None:
+        _, after = calls.student_and_args_after(*example.values())
+        for (argument, before), now in zip(example.items(), after, strict=False):
+            if not same_data(before, now):
+                raise PropertyFailure(f"{function} modified its argument {argument} in place", before, now)
+
+    return Property(
+        function,
+        "leaves_input_unchanged",
+        f"{function} leaves its inputs unchanged",
+        hint,
+        points,
+        True,
+        examples,
+        test,
     )

@@ -1,0 +1,86 @@
+"""01_neurons graded end to end: full marks, zero, every classic bug at its exact cost, determinism."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.register_assert_rewrite("bug_suite")  # the shared tests' assertions say what differed
+from bug_suite import BugSuite, GradingTests, load_bugs  # noqa: E402
+
+from autograder.report import Report  # noqa: E402
+
+pytestmark = pytest.mark.neurons
+
+BUGS = load_bugs("01_neurons").BUGS
+FORMULA = {"agrees_with_formula", "agrees_with_reference"}
+
+# Each bug: the points its function keeps, and the properties that catch it.
+EXPECTED: dict[str, tuple[float, set[str]]] = {
+    "neuron_bias_after_activation": (3, FORMULA | {"within_activation_range", "as_fast_as_reference"}),
+    "neuron_sums_the_whole_batch": (
+        2,
+        FORMULA | {"returns_the_right_shape", "rows_are_independent", "as_fast_as_reference"},
+    ),
+    "neuron_loops_over_examples": (9, {"as_fast_as_reference"}),
+    "neuron_reshapes_its_input": (9, {"leaves_input_unchanged"}),
+    "dense_forward_transposed_weights": (
+        0,
+        FORMULA
+        | {
+            "returns_the_right_shape",
+            "rows_are_independent",
+            "within_activation_range",
+            "leaves_input_unchanged",
+            "as_fast_as_reference",
+        },
+    ),
+    "dense_forward_forgets_the_bias": (4, FORMULA | {"as_fast_as_reference"}),
+    "dense_forward_bias_after_activation": (3, FORMULA | {"within_activation_range", "as_fast_as_reference"}),
+    "dense_forward_loops_over_examples": (9, {"as_fast_as_reference"}),
+    "dense_forward_centres_inputs_in_place": (
+        2,
+        FORMULA | {"rows_are_independent", "leaves_input_unchanged", "as_fast_as_reference"},
+    ),
+    "init_dense_variance_as_scale": (6, {"he_std", "glorot_std"}),
+    "init_dense_he_counts_outputs": (8, {"he_std"}),
+    "init_dense_uniform_with_the_right_variance": (9, {"normally_distributed"}),
+    "init_dense_random_instead_of_normal": (4, {"zero_mean", "he_std", "glorot_std", "normally_distributed"}),
+    "init_dense_global_numpy_random": (9, {"uses_the_rng"}),
+    "init_dense_pytorch_layout": (9, {"returns_the_right_shapes"}),
+    "init_dense_key_error_for_unknown_scheme": (9, {"rejects_unknown_schemes"}),
+    "init_dense_random_biases": (9, {"zero_biases"}),
+    "mlp_forward_activation_on_the_output": (3, FORMULA | {"single_layer_network", "as_fast_as_reference"}),
+    "mlp_forward_skips_the_last_layer": (
+        2,
+        FORMULA | {"single_layer_network", "returns_the_right_shape", "as_fast_as_reference"},
+    ),
+    # The timed calls reuse one stored input: after a few pops, the list is empty and the call fails.
+    "mlp_forward_pops_the_last_layer": (8, {"leaves_input_unchanged", "as_fast_as_reference"}),
+    "mlp_forward_loops_over_examples": (9, {"as_fast_as_reference"}),
+    "mlp_forward_standardises_the_batch": (
+        2,
+        FORMULA | {"single_layer_network", "rows_are_independent", "as_fast_as_reference"},
+    ),
+}
+
+
+class TestGrading(GradingTests):
+    suite = BugSuite("01_neurons", BUGS, EXPECTED)
+
+    def test_statistical_feedback_says_what_was_measured_and_what_was_expected(
+        self, reports: dict[str, Report]
+    ) -> None:
+        he = self.failed_property(reports["init_dense_variance_as_scale"], "init_dense", "he_std")
+        assert "the standard deviation of W is" in he.feedback and "'he' scheme asks for" in he.feedback
+        assert "smallest failing input: d_in = 64, d_out = 64, rng = rng(" in he.feedback
+
+    def test_an_unknown_scheme_must_raise_a_value_error(self, reports: dict[str, Report]) -> None:
+        report = reports["init_dense_key_error_for_unknown_scheme"]
+        unknown = self.failed_property(report, "init_dense", "rejects_unknown_schemes")
+        assert "init_dense raised KeyError" in unknown.feedback and "expected a ValueError" in unknown.feedback
+        assert "Traceback" not in unknown.feedback
+
+    def test_feedback_names_the_activation_and_its_range(self, reports: dict[str, Report]) -> None:
+        bounded = self.failed_property(reports["neuron_bias_after_activation"], "neuron", "within_activation_range")
+        assert "outside the range" in bounded.feedback and "of the activation" in bounded.feedback
+        assert "smallest failing input: x = " in bounded.feedback
