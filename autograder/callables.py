@@ -45,6 +45,81 @@ def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def _sum_of_sines(c: np.ndarray) -> Callable[[np.ndarray], float]:
+    """``f(x) = sum(c * sin(x))`` for ``x`` of ``c``'s shape (any shape): its gradient is ``c * cos(x)``."""
+    return lambda x: float(np.sum(c * np.sin(x)))
+
+
+def _sum_of_cubes(c: np.ndarray) -> Callable[[np.ndarray], float]:
+    """``f(x) = sum(c * x**3)``: its central differences are exactly ``3 c x**2 + c eps**2``."""
+    return lambda x: float(np.sum(c * x**3))
+
+
+def _diagonal_quadratic_grad(c: np.ndarray, m: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The gradient ``c * (w - m)`` of ``f(w) = sum(c * (w - m)**2) / 2``, for ``w`` of any shape."""
+    return lambda w: c * (w - m)
+
+
+Params = list[tuple[np.ndarray, np.ndarray]]
+
+
+def linear_network_loss_and_grads(x: np.ndarray, y: np.ndarray, params: Params) -> tuple[float, Params]:
+    """The mean squared error of a linear network ``h = (...(x W1 + b1)...) WL + bL`` and its gradients.
+
+    ``loss = mean((h - y)**2)`` over all elements; returns ``(loss, [(dW, db) for each layer])``. A
+    trusted ``loss_and_grads`` for ``minibatch_sgd``: smooth, with several layers, cheap to evaluate.
+    """
+    inputs = []
+    h = x
+    for weights, bias in params:
+        inputs.append(h)
+        h = h @ weights + bias
+    loss = float(np.mean((h - y) ** 2))
+    delta = 2.0 * (h - y) / h.size
+    grads: Params = []
+    for (weights, _), layer_input in zip(reversed(params), reversed(inputs), strict=True):
+        grads.append((layer_input.T @ delta, delta.sum(axis=0)))
+        delta = delta @ weights.T
+    return loss, grads[::-1]
+
+
+def _linear_network() -> Callable[[np.ndarray, np.ndarray, Params], tuple[float, Params]]:
+    return linear_network_loss_and_grads
+
+
+def _snapshot(value: Any) -> Any:
+    """A copy of the arrays in ``value`` (nested in lists and tuples): what they held at this moment."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (list, tuple)):
+        return [_snapshot(item) for item in value]
+    return value
+
+
+def _minibatch_probe() -> Callable[..., dict[str, Any]]:
+    """A harness for ``minibatch_sgd(loss_and_grads, params, x, y, ...)`` that records every step.
+
+    It hands the student's function a ``loss_and_grads`` that remembers each call's mini-batch, the
+    parameters it was given and what it answered, and returns ``{"result": ..., "calls": [...]}``:
+    enough for the grader to check the shuffling, the batches and every SGD step without knowing which
+    random numbers the student's code drew.
+    """
+
+    def run(student: Callable[..., Any], loss_and_grads: Callable[..., Any], *args: Any) -> dict[str, Any]:
+        calls: list[dict[str, Any]] = []
+
+        def recording(xb: np.ndarray, yb: np.ndarray, params: Params) -> tuple[float, Params]:
+            loss, grads = loss_and_grads(xb, yb, params)
+            snapshot = {"x": xb, "y": yb, "params": params, "loss": loss, "grads": grads}
+            calls.append({key: _snapshot(value) for key, value in snapshot.items()})
+            return loss, grads
+
+        result = student(recording, *args)
+        return {"result": result, "calls": calls}
+
+    return run
+
+
 REGISTRY: dict[str, Callable[..., Any]] = {
     "identity": _identity,
     "ufunc": _ufunc,
@@ -52,6 +127,11 @@ REGISTRY: dict[str, Callable[..., Any]] = {
     "quadratic_grad": _quadratic_grad,
     "quadratic_value": _quadratic_value,
     "rng": _rng,
+    "sum_of_sines": _sum_of_sines,
+    "sum_of_cubes": _sum_of_cubes,
+    "diagonal_quadratic_grad": _diagonal_quadratic_grad,
+    "linear_network": _linear_network,
+    "minibatch_probe": _minibatch_probe,
 }
 
 

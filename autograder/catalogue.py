@@ -23,6 +23,7 @@ POINTS_PER_FUNCTION = 10.0
 # The assignments the grader knows, and the module holding each one's catalogue.
 ASSIGNMENT_MODULES = {
     "02_activations": "autograder.properties.activations",
+    "03_gradient_descent": "autograder.properties.gradient_descent",
 }
 
 

@@ -79,3 +79,63 @@ def away_from(array: np.ndarray, kink: float, margin: float) -> np.ndarray:
 def alphas() -> st.SearchStrategy[float]:
     """Leaky-ReLU slopes: small positive numbers, as used in practice."""
     return st.sampled_from([0.01, 0.1, 0.2, 0.3])
+
+
+def same_shape_arrays(
+    count: int = 2,
+    min_dims: int = 1,
+    max_dims: int = 3,
+    min_side: int = 1,
+    max_side: int = 5,
+    max_abs: float = MAX_ABS,
+    dtypes: st.SearchStrategy[np.dtype[Any]] | None = None,
+) -> st.SearchStrategy[tuple[np.ndarray, ...]]:
+    """``count`` float arrays of one shape and one dtype (predictions and targets, weights and gradients)."""
+
+    def build(pair: tuple[np.dtype[Any], tuple[int, ...]]) -> st.SearchStrategy[tuple[np.ndarray, ...]]:
+        dtype, shape = pair
+        one = hnp.arrays(dtype, shape, elements=values(dtype, max_abs))
+        return st.tuples(*[one] * count)
+
+    shapes = hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+    return st.tuples(float_dtypes() if dtypes is None else dtypes, shapes).flatmap(build)
+
+
+def float64s() -> st.SearchStrategy[np.dtype[Any]]:
+    return st.just(np.dtype(np.float64))
+
+
+def logits_and_labels(
+    max_abs: float = MAX_ABS, dtypes: st.SearchStrategy[np.dtype[Any]] | None = None
+) -> st.SearchStrategy[tuple[np.ndarray, np.ndarray]]:
+    """``(n, k)`` logits (``n != k``, so a reduction over the wrong axis shows) and integer labels ``(n,)``."""
+
+    def build(pair: tuple[np.dtype[Any], tuple[int, int]]) -> st.SearchStrategy[tuple[np.ndarray, np.ndarray]]:
+        dtype, (n, k) = pair
+        logits = hnp.arrays(dtype, (n, k), elements=values(dtype, max_abs))
+        return st.tuples(logits, hnp.arrays(np.int64, n, elements=st.integers(0, k - 1)))
+
+    shapes = st.tuples(st.integers(1, 6), st.integers(2, 6)).filter(lambda s: s[0] != s[1])
+    return st.tuples(float_dtypes() if dtypes is None else dtypes, shapes).flatmap(build)
+
+
+def layer_params(widths: list[int], max_abs: float = 1.0) -> st.SearchStrategy[list[tuple[np.ndarray, np.ndarray]]]:
+    """float64 parameters ``[(W: (widths[i], widths[i+1]), b: (widths[i+1],))]`` of a multilayer perceptron."""
+    elements = st.floats(-max_abs, max_abs)
+    layers = [
+        st.tuples(hnp.arrays(np.float64, (a, b), elements=elements), hnp.arrays(np.float64, b, elements=elements))
+        for a, b in zip(widths[:-1], widths[1:], strict=True)
+    ]
+    return st.tuples(*layers).map(list)
+
+
+def positive_definite_matrices(
+    size: int, max_condition: float = 10.0
+) -> st.SearchStrategy[tuple[np.ndarray, np.ndarray]]:
+    """``(A, eigenvalues)``: a symmetric positive-definite ``A = Q diag(l) Q^T`` with ``1 <= l <= max_condition``.
+
+    The rotation ``Q`` comes from a drawn matrix (QR), so ``A`` is not diagonal unless the draw shrinks to it.
+    """
+    eigenvalues = hnp.arrays(np.float64, size, elements=st.floats(1.0, max_condition)).map(np.sort)
+    rotations = hnp.arrays(np.float64, (size, size), elements=st.floats(-1.0, 1.0)).map(lambda m: np.linalg.qr(m)[0])
+    return st.tuples(rotations, eigenvalues).map(lambda pair: ((pair[0] * pair[1]) @ pair[0].T, pair[1]))

@@ -1,0 +1,1390 @@
+"""The property catalogue of ``03_gradient_descent`` (contract: docs/CURRICULUM.md, section 03).
+
+Public properties need no reference solution: losses and their gradients are compared with PyTorch
+(``torch.nn.functional`` and ``torch.autograd`` on the same float64 inputs) and with the grader's own
+central differences; optimizers with ``torch.optim``, with closed forms on quadratic bowls and with
+invariants (a zero learning rate changes nothing, ``beta = 0`` momentum is gradient descent). Functions
+that take callables get them by name from :mod:`autograder.callables`. ``minibatch_sgd`` shuffles with
+the student's own use of the rng, so it is checked structurally, through a harness that records every
+mini-batch and step. Hidden properties compare with the instructor's reference and time the vectorised
+functions. Each function is worth 10 points.
+
+PyTorch is imported in the grader process only, when a property first needs it; student code for this
+assignment needs NumPy alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograder import strategies as draw
+from autograder.callables import linear_network_loss_and_grads
+from autograder.catalogue import Assignment, Property
+from autograder.checks import PropertyFailure, Tolerance, assert_close, tolerance_for
+from autograder.properties.common import (
+    DERIVATIVE_TOLERANCE,
+    Example,
+    agrees_with,
+    agrees_with_reference,
+    as_fast_as_reference,
+    assert_nested_close,
+    first_array,
+    gradient_by_central_differences,
+    in_order,
+    keeps_shape_and_dtype,
+    leaves_input_unchanged,
+    leaves_nested_input_unchanged,
+    number_of,
+    number_result_of,
+    number_stable_for_large_inputs,
+    plain_array,
+    result_of,
+    returns_one_number,
+    stable_for_large_inputs,
+    value_agrees_with,
+    value_agrees_with_reference,
+)
+from autograder.protocol import NamedCallable
+from autograder.runner import Calls
+
+F64 = np.dtype(np.float64)
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+Layers = list[tuple[np.ndarray, np.ndarray]]
+
+
+# ---------------------------------------------------------------- outside references: PyTorch, float64
+
+
+def _torch() -> Any:
+    import torch
+
+    # Tiny tensors: one thread is many times faster than a pool that competes for a busy machine's cores.
+    torch.set_num_threads(1)
+    return torch
+
+
+def _tensor(array: np.ndarray, grad: bool = False) -> Any:
+    torch = _torch()
+    return torch.tensor(np.asarray(array), requires_grad=grad)
+
+
+def _torch_loss(name: str) -> Callable[..., Any]:
+    functional = _torch().nn.functional
+    losses: dict[str, Callable[..., Any]] = {
+        "mse_loss": functional.mse_loss,
+        "bce_with_logits": functional.binary_cross_entropy_with_logits,
+        "cross_entropy": functional.cross_entropy,
+    }
+    return losses[name]
+
+
+def torch_value_and_grad(loss: str, first: np.ndarray, second: np.ndarray) -> tuple[float, np.ndarray]:
+    """PyTorch's loss of ``(first, second)`` and its gradient with respect to ``first``, in float64."""
+    prediction = _tensor(first.astype(np.float64), grad=True)
+    value = _torch_loss(loss)(prediction, _tensor(second))
+    value.backward()
+    return float(value.item()), np.asarray(prediction.grad.numpy())
+
+
+def torch_mlp(x: np.ndarray, labels: np.ndarray, params: Layers, activation: str) -> tuple[float, Layers]:
+    """PyTorch's mean cross-entropy of the MLP and its gradients by ``torch.autograd``."""
+    torch = _torch()
+    layers = [(_tensor(w, grad=True), _tensor(b, grad=True)) for w, b in params]
+    nonlinearity = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}[activation]
+    h = _tensor(x)
+    for index, (w, b) in enumerate(layers):
+        h = h @ w + b
+        if index < len(layers) - 1:
+            h = nonlinearity(h)
+    loss = torch.nn.functional.cross_entropy(h, _tensor(labels))
+    loss.backward()
+    return float(loss.item()), [(w.grad.numpy(), b.grad.numpy()) for w, b in layers]
+
+
+# ---------------------------------------------------------------- the grader's own NumPy formulas
+
+
+def _hidden_layers(x: np.ndarray, params: Layers, activation: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """The hidden pre-activations and the logits of the MLP, in float64."""
+    from scipy.special import expit
+
+    nonlinearity = {"relu": lambda z: np.maximum(z, 0.0), "sigmoid": expit, "tanh": np.tanh}[activation]
+    h, pre_activations = x, []
+    for w, b in params[:-1]:
+        z = h @ w + b
+        pre_activations.append(z)
+        h = nonlinearity(z)
+    w, b = params[-1]
+    return pre_activations, h @ w + b
+
+
+def mlp_loss(x: np.ndarray, labels: np.ndarray, params: Layers, activation: str) -> float:
+    _, logits = _hidden_layers(x, params, activation)
+    return LOSS_FORMULAS["cross_entropy"](logits, labels)
+
+
+def mlp_central_differences(x: np.ndarray, labels: np.ndarray, params: Layers, activation: str) -> Layers:
+    """Every parameter's gradient by the grader's own central differences of :func:`mlp_loss`."""
+
+    def loss_with(layer: int, which: int) -> Callable[[np.ndarray], float]:
+        def loss(value: np.ndarray) -> float:
+            changed = list(params)
+            pair = list(changed[layer])
+            pair[which] = value
+            changed[layer] = (pair[0], pair[1])
+            return mlp_loss(x, labels, changed, activation)
+
+        return loss
+
+    return [
+        (
+            gradient_by_central_differences(loss_with(layer, 0), w),
+            gradient_by_central_differences(loss_with(layer, 1), b),
+        )
+        for layer, (w, b) in enumerate(params)
+    ]
+
+
+# ---------------------------------------------------------------- examples
+
+
+def _pairs(
+    names: tuple[str, str],
+    max_abs: float = draw.MAX_ABS,
+    dtypes: st.SearchStrategy[np.dtype[Any]] | None = None,
+    second: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> st.SearchStrategy[Example]:
+    """Two arrays of one shape (1 to 3 dimensions), named; ``second`` maps the second one (labels in [0, 1])."""
+    arrays = draw.same_shape_arrays(2, max_abs=max_abs, dtypes=draw.float64s() if dtypes is None else dtypes)
+    return arrays.map(lambda pair: {names[0]: pair[0], names[1]: pair[1] if second is None else second(pair[1])})
+
+
+def _probabilities(y: np.ndarray) -> np.ndarray:
+    """Drawn values folded into [0, 1] (targets of a binary cross-entropy), hard 0 and 1 included."""
+    with np.errstate(all="ignore"):
+        folded = np.abs(np.sin(y.astype(np.float64)))
+    return np.where(np.abs(y) >= 20.0, np.round(folded), folded).astype(y.dtype)
+
+
+def _logits_examples(max_abs: float = draw.MAX_ABS, float32: bool = False) -> st.SearchStrategy[Example]:
+    dtypes = None if float32 else draw.float64s()
+    return draw.logits_and_labels(max_abs, dtypes).map(lambda pair: {"logits": pair[0], "labels": pair[1]})
+
+
+PREDICTIONS = _pairs(("y_pred", "y"))
+PREDICTIONS_MODERATE = _pairs(("y_pred", "y"), max_abs=30.0)
+PREDICTIONS_ANY_DTYPE = _pairs(("y_pred", "y"), dtypes=draw.float_dtypes(), max_abs=100.0)
+BINARY = _pairs(("z", "y"), second=_probabilities)
+BINARY_MODERATE = _pairs(("z", "y"), max_abs=30.0, second=_probabilities)
+BINARY_ANY_DTYPE = _pairs(("z", "y"), dtypes=draw.float_dtypes(), max_abs=100.0, second=_probabilities)
+BINARY_LARGE = draw.same_shape_arrays(2, dtypes=draw.float64s()).map(
+    lambda pair: {"z": np.where(np.abs(pair[0]) < 700, np.sign(pair[0]) * 1e4, pair[0]), "y": _probabilities(pair[1])}
+)
+LOGITS = _logits_examples()
+LOGITS_MODERATE = _logits_examples(max_abs=30.0)
+LOGITS_ANY_DTYPE = _logits_examples(max_abs=100.0, float32=True)
+LOGITS_LARGE = LOGITS.map(
+    lambda ex: {**ex, "logits": np.where(np.abs(ex["logits"]) < 700, 1e4 * np.sign(ex["logits"]), ex["logits"])}
+)
+
+
+def _torch_value(loss: str) -> Callable[[Calls, Example], float]:
+    return lambda calls, ex: torch_value_and_grad(loss, *ex.values())[0]
+
+
+def _torch_grad(loss: str) -> Callable[[Calls, Example], np.ndarray]:
+    return lambda calls, ex: torch_value_and_grad(loss, *ex.values())[1]
+
+
+def _logsumexp(z: np.ndarray) -> np.ndarray:
+    from scipy.special import logsumexp
+
+    return np.asarray(logsumexp(z, axis=1))
+
+
+# The grader's own NumPy formulas of the losses, for its central differences (independent of PyTorch).
+LOSS_FORMULAS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "mse_loss": lambda y_pred, y: float(np.mean((y_pred - y) ** 2)),
+    "bce_with_logits": lambda z, y: float(np.mean(np.logaddexp(0.0, z) - z * y)),
+    "cross_entropy": lambda logits, labels: float(np.mean(_logsumexp(logits) - logits[np.arange(len(labels)), labels])),
+}
+
+
+def _trusted_loss(loss: str, second: np.ndarray) -> Callable[[np.ndarray], float]:
+    """The loss as a function of its first argument."""
+    return lambda first: LOSS_FORMULAS[loss](first, second)
+
+
+# ---------------------------------------------------------------- losses: shared properties
+
+
+def mean_over_the_batch(function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    """The loss of a batch stacked on itself equals the loss of the batch: a mean, not a sum."""
+
+    def test(calls: Calls, example: Example) -> None:
+        once = number_result_of(calls, example)
+        doubled = {name: np.concatenate([value, value]) for name, value in example.items()}
+        twice = number_result_of(calls, doubled)
+        assert_close(
+            np.asarray(twice),
+            np.asarray(once),
+            tolerance_for(F64),
+            f"{function} of the batch stacked on itself differs from {function} of the batch",
+        )
+
+    return Property(
+        function,
+        "mean_over_the_batch",
+        f"{function} of a batch stacked on itself equals {function} of the batch (a mean, not a sum)",
+        "A loss averages over the examples, so that it does not grow with the batch size: divide by the count.",
+        points,
+        True,
+        examples,
+        test,
+    )
+
+
+def agrees_with_torch(function: str, torch_name: str, hint: str, points: float, examples: Any) -> Property:
+    return value_agrees_with(
+        function,
+        "agrees_with_torch",
+        f"{function} agrees with torch.nn.functional.{torch_name} on float64 inputs",
+        hint,
+        points,
+        examples,
+        _torch_value(function),
+    )
+
+
+def grad_agrees_with_torch(loss: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    return agrees_with(
+        f"{loss}_grad",
+        "agrees_with_torch_autograd",
+        f"{loss}_grad agrees with torch.autograd's gradient of the same loss",
+        hint,
+        points,
+        examples,
+        _torch_grad(loss),
+    )
+
+
+def grad_matches_central_differences(
+    loss: str, hint: str, points: float, examples: st.SearchStrategy[Example]
+) -> Property:
+    function = f"{loss}_grad"
+
+    def test(calls: Calls, example: Example) -> None:
+        first, second = example.values()
+        got = result_of(calls, example)
+        numerical = gradient_by_central_differences(_trusted_loss(loss, second), first)
+        assert_close(got, numerical, DERIVATIVE_TOLERANCE, f"{function} disagrees with central differences of {loss}")
+
+    return Property(
+        function,
+        "matches_central_differences",
+        f"{function} agrees with central differences of {loss} in every coordinate",
+        hint,
+        points,
+        True,
+        examples,
+        test,
+    )
+
+
+# ---------------------------------------------------------------- numerical_gradient and relative_error
+
+
+def _with_coefficients(name: str, x: np.ndarray, coefficients: np.ndarray) -> Example:
+    return {"f": NamedCallable(name, coefficients.astype(np.float64)), "x": x}
+
+
+def _function_examples(name: str, max_abs: float, dtype: np.dtype[Any] = F64) -> st.SearchStrategy[Example]:
+    """``{"f": NamedCallable(name, c), "x": x}`` with ``x`` of any shape (0-d included) and ``c`` like it."""
+
+    def build(x: np.ndarray) -> st.SearchStrategy[Example]:
+        coefficients = hnp.arrays(np.float64, x.shape, elements=st.floats(-3.0, 3.0))
+        return coefficients.map(lambda c: _with_coefficients(name, x, c))
+
+    shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
+    return hnp.arrays(dtype, shapes, elements=draw.values(dtype, max_abs)).flatmap(build)
+
+
+SINES = _function_examples("sum_of_sines", 10.0)
+SINES_FLOAT32 = _function_examples("sum_of_sines", 10.0, np.dtype(np.float32))
+CUBES = st.tuples(_function_examples("sum_of_cubes", 3.0), st.sampled_from([0.1, 0.03, 0.01])).map(
+    lambda pair: {**pair[0], "eps": pair[1]}
+)
+SINES_ANY_EPS = st.tuples(SINES, st.sampled_from([None, 1e-6, 1e-4, 1e-3])).map(
+    lambda pair: pair[0] if pair[1] is None else {**pair[0], "eps": pair[1]}
+)
+NUMERICAL_TOLERANCE = Tolerance(rtol=1e-5, atol=1e-5)
+
+
+def _sines_gradient(example: Example) -> np.ndarray:
+    coefficients = example["f"].args[0]
+    return np.asarray(coefficients * np.cos(example["x"].astype(np.float64)))
+
+
+def _cubes_differences(example: Example) -> np.ndarray:
+    """Central differences of ``sum(c x**3)`` are exact: ``3 c x**2 + c eps**2`` (forward ones are not)."""
+    coefficients, eps = example["f"].args[0], example["eps"]
+    return np.asarray(3 * coefficients * example["x"] ** 2 + coefficients * eps**2)
+
+
+def _float32_input(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        got = result_of(calls, example)
+        if got.dtype != F64:
+            raise PropertyFailure(f"numerical_gradient returned dtype {got.dtype} for a float32 x; expected float64")
+        assert_close(got, _sines_gradient(example), NUMERICAL_TOLERANCE, "numerical_gradient is inaccurate")
+
+    return Property(
+        "numerical_gradient",
+        "accurate_for_float32_input",
+        "numerical_gradient of a float32 x is accurate and float64 (it perturbs a float64 copy)",
+        "In float32, x + 1e-6 rounds to a neighbour of x that is not 1e-6 away: perturb a float64 copy.",
+        points,
+        True,
+        SINES_FLOAT32,
+        test,
+    )
+
+
+def _float64_of_input_shape(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        got = result_of(calls, example)
+        x = example["x"]
+        if got.shape != x.shape:
+            raise PropertyFailure(f"numerical_gradient returned shape {got.shape} for x of shape {x.shape}")
+        if got.dtype != F64:
+            raise PropertyFailure(f"numerical_gradient returned dtype {got.dtype}; expected float64")
+
+    return Property(
+        "numerical_gradient",
+        "returns_float64_shaped_like_x",
+        "numerical_gradient returns a float64 array of x's shape (0-d included)",
+        "np.zeros(x.shape) and np.ndindex(x.shape) work for every shape, 0-d included.",
+        points,
+        True,
+        SINES,
+        test,
+    )
+
+
+def _relative_error_formula(a: np.ndarray, b: np.ndarray) -> float:
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    return float(np.max(np.abs(a64 - b64) / np.maximum(1e-8, np.abs(a64) + np.abs(b64))))
+
+
+ERROR_PAIRS = _pairs(("a", "b"), max_abs=1e4)
+
+
+def _relative_error_zero_for_equal(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        a = example["a"]
+        got = number_result_of(calls, {"a": a, "b": a.copy()})
+        if not got == 0.0:
+            raise PropertyFailure("relative_error(a, a) is not 0", 0.0, got)
+
+    return Property(
+        "relative_error",
+        "zero_for_equal_inputs",
+        "relative_error(a, a) is 0, zeros included",
+        "Where a and b are both 0, |a| + |b| is 0 too: that is what the floor of 1e-8 is for.",
+        points,
+        True,
+        ERROR_PAIRS,
+        test,
+    )
+
+
+def _relative_error_symmetric(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        forwards = number_result_of(calls, example)
+        backwards = number_result_of(calls, {"a": example["b"], "b": example["a"]})
+        assert_close(np.asarray(backwards), np.asarray(forwards), tolerance_for(F64), "relative_error(b, a) differs")
+
+    return Property(
+        "relative_error",
+        "symmetric",
+        "relative_error(a, b) equals relative_error(b, a)",
+        "Neither array is the 'true' one: scale the difference by both of them.",
+        points,
+        True,
+        ERROR_PAIRS,
+        test,
+    )
+
+
+def _relative_error_at_most_one(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        got = number_result_of(calls, example)
+        if not 0.0 <= got <= 1.0 + 1e-12:
+            raise PropertyFailure(f"relative_error returned {got!r}, outside [0, 1]", got=got)
+
+    return Property(
+        "relative_error",
+        "within_range",
+        "relative_error lies in [0, 1] (|a - b| never exceeds |a| + |b|)",
+        "Divide by |a| + |b| (each absolute value on its own), not by |a + b|.",
+        points,
+        True,
+        ERROR_PAIRS,
+        test,
+    )
+
+
+# ---------------------------------------------------------------- mlp_loss_and_grads
+
+
+@st.composite
+def _mlps(pick: st.DrawFn) -> Example:
+    """An MLP classifier: 1 to 4 layers of width 1 to 5, 2 to 4 classes, 1 to 6 examples, any activation."""
+    depth = pick(st.integers(1, 4))
+    widths = pick(st.lists(st.integers(1, 5), min_size=depth, max_size=depth))
+    classes = pick(st.integers(2, 4))
+    n = pick(st.integers(1, 6))
+    example: Example = {
+        "x": pick(hnp.arrays(np.float64, (n, widths[0]), elements=st.floats(-2.0, 2.0))),
+        "labels": pick(hnp.arrays(np.int64, n, elements=st.integers(0, classes - 1))),
+        "params": pick(draw.layer_params([*widths, classes])),
+    }
+    activation = pick(st.sampled_from((None, *ACTIVATIONS)))
+    if activation is not None:  # None leaves it out: the default is relu
+        example["activation"] = activation
+    return example
+
+
+def _activation(example: Example) -> str:
+    return str(example.get("activation", "relu"))
+
+
+def _away_from_kinks(example: Example) -> bool:
+    """No hidden ReLU pre-activation within 1e-3 of 0, where central differences straddle the kink."""
+    if _activation(example) != "relu":
+        return True
+    pre_activations, _ = _hidden_layers(example["x"], example["params"], "relu")
+    return all(np.all(np.abs(z) > 1e-3) for z in pre_activations)
+
+
+MLPS = _mlps()
+MLPS_AWAY_FROM_KINKS = MLPS.filter(_away_from_kinks)
+
+
+def _loss_and_grads_of(value: Any, params: Layers) -> tuple[float, Any]:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise PropertyFailure("mlp_loss_and_grads must return a pair (loss, grads)", got=value)
+    return number_of(value[0], "mlp_loss_and_grads"), value[1]
+
+
+def _grads_close(got: Any, want: Layers, tolerance: Tolerance, what: str) -> None:
+    assert_nested_close(got, want, tolerance, what, "mlp_loss_and_grads")
+
+
+def _mlp_loss_agrees_with_torch(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        loss, _ = _loss_and_grads_of(calls.student(*example.values()), example["params"])
+        want, _ = torch_mlp(example["x"], example["labels"], example["params"], _activation(example))
+        assert_close(np.asarray(loss), np.asarray(want), tolerance_for(F64), "the loss differs from PyTorch's")
+
+    return Property(
+        "mlp_loss_and_grads",
+        "agrees_with_torch_loss",
+        "the loss agrees with torch.nn.functional.cross_entropy of the same MLP",
+        "Hidden layers g(h @ W + b), a linear last layer, then the mean of -log softmax at each label.",
+        points,
+        True,
+        MLPS,
+        test,
+    )
+
+
+def _mlp_grads_agree_with_torch(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        _, grads = _loss_and_grads_of(calls.student(*example.values()), example["params"])
+        _, want = torch_mlp(example["x"], example["labels"], example["params"], _activation(example))
+        _grads_close(grads, want, tolerance_for(F64), "grads differ from torch.autograd's")
+
+    return Property(
+        "mlp_loss_and_grads",
+        "agrees_with_torch_autograd",
+        "grads agree with torch.autograd for every activation, depth and width",
+        "Check each layer: dW = h_prev.T @ delta, db = delta summed over the rows, and the activation's "
+        "derivative taken at the pre-activation z.",
+        points,
+        True,
+        MLPS,
+        test,
+    )
+
+
+def _mlp_grads_match_central_differences(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        _, grads = _loss_and_grads_of(calls.student(*example.values()), example["params"])
+        want = mlp_central_differences(example["x"], example["labels"], example["params"], _activation(example))
+        _grads_close(grads, want, DERIVATIVE_TOLERANCE, "grads disagree with central differences of the loss")
+
+    return Property(
+        "mlp_loss_and_grads",
+        "matches_central_differences",
+        "grads agree with central differences of the loss in every parameter (away from ReLU's kink)",
+        "Check your gradients with your own numerical_gradient, one layer at a time, starting from the last.",
+        points,
+        True,
+        MLPS_AWAY_FROM_KINKS,
+        test,
+    )
+
+
+def _mlp_same_when(
+    name: str, says: str, hint: str, points: float, change: Callable[[Example, np.ndarray], Example]
+) -> Property:
+    """The loss and grads are unchanged when ``change`` rearranges the batch (it gets a drawn permutation)."""
+
+    def test(calls: Calls, drawn: Example) -> None:
+        example = {key: value for key, value in drawn.items() if key != "permutation"}
+        loss, grads = _loss_and_grads_of(calls.student(*example.values()), example["params"])
+        changed = change(example, drawn["permutation"])
+        loss_after, grads_after = _loss_and_grads_of(calls.student(*changed.values()), example["params"])
+        tolerance = tolerance_for(F64)
+        assert_close(np.asarray(loss_after), np.asarray(loss), tolerance, f"the loss changed when {says}")
+        _grads_close(grads_after, grads, tolerance, f"grads changed when {says}")
+
+    examples = MLPS.flatmap(
+        lambda ex: st.permutations(range(len(ex["labels"]))).map(lambda p: {**ex, "permutation": np.array(p)})
+    )
+    return Property(
+        "mlp_loss_and_grads",
+        name,
+        f"the loss and grads stay the same when {says}",
+        hint,
+        points,
+        True,
+        examples,
+        test,
+    )
+
+
+def _stacked(example: Example, _: np.ndarray) -> Example:
+    return {**example, "x": np.concatenate([example["x"]] * 2), "labels": np.concatenate([example["labels"]] * 2)}
+
+
+def _permuted(example: Example, permutation: np.ndarray) -> Example:
+    return {**example, "x": example["x"][permutation], "labels": example["labels"][permutation]}
+
+
+def _large_mlp(rng: np.random.Generator) -> list[Any]:
+    widths = [64, 128, 128, 10]
+    params = [
+        (rng.standard_normal((a, b)) / np.sqrt(a), np.zeros(b)) for a, b in zip(widths[:-1], widths[1:], strict=True)
+    ]
+    return [rng.standard_normal((2048, 64)), rng.integers(0, 10, 2048), params, "relu"]
+
+
+# ---------------------------------------------------------------- gradient_descent on quadratic bowls
+
+
+@st.composite
+def _bowls(pick: st.DrawFn, rates: tuple[float, float], steps: st.SearchStrategy[int]) -> Example:
+    """``f(w) = w·A w / 2 - b·w`` with ``A`` positive definite (curvatures 1 to 10) and ``lr = c / L``,
+    ``c`` drawn from ``rates`` and ``L`` the largest curvature."""
+    size = pick(st.integers(1, 4))
+    a, curvatures = pick(draw.positive_definite_matrices(size))
+    vectors = hnp.arrays(np.float64, size, elements=st.floats(-5.0, 5.0))
+    b, w0 = pick(vectors), pick(vectors)
+    lr = pick(st.floats(*rates)) / float(curvatures[-1])
+    return {"grad": NamedCallable("quadratic_grad", a, b), "w0": w0, "lr": lr, "steps": pick(steps)}
+
+
+def _bowl(example: Example) -> tuple[np.ndarray, np.ndarray]:
+    a, b = example["grad"].args
+    return np.asarray(a), np.asarray(b)
+
+
+def _bowl_value(example: Example, w: np.ndarray) -> np.ndarray:
+    a, b = _bowl(example)
+    return np.asarray(0.5 * np.einsum("...i,ij,...j->...", w, a, w) - w @ b)
+
+
+def _minimum(example: Example) -> np.ndarray:
+    a, b = _bowl(example)
+    return np.asarray(np.linalg.solve(a, b))
+
+
+def _steep_component(example: Example) -> float:
+    """How much of ``w0 - w*`` lies along the steepest curvature (the direction that blows up first)."""
+    a, _ = _bowl(example)
+    curvatures, directions = np.linalg.eigh(a)
+    steepest = directions[:, curvatures >= curvatures[-1] * (1 - 1e-9)]
+    return float(np.linalg.norm(steepest.T @ (example["w0"] - _minimum(example))))
+
+
+def _iterates_of(calls: Calls, example: Example) -> np.ndarray:
+    got = result_of(calls, example)
+    want_shape = (example["steps"] + 1, *example["w0"].shape)
+    if got.shape != want_shape:
+        raise PropertyFailure(f"gradient_descent returned shape {got.shape}; expected {want_shape}")
+    return got
+
+
+def torch_sgd_path(example: Example, momentum: float = 0.0) -> np.ndarray:
+    """The iterates of ``torch.optim.SGD`` on the example's quadratic bowl, ``w0`` first."""
+    torch = _torch()
+    a, b = _bowl(example)
+    w = _tensor(example["w0"], grad=True)
+    optimizer = torch.optim.SGD([w], lr=example["lr"], momentum=momentum)
+    path = [example["w0"].copy()]
+    for _ in range(example["steps"]):
+        w.grad = _tensor(a) @ w.detach() - _tensor(b)
+        optimizer.step()
+        path.append(w.detach().numpy().copy())
+    return np.asarray(path)
+
+
+def _bowl_property(
+    name: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example], check: Callable[..., None]
+) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        check(example, _iterates_of(calls, example))
+
+    return Property("gradient_descent", name, says, hint, points, True, examples, test)
+
+
+def _descends(example: Example, path: np.ndarray) -> None:
+    values = _bowl_value(example, path)
+    slack = 1e-12 * (1 + np.abs(values[:-1]))
+    rises = np.flatnonzero(values[1:] > values[:-1] + slack)
+    if rises.size:
+        t = int(rises[0])
+        raise PropertyFailure(f"f rose from step {t} to step {t + 1}", values[t], values[t + 1])
+
+
+def _converges(example: Example, path: np.ndarray) -> None:
+    assert_close(path[-1], _minimum(example), Tolerance(rtol=1e-6, atol=1e-6), "the last iterate is not A^-1 b")
+
+
+def _diverges(example: Example, path: np.ndarray) -> None:
+    start = np.linalg.norm(example["w0"] - _minimum(example))
+    end = np.linalg.norm(path[-1] - _minimum(example))
+    if not end > 1e3 * start:
+        raise PropertyFailure(
+            f"after {example['steps']} steps the distance to the minimum went from {start:.3g} to {end:.3g}; "
+            "with lr > 2/L it must blow up"
+        )
+
+
+def _zero_lr(example: Example, path: np.ndarray) -> None:
+    assert_close(path, np.broadcast_to(example["w0"], path.shape), tolerance_for(F64), "lr = 0 moved w")
+
+
+BOWLS = _bowls((0.1, 1.9), st.integers(0, 10))
+DESCENDING = _bowls((0.1, 1.9), st.just(30))
+CONVERGING = _bowls((0.5, 1.5), st.just(400))
+DIVERGING = _bowls((2.5, 4.0), st.just(40)).filter(
+    lambda ex: _steep_component(ex) >= 0.1 * max(float(np.linalg.norm(ex["w0"] - _minimum(ex))), 1.0)
+)
+STANDING_STILL = _bowls((0.1, 1.9), st.integers(0, 5)).map(lambda ex: {**ex, "lr": 0.0})
+
+
+def _any_shape_bowls() -> st.SearchStrategy[Example]:
+    """``w0`` of any shape with the gradient ``c * (w - m)`` of an elementwise bowl."""
+
+    def build(triple: tuple[np.ndarray, ...]) -> st.SearchStrategy[Example]:
+        w0, c, m = triple
+        return st.tuples(st.floats(0.0, 0.5), st.integers(0, 4)).map(
+            lambda pair: {
+                "grad": NamedCallable("diagonal_quadratic_grad", np.abs(c), m),
+                "w0": w0,
+                "lr": pair[0],
+                "steps": pair[1],
+            }
+        )
+
+    return draw.same_shape_arrays(3, min_dims=0, max_abs=10.0, dtypes=draw.float64s()).flatmap(build)
+
+
+def _every_iterate(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        path = _iterates_of(calls, example)
+        assert_close(path[0], example["w0"], tolerance_for(F64), "the first iterate is not w0")
+        if path.dtype != F64:
+            raise PropertyFailure(f"gradient_descent returned dtype {path.dtype}; expected float64")
+
+    return Property(
+        "gradient_descent",
+        "returns_every_iterate",
+        "gradient_descent returns steps + 1 iterates of w0's shape, w0 first, for any shape of w0",
+        "np.empty((steps + 1, *w0.shape)) has room for every iterate; row 0 is w0.",
+        points,
+        True,
+        _any_shape_bowls(),
+        test,
+    )
+
+
+# ---------------------------------------------------------------- sgd_momentum_step and adam_step
+
+
+def _optimizer_run(name: str, count: int, hyper: dict[str, st.SearchStrategy[float]]) -> st.SearchStrategy[Example]:
+    """A start ``w`` (0 to 2 dimensions), ``count`` gradients of its shape, and hyperparameters."""
+    arrays = draw.same_shape_arrays(count + 1, min_dims=0, max_dims=2, max_abs=100.0, dtypes=draw.float64s())
+    return st.tuples(arrays, st.fixed_dictionaries(hyper)).map(
+        lambda pair: {"w": pair[0][0], "gradients": list(pair[0][1:]), **pair[1]}
+    )
+
+
+def _step_results(value: Any, count: int, function: str) -> list[np.ndarray]:
+    """An optimizer step's ``count`` returned arrays (NumPy scalars, for 0-d inputs, read as 0-d arrays)."""
+    if not isinstance(value, (list, tuple)) or len(value) != count:
+        raise PropertyFailure(f"{function} must return a tuple of {count} arrays", got=value)
+    return [plain_array(part, function, f" at [{index}]") for index, part in enumerate(value)]
+
+
+def _momentum_agrees_with_torch(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        torch = _torch()
+        w = _tensor(example["w"], grad=True)
+        optimizer = torch.optim.SGD([w], lr=example["lr"], momentum=example["beta"])
+        mine, velocity = example["w"], np.zeros_like(example["w"])
+        for step, gradient in enumerate(example["gradients"], start=1):
+            w.grad = _tensor(gradient)
+            optimizer.step()
+            got = calls.student(mine, gradient, velocity, example["lr"], example["beta"])
+            mine, velocity = _step_results(got, 2, "sgd_momentum_step")
+            want = (w.detach().numpy(), optimizer.state[w]["momentum_buffer"].numpy())
+            assert_nested_close(
+                (mine, velocity), want, tolerance_for(F64), f"(w, v) after step {step}", "sgd_momentum_step"
+            )
+
+    return Property(
+        "sgd_momentum_step",
+        "agrees_with_torch_sgd",
+        "four steps agree with torch.optim.SGD(momentum=beta), w and the velocity",
+        "First the velocity, v = beta * v + dw, then the step with the new velocity, w = w - lr * v.",
+        points,
+        True,
+        _optimizer_run("sgd_momentum_step", 4, {"lr": st.floats(1e-3, 1.0), "beta": st.floats(0.1, 0.99)}),
+        test,
+    )
+
+
+def _adam_agrees_with_torch(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        torch = _torch()
+        w = _tensor(example["w"], grad=True)
+        hyper = (example["lr"], example["beta1"], example["beta2"], example["eps"])
+        optimizer = torch.optim.Adam([w], lr=hyper[0], betas=hyper[1:3], eps=hyper[3])
+        mine, m, v = example["w"], np.zeros_like(example["w"]), np.zeros_like(example["w"])
+        for t, gradient in enumerate(example["gradients"], start=1):
+            w.grad = _tensor(gradient)
+            optimizer.step()
+            mine, m, v = _step_results(calls.student(mine, gradient, m, v, t, *hyper), 3, "adam_step")
+            state = optimizer.state[w]
+            want = (w.detach().numpy(), state["exp_avg"].numpy(), state["exp_avg_sq"].numpy())
+            assert_nested_close((mine, m, v), want, tolerance_for(F64), f"(w, m, v) after step t = {t}", "adam_step")
+
+    return Property(
+        "adam_step",
+        "agrees_with_torch_adam",
+        "four steps (t = 1, 2, 3, 4) agree with torch.optim.Adam, w and both moments",
+        "Update m and v first, then correct both for their start at zero with 1 - beta**t, t counting from 1.",
+        points,
+        True,
+        _optimizer_run(
+            "adam_step",
+            4,
+            {
+                "lr": st.floats(1e-3, 0.5),
+                "beta1": st.floats(0.0, 0.99),
+                "beta2": st.floats(0.9, 0.9999),
+                "eps": st.sampled_from([1e-8, 1e-6, 1e-3]),
+            },
+        ),
+        test,
+    )
+
+
+def _step_examples(
+    names: tuple[str, ...],
+    required: dict[str, st.SearchStrategy[Any]],
+    optional: tuple[tuple[str, st.SearchStrategy[Any]], ...],
+) -> st.SearchStrategy[Example]:
+    """Float64 arrays of one shape (0 to 2 dimensions) named ``names``, then the ``required`` arguments and a
+    drawn prefix of the ``optional`` ones (they are positional: the ones left out keep their defaults)."""
+    arrays = draw.same_shape_arrays(len(names), min_dims=0, max_dims=2, max_abs=100.0, dtypes=draw.float64s())
+
+    def build(pair: tuple[tuple[np.ndarray, ...], int]) -> st.SearchStrategy[Example]:
+        values, count = pair
+        given = {name: st.just(value) for name, value in zip(names, values, strict=True)}
+        return st.fixed_dictionaries({**given, **required, **dict(optional[:count])})
+
+    order = in_order(*names, *required, *(name for name, _ in optional))
+    return st.tuples(arrays, st.integers(0, len(optional))).flatmap(build).map(order)
+
+
+MOMENTUM_STEPS = _step_examples(("w", "dw", "velocity"), {"lr": st.floats(0.0, 1.0)}, (("beta", st.floats(0.0, 0.99)),))
+ADAM_STEPS = _step_examples(
+    ("w", "dw", "m", "v"),
+    {"t": st.integers(1, 1000)},
+    (
+        ("lr", st.floats(1e-4, 0.5)),
+        ("beta1", st.floats(0.0, 0.99)),
+        ("beta2", st.floats(0.9, 0.9999)),
+        ("eps", st.sampled_from([1e-8, 1e-6, 1e-3])),
+    ),
+).map(lambda ex: {**ex, "v": np.asarray(np.abs(ex["v"]))})  # a second moment is never negative
+
+
+def _momentum_special_case(name: str, says: str, hint: str, points: float, zero: str) -> Property:
+    """With ``zero = "beta"``: a plain gradient step (``w - lr dw``, ``v = dw``). With ``zero = "lr"``: ``w``
+    stays where it is while the velocity still accumulates."""
+
+    def test(calls: Calls, example: Example) -> None:
+        w, dw, velocity = example["w"], example["dw"], example["velocity"]
+        if zero == "beta":
+            want = (w - example["lr"] * dw, dw)
+        else:
+            want = (w, example.get("beta", 0.9) * velocity + dw)
+        got = calls.student(*example.values())
+        assert_nested_close(got, want, tolerance_for(F64), f"(w, v) is wrong when {says}", "sgd_momentum_step")
+
+    examples = MOMENTUM_STEPS.map(lambda ex: {**ex, zero: 0.0})
+    return Property("sgd_momentum_step", name, f"sgd_momentum_step: {says}", hint, points, True, examples, test)
+
+
+def _adam_zero_lr(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        got = _step_results(calls.student(*example.values()), 3, "adam_step")
+        assert_close(got[0], example["w"], tolerance_for(F64), "adam_step with lr = 0 moved w")
+
+    examples = ADAM_STEPS.map(lambda ex: {**ex, "lr": 0.0})
+    return Property(
+        "adam_step",
+        "zero_lr_changes_nothing",
+        "adam_step with lr = 0 leaves w where it is",
+        "The step is lr times the corrected ratio; nothing else may move w.",
+        points,
+        True,
+        examples.map(in_order("w", "dw", "m", "v", "t", "lr", "beta1", "beta2", "eps")),
+        test,
+    )
+
+
+def _adam_first_step(points: float) -> Property:
+    """From ``m = v = 0`` at ``t = 1``, bias correction makes the step ``lr * dw / (|dw| + eps)``."""
+
+    def test(calls: Calls, example: Example) -> None:
+        got = _step_results(calls.student(*example.values()), 3, "adam_step")
+        dw, lr = example["dw"], example["lr"]
+        want = example["w"] - lr * dw / (np.abs(dw) + 1e-8)
+        assert_close(got[0], want, tolerance_for(F64), "the first Adam step is not lr * dw / (|dw| + eps)")
+
+    def first_step(ex: Example) -> Example:
+        dw = draw.away_from(ex["dw"], 0.0, 1e-2)
+        zeros = np.zeros_like(ex["w"])
+        return {"w": ex["w"], "dw": dw, "m": zeros, "v": zeros, "t": 1, "lr": ex.get("lr", 1e-3)}
+
+    return Property(
+        "adam_step",
+        "first_step_has_length_lr",
+        "the first step from m = v = 0 (t = 1) moves each coordinate by lr (bias correction)",
+        "m and v start at 0, so early averages are too small: divide them by 1 - beta1**t and 1 - beta2**t.",
+        points,
+        True,
+        ADAM_STEPS.map(first_step),
+        test,
+    )
+
+
+def _optimizer_shapes(function: str, count: int, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        w = first_array(example)
+        for index, part in enumerate(_step_results(calls.student(*example.values()), count, function)):
+            if part.shape != w.shape or part.dtype != w.dtype:
+                raise PropertyFailure(
+                    f"{function} returned an array {index} of shape {part.shape} and dtype {part.dtype} "
+                    f"for w of shape {w.shape} and dtype {w.dtype}"
+                )
+
+    return Property(
+        function,
+        "keeps_shape_and_dtype",
+        f"{function} returns {count} arrays of w's shape and dtype (float32 included)",
+        "A Python float times an array keeps the array's dtype; np.float64 values promote float32.",
+        points,
+        True,
+        examples,
+        test,
+    )
+
+
+def _any_dtype(examples: st.SearchStrategy[Example]) -> st.SearchStrategy[Example]:
+    """The examples, sometimes with every array cast to float32."""
+    return st.tuples(examples, st.booleans()).map(
+        lambda pair: {
+            k: v.astype(np.float32) if pair[1] and isinstance(v, np.ndarray) else v for k, v in pair[0].items()
+        }
+    )
+
+
+# ---------------------------------------------------------------- minibatch_sgd, checked structurally
+
+
+@st.composite
+def _training_runs(pick: st.DrawFn, batch: str, min_examples: int = 1, min_epochs: int = 1) -> Example:
+    """A linear network on ``n`` examples whose first feature is the example's index / n (so that the
+    grader can tell which examples a mini-batch holds). ``batch`` is ``"full"`` (batch_size >= n) or
+    ``"mini"`` (batch_size < n)."""
+    n = pick(st.integers(max(min_examples, 2 if batch == "mini" else 1), 12))
+    widths = [pick(st.integers(1, 3)) for _ in range(pick(st.integers(1, 2)))] + [pick(st.integers(1, 2))]
+    features = pick(hnp.arrays(np.float64, (n, widths[0]), elements=st.floats(-1.0, 1.0)))
+    features[:, 0] = np.arange(n) / n
+    batch_size = pick(st.integers(n, n + 3) if batch == "full" else st.integers(1, n - 1))
+    return {
+        "loss_and_grads": NamedCallable("linear_network"),
+        "params": pick(draw.layer_params(widths)),
+        "x": features,
+        "y": pick(hnp.arrays(np.float64, (n, widths[-1]), elements=st.floats(-1.0, 1.0))),
+        "lr": pick(st.floats(0.01, 0.2)),
+        "batch_size": batch_size,
+        "epochs": pick(st.integers(min_epochs, 3)),
+        "rng": NamedCallable("rng", pick(st.integers(0, 2**32 - 1))),
+    }
+
+
+FULL_BATCH_RUNS = _training_runs("full")
+MINI_BATCH_RUNS = _training_runs("mini")
+SHUFFLED_RUNS = _training_runs("mini", min_examples=10, min_epochs=3)
+
+
+def _run_of(value: Any) -> tuple[Any, list[float]]:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise PropertyFailure("minibatch_sgd must return a pair (params, epoch_losses)", got=value)
+    params, losses = value
+    if not isinstance(losses, (list, tuple)) and not isinstance(losses, np.ndarray):
+        raise PropertyFailure("epoch_losses must be a list of numbers", got=losses)
+    return params, [number_of(loss, "minibatch_sgd") for loss in losses]
+
+
+def _subtract(params: Any, grads: Any, lr: float) -> Layers:
+    return [(np.asarray(w) - lr * gw, np.asarray(b) - lr * gb) for (w, b), (gw, gb) in zip(params, grads, strict=True)]
+
+
+def _full_batch_is_gradient_descent(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        params, losses = _run_of(calls.student(*example.values()))
+        want_params, want_losses = example["params"], []
+        for _ in range(example["epochs"]):
+            loss, grads = linear_network_loss_and_grads(example["x"], example["y"], want_params)
+            want_losses.append(loss)
+            want_params = _subtract(want_params, grads, example["lr"])
+        for got, want, what in ((losses, want_losses, "epoch_losses"), (params, want_params, "params")):
+            assert_nested_close(
+                got, want, tolerance_for(F64), f"{what} differ from gradient descent's", "minibatch_sgd"
+            )
+
+    return Property(
+        "minibatch_sgd",
+        "full_batch_is_gradient_descent",
+        "with batch_size >= n (one batch per epoch), minibatch_sgd is plain gradient descent",
+        "Each step: (loss, grads) = loss_and_grads(x[idx], y[idx], params), then p - lr * g for every array.",
+        points,
+        True,
+        FULL_BATCH_RUNS,
+        test,
+    )
+
+
+def _probe(calls: Calls, example: Example) -> tuple[Any, list[float], list[dict[str, Any]]]:
+    """Run the student's function through the recording harness: its result and every call it made."""
+    recorded = calls.student(*example.values(), harness=NamedCallable("minibatch_probe"))
+    if not isinstance(recorded, dict):
+        raise PropertyFailure("minibatch_sgd could not be run")
+    params, losses = _run_of(recorded["result"])
+    return params, losses, list(recorded["calls"])
+
+
+def _epochs(example: Example, recorded: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The recorded calls split into epochs of ceil(n / batch_size) mini-batches each."""
+    n, batch_size, epochs = len(example["x"]), example["batch_size"], example["epochs"]
+    per_epoch = -(-n // batch_size)
+    if len(recorded) != per_epoch * epochs:
+        raise PropertyFailure(
+            f"loss_and_grads was called {len(recorded)} times; {epochs} epochs of {n} examples in mini-batches "
+            f"of {batch_size} make {per_epoch * epochs} steps"
+        )
+    return [recorded[e * per_epoch : (e + 1) * per_epoch] for e in range(epochs)]
+
+
+def _indices(call: dict[str, Any], n: int) -> np.ndarray:
+    """Which examples a mini-batch holds, read off its first feature (index / n)."""
+    return np.asarray(np.rint(np.asarray(call["x"])[:, 0] * n).astype(int))
+
+
+def _every_example_once(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        n = len(example["x"])
+        _, _, recorded = _probe(calls, example)
+        for epoch, batches in enumerate(_epochs(example, recorded)):
+            for call in batches:
+                if len(call["x"]) > example["batch_size"] or len(call["y"]) != len(call["x"]):
+                    raise PropertyFailure(f"epoch {epoch} has a mini-batch of {len(call['x'])} examples")
+                indices = _indices(call, n)
+                if not np.array_equal(np.asarray(call["y"]), example["y"][indices]):
+                    raise PropertyFailure(f"in epoch {epoch}, a mini-batch pairs examples with other examples' y")
+            seen = np.sort(np.concatenate([_indices(call, n) for call in batches]))
+            if not np.array_equal(seen, np.arange(n)):
+                raise PropertyFailure(f"epoch {epoch} did not use every example exactly once", np.arange(n), seen)
+
+    return Property(
+        "minibatch_sgd",
+        "uses_every_example_once_per_epoch",
+        "each epoch passes every example (with its own y) exactly once, in mini-batches of at most batch_size",
+        "Shuffle the indices, then take consecutive slices order[start:start + batch_size]: the last one "
+        "may be shorter. Index x and y with the same indices.",
+        points,
+        True,
+        MINI_BATCH_RUNS,
+        test,
+    )
+
+
+def _steps_from_latest_params(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        params, _, recorded = _probe(calls, example)
+        expected = example["params"]
+        tolerance = tolerance_for(F64)
+        for step, call in enumerate(recorded):
+            what = f"the params given to loss_and_grads at step {step}"
+            assert_nested_close(call["params"], expected, tolerance, what, "minibatch_sgd")
+            expected = _subtract(call["params"], call["grads"], example["lr"])
+        assert_nested_close(params, expected, tolerance, "the params returned after the last step", "minibatch_sgd")
+
+    return Property(
+        "minibatch_sgd",
+        "steps_from_the_latest_params",
+        "every step is p - lr * g from the params of the step before, and the last step's params are returned",
+        "Pass the current params to loss_and_grads and update them after every mini-batch, not once per epoch.",
+        points,
+        True,
+        MINI_BATCH_RUNS,
+        test,
+    )
+
+
+def _epoch_losses_are_means(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        _, losses, recorded = _probe(calls, example)
+        want = [float(np.mean([call["loss"] for call in batches])) for batches in _epochs(example, recorded)]
+        assert_nested_close(losses, want, tolerance_for(F64), "epoch_losses", "minibatch_sgd")
+
+    return Property(
+        "minibatch_sgd",
+        "epoch_loss_is_mean_of_batches",
+        "each epoch's loss is the mean of the losses of its mini-batches",
+        "Collect the loss of every mini-batch of the epoch, then append their mean.",
+        points,
+        True,
+        MINI_BATCH_RUNS,
+        test,
+    )
+
+
+def _shuffles_every_epoch(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        _, _, recorded = _probe(calls, example)
+        orders = _orders(example, recorded)
+        if all(np.array_equal(order, orders[0]) for order in orders):
+            raise PropertyFailure(f"all {len(orders)} epochs visit the examples in the same order", got=orders[0])
+
+    return Property(
+        "minibatch_sgd",
+        "shuffles_every_epoch",
+        "the order of the examples changes from epoch to epoch",
+        "Draw a fresh rng.permutation(n) at the start of every epoch.",
+        points,
+        True,
+        SHUFFLED_RUNS,
+        test,
+    )
+
+
+def _orders(example: Example, recorded: list[dict[str, Any]]) -> list[np.ndarray]:
+    """The order in which each epoch visited the examples."""
+    n = len(example["x"])
+    return [np.concatenate([_indices(call, n) for call in batches]) for batches in _epochs(example, recorded)]
+
+
+def _reproducible(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        seed = example["rng"].args[0]
+        params, losses, recorded = _probe(calls, example)
+        again = _probe(calls, {**example, "rng": NamedCallable("rng", seed)})
+        exact = Tolerance(rtol=0.0, atol=0.0)
+        assert_nested_close(again[:2], (params, losses), exact, "a second run with the same seed", "minibatch_sgd")
+        other = _probe(calls, {**example, "rng": NamedCallable("rng", (seed + 1) % 2**32)})
+        orders, other_orders = _orders(example, recorded), _orders(example, other[2])
+        if all(np.array_equal(a, b) for a, b in zip(orders, other_orders, strict=True)):
+            raise PropertyFailure("runs with two different seeds visit the examples in the same order")
+
+    return Property(
+        "minibatch_sgd",
+        "shuffles_with_the_given_rng",
+        "the shuffling comes from rng alone: the same seed gives the same run, another seed another order",
+        "Use the rng you are given (rng.permutation), not np.random or a generator of your own.",
+        points,
+        True,
+        SHUFFLED_RUNS,
+        test,
+    )
+
+
+# ---------------------------------------------------------------- the catalogue
+
+
+def _large_pair(rng: np.random.Generator) -> list[Any]:
+    return [rng.standard_normal(1 << 18), rng.standard_normal(1 << 18)]
+
+
+def _large_logits(rng: np.random.Generator) -> list[Any]:
+    return [rng.standard_normal((1 << 12, 64)) * 5, rng.integers(0, 64, 1 << 12)]
+
+
+LOOP_HINT = "Python loops over examples are slow; a few NumPy operations on the whole batch are fast."
+STABILITY_HINT = (
+    "np.exp of a large number overflows and log(0) is -inf. Rewrite the formula so that exp only ever "
+    "sees values <= 0 (the log-sum-exp trick, or max(z, 0) - z y + log1p(exp(-|z|)))."
+)
+GRAD_SHAPE = "The gradient has the shape of the loss's first argument."
+
+PROPERTIES: tuple[Property, ...] = (
+    # mse_loss
+    agrees_with_torch(
+        "mse_loss", "mse_loss", "mean((y_pred - y)**2) over every element, as one number.", 3, PREDICTIONS
+    ),
+    value_agrees_with_reference("mse_loss", "Average the squared differences over all elements.", 2, PREDICTIONS),
+    mean_over_the_batch("mse_loss", 2, PREDICTIONS),
+    returns_one_number("mse_loss", 1, PREDICTIONS),
+    leaves_input_unchanged("mse_loss", 1, PREDICTIONS),
+    as_fast_as_reference("mse_loss", _large_pair, LOOP_HINT, 1),
+    # mse_loss_grad
+    grad_agrees_with_torch(
+        "mse_loss", "d/dy_pred of mean((y_pred - y)**2) is 2 (y_pred - y) / N: keep the 2 and the 1/N.", 3, PREDICTIONS
+    ),
+    grad_matches_central_differences(
+        "mse_loss", "Differentiate one term (y_pred_i - y_i)**2 / N with the chain rule.", 3, PREDICTIONS_MODERATE
+    ),
+    agrees_with_reference("mse_loss_grad", "N is the number of elements, y.size.", 2, PREDICTIONS),
+    keeps_shape_and_dtype("mse_loss_grad", 1, PREDICTIONS_ANY_DTYPE),
+    leaves_input_unchanged("mse_loss_grad", 1, PREDICTIONS),
+    # bce_with_logits
+    agrees_with_torch(
+        "bce_with_logits",
+        "binary_cross_entropy_with_logits",
+        "Per element: max(z, 0) - z * y + log(1 + exp(-|z|)), then the mean.",
+        3,
+        BINARY,
+    ),
+    value_agrees_with_reference("bce_with_logits", "Try z = -1e4 and z = 50 with y = 1 and y = 0.", 2, BINARY),
+    number_stable_for_large_inputs("bce_with_logits", STABILITY_HINT, 2, BINARY_LARGE),
+    mean_over_the_batch("bce_with_logits", 1, BINARY),
+    returns_one_number("bce_with_logits", 1, BINARY),
+    leaves_input_unchanged("bce_with_logits", 1, BINARY),
+    # bce_with_logits_grad
+    grad_agrees_with_torch(
+        "bce_with_logits", "The gradient is (sigmoid(z) - y) / N: prediction minus target, averaged.", 3, BINARY
+    ),
+    grad_matches_central_differences(
+        "bce_with_logits", "Differentiate max(z, 0) - z y + log(1 + exp(-|z|)) for z > 0 and z < 0.", 2, BINARY_MODERATE
+    ),
+    agrees_with_reference("bce_with_logits_grad", "Use a stable sigmoid, written with exp(-|z|).", 2, BINARY),
+    stable_for_large_inputs("bce_with_logits_grad", STABILITY_HINT, 1, BINARY_LARGE),
+    keeps_shape_and_dtype("bce_with_logits_grad", 1, BINARY_ANY_DTYPE),
+    leaves_input_unchanged("bce_with_logits_grad", 1, BINARY),
+    # cross_entropy
+    agrees_with_torch(
+        "cross_entropy",
+        "cross_entropy",
+        "The mean over the rows of -log softmax(logits)[i, labels[i]]: logits are not probabilities.",
+        3,
+        LOGITS,
+    ),
+    value_agrees_with_reference("cross_entropy", "Softmax along each row (axis 1), then pick its label.", 2, LOGITS),
+    number_stable_for_large_inputs("cross_entropy", STABILITY_HINT, 1, LOGITS_LARGE),
+    mean_over_the_batch("cross_entropy", 1, LOGITS),
+    returns_one_number("cross_entropy", 1, LOGITS),
+    leaves_input_unchanged("cross_entropy", 1, LOGITS),
+    as_fast_as_reference("cross_entropy", _large_logits, LOOP_HINT, 1),
+    # cross_entropy_grad
+    grad_agrees_with_torch(
+        "cross_entropy", "(softmax(logits) - onehot(labels)) / n, with n the number of rows.", 3, LOGITS
+    ),
+    grad_matches_central_differences(
+        "cross_entropy", "Each row's gradient is its softmax minus the one-hot label, over n.", 2, LOGITS_MODERATE
+    ),
+    agrees_with_reference("cross_entropy_grad", "Divide by the number of rows, not of elements.", 2, LOGITS),
+    stable_for_large_inputs("cross_entropy_grad", STABILITY_HINT, 1, LOGITS_LARGE),
+    keeps_shape_and_dtype("cross_entropy_grad", 1, LOGITS_ANY_DTYPE),
+    leaves_input_unchanged("cross_entropy_grad", 1, LOGITS),
+    # numerical_gradient
+    agrees_with(
+        "numerical_gradient",
+        "agrees_with_analytic_gradient",
+        "numerical_gradient of f(x) = sum(c sin(x)) agrees with c cos(x), for x of any shape",
+        "For each index j: (f(x + eps e_j) - f(x - eps e_j)) / (2 eps), with x restored in between.",
+        3,
+        SINES,
+        lambda calls, ex: _sines_gradient(ex),
+        tolerance=NUMERICAL_TOLERANCE,
+    ),
+    agrees_with(
+        "numerical_gradient",
+        "central_differences_with_eps",
+        "numerical_gradient takes central differences with the eps it is given: exact on cubics",
+        "Step eps both ways, (f(x + eps) - f(x - eps)) / (2 eps): a one-sided difference is far less "
+        "accurate, and eps is an argument.",
+        2,
+        CUBES,
+        lambda calls, ex: _cubes_differences(ex),
+        tolerance=Tolerance(rtol=1e-7, atol=1e-8),
+    ),
+    _float32_input(1),
+    _float64_of_input_shape(1),
+    leaves_input_unchanged("numerical_gradient", 1, st.one_of(SINES, SINES_FLOAT32)),
+    value_agrees_with_reference(
+        "numerical_gradient",
+        "Perturb one coordinate at a time, by eps each way.",
+        2,
+        SINES_ANY_EPS,
+        NUMERICAL_TOLERANCE,
+    ),
+    # relative_error
+    value_agrees_with(
+        "relative_error",
+        "agrees_with_formula",
+        "relative_error agrees with max(|a - b| / maximum(1e-8, |a| + |b|))",
+        "Elementwise |a - b| / maximum(1e-8, |a| + |b|), then the largest value.",
+        3,
+        ERROR_PAIRS,
+        lambda calls, ex: _relative_error_formula(ex["a"], ex["b"]),
+    ),
+    value_agrees_with_reference("relative_error", "Take the maximum, not the mean.", 2, ERROR_PAIRS),
+    _relative_error_zero_for_equal(2),
+    _relative_error_symmetric(1),
+    _relative_error_at_most_one(1),
+    returns_one_number("relative_error", 1, ERROR_PAIRS),
+    # mlp_loss_and_grads
+    _mlp_loss_agrees_with_torch(2),
+    _mlp_grads_agree_with_torch(2),
+    _mlp_grads_match_central_differences(1),
+    value_agrees_with_reference("mlp_loss_and_grads", "Compare one layer at a time.", 1, MLPS),
+    _mlp_same_when(
+        "batch_invariant",
+        "the batch is stacked on itself",
+        "The loss is a mean over the examples; its gradients are too (delta is divided by n).",
+        1,
+        _stacked,
+    ),
+    _mlp_same_when(
+        "permutation_invariant",
+        "the examples are permuted",
+        "The order of the examples cannot matter: reduce over the rows (axis 0) for db.",
+        1,
+        _permuted,
+    ),
+    leaves_nested_input_unchanged("mlp_loss_and_grads", 1, MLPS),
+    as_fast_as_reference("mlp_loss_and_grads", _large_mlp, LOOP_HINT, 1),
+    # gradient_descent
+    value_agrees_with(
+        "gradient_descent",
+        "agrees_with_torch_sgd",
+        "gradient_descent's iterates agree with torch.optim.SGD on a quadratic bowl",
+        "w <- w - lr * grad(w), and every iterate kept.",
+        3,
+        BOWLS,
+        lambda calls, ex: torch_sgd_path(ex),
+    ),
+    _every_iterate(1),
+    _bowl_property(
+        "zero_lr_changes_nothing",
+        "with lr = 0 every iterate is w0",
+        "The step is lr * grad(w) and nothing else.",
+        1,
+        STANDING_STILL,
+        _zero_lr,
+    ),
+    _bowl_property(
+        "descends_below_2_over_L",
+        "with lr < 2/L on a convex quadratic, f(w) goes down at every step",
+        "Step against the gradient, with the gradient at the current w.",
+        1,
+        DESCENDING,
+        _descends,
+    ),
+    _bowl_property(
+        "converges_to_the_minimum",
+        "with lr around 1/L, 400 steps reach the closed-form minimum A^-1 b",
+        "Keep stepping with the same lr: no decay, no early stop.",
+        1,
+        CONVERGING,
+        _converges,
+    ),
+    _bowl_property(
+        "diverges_above_2_over_L",
+        "with lr > 2/L, the iterates move away from the minimum (too large a learning rate diverges)",
+        "Plain gradient descent has no safety net: do not clip, normalise or decay the step.",
+        1,
+        DIVERGING,
+        _diverges,
+    ),
+    leaves_input_unchanged("gradient_descent", 1, BOWLS),
+    value_agrees_with_reference(
+        "gradient_descent", "Row t + 1 is row t minus lr times the gradient at row t.", 1, BOWLS
+    ),
+    # sgd_momentum_step
+    _momentum_agrees_with_torch(4),
+    _momentum_special_case(
+        "beta_zero_is_gradient_descent",
+        "beta = 0 is a plain gradient step",
+        "With beta = 0 the velocity is just dw.",
+        1,
+        "beta",
+    ),
+    _momentum_special_case(
+        "zero_lr_changes_nothing",
+        "lr = 0 leaves w where it is",
+        "Only lr * v moves w; the velocity itself still accumulates.",
+        1,
+        "lr",
+    ),
+    value_agrees_with_reference("sgd_momentum_step", "v = beta * v + dw first, then w - lr * v.", 2, MOMENTUM_STEPS),
+    _optimizer_shapes("sgd_momentum_step", 2, 1, _any_dtype(MOMENTUM_STEPS)),
+    leaves_nested_input_unchanged("sgd_momentum_step", 1, MOMENTUM_STEPS),
+    # adam_step
+    _adam_agrees_with_torch(4),
+    _adam_first_step(1),
+    _adam_zero_lr(1),
+    value_agrees_with_reference("adam_step", "eps is added after the square root.", 2, ADAM_STEPS),
+    _optimizer_shapes("adam_step", 3, 1, _any_dtype(ADAM_STEPS)),
+    leaves_nested_input_unchanged("adam_step", 1, ADAM_STEPS),
+    # minibatch_sgd
+    _full_batch_is_gradient_descent(2),
+    _every_example_once(2),
+    _steps_from_latest_params(2),
+    _epoch_losses_are_means(1),
+    _shuffles_every_epoch(1),
+    _reproducible(1),
+    leaves_nested_input_unchanged("minibatch_sgd", 1, MINI_BATCH_RUNS),
+)
+
+ASSIGNMENT = Assignment(
+    id="03_gradient_descent",
+    notebook="gradient_descent.ipynb",
+    properties=PROPERTIES,
+    preload=("numpy", "matplotlib", "matplotlib.pyplot"),
+)
