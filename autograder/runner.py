@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import HypothesisException
 
@@ -135,6 +135,8 @@ def run_drawn(prop: Property, calls: Calls, seed: int, max_examples: int) -> Non
         report_multiple_bugs=False,
         verbosity=Verbosity.quiet,
         print_blob=False,
+        # The explain phase reruns many variants of a shrunk failure to annotate a report we never print.
+        phases=[phase for phase in Phase if phase is not Phase.explain],
     )(wrapped)
     wrapped = hypothesis_seed(property_seed(seed, prop))(wrapped)
     try:
