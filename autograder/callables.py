@@ -87,20 +87,18 @@ def _linear_network() -> Callable[[np.ndarray, np.ndarray, Params], tuple[float,
     return linear_network_loss_and_grads
 
 
-def _snapshot(value: Any) -> Any:
-    """A copy of the arrays in ``value`` (nested in lists and tuples): what they held at this moment."""
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, (list, tuple)):
-        return [_snapshot(item) for item in value]
-    return value
+def flat_parameters(params: Any) -> np.ndarray:
+    """Every array of a list of layers, raveled and concatenated in order, as one float64 vector."""
+    arrays = [np.ravel(np.asarray(array, dtype=np.float64)) for layer in params for array in layer]
+    return np.concatenate(arrays) if arrays else np.zeros(0)
 
 
 def _minibatch_probe() -> Callable[..., dict[str, Any]]:
     """A harness for ``minibatch_sgd(loss_and_grads, params, x, y, ...)`` that records every step.
 
     It hands the student's function a ``loss_and_grads`` that remembers each call's mini-batch, the
-    parameters it was given and what it answered, and returns ``{"result": ..., "calls": [...]}``:
+    parameters it was given and the gradients it answered (both flattened by :func:`flat_parameters`,
+    so that a step travels back as four arrays), and returns ``{"result": ..., "calls": [...]}``:
     enough for the grader to check the shuffling, the batches and every SGD step without knowing which
     random numbers the student's code drew.
     """
@@ -110,8 +108,15 @@ def _minibatch_probe() -> Callable[..., dict[str, Any]]:
 
         def recording(xb: np.ndarray, yb: np.ndarray, params: Params) -> tuple[float, Params]:
             loss, grads = loss_and_grads(xb, yb, params)
-            snapshot = {"x": xb, "y": yb, "params": params, "loss": loss, "grads": grads}
-            calls.append({key: _snapshot(value) for key, value in snapshot.items()})
+            calls.append(
+                {
+                    "x": np.array(xb, copy=True),
+                    "y": np.array(yb, copy=True),
+                    "params": flat_parameters(params),
+                    "loss": loss,
+                    "grads": flat_parameters(grads),
+                }
+            )
             return loss, grads
 
         result = student(recording, *args)

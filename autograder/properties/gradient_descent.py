@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from autograder import strategies as draw
-from autograder.callables import linear_network_loss_and_grads
+from autograder.callables import flat_parameters, linear_network_loss_and_grads
 from autograder.catalogue import Assignment, Property
 from autograder.checks import PropertyFailure, Tolerance, assert_close, tolerance_for
 from autograder.properties.common import (
@@ -109,11 +109,16 @@ def torch_mlp(x: np.ndarray, labels: np.ndarray, params: Layers, activation: str
 # ---------------------------------------------------------------- the grader's own NumPy formulas
 
 
+NONLINEARITIES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "sigmoid": lambda z: np.exp(-np.logaddexp(0.0, -z)),  # stable: exp of a value <= 0
+    "tanh": np.tanh,
+}
+
+
 def _hidden_layers(x: np.ndarray, params: Layers, activation: str) -> tuple[list[np.ndarray], np.ndarray]:
     """The hidden pre-activations and the logits of the MLP, in float64."""
-    from scipy.special import expit
-
-    nonlinearity = {"relu": lambda z: np.maximum(z, 0.0), "sigmoid": expit, "tanh": np.tanh}[activation]
+    nonlinearity = NONLINEARITIES[activation]
     h, pre_activations = x, []
     for w, b in params[:-1]:
         z = h @ w + b
@@ -159,8 +164,8 @@ def _pairs(
     dtypes: st.SearchStrategy[np.dtype[Any]] | None = None,
     second: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> st.SearchStrategy[Example]:
-    """Two arrays of one shape (1 to 3 dimensions), named; ``second`` maps the second one (labels in [0, 1])."""
-    arrays = draw.same_shape_arrays(2, max_abs=max_abs, dtypes=draw.float64s() if dtypes is None else dtypes)
+    """Two arrays of one shape (1 or 2 dimensions), named; ``second`` maps the second one (labels in [0, 1])."""
+    arrays = draw.seeded_arrays(2, max_abs=max_abs, dtypes=draw.float64s() if dtypes is None else dtypes)
     return arrays.map(lambda pair: {names[0]: pair[0], names[1]: pair[1] if second is None else second(pair[1])})
 
 
@@ -182,7 +187,7 @@ PREDICTIONS_ANY_DTYPE = _pairs(("y_pred", "y"), dtypes=draw.float_dtypes(), max_
 BINARY = _pairs(("z", "y"), second=_probabilities)
 BINARY_MODERATE = _pairs(("z", "y"), max_abs=30.0, second=_probabilities)
 BINARY_ANY_DTYPE = _pairs(("z", "y"), dtypes=draw.float_dtypes(), max_abs=100.0, second=_probabilities)
-BINARY_LARGE = draw.same_shape_arrays(2, dtypes=draw.float64s()).map(
+BINARY_LARGE = draw.seeded_arrays(2, dtypes=draw.float64s()).map(
     lambda pair: {"z": np.where(np.abs(pair[0]) < 700, np.sign(pair[0]) * 1e4, pair[0]), "y": _probabilities(pair[1])}
 )
 LOGITS = _logits_examples()
@@ -202,9 +207,9 @@ def _torch_grad(loss: str) -> Callable[[Calls, Example], np.ndarray]:
 
 
 def _logsumexp(z: np.ndarray) -> np.ndarray:
-    from scipy.special import logsumexp
-
-    return np.asarray(logsumexp(z, axis=1))
+    """log(sum(exp(z))) along the rows, stably."""
+    top = z.max(axis=1)
+    return np.asarray(top + np.log(np.exp(z - top[:, None]).sum(axis=1)))
 
 
 # The grader's own NumPy formulas of the losses, for its central differences (independent of PyTorch).
@@ -304,14 +309,10 @@ def _with_coefficients(name: str, x: np.ndarray, coefficients: np.ndarray) -> Ex
 
 
 def _function_examples(name: str, max_abs: float, dtype: np.dtype[Any] = F64) -> st.SearchStrategy[Example]:
-    """``{"f": NamedCallable(name, c), "x": x}`` with ``x`` of any shape (0-d included) and ``c`` like it."""
-
-    def build(x: np.ndarray) -> st.SearchStrategy[Example]:
-        coefficients = hnp.arrays(np.float64, x.shape, elements=st.floats(-3.0, 3.0))
-        return coefficients.map(lambda c: _with_coefficients(name, x, c))
-
-    shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
-    return hnp.arrays(dtype, shapes, elements=draw.values(dtype, max_abs)).flatmap(build)
+    """``{"f": NamedCallable(name, c), "x": x}`` with ``x`` of any shape (0-d included, up to 3 dimensions)
+    and coefficients ``c`` of its shape in [-3, 3]."""
+    arrays = draw.seeded_arrays(2, min_dims=0, max_dims=3, max_side=3, max_abs=max_abs, dtypes=st.just(dtype))
+    return arrays.map(lambda pair: _with_coefficients(name, pair[0], np.clip(pair[1], -3.0, 3.0)))
 
 
 SINES = _function_examples("sum_of_sines", 10.0)
@@ -442,17 +443,33 @@ def _relative_error_at_most_one(points: float) -> Property:
 # ---------------------------------------------------------------- mlp_loss_and_grads
 
 
+def _layers(widths: list[int]) -> list[tuple[int, int]]:
+    """The ``(d_in, d_out)`` of each layer of a network with the given widths."""
+    return list(zip(widths[:-1], widths[1:], strict=True))
+
+
 @st.composite
 def _mlps(pick: st.DrawFn) -> Example:
-    """An MLP classifier: 1 to 4 layers of width 1 to 5, 2 to 4 classes, 1 to 6 examples, any activation."""
-    depth = pick(st.integers(1, 4))
-    widths = pick(st.lists(st.integers(1, 5), min_size=depth, max_size=depth))
-    classes = pick(st.integers(2, 4))
-    n = pick(st.integers(1, 6))
+    """An MLP classifier: 1 to 3 layers of width 1 to 4, 2 to 4 classes, 1 to 5 examples, any activation.
+
+    Hypothesis draws the sizes and a seed for the values: small integers (where ReLU meets its kink at
+    exactly 0) or uniform values, inputs in [-2, 2] and parameters in [-1, 1].
+    """
+    depth = pick(st.integers(1, 3))
+    widths = [*pick(st.lists(st.integers(1, 4), min_size=depth, max_size=depth)), pick(st.integers(2, 4))]
+    n = pick(st.integers(1, 5))
+    integers = pick(st.booleans())
+    rng = np.random.default_rng(pick(draw.seeds()))
+
+    def values(size: tuple[int, ...], bound: int) -> np.ndarray:
+        return (
+            rng.integers(-bound, bound + 1, size).astype(np.float64) if integers else rng.uniform(-bound, bound, size)
+        )
+
     example: Example = {
-        "x": pick(hnp.arrays(np.float64, (n, widths[0]), elements=st.floats(-2.0, 2.0))),
-        "labels": pick(hnp.arrays(np.int64, n, elements=st.integers(0, classes - 1))),
-        "params": pick(draw.layer_params([*widths, classes])),
+        "x": values((n, widths[0]), 2),
+        "labels": rng.integers(0, widths[-1], n),
+        "params": [(values((a, b), 1), values((b,), 1)) for a, b in _layers(widths)],
     }
     activation = pick(st.sampled_from((None, *ACTIVATIONS)))
     if activation is not None:  # None leaves it out: the default is relu
@@ -591,13 +608,16 @@ def _large_mlp(rng: np.random.Generator) -> list[Any]:
 
 @st.composite
 def _bowls(pick: st.DrawFn, rates: tuple[float, float], steps: st.SearchStrategy[int]) -> Example:
-    """``f(w) = w·A w / 2 - b·w`` with ``A`` positive definite (curvatures 1 to 10) and ``lr = c / L``,
-    ``c`` drawn from ``rates`` and ``L`` the largest curvature."""
+    """``f(w) = w·A w / 2 - b·w`` with ``A = Q diag(l) Q^T`` positive definite (curvatures ``l`` from 1 to
+    10) and ``lr = c / L``, ``c`` drawn from ``rates`` and ``L`` the largest curvature. Hypothesis draws
+    the sizes, curvatures and rates; the rotation ``Q``, ``b`` and ``w0`` come from a drawn seed."""
     size = pick(st.integers(1, 4))
-    a, curvatures = pick(draw.positive_definite_matrices(size))
-    vectors = hnp.arrays(np.float64, size, elements=st.floats(-5.0, 5.0))
-    b, w0 = pick(vectors), pick(vectors)
+    curvatures = np.sort(pick(hnp.arrays(np.float64, size, elements=st.floats(1.0, 10.0))))
+    data = np.random.default_rng(pick(st.integers(0, 2**32 - 1)))
+    rotation = np.linalg.qr(data.standard_normal((size, size)))[0]
+    a = (rotation * curvatures) @ rotation.T
     lr = pick(st.floats(*rates)) / float(curvatures[-1])
+    b, w0 = data.uniform(-5.0, 5.0, size), data.uniform(-5.0, 5.0, size)
     return {"grad": NamedCallable("quadratic_grad", a, b), "w0": w0, "lr": lr, "steps": pick(steps)}
 
 
@@ -705,7 +725,9 @@ def _any_shape_bowls() -> st.SearchStrategy[Example]:
             }
         )
 
-    return draw.same_shape_arrays(3, min_dims=0, max_abs=10.0, dtypes=draw.float64s()).flatmap(build)
+    return draw.seeded_arrays(3, min_dims=0, max_dims=3, max_side=3, max_abs=10.0, dtypes=draw.float64s()).flatmap(
+        build
+    )
 
 
 def _every_iterate(points: float) -> Property:
@@ -732,7 +754,7 @@ def _every_iterate(points: float) -> Property:
 
 def _optimizer_run(name: str, count: int, hyper: dict[str, st.SearchStrategy[float]]) -> st.SearchStrategy[Example]:
     """A start ``w`` (0 to 2 dimensions), ``count`` gradients of its shape, and hyperparameters."""
-    arrays = draw.same_shape_arrays(count + 1, min_dims=0, max_dims=2, max_abs=100.0, dtypes=draw.float64s())
+    arrays = draw.seeded_arrays(count + 1, min_dims=0, max_abs=100.0, dtypes=draw.float64s())
     return st.tuples(arrays, st.fixed_dictionaries(hyper)).map(
         lambda pair: {"w": pair[0][0], "gradients": list(pair[0][1:]), **pair[1]}
     )
@@ -816,7 +838,7 @@ def _step_examples(
 ) -> st.SearchStrategy[Example]:
     """Float64 arrays of one shape (0 to 2 dimensions) named ``names``, then the ``required`` arguments and a
     drawn prefix of the ``optional`` ones (they are positional: the ones left out keep their defaults)."""
-    arrays = draw.same_shape_arrays(len(names), min_dims=0, max_dims=2, max_abs=100.0, dtypes=draw.float64s())
+    arrays = draw.seeded_arrays(len(names), min_dims=0, max_abs=100.0, dtypes=draw.float64s())
 
     def build(pair: tuple[tuple[np.ndarray, ...], int]) -> st.SearchStrategy[Example]:
         values, count = pair
@@ -936,30 +958,42 @@ def _any_dtype(examples: st.SearchStrategy[Example]) -> st.SearchStrategy[Exampl
 
 
 @st.composite
-def _training_runs(pick: st.DrawFn, batch: str, min_examples: int = 1, min_epochs: int = 1) -> Example:
+def _training_runs(
+    pick: st.DrawFn,
+    batch: str,
+    examples: tuple[int, int] = (1, 8),
+    epochs: tuple[int, int] = (1, 2),
+    min_batch: int = 1,
+) -> Example:
     """A linear network on ``n`` examples whose first feature is the example's index / n (so that the
     grader can tell which examples a mini-batch holds). ``batch`` is ``"full"`` (batch_size >= n) or
-    ``"mini"`` (batch_size < n)."""
-    n = pick(st.integers(max(min_examples, 2 if batch == "mini" else 1), 12))
+    ``"mini"`` (``min_batch <= batch_size < n``).
+
+    Hypothesis draws the sizes, the hyperparameters and a seed for the data: the checks are structural,
+    so the values matter less than the sizes, and drawing every number would cost more than the checks.
+    """
+    n = pick(st.integers(max(examples[0], min_batch + 1 if batch == "mini" else 1), examples[1]))
     widths = [pick(st.integers(1, 3)) for _ in range(pick(st.integers(1, 2)))] + [pick(st.integers(1, 2))]
-    features = pick(hnp.arrays(np.float64, (n, widths[0]), elements=st.floats(-1.0, 1.0)))
+    data = np.random.default_rng(pick(st.integers(0, 2**32 - 1)))
+    features = data.uniform(-1.0, 1.0, (n, widths[0]))
     features[:, 0] = np.arange(n) / n
-    batch_size = pick(st.integers(n, n + 3) if batch == "full" else st.integers(1, n - 1))
+    batch_size = pick(st.integers(n, n + 3) if batch == "full" else st.integers(min_batch, n - 1))
     return {
         "loss_and_grads": NamedCallable("linear_network"),
-        "params": pick(draw.layer_params(widths)),
+        "params": [(data.uniform(-1.0, 1.0, (a, b)), data.uniform(-1.0, 1.0, b)) for a, b in _layers(widths)],
         "x": features,
-        "y": pick(hnp.arrays(np.float64, (n, widths[-1]), elements=st.floats(-1.0, 1.0))),
+        "y": data.uniform(-1.0, 1.0, (n, widths[-1])),
         "lr": pick(st.floats(0.01, 0.2)),
         "batch_size": batch_size,
-        "epochs": pick(st.integers(min_epochs, 3)),
+        "epochs": pick(st.integers(*epochs)),
         "rng": NamedCallable("rng", pick(st.integers(0, 2**32 - 1))),
     }
 
 
 FULL_BATCH_RUNS = _training_runs("full")
 MINI_BATCH_RUNS = _training_runs("mini")
-SHUFFLED_RUNS = _training_runs("mini", min_examples=10, min_epochs=3)
+# Orders of 10 or more examples over 3 epochs: a correct shuffle repeats itself with odds below 1e-13.
+SHUFFLED_RUNS = _training_runs("mini", examples=(10, 12), epochs=(3, 3), min_batch=3)
 
 
 def _run_of(value: Any) -> tuple[Any, list[float]]:
@@ -1054,16 +1088,23 @@ def _every_example_once(points: float) -> Property:
     )
 
 
+def _flat_result(params: Any) -> np.ndarray:
+    """The student's returned params flattened like the probe's records (a failure if they are not layers)."""
+    if not isinstance(params, (list, tuple)) or not all(isinstance(layer, (list, tuple)) for layer in params):
+        raise PropertyFailure("minibatch_sgd must return params as a list of (W, b) pairs", got=params)
+    return flat_parameters([[plain_array(a, "minibatch_sgd") for a in layer] for layer in params])
+
+
 def _steps_from_latest_params(points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         params, _, recorded = _probe(calls, example)
-        expected = example["params"]
+        expected = flat_parameters(example["params"])
         tolerance = tolerance_for(F64)
         for step, call in enumerate(recorded):
-            what = f"the params given to loss_and_grads at step {step}"
-            assert_nested_close(call["params"], expected, tolerance, what, "minibatch_sgd")
-            expected = _subtract(call["params"], call["grads"], example["lr"])
-        assert_nested_close(params, expected, tolerance, "the params returned after the last step", "minibatch_sgd")
+            given = np.asarray(call["params"])
+            assert_close(given, expected, tolerance, f"the params given to loss_and_grads at step {step}")
+            expected = given - example["lr"] * np.asarray(call["grads"])
+        assert_close(_flat_result(params), expected, tolerance, "the params returned after the last step")
 
     return Property(
         "minibatch_sgd",
