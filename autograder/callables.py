@@ -97,30 +97,42 @@ def _minibatch_probe() -> Callable[..., dict[str, Any]]:
     """A harness for ``minibatch_sgd(loss_and_grads, params, x, y, ...)`` that records every step.
 
     It hands the student's function a ``loss_and_grads`` that remembers each call's mini-batch, the
-    parameters it was given and the gradients it answered (both flattened by :func:`flat_parameters`,
-    so that a step travels back as four arrays), and returns ``{"result": ..., "calls": [...]}``:
-    enough for the grader to check the shuffling, the batches and every SGD step without knowing which
-    random numbers the student's code drew.
+    parameters it was given, and the loss and gradients it answered. It returns the student's result and
+    the record, packed into a few arrays so that it travels back cheaply: ``batch_sizes`` (one entry per
+    call), ``x`` and ``y`` (the mini-batches stacked), ``losses``, and ``params`` and ``grads`` (each call's
+    :func:`flat_parameters`, concatenated, with their lengths in ``param_sizes``). That is enough for the
+    grader to check the shuffling, the batches and every SGD step without knowing which random numbers
+    the student's code drew.
     """
 
     def run(student: Callable[..., Any], loss_and_grads: Callable[..., Any], *args: Any) -> dict[str, Any]:
-        calls: list[dict[str, Any]] = []
+        xs: list[np.ndarray] = []
+        ys: list[np.ndarray] = []
+        losses: list[float] = []
+        params_seen: list[np.ndarray] = []
+        grads_given: list[np.ndarray] = []
 
         def recording(xb: np.ndarray, yb: np.ndarray, params: Params) -> tuple[float, Params]:
             loss, grads = loss_and_grads(xb, yb, params)
-            calls.append(
-                {
-                    "x": np.array(xb, copy=True),
-                    "y": np.array(yb, copy=True),
-                    "params": flat_parameters(params),
-                    "loss": loss,
-                    "grads": flat_parameters(grads),
-                }
-            )
+            xs.append(np.array(xb, dtype=np.float64, ndmin=2))
+            ys.append(np.array(yb, dtype=np.float64, ndmin=2))
+            losses.append(float(loss))
+            params_seen.append(flat_parameters(params))
+            grads_given.append(flat_parameters(grads))
             return loss, grads
 
         result = student(recording, *args)
-        return {"result": result, "calls": calls}
+        x, y = args[1], args[2]
+        return {
+            "result": result,
+            "batch_sizes": np.array([len(batch) for batch in xs], dtype=np.int64),
+            "x": np.concatenate(xs) if xs else np.zeros((0, np.shape(x)[1])),
+            "y": np.concatenate(ys) if ys else np.zeros((0, np.shape(y)[1])),
+            "losses": np.array(losses),
+            "param_sizes": np.array([len(flat) for flat in params_seen], dtype=np.int64),
+            "params": np.concatenate(params_seen) if params_seen else np.zeros(0),
+            "grads": np.concatenate(grads_given) if grads_given else np.zeros(0),
+        }
 
     return run
 

@@ -430,3 +430,28 @@ def gradient_by_central_differences(f: Callable[[np.ndarray], float], x: np.ndar
         point[index] = saved
         grad[index] = (up - down) / (2 * step)
     return grad
+
+
+Test = Callable[[Calls, Example], None]
+
+
+def drawn_property(
+    function: str,
+    name: str,
+    says: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    public: bool = True,
+) -> Callable[[Test], Property]:
+    """Make the decorated ``test(calls, example)`` a drawn property of ``function``::
+
+    @drawn_property("relative_error", "symmetric", "relative_error(a, b) equals relative_error(b, a)",
+                    "Neither array is the true one.", 1, ERROR_PAIRS)
+    def relative_error_is_symmetric(calls: Calls, example: Example) -> None: ...
+    """
+
+    def make(test: Test) -> Property:
+        return Property(function, name, says, hint, points, public, examples, test)
+
+    return make

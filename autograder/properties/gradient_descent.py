@@ -33,6 +33,7 @@ from autograder.properties.common import (
     agrees_with_reference,
     as_fast_as_reference,
     assert_nested_close,
+    drawn_property,
     first_array,
     gradient_by_central_differences,
     in_order,
@@ -53,8 +54,14 @@ from autograder.protocol import NamedCallable
 from autograder.runner import Calls
 
 F64 = np.dtype(np.float64)
+EXACT = Tolerance(rtol=0.0, atol=0.0)
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 Layers = list[tuple[np.ndarray, np.ndarray]]
+
+
+def _close(function: str, got: Any, want: Any, what: str) -> None:
+    """``function``'s ``got`` equals ``want`` within float64 tolerance (numbers, arrays, tuples and lists)."""
+    assert_nested_close(got, want, tolerance_for(F64), what, function)
 
 
 # ---------------------------------------------------------------- outside references: PyTorch, float64
@@ -69,24 +76,19 @@ def _torch() -> Any:
 
 
 def _tensor(array: np.ndarray, grad: bool = False) -> Any:
-    torch = _torch()
-    return torch.tensor(np.asarray(array), requires_grad=grad)
-
-
-def _torch_loss(name: str) -> Callable[..., Any]:
-    functional = _torch().nn.functional
-    losses: dict[str, Callable[..., Any]] = {
-        "mse_loss": functional.mse_loss,
-        "bce_with_logits": functional.binary_cross_entropy_with_logits,
-        "cross_entropy": functional.cross_entropy,
-    }
-    return losses[name]
+    return _torch().tensor(np.asarray(array), requires_grad=grad)
 
 
 def torch_value_and_grad(loss: str, first: np.ndarray, second: np.ndarray) -> tuple[float, np.ndarray]:
-    """PyTorch's loss of ``(first, second)`` and its gradient with respect to ``first``, in float64."""
+    """PyTorch's ``loss`` of ``(first, second)`` and its gradient with respect to ``first``, in float64."""
+    functional = _torch().nn.functional
+    torch_loss = {
+        "mse_loss": functional.mse_loss,
+        "bce_with_logits": functional.binary_cross_entropy_with_logits,
+        "cross_entropy": functional.cross_entropy,
+    }[loss]
     prediction = _tensor(first.astype(np.float64), grad=True)
-    value = _torch_loss(loss)(prediction, _tensor(second))
+    value = torch_loss(prediction, _tensor(second))
     value.backward()
     return float(value.item()), np.asarray(prediction.grad.numpy())
 
@@ -109,6 +111,19 @@ def torch_mlp(x: np.ndarray, labels: np.ndarray, params: Layers, activation: str
 # ---------------------------------------------------------------- the grader's own NumPy formulas
 
 
+def _logsumexp(z: np.ndarray) -> np.ndarray:
+    """log(sum(exp(z))) along the rows, stably."""
+    top = z.max(axis=1)
+    return np.asarray(top + np.log(np.exp(z - top[:, None]).sum(axis=1)))
+
+
+# The losses as functions of their first argument, for central differences independent of PyTorch.
+LOSS_FORMULAS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "mse_loss": lambda y_pred, y: float(np.mean((y_pred - y) ** 2)),
+    "bce_with_logits": lambda z, y: float(np.mean(np.logaddexp(0.0, z) - z * y)),
+    "cross_entropy": lambda logits, labels: float(np.mean(_logsumexp(logits) - logits[np.arange(len(labels)), labels])),
+}
+
 NONLINEARITIES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": lambda z: np.maximum(z, 0.0),
     "sigmoid": lambda z: np.exp(-np.logaddexp(0.0, -z)),  # stable: exp of a value <= 0
@@ -118,44 +133,36 @@ NONLINEARITIES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 def _hidden_layers(x: np.ndarray, params: Layers, activation: str) -> tuple[list[np.ndarray], np.ndarray]:
     """The hidden pre-activations and the logits of the MLP, in float64."""
-    nonlinearity = NONLINEARITIES[activation]
     h, pre_activations = x, []
     for w, b in params[:-1]:
-        z = h @ w + b
-        pre_activations.append(z)
-        h = nonlinearity(z)
+        pre_activations.append(h @ w + b)
+        h = NONLINEARITIES[activation](pre_activations[-1])
     w, b = params[-1]
     return pre_activations, h @ w + b
 
 
 def mlp_loss(x: np.ndarray, labels: np.ndarray, params: Layers, activation: str) -> float:
-    _, logits = _hidden_layers(x, params, activation)
-    return LOSS_FORMULAS["cross_entropy"](logits, labels)
+    return LOSS_FORMULAS["cross_entropy"](_hidden_layers(x, params, activation)[1], labels)
 
 
 def mlp_central_differences(x: np.ndarray, labels: np.ndarray, params: Layers, activation: str) -> Layers:
     """Every parameter's gradient by the grader's own central differences of :func:`mlp_loss`."""
 
-    def loss_with(layer: int, which: int) -> Callable[[np.ndarray], float]:
+    def loss_of(layer: int, which: int) -> Callable[[np.ndarray], float]:
         def loss(value: np.ndarray) -> float:
-            changed = list(params)
-            pair = list(changed[layer])
-            pair[which] = value
-            changed[layer] = (pair[0], pair[1])
-            return mlp_loss(x, labels, changed, activation)
+            w, b = params[layer]
+            changed = (value, b) if which == 0 else (w, value)
+            return mlp_loss(x, labels, [*params[:layer], changed, *params[layer + 1 :]], activation)
 
         return loss
 
     return [
-        (
-            gradient_by_central_differences(loss_with(layer, 0), w),
-            gradient_by_central_differences(loss_with(layer, 1), b),
-        )
-        for layer, (w, b) in enumerate(params)
+        (gradient_by_central_differences(loss_of(i, 0), w), gradient_by_central_differences(loss_of(i, 1), b))
+        for i, (w, b) in enumerate(params)
     ]
 
 
-# ---------------------------------------------------------------- examples
+# ---------------------------------------------------------------- the losses and their gradients
 
 
 def _pairs(
@@ -164,7 +171,7 @@ def _pairs(
     dtypes: st.SearchStrategy[np.dtype[Any]] | None = None,
     second: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> st.SearchStrategy[Example]:
-    """Two arrays of one shape (1 or 2 dimensions), named; ``second`` maps the second one (labels in [0, 1])."""
+    """Two arrays of one shape (1 or 2 dimensions), named; ``second`` maps the second one (targets in [0, 1])."""
     arrays = draw.seeded_arrays(2, max_abs=max_abs, dtypes=draw.float64s() if dtypes is None else dtypes)
     return arrays.map(lambda pair: {names[0]: pair[0], names[1]: pair[1] if second is None else second(pair[1])})
 
@@ -176,9 +183,14 @@ def _probabilities(y: np.ndarray) -> np.ndarray:
     return np.where(np.abs(y) >= 20.0, np.round(folded), folded).astype(y.dtype)
 
 
-def _logits_examples(max_abs: float = draw.MAX_ABS, float32: bool = False) -> st.SearchStrategy[Example]:
-    dtypes = None if float32 else draw.float64s()
-    return draw.logits_and_labels(max_abs, dtypes).map(lambda pair: {"logits": pair[0], "labels": pair[1]})
+def _huge(z: np.ndarray) -> np.ndarray:
+    """``z`` with every value under 700 in size pushed to +-1e4, where naive exponentials overflow."""
+    return np.where(np.abs(z) < 700, np.sign(z) * 1e4, z)
+
+
+def _logits(max_abs: float = draw.MAX_ABS, float32: bool = False) -> st.SearchStrategy[Example]:
+    pairs = draw.logits_and_labels(max_abs, None if float32 else draw.float64s())
+    return pairs.map(lambda pair: {"logits": pair[0], "labels": pair[1]})
 
 
 PREDICTIONS = _pairs(("y_pred", "y"))
@@ -187,83 +199,47 @@ PREDICTIONS_ANY_DTYPE = _pairs(("y_pred", "y"), dtypes=draw.float_dtypes(), max_
 BINARY = _pairs(("z", "y"), second=_probabilities)
 BINARY_MODERATE = _pairs(("z", "y"), max_abs=30.0, second=_probabilities)
 BINARY_ANY_DTYPE = _pairs(("z", "y"), dtypes=draw.float_dtypes(), max_abs=100.0, second=_probabilities)
-BINARY_LARGE = draw.seeded_arrays(2, dtypes=draw.float64s()).map(
-    lambda pair: {"z": np.where(np.abs(pair[0]) < 700, np.sign(pair[0]) * 1e4, pair[0]), "y": _probabilities(pair[1])}
+BINARY_LARGE = BINARY.map(lambda ex: {**ex, "z": _huge(ex["z"])})
+LOGITS = _logits()
+LOGITS_MODERATE = _logits(max_abs=30.0)
+LOGITS_ANY_DTYPE = _logits(max_abs=100.0, float32=True)
+LOGITS_LARGE = LOGITS.map(lambda ex: {**ex, "logits": _huge(ex["logits"])})
+
+STABILITY_HINT = (
+    "np.exp of a large number overflows and log(0) is -inf. Rewrite the formula so that exp only ever "
+    "sees values <= 0 (the log-sum-exp trick, or max(z, 0) - z y + log1p(exp(-|z|)))."
 )
-LOGITS = _logits_examples()
-LOGITS_MODERATE = _logits_examples(max_abs=30.0)
-LOGITS_ANY_DTYPE = _logits_examples(max_abs=100.0, float32=True)
-LOGITS_LARGE = LOGITS.map(
-    lambda ex: {**ex, "logits": np.where(np.abs(ex["logits"]) < 700, 1e4 * np.sign(ex["logits"]), ex["logits"])}
-)
 
 
-def _torch_value(loss: str) -> Callable[[Calls, Example], float]:
-    return lambda calls, ex: torch_value_and_grad(loss, *ex.values())[0]
-
-
-def _torch_grad(loss: str) -> Callable[[Calls, Example], np.ndarray]:
-    return lambda calls, ex: torch_value_and_grad(loss, *ex.values())[1]
-
-
-def _logsumexp(z: np.ndarray) -> np.ndarray:
-    """log(sum(exp(z))) along the rows, stably."""
-    top = z.max(axis=1)
-    return np.asarray(top + np.log(np.exp(z - top[:, None]).sum(axis=1)))
-
-
-# The grader's own NumPy formulas of the losses, for its central differences (independent of PyTorch).
-LOSS_FORMULAS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "mse_loss": lambda y_pred, y: float(np.mean((y_pred - y) ** 2)),
-    "bce_with_logits": lambda z, y: float(np.mean(np.logaddexp(0.0, z) - z * y)),
-    "cross_entropy": lambda logits, labels: float(np.mean(_logsumexp(logits) - logits[np.arange(len(labels)), labels])),
-}
-
-
-def _trusted_loss(loss: str, second: np.ndarray) -> Callable[[np.ndarray], float]:
-    """The loss as a function of its first argument."""
-    return lambda first: LOSS_FORMULAS[loss](first, second)
-
-
-# ---------------------------------------------------------------- losses: shared properties
-
-
-def mean_over_the_batch(function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
-    """The loss of a batch stacked on itself equals the loss of the batch: a mean, not a sum."""
-
-    def test(calls: Calls, example: Example) -> None:
-        once = number_result_of(calls, example)
-        doubled = {name: np.concatenate([value, value]) for name, value in example.items()}
-        twice = number_result_of(calls, doubled)
-        assert_close(
-            np.asarray(twice),
-            np.asarray(once),
-            tolerance_for(F64),
-            f"{function} of the batch stacked on itself differs from {function} of the batch",
-        )
-
-    return Property(
-        function,
-        "mean_over_the_batch",
-        f"{function} of a batch stacked on itself equals {function} of the batch (a mean, not a sum)",
-        "A loss averages over the examples, so that it does not grow with the batch size: divide by the count.",
-        points,
-        True,
-        examples,
-        test,
-    )
-
-
-def agrees_with_torch(function: str, torch_name: str, hint: str, points: float, examples: Any) -> Property:
+def agrees_with_torch(loss: str, torch_name: str, hint: str, points: float, examples: Any) -> Property:
     return value_agrees_with(
-        function,
+        loss,
         "agrees_with_torch",
-        f"{function} agrees with torch.nn.functional.{torch_name} on float64 inputs",
+        f"{loss} agrees with torch.nn.functional.{torch_name} on float64 inputs",
         hint,
         points,
         examples,
-        _torch_value(function),
+        lambda calls, ex: torch_value_and_grad(loss, *ex.values())[0],
     )
+
+
+def mean_over_the_batch(loss: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    """The loss of a batch stacked on itself equals the loss of the batch: a mean, not a sum."""
+
+    @drawn_property(
+        loss,
+        "mean_over_the_batch",
+        f"{loss} of a batch stacked on itself equals {loss} of the batch (a mean, not a sum)",
+        "A loss averages over the examples, so that it does not grow with the batch size: divide by the count.",
+        points,
+        examples,
+    )
+    def test(calls: Calls, example: Example) -> None:
+        once = number_result_of(calls, example)
+        twice = number_result_of(calls, {name: np.concatenate([value] * 2) for name, value in example.items()})
+        _close(loss, twice, once, f"{loss} of the batch stacked on itself differs from {loss} of the batch")
+
+    return test
 
 
 def grad_agrees_with_torch(loss: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
@@ -274,50 +250,43 @@ def grad_agrees_with_torch(loss: str, hint: str, points: float, examples: st.Sea
         hint,
         points,
         examples,
-        _torch_grad(loss),
+        lambda calls, ex: torch_value_and_grad(loss, *ex.values())[1],
     )
 
 
 def grad_matches_central_differences(
     loss: str, hint: str, points: float, examples: st.SearchStrategy[Example]
 ) -> Property:
-    function = f"{loss}_grad"
-
-    def test(calls: Calls, example: Example) -> None:
-        first, second = example.values()
-        got = result_of(calls, example)
-        numerical = gradient_by_central_differences(_trusted_loss(loss, second), first)
-        assert_close(got, numerical, DERIVATIVE_TOLERANCE, f"{function} disagrees with central differences of {loss}")
-
-    return Property(
-        function,
+    @drawn_property(
+        f"{loss}_grad",
         "matches_central_differences",
-        f"{function} agrees with central differences of {loss} in every coordinate",
+        f"{loss}_grad agrees with central differences of {loss} in every coordinate",
         hint,
         points,
-        True,
         examples,
-        test,
     )
+    def test(calls: Calls, example: Example) -> None:
+        first, second = example.values()
+        numerical = gradient_by_central_differences(lambda p: LOSS_FORMULAS[loss](p, second), first)
+        what = f"{loss}_grad disagrees with central differences of {loss}"
+        assert_close(result_of(calls, example), numerical, DERIVATIVE_TOLERANCE, what)
+
+    return test
 
 
-# ---------------------------------------------------------------- numerical_gradient and relative_error
+# ---------------------------------------------------------------- numerical_gradient
 
 
-def _with_coefficients(name: str, x: np.ndarray, coefficients: np.ndarray) -> Example:
-    return {"f": NamedCallable(name, coefficients.astype(np.float64)), "x": x}
-
-
-def _function_examples(name: str, max_abs: float, dtype: np.dtype[Any] = F64) -> st.SearchStrategy[Example]:
+def _functions_of(name: str, max_abs: float, dtype: np.dtype[Any] = F64) -> st.SearchStrategy[Example]:
     """``{"f": NamedCallable(name, c), "x": x}`` with ``x`` of any shape (0-d included, up to 3 dimensions)
     and coefficients ``c`` of its shape in [-3, 3]."""
     arrays = draw.seeded_arrays(2, min_dims=0, max_dims=3, max_side=3, max_abs=max_abs, dtypes=st.just(dtype))
-    return arrays.map(lambda pair: _with_coefficients(name, pair[0], np.clip(pair[1], -3.0, 3.0)))
+    return arrays.map(lambda pair: {"f": NamedCallable(name, np.clip(pair[1], -3.0, 3.0).astype(F64)), "x": pair[0]})
 
 
-SINES = _function_examples("sum_of_sines", 10.0)
-SINES_FLOAT32 = _function_examples("sum_of_sines", 10.0, np.dtype(np.float32))
-CUBES = st.tuples(_function_examples("sum_of_cubes", 3.0), st.sampled_from([0.1, 0.03, 0.01])).map(
+SINES = _functions_of("sum_of_sines", 10.0)
+SINES_FLOAT32 = _functions_of("sum_of_sines", 10.0, np.dtype(np.float32))
+CUBES = st.tuples(_functions_of("sum_of_cubes", 3.0), st.sampled_from([0.1, 0.03, 0.01])).map(
     lambda pair: {**pair[0], "eps": pair[1]}
 )
 SINES_ANY_EPS = st.tuples(SINES, st.sampled_from([None, 1e-6, 1e-4, 1e-3])).map(
@@ -326,58 +295,53 @@ SINES_ANY_EPS = st.tuples(SINES, st.sampled_from([None, 1e-6, 1e-4, 1e-3])).map(
 NUMERICAL_TOLERANCE = Tolerance(rtol=1e-5, atol=1e-5)
 
 
-def _sines_gradient(example: Example) -> np.ndarray:
-    coefficients = example["f"].args[0]
-    return np.asarray(coefficients * np.cos(example["x"].astype(np.float64)))
+def _gradient_of_sines(example: Example) -> np.ndarray:
+    """The exact gradient ``c cos(x)`` of ``sum(c sin(x))``."""
+    return np.asarray(example["f"].args[0] * np.cos(example["x"].astype(np.float64)))
 
 
-def _cubes_differences(example: Example) -> np.ndarray:
-    """Central differences of ``sum(c x**3)`` are exact: ``3 c x**2 + c eps**2`` (forward ones are not)."""
+def _differences_of_cubes(example: Example) -> np.ndarray:
+    """Central differences of ``sum(c x**3)`` are exactly ``3 c x**2 + c eps**2`` (one-sided ones are not)."""
     coefficients, eps = example["f"].args[0], example["eps"]
     return np.asarray(3 * coefficients * example["x"] ** 2 + coefficients * eps**2)
 
 
-def _float32_input(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        got = result_of(calls, example)
-        if got.dtype != F64:
-            raise PropertyFailure(f"numerical_gradient returned dtype {got.dtype} for a float32 x; expected float64")
-        assert_close(got, _sines_gradient(example), NUMERICAL_TOLERANCE, "numerical_gradient is inaccurate")
-
-    return Property(
-        "numerical_gradient",
-        "accurate_for_float32_input",
-        "numerical_gradient of a float32 x is accurate and float64 (it perturbs a float64 copy)",
-        "In float32, x + 1e-6 rounds to a neighbour of x that is not 1e-6 away: perturb a float64 copy.",
-        points,
-        True,
-        SINES_FLOAT32,
-        test,
-    )
+@drawn_property(
+    "numerical_gradient",
+    "accurate_for_float32_input",
+    "numerical_gradient of a float32 x is accurate and float64 (it perturbs a float64 copy)",
+    "In float32, x + 1e-6 rounds to a neighbour of x that is not 1e-6 away: perturb a float64 copy.",
+    1,
+    SINES_FLOAT32,
+)
+def numerical_gradient_of_float32(calls: Calls, example: Example) -> None:
+    got = result_of(calls, example)
+    if got.dtype != F64:
+        raise PropertyFailure(f"numerical_gradient returned dtype {got.dtype} for a float32 x; expected float64")
+    assert_close(got, _gradient_of_sines(example), NUMERICAL_TOLERANCE, "numerical_gradient is inaccurate")
 
 
-def _float64_of_input_shape(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        got = result_of(calls, example)
-        x = example["x"]
-        if got.shape != x.shape:
-            raise PropertyFailure(f"numerical_gradient returned shape {got.shape} for x of shape {x.shape}")
-        if got.dtype != F64:
-            raise PropertyFailure(f"numerical_gradient returned dtype {got.dtype}; expected float64")
-
-    return Property(
-        "numerical_gradient",
-        "returns_float64_shaped_like_x",
-        "numerical_gradient returns a float64 array of x's shape (0-d included)",
-        "np.zeros(x.shape) and np.ndindex(x.shape) work for every shape, 0-d included.",
-        points,
-        True,
-        SINES,
-        test,
-    )
+@drawn_property(
+    "numerical_gradient",
+    "returns_float64_shaped_like_x",
+    "numerical_gradient returns a float64 array of x's shape (0-d included)",
+    "np.zeros(x.shape) and np.ndindex(x.shape) work for every shape, 0-d included.",
+    1,
+    SINES,
+)
+def numerical_gradient_shape(calls: Calls, example: Example) -> None:
+    got, x = result_of(calls, example), example["x"]
+    if got.shape != x.shape or got.dtype != F64:
+        raise PropertyFailure(
+            f"numerical_gradient returned shape {got.shape} and dtype {got.dtype} for x of shape {x.shape}; "
+            "expected x's shape and float64"
+        )
 
 
-def _relative_error_formula(a: np.ndarray, b: np.ndarray) -> float:
+# ---------------------------------------------------------------- relative_error
+
+
+def _relative_error(a: np.ndarray, b: np.ndarray) -> float:
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     return float(np.max(np.abs(a64 - b64) / np.maximum(1e-8, np.abs(a64) + np.abs(b64))))
 
@@ -385,59 +349,50 @@ def _relative_error_formula(a: np.ndarray, b: np.ndarray) -> float:
 ERROR_PAIRS = _pairs(("a", "b"), max_abs=1e4)
 
 
-def _relative_error_zero_for_equal(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        a = example["a"]
-        got = number_result_of(calls, {"a": a, "b": a.copy()})
-        if not got == 0.0:
-            raise PropertyFailure("relative_error(a, a) is not 0", 0.0, got)
+@drawn_property(
+    "relative_error",
+    "zero_for_equal_inputs",
+    "relative_error(a, a) is 0, zeros included",
+    "Where a and b are both 0, |a| + |b| is 0 too: that is what the floor of 1e-8 is for.",
+    2,
+    ERROR_PAIRS,
+)
+def relative_error_of_equal_arrays(calls: Calls, example: Example) -> None:
+    got = number_result_of(calls, {"a": example["a"], "b": example["a"].copy()})
+    if not got == 0.0:
+        raise PropertyFailure("relative_error(a, a) is not 0", 0.0, got)
 
-    return Property(
+
+@drawn_property(
+    "relative_error",
+    "symmetric",
+    "relative_error(a, b) equals relative_error(b, a)",
+    "Neither array is the 'true' one: scale the difference by both of them.",
+    1,
+    ERROR_PAIRS,
+)
+def relative_error_is_symmetric(calls: Calls, example: Example) -> None:
+    backwards = number_result_of(calls, {"a": example["b"], "b": example["a"]})
+    _close(
         "relative_error",
-        "zero_for_equal_inputs",
-        "relative_error(a, a) is 0, zeros included",
-        "Where a and b are both 0, |a| + |b| is 0 too: that is what the floor of 1e-8 is for.",
-        points,
-        True,
-        ERROR_PAIRS,
-        test,
+        backwards,
+        number_result_of(calls, example),
+        "relative_error(b, a) differs from relative_error(a, b)",
     )
 
 
-def _relative_error_symmetric(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        forwards = number_result_of(calls, example)
-        backwards = number_result_of(calls, {"a": example["b"], "b": example["a"]})
-        assert_close(np.asarray(backwards), np.asarray(forwards), tolerance_for(F64), "relative_error(b, a) differs")
-
-    return Property(
-        "relative_error",
-        "symmetric",
-        "relative_error(a, b) equals relative_error(b, a)",
-        "Neither array is the 'true' one: scale the difference by both of them.",
-        points,
-        True,
-        ERROR_PAIRS,
-        test,
-    )
-
-
-def _relative_error_at_most_one(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        got = number_result_of(calls, example)
-        if not 0.0 <= got <= 1.0 + 1e-12:
-            raise PropertyFailure(f"relative_error returned {got!r}, outside [0, 1]", got=got)
-
-    return Property(
-        "relative_error",
-        "within_range",
-        "relative_error lies in [0, 1] (|a - b| never exceeds |a| + |b|)",
-        "Divide by |a| + |b| (each absolute value on its own), not by |a + b|.",
-        points,
-        True,
-        ERROR_PAIRS,
-        test,
-    )
+@drawn_property(
+    "relative_error",
+    "within_range",
+    "relative_error lies in [0, 1] (|a - b| never exceeds |a| + |b|)",
+    "Divide by |a| + |b| (each absolute value on its own), not by |a + b|.",
+    1,
+    ERROR_PAIRS,
+)
+def relative_error_at_most_one(calls: Calls, example: Example) -> None:
+    got = number_result_of(calls, example)
+    if not 0.0 <= got <= 1.0 + 1e-12:
+        raise PropertyFailure(f"relative_error returned {got!r}, outside [0, 1]", got=got)
 
 
 # ---------------------------------------------------------------- mlp_loss_and_grads
@@ -462,9 +417,9 @@ def _mlps(pick: st.DrawFn) -> Example:
     rng = np.random.default_rng(pick(draw.seeds()))
 
     def values(size: tuple[int, ...], bound: int) -> np.ndarray:
-        return (
-            rng.integers(-bound, bound + 1, size).astype(np.float64) if integers else rng.uniform(-bound, bound, size)
-        )
+        if integers:
+            return rng.integers(-bound, bound + 1, size).astype(np.float64)
+        return rng.uniform(-bound, bound, size)
 
     example: Example = {
         "x": values((n, widths[0]), 2),
@@ -485,106 +440,63 @@ def _away_from_kinks(example: Example) -> bool:
     """No hidden ReLU pre-activation within 1e-3 of 0, where central differences straddle the kink."""
     if _activation(example) != "relu":
         return True
-    pre_activations, _ = _hidden_layers(example["x"], example["params"], "relu")
-    return all(np.all(np.abs(z) > 1e-3) for z in pre_activations)
+    return all(np.all(np.abs(z) > 1e-3) for z in _hidden_layers(example["x"], example["params"], "relu")[0])
 
 
 MLPS = _mlps()
-MLPS_AWAY_FROM_KINKS = MLPS.filter(_away_from_kinks)
+PERMUTED_MLPS = MLPS.flatmap(
+    lambda ex: st.permutations(range(len(ex["labels"]))).map(lambda p: {**ex, "permutation": np.array(p)})
+)
 
 
-def _loss_and_grads_of(value: Any, params: Layers) -> tuple[float, Any]:
+def _loss_and_grads(calls: Calls, example: Example) -> tuple[float, Any]:
+    """The student's ``(loss, grads)`` on the example (a failure if it is not such a pair)."""
+    value = calls.student(*example.values())
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise PropertyFailure("mlp_loss_and_grads must return a pair (loss, grads)", got=value)
     return number_of(value[0], "mlp_loss_and_grads"), value[1]
 
 
-def _grads_close(got: Any, want: Layers, tolerance: Tolerance, what: str) -> None:
-    assert_nested_close(got, want, tolerance, what, "mlp_loss_and_grads")
+def _torch_of(example: Example) -> tuple[float, Layers]:
+    return torch_mlp(example["x"], example["labels"], example["params"], _activation(example))
 
 
-def _mlp_loss_agrees_with_torch(points: float) -> Property:
+def mlp_agrees_with_torch(name: str, says: str, hint: str, part: int) -> Property:
+    """Part 0 (the loss) or part 1 (the grads) of ``mlp_loss_and_grads`` equals PyTorch's."""
+
+    @drawn_property("mlp_loss_and_grads", name, says, hint, 2, MLPS)
     def test(calls: Calls, example: Example) -> None:
-        loss, _ = _loss_and_grads_of(calls.student(*example.values()), example["params"])
-        want, _ = torch_mlp(example["x"], example["labels"], example["params"], _activation(example))
-        assert_close(np.asarray(loss), np.asarray(want), tolerance_for(F64), "the loss differs from PyTorch's")
+        what = "the loss differs from PyTorch's" if part == 0 else "grads differ from torch.autograd's"
+        _close("mlp_loss_and_grads", _loss_and_grads(calls, example)[part], _torch_of(example)[part], what)
 
-    return Property(
-        "mlp_loss_and_grads",
-        "agrees_with_torch_loss",
-        "the loss agrees with torch.nn.functional.cross_entropy of the same MLP",
-        "Hidden layers g(h @ W + b), a linear last layer, then the mean of -log softmax at each label.",
-        points,
-        True,
-        MLPS,
-        test,
-    )
+    return test
 
 
-def _mlp_grads_agree_with_torch(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        _, grads = _loss_and_grads_of(calls.student(*example.values()), example["params"])
-        _, want = torch_mlp(example["x"], example["labels"], example["params"], _activation(example))
-        _grads_close(grads, want, tolerance_for(F64), "grads differ from torch.autograd's")
-
-    return Property(
-        "mlp_loss_and_grads",
-        "agrees_with_torch_autograd",
-        "grads agree with torch.autograd for every activation, depth and width",
-        "Check each layer: dW = h_prev.T @ delta, db = delta summed over the rows, and the activation's "
-        "derivative taken at the pre-activation z.",
-        points,
-        True,
-        MLPS,
-        test,
-    )
+@drawn_property(
+    "mlp_loss_and_grads",
+    "matches_central_differences",
+    "grads agree with central differences of the loss in every parameter (away from ReLU's kink)",
+    "Check your gradients with your own numerical_gradient, one layer at a time, starting from the last.",
+    1,
+    MLPS.filter(_away_from_kinks),
+)
+def mlp_grads_match_central_differences(calls: Calls, example: Example) -> None:
+    want = mlp_central_differences(example["x"], example["labels"], example["params"], _activation(example))
+    what = "grads disagree with central differences of the loss"
+    assert_nested_close(_loss_and_grads(calls, example)[1], want, DERIVATIVE_TOLERANCE, what, "mlp_loss_and_grads")
 
 
-def _mlp_grads_match_central_differences(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        _, grads = _loss_and_grads_of(calls.student(*example.values()), example["params"])
-        want = mlp_central_differences(example["x"], example["labels"], example["params"], _activation(example))
-        _grads_close(grads, want, DERIVATIVE_TOLERANCE, "grads disagree with central differences of the loss")
+def mlp_unchanged_when(name: str, says: str, hint: str, change: Callable[[Example, np.ndarray], Example]) -> Property:
+    """The loss and grads stay the same when ``change`` rearranges the batch (given a drawn permutation)."""
 
-    return Property(
-        "mlp_loss_and_grads",
-        "matches_central_differences",
-        "grads agree with central differences of the loss in every parameter (away from ReLU's kink)",
-        "Check your gradients with your own numerical_gradient, one layer at a time, starting from the last.",
-        points,
-        True,
-        MLPS_AWAY_FROM_KINKS,
-        test,
-    )
-
-
-def _mlp_same_when(
-    name: str, says: str, hint: str, points: float, change: Callable[[Example, np.ndarray], Example]
-) -> Property:
-    """The loss and grads are unchanged when ``change`` rearranges the batch (it gets a drawn permutation)."""
-
+    @drawn_property("mlp_loss_and_grads", name, f"the loss and grads stay the same when {says}", hint, 1, PERMUTED_MLPS)
     def test(calls: Calls, drawn: Example) -> None:
         example = {key: value for key, value in drawn.items() if key != "permutation"}
-        loss, grads = _loss_and_grads_of(calls.student(*example.values()), example["params"])
-        changed = change(example, drawn["permutation"])
-        loss_after, grads_after = _loss_and_grads_of(calls.student(*changed.values()), example["params"])
-        tolerance = tolerance_for(F64)
-        assert_close(np.asarray(loss_after), np.asarray(loss), tolerance, f"the loss changed when {says}")
-        _grads_close(grads_after, grads, tolerance, f"grads changed when {says}")
+        before = _loss_and_grads(calls, example)
+        after = _loss_and_grads(calls, change(example, drawn["permutation"]))
+        _close("mlp_loss_and_grads", after, before, f"(loss, grads) changed when {says}")
 
-    examples = MLPS.flatmap(
-        lambda ex: st.permutations(range(len(ex["labels"]))).map(lambda p: {**ex, "permutation": np.array(p)})
-    )
-    return Property(
-        "mlp_loss_and_grads",
-        name,
-        f"the loss and grads stay the same when {says}",
-        hint,
-        points,
-        True,
-        examples,
-        test,
-    )
+    return test
 
 
 def _stacked(example: Example, _: np.ndarray) -> Example:
@@ -596,10 +508,7 @@ def _permuted(example: Example, permutation: np.ndarray) -> Example:
 
 
 def _large_mlp(rng: np.random.Generator) -> list[Any]:
-    widths = [64, 128, 128, 10]
-    params = [
-        (rng.standard_normal((a, b)) / np.sqrt(a), np.zeros(b)) for a, b in zip(widths[:-1], widths[1:], strict=True)
-    ]
+    params = [(rng.standard_normal((a, b)) / np.sqrt(a), np.zeros(b)) for a, b in _layers([64, 128, 128, 10])]
     return [rng.standard_normal((2048, 64)), rng.integers(0, 10, 2048), params, "relu"]
 
 
@@ -610,10 +519,10 @@ def _large_mlp(rng: np.random.Generator) -> list[Any]:
 def _bowls(pick: st.DrawFn, rates: tuple[float, float], steps: st.SearchStrategy[int]) -> Example:
     """``f(w) = w·A w / 2 - b·w`` with ``A = Q diag(l) Q^T`` positive definite (curvatures ``l`` from 1 to
     10) and ``lr = c / L``, ``c`` drawn from ``rates`` and ``L`` the largest curvature. Hypothesis draws
-    the sizes, curvatures and rates; the rotation ``Q``, ``b`` and ``w0`` come from a drawn seed."""
+    the size, curvatures and rate; the rotation ``Q``, ``b`` and ``w0`` come from a drawn seed."""
     size = pick(st.integers(1, 4))
     curvatures = np.sort(pick(hnp.arrays(np.float64, size, elements=st.floats(1.0, 10.0))))
-    data = np.random.default_rng(pick(st.integers(0, 2**32 - 1)))
+    data = np.random.default_rng(pick(draw.seeds()))
     rotation = np.linalg.qr(data.standard_normal((size, size)))[0]
     a = (rotation * curvatures) @ rotation.T
     lr = pick(st.floats(*rates)) / float(curvatures[-1])
@@ -626,38 +535,22 @@ def _bowl(example: Example) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(a), np.asarray(b)
 
 
-def _bowl_value(example: Example, w: np.ndarray) -> np.ndarray:
-    a, b = _bowl(example)
-    return np.asarray(0.5 * np.einsum("...i,ij,...j->...", w, a, w) - w @ b)
-
-
 def _minimum(example: Example) -> np.ndarray:
-    a, b = _bowl(example)
-    return np.asarray(np.linalg.solve(a, b))
+    return np.asarray(np.linalg.solve(*_bowl(example)))
 
 
 def _steep_component(example: Example) -> float:
     """How much of ``w0 - w*`` lies along the steepest curvature (the direction that blows up first)."""
-    a, _ = _bowl(example)
-    curvatures, directions = np.linalg.eigh(a)
+    curvatures, directions = np.linalg.eigh(_bowl(example)[0])
     steepest = directions[:, curvatures >= curvatures[-1] * (1 - 1e-9)]
     return float(np.linalg.norm(steepest.T @ (example["w0"] - _minimum(example))))
 
 
-def _iterates_of(calls: Calls, example: Example) -> np.ndarray:
-    got = result_of(calls, example)
-    want_shape = (example["steps"] + 1, *example["w0"].shape)
-    if got.shape != want_shape:
-        raise PropertyFailure(f"gradient_descent returned shape {got.shape}; expected {want_shape}")
-    return got
-
-
-def torch_sgd_path(example: Example, momentum: float = 0.0) -> np.ndarray:
+def torch_sgd_path(example: Example) -> np.ndarray:
     """The iterates of ``torch.optim.SGD`` on the example's quadratic bowl, ``w0`` first."""
-    torch = _torch()
     a, b = _bowl(example)
     w = _tensor(example["w0"], grad=True)
-    optimizer = torch.optim.SGD([w], lr=example["lr"], momentum=momentum)
+    optimizer = _torch().optim.SGD([w], lr=example["lr"])
     path = [example["w0"].copy()]
     for _ in range(example["steps"]):
         w.grad = _tensor(a) @ w.detach() - _tensor(b)
@@ -666,19 +559,60 @@ def torch_sgd_path(example: Example, momentum: float = 0.0) -> np.ndarray:
     return np.asarray(path)
 
 
-def _bowl_property(
-    name: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example], check: Callable[..., None]
-) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        check(example, _iterates_of(calls, example))
+BOWLS = _bowls((0.1, 1.9), st.integers(0, 10))
+DESCENDING = _bowls((0.1, 1.9), st.just(30))
+CONVERGING = _bowls((0.5, 1.5), st.just(400))
+DIVERGING = _bowls((2.5, 4.0), st.just(40)).filter(
+    lambda ex: _steep_component(ex) >= 0.1 * max(float(np.linalg.norm(ex["w0"] - _minimum(ex))), 1.0)
+)
+STANDING_STILL = _bowls((0.1, 1.9), st.integers(0, 5)).map(lambda ex: {**ex, "lr": 0.0})
+ANY_SHAPE_BOWLS = st.builds(
+    lambda arrays, lr, steps: {
+        "grad": NamedCallable("diagonal_quadratic_grad", np.abs(arrays[1]), arrays[2]),
+        "w0": arrays[0],
+        "lr": lr,
+        "steps": steps,
+    },
+    draw.seeded_arrays(3, min_dims=0, max_dims=3, max_side=3, max_abs=10.0, dtypes=draw.float64s()),
+    st.floats(0.0, 0.5),
+    st.integers(0, 4),
+)  # w0 of any shape, with the gradient c * (w - m) of an elementwise bowl
 
-    return Property("gradient_descent", name, says, hint, points, True, examples, test)
+
+def _iterates(calls: Calls, example: Example) -> np.ndarray:
+    got = result_of(calls, example)
+    want_shape = (example["steps"] + 1, *example["w0"].shape)
+    if got.shape != want_shape or got.dtype != F64:
+        raise PropertyFailure(
+            f"gradient_descent returned shape {got.shape} and dtype {got.dtype}; expected {want_shape} and float64"
+        )
+    return got
+
+
+def bowl_property(
+    name: str, says: str, hint: str, examples: st.SearchStrategy[Example], check: Callable[[Example, np.ndarray], None]
+) -> Property:
+    """A 1-point property of gradient_descent: ``check(example, iterates)`` raises where it fails."""
+
+    @drawn_property("gradient_descent", name, says, hint, 1, examples)
+    def test(calls: Calls, example: Example) -> None:
+        check(example, _iterates(calls, example))
+
+    return test
+
+
+def _first_is_w0(example: Example, path: np.ndarray) -> None:
+    _close("gradient_descent", path[0], example["w0"], "the first iterate is not w0")
+
+
+def _never_moves(example: Example, path: np.ndarray) -> None:
+    _close("gradient_descent", path, np.broadcast_to(example["w0"], path.shape), "lr = 0 moved w")
 
 
 def _descends(example: Example, path: np.ndarray) -> None:
-    values = _bowl_value(example, path)
-    slack = 1e-12 * (1 + np.abs(values[:-1]))
-    rises = np.flatnonzero(values[1:] > values[:-1] + slack)
+    a, b = _bowl(example)
+    values = 0.5 * np.einsum("ti,ij,tj->t", path, a, path) - path @ b
+    rises = np.flatnonzero(values[1:] > values[:-1] + 1e-12 * (1 + np.abs(values[:-1])))
     if rises.size:
         t = int(rises[0])
         raise PropertyFailure(f"f rose from step {t} to step {t + 1}", values[t], values[t + 1])
@@ -689,8 +623,7 @@ def _converges(example: Example, path: np.ndarray) -> None:
 
 
 def _diverges(example: Example, path: np.ndarray) -> None:
-    start = np.linalg.norm(example["w0"] - _minimum(example))
-    end = np.linalg.norm(path[-1] - _minimum(example))
+    start, end = (float(np.linalg.norm(w - _minimum(example))) for w in (example["w0"], path[-1]))
     if not end > 1e3 * start:
         raise PropertyFailure(
             f"after {example['steps']} steps the distance to the minimum went from {start:.3g} to {end:.3g}; "
@@ -698,136 +631,14 @@ def _diverges(example: Example, path: np.ndarray) -> None:
         )
 
 
-def _zero_lr(example: Example, path: np.ndarray) -> None:
-    assert_close(path, np.broadcast_to(example["w0"], path.shape), tolerance_for(F64), "lr = 0 moved w")
-
-
-BOWLS = _bowls((0.1, 1.9), st.integers(0, 10))
-DESCENDING = _bowls((0.1, 1.9), st.just(30))
-CONVERGING = _bowls((0.5, 1.5), st.just(400))
-DIVERGING = _bowls((2.5, 4.0), st.just(40)).filter(
-    lambda ex: _steep_component(ex) >= 0.1 * max(float(np.linalg.norm(ex["w0"] - _minimum(ex))), 1.0)
-)
-STANDING_STILL = _bowls((0.1, 1.9), st.integers(0, 5)).map(lambda ex: {**ex, "lr": 0.0})
-
-
-def _any_shape_bowls() -> st.SearchStrategy[Example]:
-    """``w0`` of any shape with the gradient ``c * (w - m)`` of an elementwise bowl."""
-
-    def build(triple: tuple[np.ndarray, ...]) -> st.SearchStrategy[Example]:
-        w0, c, m = triple
-        return st.tuples(st.floats(0.0, 0.5), st.integers(0, 4)).map(
-            lambda pair: {
-                "grad": NamedCallable("diagonal_quadratic_grad", np.abs(c), m),
-                "w0": w0,
-                "lr": pair[0],
-                "steps": pair[1],
-            }
-        )
-
-    return draw.seeded_arrays(3, min_dims=0, max_dims=3, max_side=3, max_abs=10.0, dtypes=draw.float64s()).flatmap(
-        build
-    )
-
-
-def _every_iterate(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        path = _iterates_of(calls, example)
-        assert_close(path[0], example["w0"], tolerance_for(F64), "the first iterate is not w0")
-        if path.dtype != F64:
-            raise PropertyFailure(f"gradient_descent returned dtype {path.dtype}; expected float64")
-
-    return Property(
-        "gradient_descent",
-        "returns_every_iterate",
-        "gradient_descent returns steps + 1 iterates of w0's shape, w0 first, for any shape of w0",
-        "np.empty((steps + 1, *w0.shape)) has room for every iterate; row 0 is w0.",
-        points,
-        True,
-        _any_shape_bowls(),
-        test,
-    )
-
-
 # ---------------------------------------------------------------- sgd_momentum_step and adam_step
 
 
-def _optimizer_run(name: str, count: int, hyper: dict[str, st.SearchStrategy[float]]) -> st.SearchStrategy[Example]:
-    """A start ``w`` (0 to 2 dimensions), ``count`` gradients of its shape, and hyperparameters."""
-    arrays = draw.seeded_arrays(count + 1, min_dims=0, max_abs=100.0, dtypes=draw.float64s())
-    return st.tuples(arrays, st.fixed_dictionaries(hyper)).map(
+def _optimizer_runs(hyperparameters: dict[str, st.SearchStrategy[float]]) -> st.SearchStrategy[Example]:
+    """A start ``w`` (0 to 2 dimensions), four gradients of its shape, and the hyperparameters."""
+    arrays = draw.seeded_arrays(5, min_dims=0, max_abs=100.0, dtypes=draw.float64s())
+    return st.tuples(arrays, st.fixed_dictionaries(hyperparameters)).map(
         lambda pair: {"w": pair[0][0], "gradients": list(pair[0][1:]), **pair[1]}
-    )
-
-
-def _step_results(value: Any, count: int, function: str) -> list[np.ndarray]:
-    """An optimizer step's ``count`` returned arrays (NumPy scalars, for 0-d inputs, read as 0-d arrays)."""
-    if not isinstance(value, (list, tuple)) or len(value) != count:
-        raise PropertyFailure(f"{function} must return a tuple of {count} arrays", got=value)
-    return [plain_array(part, function, f" at [{index}]") for index, part in enumerate(value)]
-
-
-def _momentum_agrees_with_torch(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        torch = _torch()
-        w = _tensor(example["w"], grad=True)
-        optimizer = torch.optim.SGD([w], lr=example["lr"], momentum=example["beta"])
-        mine, velocity = example["w"], np.zeros_like(example["w"])
-        for step, gradient in enumerate(example["gradients"], start=1):
-            w.grad = _tensor(gradient)
-            optimizer.step()
-            got = calls.student(mine, gradient, velocity, example["lr"], example["beta"])
-            mine, velocity = _step_results(got, 2, "sgd_momentum_step")
-            want = (w.detach().numpy(), optimizer.state[w]["momentum_buffer"].numpy())
-            assert_nested_close(
-                (mine, velocity), want, tolerance_for(F64), f"(w, v) after step {step}", "sgd_momentum_step"
-            )
-
-    return Property(
-        "sgd_momentum_step",
-        "agrees_with_torch_sgd",
-        "four steps agree with torch.optim.SGD(momentum=beta), w and the velocity",
-        "First the velocity, v = beta * v + dw, then the step with the new velocity, w = w - lr * v.",
-        points,
-        True,
-        _optimizer_run("sgd_momentum_step", 4, {"lr": st.floats(1e-3, 1.0), "beta": st.floats(0.1, 0.99)}),
-        test,
-    )
-
-
-def _adam_agrees_with_torch(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        torch = _torch()
-        w = _tensor(example["w"], grad=True)
-        hyper = (example["lr"], example["beta1"], example["beta2"], example["eps"])
-        optimizer = torch.optim.Adam([w], lr=hyper[0], betas=hyper[1:3], eps=hyper[3])
-        mine, m, v = example["w"], np.zeros_like(example["w"]), np.zeros_like(example["w"])
-        for t, gradient in enumerate(example["gradients"], start=1):
-            w.grad = _tensor(gradient)
-            optimizer.step()
-            mine, m, v = _step_results(calls.student(mine, gradient, m, v, t, *hyper), 3, "adam_step")
-            state = optimizer.state[w]
-            want = (w.detach().numpy(), state["exp_avg"].numpy(), state["exp_avg_sq"].numpy())
-            assert_nested_close((mine, m, v), want, tolerance_for(F64), f"(w, m, v) after step t = {t}", "adam_step")
-
-    return Property(
-        "adam_step",
-        "agrees_with_torch_adam",
-        "four steps (t = 1, 2, 3, 4) agree with torch.optim.Adam, w and both moments",
-        "Update m and v first, then correct both for their start at zero with 1 - beta**t, t counting from 1.",
-        points,
-        True,
-        _optimizer_run(
-            "adam_step",
-            4,
-            {
-                "lr": st.floats(1e-3, 0.5),
-                "beta1": st.floats(0.0, 0.99),
-                "beta2": st.floats(0.9, 0.9999),
-                "eps": st.sampled_from([1e-8, 1e-6, 1e-3]),
-            },
-        ),
-        test,
     )
 
 
@@ -849,6 +660,15 @@ def _step_examples(
     return st.tuples(arrays, st.integers(0, len(optional))).flatmap(build).map(order)
 
 
+def _in_float32_sometimes(examples: st.SearchStrategy[Example]) -> st.SearchStrategy[Example]:
+    """The examples, half of them with every array cast to float32."""
+    return st.tuples(examples, st.booleans()).map(
+        lambda pair: {
+            k: v.astype(np.float32) if pair[1] and isinstance(v, np.ndarray) else v for k, v in pair[0].items()
+        }
+    )
+
+
 MOMENTUM_STEPS = _step_examples(("w", "dw", "velocity"), {"lr": st.floats(0.0, 1.0)}, (("beta", st.floats(0.0, 0.99)),))
 ADAM_STEPS = _step_examples(
     ("w", "dw", "m", "v"),
@@ -862,68 +682,141 @@ ADAM_STEPS = _step_examples(
 ).map(lambda ex: {**ex, "v": np.asarray(np.abs(ex["v"]))})  # a second moment is never negative
 
 
-def _momentum_special_case(name: str, says: str, hint: str, points: float, zero: str) -> Property:
-    """With ``zero = "beta"``: a plain gradient step (``w - lr dw``, ``v = dw``). With ``zero = "lr"``: ``w``
+def _step_results(value: Any, count: int, function: str) -> list[np.ndarray]:
+    """An optimizer step's ``count`` returned arrays (NumPy scalars, for 0-d inputs, read as 0-d arrays)."""
+    if not isinstance(value, (list, tuple)) or len(value) != count:
+        raise PropertyFailure(f"{function} must return a tuple of {count} arrays", got=value)
+    return [plain_array(part, function, f" at [{index}]") for index, part in enumerate(value)]
+
+
+@drawn_property(
+    "sgd_momentum_step",
+    "agrees_with_torch_sgd",
+    "four steps agree with torch.optim.SGD(momentum=beta), w and the velocity",
+    "First the velocity, v = beta * v + dw, then the step with the new velocity, w = w - lr * v.",
+    4,
+    _optimizer_runs({"lr": st.floats(1e-3, 1.0), "beta": st.floats(0.1, 0.99)}),
+)
+def momentum_agrees_with_torch(calls: Calls, example: Example) -> None:
+    w = _tensor(example["w"], grad=True)
+    optimizer = _torch().optim.SGD([w], lr=example["lr"], momentum=example["beta"])
+    mine, velocity = example["w"], np.zeros_like(example["w"])
+    for step, gradient in enumerate(example["gradients"], start=1):
+        w.grad = _tensor(gradient)
+        optimizer.step()
+        got = calls.student(mine, gradient, velocity, example["lr"], example["beta"])
+        mine, velocity = _step_results(got, 2, "sgd_momentum_step")
+        _close(
+            "sgd_momentum_step",
+            (mine, velocity),
+            (w.detach().numpy(), optimizer.state[w]["momentum_buffer"].numpy()),
+            f"(w, v) after step {step}",
+        )
+
+
+def momentum_special_case(name: str, says: str, hint: str, zero: str) -> Property:
+    """With ``zero = "beta"``, a plain gradient step (``w - lr dw``, ``v = dw``); with ``zero = "lr"``, ``w``
     stays where it is while the velocity still accumulates."""
 
+    @drawn_property(
+        "sgd_momentum_step",
+        name,
+        f"sgd_momentum_step: {says}",
+        hint,
+        1,
+        MOMENTUM_STEPS.map(lambda ex: {**ex, zero: 0.0}),
+    )
     def test(calls: Calls, example: Example) -> None:
         w, dw, velocity = example["w"], example["dw"], example["velocity"]
         if zero == "beta":
             want = (w - example["lr"] * dw, dw)
         else:
             want = (w, example.get("beta", 0.9) * velocity + dw)
-        got = calls.student(*example.values())
-        assert_nested_close(got, want, tolerance_for(F64), f"(w, v) is wrong when {says}", "sgd_momentum_step")
+        _close("sgd_momentum_step", calls.student(*example.values()), want, f"(w, v) is wrong when {says}")
 
-    examples = MOMENTUM_STEPS.map(lambda ex: {**ex, zero: 0.0})
-    return Property("sgd_momentum_step", name, f"sgd_momentum_step: {says}", hint, points, True, examples, test)
+    return test
 
 
-def _adam_zero_lr(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        got = _step_results(calls.student(*example.values()), 3, "adam_step")
-        assert_close(got[0], example["w"], tolerance_for(F64), "adam_step with lr = 0 moved w")
+@drawn_property(
+    "adam_step",
+    "agrees_with_torch_adam",
+    "four steps (t = 1, 2, 3, 4) agree with torch.optim.Adam, w and both moments",
+    "Update m and v first, then correct both for their start at zero with 1 - beta**t, t counting from 1.",
+    4,
+    _optimizer_runs(
+        {
+            "lr": st.floats(1e-3, 0.5),
+            "beta1": st.floats(0.0, 0.99),
+            "beta2": st.floats(0.9, 0.9999),
+            "eps": st.sampled_from([1e-8, 1e-6, 1e-3]),
+        }
+    ),
+)
+def adam_agrees_with_torch(calls: Calls, example: Example) -> None:
+    w = _tensor(example["w"], grad=True)
+    hyper = (example["lr"], example["beta1"], example["beta2"], example["eps"])
+    optimizer = _torch().optim.Adam([w], lr=hyper[0], betas=hyper[1:3], eps=hyper[3])
+    mine, m, v = example["w"], np.zeros_like(example["w"]), np.zeros_like(example["w"])
+    for t, gradient in enumerate(example["gradients"], start=1):
+        w.grad = _tensor(gradient)
+        optimizer.step()
+        mine, m, v = _step_results(calls.student(mine, gradient, m, v, t, *hyper), 3, "adam_step")
+        state = optimizer.state[w]
+        want = (w.detach().numpy(), state["exp_avg"].numpy(), state["exp_avg_sq"].numpy())
+        _close("adam_step", (mine, m, v), want, f"(w, m, v) after step t = {t}")
 
-    examples = ADAM_STEPS.map(lambda ex: {**ex, "lr": 0.0})
-    return Property(
+
+def _first_adam_step(example: Example) -> Example:
+    zeros = np.zeros_like(example["w"])
+    dw = draw.away_from(example["dw"], 0.0, 1e-2)
+    return {"w": example["w"], "dw": dw, "m": zeros, "v": zeros, "t": 1, "lr": example.get("lr", 1e-3)}
+
+
+@drawn_property(
+    "adam_step",
+    "first_step_has_length_lr",
+    "the first step from m = v = 0 (t = 1) moves each coordinate by lr (bias correction)",
+    "m and v start at 0, so early averages are too small: divide them by 1 - beta1**t and 1 - beta2**t.",
+    1,
+    ADAM_STEPS.map(_first_adam_step),
+)
+def adam_first_step(calls: Calls, example: Example) -> None:
+    dw = example["dw"]
+    want = example["w"] - example["lr"] * dw / (np.abs(dw) + 1e-8)
+    _close(
         "adam_step",
-        "zero_lr_changes_nothing",
-        "adam_step with lr = 0 leaves w where it is",
-        "The step is lr times the corrected ratio; nothing else may move w.",
-        points,
-        True,
-        examples.map(in_order("w", "dw", "m", "v", "t", "lr", "beta1", "beta2", "eps")),
-        test,
+        _step_results(calls.student(*example.values()), 3, "adam_step")[0],
+        want,
+        "the first Adam step is not lr * dw / (|dw| + eps)",
     )
 
 
-def _adam_first_step(points: float) -> Property:
-    """From ``m = v = 0`` at ``t = 1``, bias correction makes the step ``lr * dw / (|dw| + eps)``."""
-
-    def test(calls: Calls, example: Example) -> None:
-        got = _step_results(calls.student(*example.values()), 3, "adam_step")
-        dw, lr = example["dw"], example["lr"]
-        want = example["w"] - lr * dw / (np.abs(dw) + 1e-8)
-        assert_close(got[0], want, tolerance_for(F64), "the first Adam step is not lr * dw / (|dw| + eps)")
-
-    def first_step(ex: Example) -> Example:
-        dw = draw.away_from(ex["dw"], 0.0, 1e-2)
-        zeros = np.zeros_like(ex["w"])
-        return {"w": ex["w"], "dw": dw, "m": zeros, "v": zeros, "t": 1, "lr": ex.get("lr", 1e-3)}
-
-    return Property(
+@drawn_property(
+    "adam_step",
+    "zero_lr_changes_nothing",
+    "adam_step with lr = 0 leaves w where it is",
+    "The step is lr times the corrected ratio; nothing else may move w.",
+    1,
+    ADAM_STEPS.map(lambda ex: {**ex, "lr": 0.0}),
+)
+def adam_with_zero_lr(calls: Calls, example: Example) -> None:
+    _close(
         "adam_step",
-        "first_step_has_length_lr",
-        "the first step from m = v = 0 (t = 1) moves each coordinate by lr (bias correction)",
-        "m and v start at 0, so early averages are too small: divide them by 1 - beta1**t and 1 - beta2**t.",
-        points,
-        True,
-        ADAM_STEPS.map(first_step),
-        test,
+        _step_results(calls.student(*example.values()), 3, "adam_step")[0],
+        example["w"],
+        "adam_step with lr = 0 moved w",
     )
 
 
-def _optimizer_shapes(function: str, count: int, points: float, examples: st.SearchStrategy[Example]) -> Property:
+def optimizer_shapes(function: str, count: int, examples: st.SearchStrategy[Example]) -> Property:
+    @drawn_property(
+        function,
+        "keeps_shape_and_dtype",
+        f"{function} returns {count} arrays of w's shape and dtype (float32 included)",
+        "A Python float times an array keeps the array's dtype; np.float64 values promote float32.",
+        1,
+        _in_float32_sometimes(examples),
+    )
     def test(calls: Calls, example: Example) -> None:
         w = first_array(example)
         for index, part in enumerate(_step_results(calls.student(*example.values()), count, function)):
@@ -933,25 +826,7 @@ def _optimizer_shapes(function: str, count: int, points: float, examples: st.Sea
                     f"for w of shape {w.shape} and dtype {w.dtype}"
                 )
 
-    return Property(
-        function,
-        "keeps_shape_and_dtype",
-        f"{function} returns {count} arrays of w's shape and dtype (float32 included)",
-        "A Python float times an array keeps the array's dtype; np.float64 values promote float32.",
-        points,
-        True,
-        examples,
-        test,
-    )
-
-
-def _any_dtype(examples: st.SearchStrategy[Example]) -> st.SearchStrategy[Example]:
-    """The examples, sometimes with every array cast to float32."""
-    return st.tuples(examples, st.booleans()).map(
-        lambda pair: {
-            k: v.astype(np.float32) if pair[1] and isinstance(v, np.ndarray) else v for k, v in pair[0].items()
-        }
-    )
+    return test
 
 
 # ---------------------------------------------------------------- minibatch_sgd, checked structurally
@@ -974,7 +849,7 @@ def _training_runs(
     """
     n = pick(st.integers(max(examples[0], min_batch + 1 if batch == "mini" else 1), examples[1]))
     widths = [pick(st.integers(1, 3)) for _ in range(pick(st.integers(1, 2)))] + [pick(st.integers(1, 2))]
-    data = np.random.default_rng(pick(st.integers(0, 2**32 - 1)))
+    data = np.random.default_rng(pick(draw.seeds()))
     features = data.uniform(-1.0, 1.0, (n, widths[0]))
     features[:, 0] = np.arange(n) / n
     batch_size = pick(st.integers(n, n + 3) if batch == "full" else st.integers(min_batch, n - 1))
@@ -986,7 +861,7 @@ def _training_runs(
         "lr": pick(st.floats(0.01, 0.2)),
         "batch_size": batch_size,
         "epochs": pick(st.integers(*epochs)),
-        "rng": NamedCallable("rng", pick(st.integers(0, 2**32 - 1))),
+        "rng": NamedCallable("rng", pick(draw.seeds())),
     }
 
 
@@ -997,41 +872,20 @@ SHUFFLED_RUNS = _training_runs("mini", examples=(10, 12), epochs=(3, 3), min_bat
 
 
 def _run_of(value: Any) -> tuple[Any, list[float]]:
+    """The student's ``(params, epoch_losses)`` (a failure if it is not such a pair)."""
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise PropertyFailure("minibatch_sgd must return a pair (params, epoch_losses)", got=value)
     params, losses = value
-    if not isinstance(losses, (list, tuple)) and not isinstance(losses, np.ndarray):
+    if not isinstance(losses, (list, tuple, np.ndarray)):
         raise PropertyFailure("epoch_losses must be a list of numbers", got=losses)
     return params, [number_of(loss, "minibatch_sgd") for loss in losses]
 
 
-def _subtract(params: Any, grads: Any, lr: float) -> Layers:
-    return [(np.asarray(w) - lr * gw, np.asarray(b) - lr * gb) for (w, b), (gw, gb) in zip(params, grads, strict=True)]
-
-
-def _full_batch_is_gradient_descent(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        params, losses = _run_of(calls.student(*example.values()))
-        want_params, want_losses = example["params"], []
-        for _ in range(example["epochs"]):
-            loss, grads = linear_network_loss_and_grads(example["x"], example["y"], want_params)
-            want_losses.append(loss)
-            want_params = _subtract(want_params, grads, example["lr"])
-        for got, want, what in ((losses, want_losses, "epoch_losses"), (params, want_params, "params")):
-            assert_nested_close(
-                got, want, tolerance_for(F64), f"{what} differ from gradient descent's", "minibatch_sgd"
-            )
-
-    return Property(
-        "minibatch_sgd",
-        "full_batch_is_gradient_descent",
-        "with batch_size >= n (one batch per epoch), minibatch_sgd is plain gradient descent",
-        "Each step: (loss, grads) = loss_and_grads(x[idx], y[idx], params), then p - lr * g for every array.",
-        points,
-        True,
-        FULL_BATCH_RUNS,
-        test,
-    )
+def _flat_result(params: Any) -> np.ndarray:
+    """The student's returned params flattened like the probe's records (a failure if they are not layers)."""
+    if not isinstance(params, (list, tuple)) or not all(isinstance(layer, (list, tuple)) for layer in params):
+        raise PropertyFailure("minibatch_sgd must return params as a list of (W, b) pairs", got=params)
+    return flat_parameters([[plain_array(a, "minibatch_sgd") for a in layer] for layer in params])
 
 
 def _probe(calls: Calls, example: Example) -> tuple[Any, list[float], list[dict[str, Any]]]:
@@ -1040,7 +894,26 @@ def _probe(calls: Calls, example: Example) -> tuple[Any, list[float], list[dict[
     if not isinstance(recorded, dict):
         raise PropertyFailure("minibatch_sgd could not be run")
     params, losses = _run_of(recorded["result"])
-    return params, losses, list(recorded["calls"])
+    return params, losses, _unpacked(recorded)
+
+
+def _unpacked(recorded: dict[str, Any]) -> list[dict[str, Any]]:
+    """The harness's packed record (see ``_minibatch_probe``) as one dict per call."""
+    count = len(recorded["batch_sizes"])
+    if count == 0:
+        return []
+
+    def split(values: np.ndarray, sizes: np.ndarray) -> list[np.ndarray]:
+        return np.split(values, np.cumsum(sizes)[:-1])
+
+    columns = {
+        "x": split(recorded["x"], recorded["batch_sizes"]),
+        "y": split(recorded["y"], recorded["batch_sizes"]),
+        "loss": list(recorded["losses"]),
+        "params": split(recorded["params"], recorded["param_sizes"]),
+        "grads": split(recorded["grads"], recorded["param_sizes"]),
+    }
+    return [{key: column[index] for key, column in columns.items()} for index in range(count)]
 
 
 def _epochs(example: Example, recorded: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -1060,129 +933,121 @@ def _indices(call: dict[str, Any], n: int) -> np.ndarray:
     return np.asarray(np.rint(np.asarray(call["x"])[:, 0] * n).astype(int))
 
 
-def _every_example_once(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        n = len(example["x"])
-        _, _, recorded = _probe(calls, example)
-        for epoch, batches in enumerate(_epochs(example, recorded)):
-            for call in batches:
-                if len(call["x"]) > example["batch_size"] or len(call["y"]) != len(call["x"]):
-                    raise PropertyFailure(f"epoch {epoch} has a mini-batch of {len(call['x'])} examples")
-                indices = _indices(call, n)
-                if not np.array_equal(np.asarray(call["y"]), example["y"][indices]):
-                    raise PropertyFailure(f"in epoch {epoch}, a mini-batch pairs examples with other examples' y")
-            seen = np.sort(np.concatenate([_indices(call, n) for call in batches]))
-            if not np.array_equal(seen, np.arange(n)):
-                raise PropertyFailure(f"epoch {epoch} did not use every example exactly once", np.arange(n), seen)
-
-    return Property(
-        "minibatch_sgd",
-        "uses_every_example_once_per_epoch",
-        "each epoch passes every example (with its own y) exactly once, in mini-batches of at most batch_size",
-        "Shuffle the indices, then take consecutive slices order[start:start + batch_size]: the last one "
-        "may be shorter. Index x and y with the same indices.",
-        points,
-        True,
-        MINI_BATCH_RUNS,
-        test,
-    )
-
-
-def _flat_result(params: Any) -> np.ndarray:
-    """The student's returned params flattened like the probe's records (a failure if they are not layers)."""
-    if not isinstance(params, (list, tuple)) or not all(isinstance(layer, (list, tuple)) for layer in params):
-        raise PropertyFailure("minibatch_sgd must return params as a list of (W, b) pairs", got=params)
-    return flat_parameters([[plain_array(a, "minibatch_sgd") for a in layer] for layer in params])
-
-
-def _steps_from_latest_params(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        params, _, recorded = _probe(calls, example)
-        expected = flat_parameters(example["params"])
-        tolerance = tolerance_for(F64)
-        for step, call in enumerate(recorded):
-            given = np.asarray(call["params"])
-            assert_close(given, expected, tolerance, f"the params given to loss_and_grads at step {step}")
-            expected = given - example["lr"] * np.asarray(call["grads"])
-        assert_close(_flat_result(params), expected, tolerance, "the params returned after the last step")
-
-    return Property(
-        "minibatch_sgd",
-        "steps_from_the_latest_params",
-        "every step is p - lr * g from the params of the step before, and the last step's params are returned",
-        "Pass the current params to loss_and_grads and update them after every mini-batch, not once per epoch.",
-        points,
-        True,
-        MINI_BATCH_RUNS,
-        test,
-    )
-
-
-def _epoch_losses_are_means(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        _, losses, recorded = _probe(calls, example)
-        want = [float(np.mean([call["loss"] for call in batches])) for batches in _epochs(example, recorded)]
-        assert_nested_close(losses, want, tolerance_for(F64), "epoch_losses", "minibatch_sgd")
-
-    return Property(
-        "minibatch_sgd",
-        "epoch_loss_is_mean_of_batches",
-        "each epoch's loss is the mean of the losses of its mini-batches",
-        "Collect the loss of every mini-batch of the epoch, then append their mean.",
-        points,
-        True,
-        MINI_BATCH_RUNS,
-        test,
-    )
-
-
-def _shuffles_every_epoch(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        _, _, recorded = _probe(calls, example)
-        orders = _orders(example, recorded)
-        if all(np.array_equal(order, orders[0]) for order in orders):
-            raise PropertyFailure(f"all {len(orders)} epochs visit the examples in the same order", got=orders[0])
-
-    return Property(
-        "minibatch_sgd",
-        "shuffles_every_epoch",
-        "the order of the examples changes from epoch to epoch",
-        "Draw a fresh rng.permutation(n) at the start of every epoch.",
-        points,
-        True,
-        SHUFFLED_RUNS,
-        test,
-    )
-
-
 def _orders(example: Example, recorded: list[dict[str, Any]]) -> list[np.ndarray]:
     """The order in which each epoch visited the examples."""
     n = len(example["x"])
     return [np.concatenate([_indices(call, n) for call in batches]) for batches in _epochs(example, recorded)]
 
 
-def _reproducible(points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        seed = example["rng"].args[0]
-        params, losses, recorded = _probe(calls, example)
-        again = _probe(calls, {**example, "rng": NamedCallable("rng", seed)})
-        exact = Tolerance(rtol=0.0, atol=0.0)
-        assert_nested_close(again[:2], (params, losses), exact, "a second run with the same seed", "minibatch_sgd")
-        other = _probe(calls, {**example, "rng": NamedCallable("rng", (seed + 1) % 2**32)})
-        orders, other_orders = _orders(example, recorded), _orders(example, other[2])
-        if all(np.array_equal(a, b) for a, b in zip(orders, other_orders, strict=True)):
-            raise PropertyFailure("runs with two different seeds visit the examples in the same order")
-
-    return Property(
+@drawn_property(
+    "minibatch_sgd",
+    "full_batch_is_gradient_descent",
+    "with batch_size >= n (one batch per epoch), minibatch_sgd is plain gradient descent",
+    "Each step: (loss, grads) = loss_and_grads(x[idx], y[idx], params), then p - lr * g for every array.",
+    2,
+    FULL_BATCH_RUNS,
+)
+def minibatch_full_batch(calls: Calls, example: Example) -> None:
+    params, losses = _run_of(calls.student(*example.values()))
+    want_params, want_losses = example["params"], []
+    for _ in range(example["epochs"]):
+        loss, grads = linear_network_loss_and_grads(example["x"], example["y"], want_params)
+        want_losses.append(loss)
+        want_params = [
+            (w - example["lr"] * gw, b - example["lr"] * gb)
+            for (w, b), (gw, gb) in zip(want_params, grads, strict=True)
+        ]
+    _close(
         "minibatch_sgd",
-        "shuffles_with_the_given_rng",
-        "the shuffling comes from rng alone: the same seed gives the same run, another seed another order",
-        "Use the rng you are given (rng.permutation), not np.random or a generator of your own.",
-        points,
-        True,
-        SHUFFLED_RUNS,
-        test,
+        (params, losses),
+        (want_params, want_losses),
+        "(params, epoch_losses) differ from gradient descent's",
     )
+
+
+@drawn_property(
+    "minibatch_sgd",
+    "uses_every_example_once_per_epoch",
+    "each epoch passes every example (with its own y) exactly once, in mini-batches of at most batch_size",
+    "Shuffle the indices, then take consecutive slices order[start:start + batch_size]: the last one "
+    "may be shorter. Index x and y with the same indices.",
+    2,
+    MINI_BATCH_RUNS,
+)
+def minibatch_uses_every_example(calls: Calls, example: Example) -> None:
+    n = len(example["x"])
+    for epoch, batches in enumerate(_epochs(example, _probe(calls, example)[2])):
+        for call in batches:
+            if len(call["x"]) > example["batch_size"]:
+                raise PropertyFailure(f"epoch {epoch} has a mini-batch of {len(call['x'])} examples")
+            if not np.array_equal(call["y"], example["y"][_indices(call, n)]):
+                raise PropertyFailure(f"in epoch {epoch}, a mini-batch pairs examples with other examples' y")
+        seen = np.sort(np.concatenate([_indices(call, n) for call in batches]))
+        if not np.array_equal(seen, np.arange(n)):
+            raise PropertyFailure(f"epoch {epoch} did not use every example exactly once", np.arange(n), seen)
+
+
+@drawn_property(
+    "minibatch_sgd",
+    "steps_from_the_latest_params",
+    "every step is p - lr * g from the params of the step before, and the last step's params are returned",
+    "Pass the current params to loss_and_grads and update them after every mini-batch, not once per epoch.",
+    2,
+    MINI_BATCH_RUNS,
+)
+def minibatch_steps(calls: Calls, example: Example) -> None:
+    params, _, recorded = _probe(calls, example)
+    expected = flat_parameters(example["params"])
+    for step, call in enumerate(recorded):
+        _close("minibatch_sgd", call["params"], expected, f"the params given to loss_and_grads at step {step}")
+        expected = call["params"] - example["lr"] * call["grads"]
+    _close("minibatch_sgd", _flat_result(params), expected, "the params returned after the last step")
+
+
+@drawn_property(
+    "minibatch_sgd",
+    "epoch_loss_is_mean_of_batches",
+    "each epoch's loss is the mean of the losses of its mini-batches",
+    "Collect the loss of every mini-batch of the epoch, then append their mean.",
+    1,
+    MINI_BATCH_RUNS,
+)
+def minibatch_epoch_losses(calls: Calls, example: Example) -> None:
+    _, losses, recorded = _probe(calls, example)
+    want = [float(np.mean([call["loss"] for call in batches])) for batches in _epochs(example, recorded)]
+    _close("minibatch_sgd", losses, want, "epoch_losses")
+
+
+@drawn_property(
+    "minibatch_sgd",
+    "shuffles_every_epoch",
+    "the order of the examples changes from epoch to epoch",
+    "Draw a fresh rng.permutation(n) at the start of every epoch.",
+    1,
+    SHUFFLED_RUNS,
+)
+def minibatch_shuffles(calls: Calls, example: Example) -> None:
+    orders = _orders(example, _probe(calls, example)[2])
+    if all(np.array_equal(order, orders[0]) for order in orders):
+        raise PropertyFailure(f"all {len(orders)} epochs visit the examples in the same order", got=orders[0])
+
+
+@drawn_property(
+    "minibatch_sgd",
+    "shuffles_with_the_given_rng",
+    "the shuffling comes from rng alone: the same seed gives the same run, another seed another order",
+    "Use the rng you are given (rng.permutation), not np.random or a generator of your own.",
+    1,
+    SHUFFLED_RUNS,
+)
+def minibatch_uses_its_rng(calls: Calls, example: Example) -> None:
+    seed = example["rng"].args[0]
+    params, losses, recorded = _probe(calls, example)
+    again = _probe(calls, {**example, "rng": NamedCallable("rng", seed)})
+    assert_nested_close(again[:2], (params, losses), EXACT, "a second run with the same seed", "minibatch_sgd")
+    other = _probe(calls, {**example, "rng": NamedCallable("rng", (seed + 1) % 2**32)})
+    if all(np.array_equal(a, b) for a, b in zip(_orders(example, recorded), _orders(example, other[2]), strict=True)):
+        raise PropertyFailure("runs with two different seeds visit the examples in the same order")
 
 
 # ---------------------------------------------------------------- the catalogue
@@ -1197,11 +1062,6 @@ def _large_logits(rng: np.random.Generator) -> list[Any]:
 
 
 LOOP_HINT = "Python loops over examples are slow; a few NumPy operations on the whole batch are fast."
-STABILITY_HINT = (
-    "np.exp of a large number overflows and log(0) is -inf. Rewrite the formula so that exp only ever "
-    "sees values <= 0 (the log-sum-exp trick, or max(z, 0) - z y + log1p(exp(-|z|)))."
-)
-GRAD_SHAPE = "The gradient has the shape of the loss's first argument."
 
 PROPERTIES: tuple[Property, ...] = (
     # mse_loss
@@ -1280,7 +1140,7 @@ PROPERTIES: tuple[Property, ...] = (
         "For each index j: (f(x + eps e_j) - f(x - eps e_j)) / (2 eps), with x restored in between.",
         3,
         SINES,
-        lambda calls, ex: _sines_gradient(ex),
+        lambda calls, ex: _gradient_of_sines(ex),
         tolerance=NUMERICAL_TOLERANCE,
     ),
     agrees_with(
@@ -1291,11 +1151,11 @@ PROPERTIES: tuple[Property, ...] = (
         "accurate, and eps is an argument.",
         2,
         CUBES,
-        lambda calls, ex: _cubes_differences(ex),
+        lambda calls, ex: _differences_of_cubes(ex),
         tolerance=Tolerance(rtol=1e-7, atol=1e-8),
     ),
-    _float32_input(1),
-    _float64_of_input_shape(1),
+    numerical_gradient_of_float32,
+    numerical_gradient_shape,
     leaves_input_unchanged("numerical_gradient", 1, st.one_of(SINES, SINES_FLOAT32)),
     value_agrees_with_reference(
         "numerical_gradient",
@@ -1312,30 +1172,39 @@ PROPERTIES: tuple[Property, ...] = (
         "Elementwise |a - b| / maximum(1e-8, |a| + |b|), then the largest value.",
         3,
         ERROR_PAIRS,
-        lambda calls, ex: _relative_error_formula(ex["a"], ex["b"]),
+        lambda calls, ex: _relative_error(ex["a"], ex["b"]),
     ),
     value_agrees_with_reference("relative_error", "Take the maximum, not the mean.", 2, ERROR_PAIRS),
-    _relative_error_zero_for_equal(2),
-    _relative_error_symmetric(1),
-    _relative_error_at_most_one(1),
+    relative_error_of_equal_arrays,
+    relative_error_is_symmetric,
+    relative_error_at_most_one,
     returns_one_number("relative_error", 1, ERROR_PAIRS),
     # mlp_loss_and_grads
-    _mlp_loss_agrees_with_torch(2),
-    _mlp_grads_agree_with_torch(2),
-    _mlp_grads_match_central_differences(1),
+    mlp_agrees_with_torch(
+        "agrees_with_torch_loss",
+        "the loss agrees with torch.nn.functional.cross_entropy of the same MLP",
+        "Hidden layers g(h @ W + b), a linear last layer, then the mean of -log softmax at each label.",
+        0,
+    ),
+    mlp_agrees_with_torch(
+        "agrees_with_torch_autograd",
+        "grads agree with torch.autograd for every activation, depth and width",
+        "Check each layer: dW = h_prev.T @ delta, db = delta summed over the rows, and the activation's "
+        "derivative taken at the pre-activation z.",
+        1,
+    ),
+    mlp_grads_match_central_differences,
     value_agrees_with_reference("mlp_loss_and_grads", "Compare one layer at a time.", 1, MLPS),
-    _mlp_same_when(
+    mlp_unchanged_when(
         "batch_invariant",
         "the batch is stacked on itself",
         "The loss is a mean over the examples; its gradients are too (delta is divided by n).",
-        1,
         _stacked,
     ),
-    _mlp_same_when(
+    mlp_unchanged_when(
         "permutation_invariant",
         "the examples are permuted",
         "The order of the examples cannot matter: reduce over the rows (axis 0) for db.",
-        1,
         _permuted,
     ),
     leaves_nested_input_unchanged("mlp_loss_and_grads", 1, MLPS),
@@ -1350,36 +1219,38 @@ PROPERTIES: tuple[Property, ...] = (
         BOWLS,
         lambda calls, ex: torch_sgd_path(ex),
     ),
-    _every_iterate(1),
-    _bowl_property(
+    bowl_property(
+        "returns_every_iterate",
+        "gradient_descent returns steps + 1 float64 iterates of w0's shape, w0 first, for any shape of w0",
+        "np.empty((steps + 1, *w0.shape)) has room for every iterate; row 0 is w0.",
+        ANY_SHAPE_BOWLS,
+        _first_is_w0,
+    ),
+    bowl_property(
         "zero_lr_changes_nothing",
         "with lr = 0 every iterate is w0",
         "The step is lr * grad(w) and nothing else.",
-        1,
         STANDING_STILL,
-        _zero_lr,
+        _never_moves,
     ),
-    _bowl_property(
+    bowl_property(
         "descends_below_2_over_L",
         "with lr < 2/L on a convex quadratic, f(w) goes down at every step",
         "Step against the gradient, with the gradient at the current w.",
-        1,
         DESCENDING,
         _descends,
     ),
-    _bowl_property(
+    bowl_property(
         "converges_to_the_minimum",
         "with lr around 1/L, 400 steps reach the closed-form minimum A^-1 b",
         "Keep stepping with the same lr: no decay, no early stop.",
-        1,
         CONVERGING,
         _converges,
     ),
-    _bowl_property(
+    bowl_property(
         "diverges_above_2_over_L",
         "with lr > 2/L, the iterates move away from the minimum (too large a learning rate diverges)",
         "Plain gradient descent has no safety net: do not clip, normalise or decay the step.",
-        1,
         DIVERGING,
         _diverges,
     ),
@@ -1388,38 +1259,36 @@ PROPERTIES: tuple[Property, ...] = (
         "gradient_descent", "Row t + 1 is row t minus lr times the gradient at row t.", 1, BOWLS
     ),
     # sgd_momentum_step
-    _momentum_agrees_with_torch(4),
-    _momentum_special_case(
+    momentum_agrees_with_torch,
+    momentum_special_case(
         "beta_zero_is_gradient_descent",
         "beta = 0 is a plain gradient step",
-        "With beta = 0 the velocity is just dw.",
-        1,
+        "With beta = 0 the velocity is dw.",
         "beta",
     ),
-    _momentum_special_case(
+    momentum_special_case(
         "zero_lr_changes_nothing",
         "lr = 0 leaves w where it is",
         "Only lr * v moves w; the velocity itself still accumulates.",
-        1,
         "lr",
     ),
     value_agrees_with_reference("sgd_momentum_step", "v = beta * v + dw first, then w - lr * v.", 2, MOMENTUM_STEPS),
-    _optimizer_shapes("sgd_momentum_step", 2, 1, _any_dtype(MOMENTUM_STEPS)),
+    optimizer_shapes("sgd_momentum_step", 2, MOMENTUM_STEPS),
     leaves_nested_input_unchanged("sgd_momentum_step", 1, MOMENTUM_STEPS),
     # adam_step
-    _adam_agrees_with_torch(4),
-    _adam_first_step(1),
-    _adam_zero_lr(1),
+    adam_agrees_with_torch,
+    adam_first_step,
+    adam_with_zero_lr,
     value_agrees_with_reference("adam_step", "eps is added after the square root.", 2, ADAM_STEPS),
-    _optimizer_shapes("adam_step", 3, 1, _any_dtype(ADAM_STEPS)),
+    optimizer_shapes("adam_step", 3, ADAM_STEPS),
     leaves_nested_input_unchanged("adam_step", 1, ADAM_STEPS),
     # minibatch_sgd
-    _full_batch_is_gradient_descent(2),
-    _every_example_once(2),
-    _steps_from_latest_params(2),
-    _epoch_losses_are_means(1),
-    _shuffles_every_epoch(1),
-    _reproducible(1),
+    minibatch_full_batch,
+    minibatch_uses_every_example,
+    minibatch_steps,
+    minibatch_epoch_losses,
+    minibatch_shuffles,
+    minibatch_uses_its_rng,
     leaves_nested_input_unchanged("minibatch_sgd", 1, MINI_BATCH_RUNS),
 )
 
@@ -1427,5 +1296,5 @@ ASSIGNMENT = Assignment(
     id="03_gradient_descent",
     notebook="gradient_descent.ipynb",
     properties=PROPERTIES,
-    preload=("numpy", "matplotlib", "matplotlib.pyplot"),
+    preload=("numpy",),
 )

@@ -15,6 +15,81 @@ class Bug:
     source: str
 
 
+def variant(template: str, *edits: tuple[str, str]) -> str:
+    """``template`` with each ``(old, new)`` edit made once: the edits are the mistake, and nothing else."""
+    for old, new in edits:
+        assert template.count(old) == 1, f"{old!r} must occur exactly once in the template"
+        template = template.replace(old, new)
+    return template
+
+
+# A correct backpropagation in a student's style; some bugs below are small edits of it.
+MLP = """
+def mlp_loss_and_grads(x, labels, params, activation="relu"):
+    g = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[activation]
+    dg = {"relu": lambda z: (z > 0) * 1.0, "tanh": lambda z: 1 - np.tanh(z) ** 2,
+          "sigmoid": lambda z: g(z) * (1 - g(z))}[activation]
+    hs, zs = [x], []
+    for i, (W, b) in enumerate(params):
+        zs.append(hs[-1] @ W + b)
+        if i + 1 < len(params):
+            hs.append(g(zs[-1]))
+    n = x.shape[0]
+    shifted = zs[-1] - zs[-1].max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -logp[np.arange(n), labels].mean()
+    delta = np.exp(logp)
+    delta[np.arange(n), labels] -= 1
+    delta /= n
+    grads = [None] * len(params)
+    for i in reversed(range(len(params))):
+        grads[i] = (hs[i].T @ delta, delta.sum(axis=0))
+        if i > 0:
+            delta = (delta @ params[i][0].T) * dg(zs[i - 1])
+    return float(loss), grads
+"""
+
+# A correct gradient descent in a student's style.
+GRADIENT_DESCENT = """
+def gradient_descent(grad, w0, lr, steps):
+    path = [np.array(w0, dtype=float)]
+    for t in range(steps):
+        path.append(path[-1] - lr * grad(path[-1]))
+    return np.stack(path)
+"""
+
+# Correct optimizer steps in a student's style.
+MOMENTUM = """
+def sgd_momentum_step(w, dw, velocity, lr, beta=0.9):
+    v = beta * velocity + dw
+    return w - lr * v, v
+"""
+
+ADAM = """
+def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw**2
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+"""
+
+# A correct mini-batch SGD in a student's style; most minibatch_sgd bugs below are small edits of it.
+MINIBATCH = """
+def minibatch_sgd(loss_and_grads, params, x, y, lr, batch_size, epochs, rng):
+    params = [tuple(np.copy(p) for p in layer) for layer in params]
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        losses = []
+        for start in range(0, len(x), batch_size):
+            idx = order[start:start + batch_size]
+            loss, grads = loss_and_grads(x[idx], y[idx], params)
+            losses.append(loss)
+            params = [tuple(p - lr * g for p, g in zip(layer, gl)) for layer, gl in zip(params, grads)]
+        history.append(float(np.mean(losses)))
+    return params, history
+"""
+
 BUGS: dict[str, Bug] = {
     # ------------------------------------------------------------------ mse_loss
     "mse_sum_instead_of_mean": Bug(
@@ -393,112 +468,35 @@ def relative_error(a, b):
     "mlp_sum_instead_of_mean": Bug(
         "mlp_loss_and_grads",
         "sums the loss over the batch, so loss and gradients grow with n",
-        """
-def mlp_loss_and_grads(x, labels, params, activation="relu"):
-    g = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[activation]
-    dg = {"relu": lambda z, h: (z > 0) * 1.0, "tanh": lambda z, h: 1 - h**2, "sigmoid": lambda z, h: h * (1 - h)}
-    hs, zs = [x], []
-    for i, (W, b) in enumerate(params):
-        zs.append(hs[-1] @ W + b)
-        if i + 1 < len(params):
-            hs.append(g(zs[-1]))
-    n = x.shape[0]
-    shifted = zs[-1] - zs[-1].max(axis=1, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = -logp[np.arange(n), labels].sum()
-    delta = np.exp(logp)
-    delta[np.arange(n), labels] -= 1
-    grads = [None] * len(params)
-    for i in reversed(range(len(params))):
-        grads[i] = (hs[i].T @ delta, delta.sum(axis=0))
-        if i > 0:
-            delta = (delta @ params[i][0].T) * dg[activation](zs[i - 1], hs[i])
-    return float(loss), grads
-""",
+        variant(
+            MLP,
+            ("loss = -logp[np.arange(n), labels].mean()", "loss = -logp[np.arange(n), labels].sum()"),
+            ("    delta /= n\n", ""),
+        ),
     ),
     "mlp_derivative_of_the_activation_output": Bug(
         "mlp_loss_and_grads",
         "applies sigmoid'/tanh' to the layer's output h instead of its pre-activation z",
-        """
-def mlp_loss_and_grads(x, labels, params, activation="relu"):
-    g = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[activation]
-    dg = {"relu": lambda z: (z > 0) * 1.0, "tanh": lambda z: 1 - np.tanh(z) ** 2,
-          "sigmoid": lambda z: g(z) * (1 - g(z))}[activation]
-    hs, zs = [x], []
-    for i, (W, b) in enumerate(params):
-        zs.append(hs[-1] @ W + b)
-        if i + 1 < len(params):
-            hs.append(g(zs[-1]))
-    n = x.shape[0]
-    shifted = zs[-1] - zs[-1].max(axis=1, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = -logp[np.arange(n), labels].mean()
-    delta = np.exp(logp)
-    delta[np.arange(n), labels] -= 1
-    delta /= n
-    grads = [None] * len(params)
-    for i in reversed(range(len(params))):
-        grads[i] = (hs[i].T @ delta, delta.sum(axis=0))
-        if i > 0:
-            delta = (delta @ params[i][0].T) * dg(hs[i])
-    return float(loss), grads
-""",
+        variant(MLP, ("dg(zs[i - 1])", "dg(hs[i])")),
     ),
     "mlp_bias_gradient_over_wrong_axis": Bug(
         "mlp_loss_and_grads",
         "db = delta.sum(axis=1): sums over the units of each example instead of over the batch",
-        """
-def mlp_loss_and_grads(x, labels, params, activation="relu"):
-    g = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[activation]
-    dg = {"relu": lambda z, h: (z > 0) * 1.0, "tanh": lambda z, h: 1 - h**2, "sigmoid": lambda z, h: h * (1 - h)}
-    hs, zs = [x], []
-    for i, (W, b) in enumerate(params):
-        zs.append(hs[-1] @ W + b)
-        if i + 1 < len(params):
-            hs.append(g(zs[-1]))
-    n = x.shape[0]
-    shifted = zs[-1] - zs[-1].max(axis=1, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = -logp[np.arange(n), labels].mean()
-    delta = np.exp(logp)
-    delta[np.arange(n), labels] -= 1
-    delta /= n
-    grads = [None] * len(params)
-    for i in reversed(range(len(params))):
-        grads[i] = (hs[i].T @ delta, delta.sum(axis=1))
-        if i > 0:
-            delta = (delta @ params[i][0].T) * dg[activation](zs[i - 1], hs[i])
-    return float(loss), grads
-""",
+        variant(MLP, ("delta.sum(axis=0))", "delta.sum(axis=1))")),
     ),
     "mlp_reverses_params_in_place": Bug(
         "mlp_loss_and_grads",
         "params.reverse() to walk the layers backwards, reversing the caller's list",
-        """
-def mlp_loss_and_grads(x, labels, params, activation="relu"):
-    g = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[activation]
-    dg = {"relu": lambda z, h: (z > 0) * 1.0, "tanh": lambda z, h: 1 - h**2, "sigmoid": lambda z, h: h * (1 - h)}
-    hs, zs = [x], []
-    for i, (W, b) in enumerate(params):
-        zs.append(hs[-1] @ W + b)
-        if i + 1 < len(params):
-            hs.append(g(zs[-1]))
-    n = x.shape[0]
-    shifted = zs[-1] - zs[-1].max(axis=1, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = -logp[np.arange(n), labels].mean()
-    delta = np.exp(logp)
-    delta[np.arange(n), labels] -= 1
-    delta /= n
-    grads = []
-    params.reverse()
-    for j, (W, b) in enumerate(params):
-        i = len(params) - 1 - j
-        grads.append((hs[i].T @ delta, delta.sum(axis=0)))
-        if i > 0:
-            delta = (delta @ W.T) * dg[activation](zs[i - 1], hs[i])
-    return float(loss), grads[::-1]
-""",
+        variant(
+            MLP,
+            (
+                "    for i in reversed(range(len(params))):\n",
+                "    params.reverse()  # walk the layers from the last\n"
+                "    for j, (W, b) in enumerate(params):\n"
+                "        i = len(params) - 1 - j\n",
+            ),
+            ("delta = (delta @ params[i][0].T)", "delta = (delta @ W.T)"),
+        ),
     ),
     "mlp_loops_over_examples": Bug(
         "mlp_loss_and_grads",
@@ -546,24 +544,12 @@ def gradient_descent(grad, w0, lr, steps):
     "gd_ascends": Bug(
         "gradient_descent",
         "w + lr * grad(w): climbs the gradient",
-        """
-def gradient_descent(grad, w0, lr, steps):
-    path = [np.array(w0, dtype=float)]
-    for _ in range(steps):
-        path.append(path[-1] + lr * grad(path[-1]))
-    return np.stack(path)
-""",
+        variant(GRADIENT_DESCENT, ("path[-1] - lr * grad", "path[-1] + lr * grad")),
     ),
     "gd_decays_the_learning_rate": Bug(
         "gradient_descent",
         "divides lr by the step number 'to be safe': no longer plain gradient descent",
-        """
-def gradient_descent(grad, w0, lr, steps):
-    path = [np.array(w0, dtype=float)]
-    for t in range(steps):
-        path.append(path[-1] - lr / (t + 1) * grad(path[-1]))
-    return np.stack(path)
-""",
+        variant(GRADIENT_DESCENT, ("path[-1] - lr * grad", "path[-1] - lr / (t + 1) * grad")),
     ),
     "gd_forgets_w0_in_row_zero": Bug(
         "gradient_descent",
@@ -589,20 +575,12 @@ def sgd_momentum_step(w, dw, velocity, lr, beta=0.9):
     "momentum_dampened": Bug(
         "sgd_momentum_step",
         "v = beta v + (1 - beta) dw: another course's convention, not PyTorch's",
-        """
-def sgd_momentum_step(w, dw, velocity, lr, beta=0.9):
-    v = beta * velocity + (1 - beta) * dw
-    return w - lr * v, v
-""",
+        variant(MOMENTUM, ("beta * velocity + dw", "beta * velocity + (1 - beta) * dw")),
     ),
     "momentum_lr_in_velocity": Bug(
         "sgd_momentum_step",
         "v = beta v - lr dw; w = w + v: the learning rate folded into the velocity",
-        """
-def sgd_momentum_step(w, dw, velocity, lr, beta=0.9):
-    v = beta * velocity - lr * dw
-    return w + v, v
-""",
+        variant(MOMENTUM, ("beta * velocity + dw", "beta * velocity - lr * dw"), ("w - lr * v, v", "w + v, v")),
     ),
     "momentum_in_place": Bug(
         "sgd_momentum_step",
@@ -618,214 +596,102 @@ def sgd_momentum_step(w, dw, velocity, lr, beta=0.9):
     "momentum_casts_to_float64": Bug(
         "sgd_momentum_step",
         "np.asarray(w, dtype=float) 'to be safe' turns float32 weights into float64",
-        """
-def sgd_momentum_step(w, dw, velocity, lr, beta=0.9):
-    w = np.asarray(w, dtype=float)
-    v = beta * velocity + dw
-    return w - lr * v, v.astype(float)
-""",
+        variant(
+            MOMENTUM,
+            ("    v = beta", "    w = np.asarray(w, dtype=float)\n    v = beta"),
+            ("return w - lr * v, v", "return w - lr * v, v.astype(float)"),
+        ),
     ),
     # ------------------------------------------------------------------ adam_step
     "adam_without_bias_correction": Bug(
         "adam_step",
         "uses m and v directly: the first steps are far too long",
-        """
-def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-    m = beta1 * m + (1 - beta1) * dw
-    v = beta2 * v + (1 - beta2) * dw**2
-    return w - lr * m / (np.sqrt(v) + eps), m, v
-""",
+        variant(ADAM, ("m / (1 - beta1**t), v / (1 - beta2**t)", "m, v")),
     ),
     "adam_counts_t_from_zero": Bug(
         "adam_step",
         "corrects with beta**(t + 1), as if t counted from 0",
-        """
-def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-    m = beta1 * m + (1 - beta1) * dw
-    v = beta2 * v + (1 - beta2) * dw**2
-    m_hat, v_hat = m / (1 - beta1 ** (t + 1)), v / (1 - beta2 ** (t + 1))
-    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
-""",
+        variant(
+            ADAM, ("m / (1 - beta1**t), v / (1 - beta2**t)", "m / (1 - beta1 ** (t + 1)), v / (1 - beta2 ** (t + 1))")
+        ),
     ),
     "adam_eps_inside_the_root": Bug(
         "adam_step",
         "sqrt(v_hat + eps) instead of sqrt(v_hat) + eps",
-        """
-def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-    m = beta1 * m + (1 - beta1) * dw
-    v = beta2 * v + (1 - beta2) * dw**2
-    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
-    return w - lr * m_hat / np.sqrt(v_hat + eps), m, v
-""",
+        variant(ADAM, ("(np.sqrt(v_hat) + eps)", "np.sqrt(v_hat + eps)")),
     ),
     "adam_ignores_lr": Bug(
         "adam_step",
         "always steps with the default learning rate 1e-3, whatever lr is passed",
-        """
-def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-    m = beta1 * m + (1 - beta1) * dw
-    v = beta2 * v + (1 - beta2) * dw**2
-    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
-    return w - 1e-3 * m_hat / (np.sqrt(v_hat) + eps), m, v
-""",
+        variant(ADAM, ("w - lr * m_hat", "w - 1e-3 * m_hat")),
     ),
     "adam_moments_in_place": Bug(
         "adam_step",
         "updates the caller's moment arrays in place",
-        """
-def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-    m *= beta1
-    m += (1 - beta1) * dw
-    v *= beta2
-    v += (1 - beta2) * dw**2
-    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
-    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
-""",
+        variant(
+            ADAM,
+            ("    m = beta1 * m + (1 - beta1) * dw\n", "    m *= beta1\n    m += (1 - beta1) * dw\n"),
+            ("    v = beta2 * v + (1 - beta2) * dw**2\n", "    v *= beta2\n    v += (1 - beta2) * dw**2\n"),
+        ),
     ),
     "adam_casts_to_float64": Bug(
         "adam_step",
         "np.asarray(dw, dtype=float) turns a float32 step into float64",
-        """
-def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-    dw = np.asarray(dw, dtype=float)
-    m = beta1 * m + (1 - beta1) * dw
-    v = beta2 * v + (1 - beta2) * dw**2
-    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
-    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
-""",
+        variant(ADAM, ("    m = beta1 * m", "    dw = np.asarray(dw, dtype=float)\n    m = beta1 * m")),
     ),
     # ------------------------------------------------------------------ minibatch_sgd
     "minibatch_never_shuffles": Bug(
         "minibatch_sgd",
         "walks the examples in their stored order every epoch",
-        """
-def minibatch_sgd(loss_and_grads, params, x, y, lr, batch_size, epochs, rng):
-    params = [tuple(np.copy(p) for p in layer) for layer in params]
-    history = []
-    for _ in range(epochs):
-        losses = []
-        for start in range(0, len(x), batch_size):
-            idx = np.arange(start, min(start + batch_size, len(x)))
-            loss, grads = loss_and_grads(x[idx], y[idx], params)
-            losses.append(loss)
-            params = [tuple(p - lr * g for p, g in zip(layer, gl)) for layer, gl in zip(params, grads)]
-        history.append(float(np.mean(losses)))
-    return params, history
-""",
+        variant(MINIBATCH, ("order = rng.permutation(len(x))", "order = np.arange(len(x))")),
     ),
     "minibatch_shuffles_once": Bug(
         "minibatch_sgd",
         "draws one permutation before the first epoch and reuses it",
-        """
-def minibatch_sgd(loss_and_grads, params, x, y, lr, batch_size, epochs, rng):
-    params = [tuple(np.copy(p) for p in layer) for layer in params]
-    order = rng.permutation(len(x))
-    history = []
-    for _ in range(epochs):
-        losses = []
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            loss, grads = loss_and_grads(x[idx], y[idx], params)
-            losses.append(loss)
-            params = [tuple(p - lr * g for p, g in zip(layer, gl)) for layer, gl in zip(params, grads)]
-        history.append(float(np.mean(losses)))
-    return params, history
-""",
+        variant(
+            MINIBATCH,
+            ("        order = rng.permutation(len(x))\n", ""),
+            ("    history = []\n", "    history = []\n    order = rng.permutation(len(x))\n"),
+        ),
     ),
     "minibatch_global_random_state": Bug(
         "minibatch_sgd",
         "shuffles with np.random.permutation instead of the rng it is given",
-        """
-def minibatch_sgd(loss_and_grads, params, x, y, lr, batch_size, epochs, rng):
-    params = [tuple(np.copy(p) for p in layer) for layer in params]
-    history = []
-    for _ in range(epochs):
-        order = np.random.permutation(len(x))
-        losses = []
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            loss, grads = loss_and_grads(x[idx], y[idx], params)
-            losses.append(loss)
-            params = [tuple(p - lr * g for p, g in zip(layer, gl)) for layer, gl in zip(params, grads)]
-        history.append(float(np.mean(losses)))
-    return params, history
-""",
+        variant(MINIBATCH, ("rng.permutation(len(x))", "np.random.permutation(len(x))")),
     ),
     "minibatch_reports_the_last_batch_loss": Bug(
         "minibatch_sgd",
         "records the loss of the epoch's last mini-batch as the epoch's loss",
-        """
-def minibatch_sgd(loss_and_grads, params, x, y, lr, batch_size, epochs, rng):
-    params = [tuple(np.copy(p) for p in layer) for layer in params]
-    history = []
-    for _ in range(epochs):
-        order = rng.permutation(len(x))
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            loss, grads = loss_and_grads(x[idx], y[idx], params)
-            params = [tuple(p - lr * g for p, g in zip(layer, gl)) for layer, gl in zip(params, grads)]
-        history.append(float(loss))
-    return params, history
-""",
+        variant(MINIBATCH, ("float(np.mean(losses))", "float(loss)")),
     ),
     "minibatch_drops_the_last_partial_batch": Bug(
         "minibatch_sgd",
         "range(0, n - batch_size + 1, batch_size): the examples of a short last batch are never used",
-        """
-def minibatch_sgd(loss_and_grads, params, x, y, lr, batch_size, epochs, rng):
-    params = [tuple(np.copy(p) for p in layer) for layer in params]
-    history = []
-    n = len(x)
-    for _ in range(epochs):
-        order = rng.permutation(n)
-        losses = []
-        for start in range(0, max(n - batch_size, 0) + 1, batch_size):
-            idx = order[start:start + batch_size]
-            loss, grads = loss_and_grads(x[idx], y[idx], params)
-            losses.append(loss)
-            params = [tuple(p - lr * g for p, g in zip(layer, gl)) for layer, gl in zip(params, grads)]
-        history.append(float(np.mean(losses)))
-    return params, history
-""",
+        variant(MINIBATCH, ("range(0, len(x), batch_size)", "range(0, len(x) - batch_size + 1, batch_size)")),
     ),
     "minibatch_shuffles_x_and_y_apart": Bug(
         "minibatch_sgd",
         "shuffles x and y with two different permutations, pairing examples with other targets",
-        """
-def minibatch_sgd(loss_and_grads, params, x, y, lr, batch_size, epochs, rng):
-    params = [tuple(np.copy(p) for p in layer) for layer in params]
-    history = []
-    for _ in range(epochs):
-        xs, ys = x[rng.permutation(len(x))], y[rng.permutation(len(y))]
-        losses = []
-        for start in range(0, len(x), batch_size):
-            xb, yb = xs[start:start + batch_size], ys[start:start + batch_size]
-            loss, grads = loss_and_grads(xb, yb, params)
-            losses.append(loss)
-            params = [tuple(p - lr * g for p, g in zip(layer, gl)) for layer, gl in zip(params, grads)]
-        history.append(float(np.mean(losses)))
-    return params, history
-""",
+        variant(
+            MINIBATCH,
+            ("order = rng.permutation(len(x))", "order, y_order = rng.permutation(len(x)), rng.permutation(len(x))"),
+            ("y[idx]", "y[y_order[start:start + batch_size]]"),
+        ),
     ),
     "minibatch_updates_in_place": Bug(
         "minibatch_sgd",
         "p -= lr * g on the caller's parameter arrays",
-        """
-def minibatch_sgd(loss_and_grads, params, x, y, lr, batch_size, epochs, rng):
-    history = []
-    for _ in range(epochs):
-        order = rng.permutation(len(x))
-        losses = []
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            loss, grads = loss_and_grads(x[idx], y[idx], params)
-            losses.append(loss)
-            for layer, layer_grads in zip(params, grads):
-                for p, g in zip(layer, layer_grads):
-                    p -= lr * g
-        history.append(float(np.mean(losses)))
-    return params, history
-""",
+        variant(
+            MINIBATCH,
+            ("    params = [tuple(np.copy(p) for p in layer) for layer in params]\n", ""),
+            (
+                "            params = [tuple(p - lr * g for p, g in zip(layer, gl))"
+                " for layer, gl in zip(params, grads)]",
+                "            for layer, gl in zip(params, grads):\n"
+                "                for p, g in zip(layer, gl):\n"
+                "                    p -= lr * g",
+            ),
+        ),
     ),
     "minibatch_one_step_per_epoch": Bug(
         "minibatch_sgd",

@@ -122,6 +122,9 @@ def minibatch_sgd(loss_and_grads, params, x, y, lr, batch_size, epochs, rng):
         for batch in np.array_split(idx, int(np.ceil(len(x) / batch_size))):
             loss, grads = loss_and_grads(x[batch], y[batch], params)
             batch_losses.append(loss)
-            params = [tuple(p - lr * g for p, g in zip(layer, gl)) for layer, gl in zip(params, grads)]
+            params = [
+                tuple(p - lr * g for p, g in zip(layer, gl, strict=True))
+                for layer, gl in zip(params, grads, strict=True)
+            ]
         history.append(sum(batch_losses) / len(batch_losses))
     return params, history
