@@ -25,6 +25,7 @@ ASSIGNMENT_MODULES = {
     "02_activations": "autograder.properties.activations",
     "01_neurons": "autograder.properties.neurons",
     "04_regularization": "autograder.properties.regularization",
+    "03_gradient_descent": "autograder.properties.gradient_descent",
 }
 
 

@@ -131,3 +131,64 @@ def as_params(arrays: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
 def network_params(widths: list[int], max_abs: float = 1.0) -> st.SearchStrategy[list[tuple[np.ndarray, np.ndarray]]]:
     """``params = [(W_l: (d_{l-1}, d_l), b_l: (d_l,))]`` for the given widths, first layer first."""
     return float64_blocks(layer_shapes(widths), max_abs).map(as_params)
+
+
+def float64s() -> st.SearchStrategy[np.dtype[Any]]:
+    return st.just(np.dtype(np.float64))
+
+
+SCALES = ("small integers", "moderate", "extremes")
+
+
+def seeded_values(rng: np.random.Generator, size: tuple[int, ...], scale: str, max_abs: float) -> np.ndarray:
+    """float64 values of one of the :data:`SCALES`: integers in [-3, 3], normal values of standard
+    deviation 5, or an even mix of the :data:`EXTREMES` up to ``max_abs`` and uniform values."""
+    if scale == "small integers":
+        return rng.integers(-3, 4, size).astype(np.float64)
+    if scale == "moderate":
+        return np.clip(rng.normal(0.0, 5.0, size), -max_abs, max_abs)
+    extremes = np.array([v for v in EXTREMES if abs(v) <= max_abs])
+    return np.where(rng.random(size) < 0.5, rng.choice(extremes, size), rng.uniform(-max_abs, max_abs, size))
+
+
+def seeds() -> st.SearchStrategy[int]:
+    return st.integers(0, 2**32 - 1)
+
+
+def seeded_arrays(
+    count: int = 1,
+    min_dims: int = 1,
+    max_dims: int = 2,
+    min_side: int = 1,
+    max_side: int = 4,
+    max_abs: float = MAX_ABS,
+    dtypes: st.SearchStrategy[np.dtype[Any]] | None = None,
+) -> st.SearchStrategy[tuple[np.ndarray, ...]]:
+    """``count`` float arrays of one drawn shape and dtype, with values made from a drawn seed.
+
+    Drawing arrays element by element costs Hypothesis milliseconds an example, more than most checks;
+    this draws a shape, a scale and a seed. The scales shrink towards small integers (failures that are
+    easy to read), then moderate values, then extremes (the inputs that break naive formulas).
+    """
+    shapes = hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+    def build(shape: tuple[int, ...], dtype: np.dtype[Any], scale: str, seed: int) -> tuple[np.ndarray, ...]:
+        made = seeded_values(np.random.default_rng(seed), (count, *shape), scale, max_abs)
+        return tuple(np.asarray(part, dtype=dtype) for part in made)
+
+    return st.builds(build, shapes, float_dtypes() if dtypes is None else dtypes, st.sampled_from(SCALES), seeds())
+
+
+def logits_and_labels(
+    max_abs: float = MAX_ABS, dtypes: st.SearchStrategy[np.dtype[Any]] | None = None
+) -> st.SearchStrategy[tuple[np.ndarray, np.ndarray]]:
+    """``(n, k)`` logits (``n != k``, so a reduction over the wrong axis shows) and integer labels ``(n,)``
+    in ``0 .. k-1``, made from a drawn seed (see :func:`seeded_arrays`)."""
+
+    def build(shape: tuple[int, int], dtype: np.dtype[Any], scale: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        logits = seeded_values(rng, shape, scale, max_abs).astype(dtype)
+        return logits, rng.integers(0, shape[1], shape[0])
+
+    shapes = st.tuples(st.integers(1, 6), st.integers(2, 6)).filter(lambda s: s[0] != s[1])
+    return st.builds(build, shapes, float_dtypes() if dtypes is None else dtypes, st.sampled_from(SCALES), seeds())

@@ -374,3 +374,201 @@ def leaves_nested_input_unchanged(
         examples,
         test,
     )
+
+
+# Numbers, nested results and decorated drawn properties (03_gradient_descent).
+
+
+def number_of(value: Any, function: str) -> float:
+    """The student's answer read as one number: a Python or NumPy number, or an array holding just one."""
+    if isinstance(value, NumpyScalar):
+        value = value.value
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu" and value.size == 1:
+        return float(value.reshape(()))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise PropertyFailure(f"{function} returned {_what_it_is(value)}; expected one number", got=value)
+
+
+def number_result_of(calls: Calls, example: Example, errstate: bool = False) -> float:
+    return number_of(calls.student(*example.values(), errstate=errstate), calls.function)
+
+
+def _what_it_is(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, Opaque):
+        return f"an object of type {value.type_name}"
+    return f"a Python {type(value).__name__}"
+
+
+def plain_array(value: Any, function: str, where: str = "") -> np.ndarray:
+    """A number or a numeric array from the student as a plain array (a failure for anything else)."""
+    if isinstance(value, NumpyScalar):
+        return value.value
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return np.asarray(float(value))
+    raise PropertyFailure(f"{function} returned {_what_it_is(value)}{where}; expected a number or an array", got=value)
+
+
+def assert_nested_close(got: Any, want: Any, tolerance: Tolerance, what: str, function: str, where: str = "") -> None:
+    """``got`` has ``want``'s structure (tuples and lists of numbers and arrays) and agrees with it.
+
+    A number may come back as a Python float, a NumPy scalar or an array holding one value; ``where``
+    names the position (``[1][0]``) in messages.
+    """
+    at = f" at {where}" if where else ""
+    if isinstance(want, (list, tuple)):
+        if not isinstance(got, (list, tuple)) or len(got) != len(want):
+            shape = f"a sequence of {len(got)} items" if isinstance(got, (list, tuple)) else _what_it_is(got)
+            raise PropertyFailure(f"{what}{at}: expected a sequence of {len(want)} items, got {shape}")
+        for index, (got_item, want_item) in enumerate(zip(got, want, strict=True)):
+            assert_nested_close(got_item, want_item, tolerance, what, function, f"{where}[{index}]")
+        return
+    expected = plain_array(want, function, at)
+    answer = plain_array(got, function, at)
+    if expected.ndim == 0 and answer.size == 1:
+        answer = answer.reshape(())
+    assert_close(answer, expected, tolerance, f"{what}{at}")
+
+
+def first_dtype(example: Example) -> np.dtype[Any]:
+    """The dtype of the example's first array argument (float64 if it has none)."""
+    arrays = [value for value in example.values() if isinstance(value, np.ndarray)]
+    return arrays[0].dtype if arrays else np.dtype(np.float64)
+
+
+def value_agrees_with(
+    function: str,
+    name: str,
+    says: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    expected: Callable[[Calls, Example], Any],
+    public: bool = True,
+    needs_reference: bool = False,
+    tolerance: Tolerance | None = None,
+) -> Property:
+    """Like :func:`agrees_with`, for results that are numbers or tuples and lists of arrays."""
+
+    def test(calls: Calls, example: Example) -> None:
+        got = calls.student(*example.values())
+        want = expected(calls, example)
+        chosen = tolerance or tolerance_for(first_dtype(example))
+        assert_nested_close(got, want, chosen, f"{function} gave a wrong value", function)
+
+    return Property(function, name, says, hint, points, public, examples, test, needs_reference=needs_reference)
+
+
+def value_agrees_with_reference(
+    function: str, hint: str, points: float, examples: st.SearchStrategy[Example], tolerance: Tolerance | None = None
+) -> Property:
+    return value_agrees_with(
+        function,
+        "agrees_with_reference",
+        f"{function} agrees with the reference solution",
+        hint,
+        points,
+        examples,
+        lambda calls, example: calls.reference(*example.values()),
+        public=False,
+        needs_reference=True,
+        tolerance=tolerance,
+    )
+
+
+def returns_one_number(function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    """A loss is one number: a Python float, a NumPy scalar or a 0-d array, not an array of losses."""
+
+    def test(calls: Calls, example: Example) -> None:
+        got = calls.student(*example.values())
+        value = got.value if isinstance(got, NumpyScalar) else got
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "f":
+            return
+        if isinstance(value, float):
+            return
+        raise PropertyFailure(f"{function} returned {_what_it_is(value)}; expected one float", got=value)
+
+    return Property(
+        function,
+        "returns_one_number",
+        f"{function} returns one number (a Python float or a 0-d array)",
+        "float(...) turns a NumPy result into a Python float; an array of shape (1,) or (1, 1) is not a number.",
+        points,
+        True,
+        examples,
+        test,
+    )
+
+
+def number_stable_for_large_inputs(
+    function: str, hint: str, points: float, examples: st.SearchStrategy[Example]
+) -> Property:
+    """Like :func:`stable_for_large_inputs`, for a function whose result is one number."""
+
+    def test(calls: Calls, example: Example) -> None:
+        try:
+            got = number_result_of(calls, example, errstate=True)
+        except PropertyFailure as failure:
+            if failure.verdict == "error" and "FloatingPointError" in failure.message:
+                raise PropertyFailure(f"{failure.message} under {ERRSTATE}") from None
+            raise
+        assert_finite(np.asarray(got), f"{function} is not finite where the true value is")
+
+    return Property(
+        function,
+        "stable_for_large_inputs",
+        f"{function} is finite and raises no NumPy error for |z| up to 1e4",
+        hint,
+        points,
+        True,
+        examples,
+        test,
+    )
+
+
+def gradient_by_central_differences(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """The grader's own gradient of a scalar ``f`` at ``x`` (any shape), by central differences in float64.
+
+    ``grad[j] = (f(x + h e_j) - f(x - h e_j)) / (2 h)`` with ``h = eps * max(1, |x_j|)``.
+    """
+    point = np.array(x, dtype=np.float64, copy=True)
+    grad = np.zeros_like(point)
+    for index in np.ndindex(point.shape):
+        saved = float(point[index])
+        step = eps * max(1.0, abs(saved))
+        point[index] = saved + step
+        up = f(point)
+        point[index] = saved - step
+        down = f(point)
+        point[index] = saved
+        grad[index] = (up - down) / (2 * step)
+    return grad
+
+
+Test = Callable[[Calls, Example], None]
+
+
+def drawn_property(
+    function: str,
+    name: str,
+    says: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    public: bool = True,
+) -> Callable[[Test], Property]:
+    """Make the decorated ``test(calls, example)`` a drawn property of ``function``::
+
+    @drawn_property("relative_error", "symmetric", "relative_error(a, b) equals relative_error(b, a)",
+                    "Neither array is the true one.", 1, ERROR_PAIRS)
+    def relative_error_is_symmetric(calls: Calls, example: Example) -> None: ...
+    """
+
+    def make(test: Test) -> Property:
+        return Property(function, name, says, hint, points, public, examples, test)
+
+    return make

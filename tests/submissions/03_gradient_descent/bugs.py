@@ -1,0 +1,742 @@
+"""Real student mistakes in 03_gradient_descent, each planted in one function of ``correct.py``.
+
+Each bug replaces one function; the grader must take points from that function and no other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Bug:
+    function: str
+    mistake: str
+    source: str
+
+
+def variant(template: str, *edits: tuple[str, str]) -> str:
+    """``template`` with each ``(old, new)`` edit made once: the edits are the mistake, and nothing else."""
+    for old, new in edits:
+        assert template.count(old) == 1, f"{old!r} must occur exactly once in the template"
+        template = template.replace(old, new)
+    return template
+
+
+# A correct backpropagation in a student's style; some bugs below are small edits of it.
+MLP = """
+def mlp_loss_and_grads(x, labels, params, activation="relu"):
+    g = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[activation]
+    dg = {"relu": lambda z: (z > 0) * 1.0, "tanh": lambda z: 1 - np.tanh(z) ** 2,
+          "sigmoid": lambda z: g(z) * (1 - g(z))}[activation]
+    hs, zs = [x], []
+    for i, (W, b) in enumerate(params):
+        zs.append(hs[-1] @ W + b)
+        if i + 1 < len(params):
+            hs.append(g(zs[-1]))
+    n = x.shape[0]
+    shifted = zs[-1] - zs[-1].max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -logp[np.arange(n), labels].mean()
+    delta = np.exp(logp)
+    delta[np.arange(n), labels] -= 1
+    delta /= n
+    grads = [None] * len(params)
+    for i in reversed(range(len(params))):
+        grads[i] = (hs[i].T @ delta, delta.sum(axis=0))
+        if i > 0:
+            delta = (delta @ params[i][0].T) * dg(zs[i - 1])
+    return float(loss), grads
+"""
+
+# A correct gradient descent in a student's style.
+GRADIENT_DESCENT = """
+def gradient_descent(grad, w0, lr, steps):
+    path = [np.array(w0, dtype=float)]
+    for t in range(steps):
+        path.append(path[-1] - lr * grad(path[-1]))
+    return np.stack(path)
+"""
+
+# Correct optimizer steps in a student's style.
+MOMENTUM = """
+def sgd_momentum_step(w, dw, velocity, lr, beta=0.9):
+    v = beta * velocity + dw
+    return w - lr * v, v
+"""
+
+ADAM = """
+def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw**2
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+"""
+
+# A correct mini-batch SGD in a student's style; most minibatch_sgd bugs below are small edits of it.
+MINIBATCH = """
+def minibatch_sgd(loss_and_grads, params, x, y, lr, batch_size, epochs, rng):
+    params = [tuple(np.copy(p) for p in layer) for layer in params]
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        losses = []
+        for start in range(0, len(x), batch_size):
+            idx = order[start:start + batch_size]
+            loss, grads = loss_and_grads(x[idx], y[idx], params)
+            losses.append(loss)
+            params = [tuple(p - lr * g for p, g in zip(layer, gl)) for layer, gl in zip(params, grads)]
+        history.append(float(np.mean(losses)))
+    return params, history
+"""
+
+BUGS: dict[str, Bug] = {
+    # ------------------------------------------------------------------ mse_loss
+    "mse_sum_instead_of_mean": Bug(
+        "mse_loss",
+        "sums the squared errors: the loss grows with the batch",
+        """
+def mse_loss(y_pred, y):
+    return float(np.sum((y_pred - y) ** 2))
+""",
+    ),
+    "mse_keeps_dims": Bug(
+        "mse_loss",
+        "np.mean(..., keepdims=True): an array of ones in shape, not a number",
+        """
+def mse_loss(y_pred, y):
+    return np.mean((y_pred - y) ** 2, keepdims=True)
+""",
+    ),
+    "mse_in_place": Bug(
+        "mse_loss",
+        "subtracts the targets from the caller's predictions in place",
+        """
+def mse_loss(y_pred, y):
+    y_pred -= y
+    return float(np.mean(y_pred**2))
+""",
+    ),
+    "mse_python_loop": Bug(
+        "mse_loss",
+        "a correct mean squared error, written as a Python loop over elements",
+        """
+def mse_loss(y_pred, y):
+    total = 0.0
+    flat_pred, flat_y = y_pred.ravel(), y.ravel()
+    for i in range(flat_pred.size):
+        total += (float(flat_pred[i]) - float(flat_y[i])) ** 2
+    return total / flat_pred.size
+""",
+    ),
+    # ------------------------------------------------------------------ mse_loss_grad
+    "mse_grad_missing_the_2": Bug(
+        "mse_loss_grad",
+        "forgets the 2 from differentiating the square",
+        """
+def mse_loss_grad(y_pred, y):
+    return (y_pred - y) / y.size
+""",
+    ),
+    "mse_grad_returns_float64": Bug(
+        "mse_loss_grad",
+        "converts to float64 'to be safe', so a float32 input gets a float64 gradient",
+        """
+def mse_loss_grad(y_pred, y):
+    return 2 * (np.asarray(y_pred, dtype=float) - y) / y.size
+""",
+    ),
+    "mse_grad_in_place": Bug(
+        "mse_loss_grad",
+        "reuses the caller's predictions as the output array",
+        """
+def mse_loss_grad(y_pred, y):
+    y_pred -= y
+    y_pred *= 2 / y.size
+    return y_pred
+""",
+    ),
+    # ------------------------------------------------------------------ bce_with_logits
+    "bce_naive_sigmoid_and_log": Bug(
+        "bce_with_logits",
+        "the textbook formula: exp(-z) overflows and log(0) is -inf for large |z|",
+        """
+def bce_with_logits(z, y):
+    p = 1 / (1 + np.exp(-z))
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+""",
+    ),
+    "bce_on_probabilities": Bug(
+        "bce_with_logits",
+        "binary cross-entropy of the logits as if they were probabilities",
+        """
+def bce_with_logits(z, y):
+    return float(-np.mean(y * np.log(z) + (1 - y) * np.log(1 - z)))
+""",
+    ),
+    "bce_sum_instead_of_mean": Bug(
+        "bce_with_logits",
+        "sums over the batch instead of averaging",
+        """
+def bce_with_logits(z, y):
+    return float(np.sum(np.logaddexp(0.0, z) - z * y))
+""",
+    ),
+    "bce_mean_per_column": Bug(
+        "bce_with_logits",
+        "np.mean(..., axis=0): one loss per column instead of one number",
+        """
+def bce_with_logits(z, y):
+    return np.mean(np.logaddexp(0.0, z) - z * y, axis=0)
+""",
+    ),
+    "bce_abs_in_place": Bug(
+        "bce_with_logits",
+        "takes |z| in place with np.abs(z, out=z), overwriting the caller's logits",
+        """
+def bce_with_logits(z, y):
+    positive_part, zy = np.maximum(z, 0.0), z * y
+    np.abs(z, out=z)
+    return float(np.mean(positive_part - zy + np.log1p(np.exp(-z))))
+""",
+    ),
+    # ------------------------------------------------------------------ bce_with_logits_grad
+    "bce_grad_naive_sigmoid": Bug(
+        "bce_with_logits_grad",
+        "1 / (1 + exp(-z)) overflows (with a warning) for large negative z",
+        """
+def bce_with_logits_grad(z, y):
+    return (1 / (1 + np.exp(-z)) - y) / z.size
+""",
+    ),
+    "bce_grad_without_mean": Bug(
+        "bce_with_logits_grad",
+        "sigmoid(z) - y, forgetting the 1/N of the mean",
+        """
+def bce_with_logits_grad(z, y):
+    return np.exp(-np.logaddexp(0.0, -z)) - y
+""",
+    ),
+    "bce_grad_clips_in_place": Bug(
+        "bce_with_logits_grad",
+        "clips the caller's logits in place to avoid overflow",
+        """
+def bce_with_logits_grad(z, y):
+    np.clip(z, -500, 500, out=z)
+    return (1 / (1 + np.exp(-z)) - y) / z.size
+""",
+    ),
+    "bce_grad_float64_ones": Bug(
+        "bce_with_logits_grad",
+        "np.ones(z.shape) (float64) in the sigmoid promotes a float32 gradient",
+        """
+def bce_with_logits_grad(z, y):
+    ones = np.ones(z.shape)
+    e = np.exp(-np.abs(z))
+    sig = np.where(z >= 0, ones / (ones + e), e / (ones + e))
+    return (sig - y) / z.size
+""",
+    ),
+    # ------------------------------------------------------------------ cross_entropy
+    "ce_without_max_shift": Bug(
+        "cross_entropy",
+        "log(sum(exp(logits))) without subtracting the row maximum: exp overflows",
+        """
+def cross_entropy(logits, labels):
+    n = logits.shape[0]
+    log_norm = np.log(np.exp(logits).sum(axis=1))
+    return float(np.mean(log_norm - logits[np.arange(n), labels]))
+""",
+    ),
+    "ce_sum_over_the_batch": Bug(
+        "cross_entropy",
+        "sums the per-example losses instead of averaging them",
+        """
+def cross_entropy(logits, labels):
+    n = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_probs[np.arange(n), labels].sum())
+""",
+    ),
+    "ce_per_example_losses": Bug(
+        "cross_entropy",
+        "returns the vector of per-example losses, not their mean",
+        """
+def cross_entropy(logits, labels):
+    n = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -log_probs[np.arange(n), labels]
+""",
+    ),
+    "ce_shifts_in_place": Bug(
+        "cross_entropy",
+        "subtracts the row maximum from the caller's logits in place",
+        """
+def cross_entropy(logits, labels):
+    n = logits.shape[0]
+    logits -= logits.max(axis=1, keepdims=True)
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return float(-log_probs[np.arange(n), labels].mean())
+""",
+    ),
+    "ce_python_loop_over_rows": Bug(
+        "cross_entropy",
+        "a correct cross-entropy computed row by row in a Python loop",
+        """
+import math
+
+def cross_entropy(logits, labels):
+    total = 0.0
+    for i in range(logits.shape[0]):
+        row = [float(v) for v in logits[i]]
+        top = max(row)
+        log_norm = top + math.log(sum(math.exp(v - top) for v in row))
+        total += log_norm - row[int(labels[i])]
+    return total / logits.shape[0]
+""",
+    ),
+    # ------------------------------------------------------------------ cross_entropy_grad
+    "ce_grad_divides_by_every_element": Bug(
+        "cross_entropy_grad",
+        "divides by n * k (logits.size) instead of the number of rows",
+        """
+def cross_entropy_grad(logits, labels):
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    grad = e / e.sum(axis=1, keepdims=True)
+    grad[np.arange(logits.shape[0]), labels] -= 1
+    return grad / logits.size
+""",
+    ),
+    "ce_grad_without_max_shift": Bug(
+        "cross_entropy_grad",
+        "softmax without the max shift: exp of a large logit overflows",
+        """
+def cross_entropy_grad(logits, labels):
+    e = np.exp(logits)
+    grad = e / e.sum(axis=1, keepdims=True)
+    grad[np.arange(logits.shape[0]), labels] -= 1
+    return grad / logits.shape[0]
+""",
+    ),
+    "ce_grad_in_place": Bug(
+        "cross_entropy_grad",
+        "computes the softmax in the caller's array to save memory",
+        """
+def cross_entropy_grad(logits, labels):
+    n = logits.shape[0]
+    logits -= logits.max(axis=1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=1, keepdims=True)
+    logits[np.arange(n), labels] -= 1
+    return logits / n
+""",
+    ),
+    "ce_grad_float64_onehot": Bug(
+        "cross_entropy_grad",
+        "np.eye(k)[labels] is float64, which promotes a float32 gradient",
+        """
+def cross_entropy_grad(logits, labels):
+    n, k = logits.shape
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True) - np.eye(k)[labels]) / n
+""",
+    ),
+    # ------------------------------------------------------------------ numerical_gradient
+    "numerical_forward_difference": Bug(
+        "numerical_gradient",
+        "a one-sided difference (f(x + eps) - f(x)) / eps: error O(eps), not O(eps**2)",
+        """
+def numerical_gradient(f, x, eps=1e-6):
+    base = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(base)
+    f0 = f(base)
+    for idx in np.ndindex(base.shape):
+        moved = base.copy()
+        moved[idx] += eps
+        grad[idx] = (f(moved) - f0) / eps
+    return grad
+""",
+    ),
+    "numerical_ignores_eps": Bug(
+        "numerical_gradient",
+        "always steps by 1e-6, whatever eps it is given",
+        """
+def numerical_gradient(f, x, eps=1e-6):
+    base = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(base)
+    for idx in np.ndindex(base.shape):
+        up, down = base.copy(), base.copy()
+        up[idx] += 1e-6
+        down[idx] -= 1e-6
+        grad[idx] = (f(up) - f(down)) / 2e-6
+    return grad
+""",
+    ),
+    "numerical_perturbs_x_in_place": Bug(
+        "numerical_gradient",
+        "nudges the caller's x in place and 'restores' it by subtracting: rounding leaves x changed",
+        """
+def numerical_gradient(f, x, eps=1e-6):
+    grad = np.zeros(x.shape)
+    for idx in np.ndindex(x.shape):
+        x[idx] += eps
+        f_plus = f(x)
+        x[idx] -= 2 * eps
+        f_minus = f(x)
+        x[idx] += eps
+        grad[idx] = (f_plus - f_minus) / (2 * eps)
+    return grad
+""",
+    ),
+    "numerical_copy_keeps_float32": Bug(
+        "numerical_gradient",
+        "x.copy() keeps float32, where x + 1e-6 rounds to a neighbour of x",
+        """
+def numerical_gradient(f, x, eps=1e-6):
+    xc = x.copy()
+    grad = np.zeros_like(xc)
+    for idx in np.ndindex(xc.shape):
+        old = xc[idx]
+        xc[idx] = old + eps
+        f_plus = f(xc)
+        xc[idx] = old - eps
+        f_minus = f(xc)
+        xc[idx] = old
+        grad[idx] = (f_plus - f_minus) / (2 * eps)
+    return grad
+""",
+    ),
+    "numerical_returns_flat": Bug(
+        "numerical_gradient",
+        "walks the flattened x and forgets to reshape the gradient",
+        """
+def numerical_gradient(f, x, eps=1e-6):
+    flat = np.array(x, dtype=np.float64).ravel()
+    grad = np.zeros(flat.size)
+    for i in range(flat.size):
+        up, down = flat.copy(), flat.copy()
+        up[i] += eps
+        down[i] -= eps
+        grad[i] = (f(up.reshape(x.shape)) - f(down.reshape(x.shape))) / (2 * eps)
+    return grad
+""",
+    ),
+    # ------------------------------------------------------------------ relative_error
+    "relative_error_without_floor": Bug(
+        "relative_error",
+        "divides by |a| + |b| with no floor: 0 / 0 where both are zero",
+        """
+def relative_error(a, b):
+    return float(np.max(np.abs(a - b) / (np.abs(a) + np.abs(b))))
+""",
+    ),
+    "relative_error_abs_of_sum": Bug(
+        "relative_error",
+        "divides by |a + b| instead of |a| + |b|",
+        """
+def relative_error(a, b):
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a + b))))
+""",
+    ),
+    "relative_error_relative_to_a": Bug(
+        "relative_error",
+        "scales by |a| alone, as if a were the true value",
+        """
+def relative_error(a, b):
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a))))
+""",
+    ),
+    "relative_error_mean_not_max": Bug(
+        "relative_error",
+        "averages the elementwise errors, hiding one bad coordinate",
+        """
+def relative_error(a, b):
+    return float(np.mean(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+""",
+    ),
+    "relative_error_keeps_dims": Bug(
+        "relative_error",
+        "np.max(..., keepdims=True) returns an array, not a number",
+        """
+def relative_error(a, b):
+    return np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)), keepdims=True)
+""",
+    ),
+    # ------------------------------------------------------------------ mlp_loss_and_grads
+    "mlp_sum_instead_of_mean": Bug(
+        "mlp_loss_and_grads",
+        "sums the loss over the batch, so loss and gradients grow with n",
+        variant(
+            MLP,
+            ("loss = -logp[np.arange(n), labels].mean()", "loss = -logp[np.arange(n), labels].sum()"),
+            ("    delta /= n\n", ""),
+        ),
+    ),
+    "mlp_derivative_of_the_activation_output": Bug(
+        "mlp_loss_and_grads",
+        "applies sigmoid'/tanh' to the layer's output h instead of its pre-activation z",
+        variant(MLP, ("dg(zs[i - 1])", "dg(hs[i])")),
+    ),
+    "mlp_bias_gradient_over_wrong_axis": Bug(
+        "mlp_loss_and_grads",
+        "db = delta.sum(axis=1): sums over the units of each example instead of over the batch",
+        variant(MLP, ("delta.sum(axis=0))", "delta.sum(axis=1))")),
+    ),
+    "mlp_reverses_params_in_place": Bug(
+        "mlp_loss_and_grads",
+        "params.reverse() to walk the layers backwards, reversing the caller's list",
+        variant(
+            MLP,
+            (
+                "    for i in reversed(range(len(params))):\n",
+                "    params.reverse()  # walk the layers from the last\n"
+                "    for j, (W, b) in enumerate(params):\n"
+                "        i = len(params) - 1 - j\n",
+            ),
+            ("delta = (delta @ params[i][0].T)", "delta = (delta @ W.T)"),
+        ),
+    ),
+    "mlp_loops_over_examples": Bug(
+        "mlp_loss_and_grads",
+        "correct backpropagation, one example at a time in a Python loop",
+        """
+def mlp_loss_and_grads(x, labels, params, activation="relu"):
+    g = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[activation]
+    dg = {"relu": lambda z, h: (z > 0) * 1.0, "tanh": lambda z, h: 1 - h**2, "sigmoid": lambda z, h: h * (1 - h)}
+    n = x.shape[0]
+    grads = [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
+    loss = 0.0
+    for row, label in zip(x, labels):
+        hs, zs = [row], []
+        for i, (W, b) in enumerate(params):
+            zs.append(hs[-1] @ W + b)
+            if i + 1 < len(params):
+                hs.append(g(zs[-1]))
+        shifted = zs[-1] - zs[-1].max()
+        logp = shifted - np.log(np.exp(shifted).sum())
+        loss -= logp[label] / n
+        delta = np.exp(logp)
+        delta[label] -= 1
+        delta /= n
+        for i in reversed(range(len(params))):
+            grads[i] = (grads[i][0] + np.outer(hs[i], delta), grads[i][1] + delta)
+            if i > 0:
+                delta = (params[i][0] @ delta) * dg[activation](zs[i - 1], hs[i])
+    return float(loss), grads
+""",
+    ),
+    # ------------------------------------------------------------------ gradient_descent
+    "gd_appends_the_same_array": Bug(
+        "gradient_descent",
+        "w -= lr * grad(w) on w0 itself, appending the same array every step",
+        """
+def gradient_descent(grad, w0, lr, steps):
+    w = w0
+    path = [w]
+    for _ in range(steps):
+        w -= lr * grad(w)
+        path.append(w)
+    return np.array(path)
+""",
+    ),
+    "gd_ascends": Bug(
+        "gradient_descent",
+        "w + lr * grad(w): climbs the gradient",
+        variant(GRADIENT_DESCENT, ("path[-1] - lr * grad", "path[-1] + lr * grad")),
+    ),
+    "gd_decays_the_learning_rate": Bug(
+        "gradient_descent",
+        "divides lr by the step number 'to be safe': no longer plain gradient descent",
+        variant(GRADIENT_DESCENT, ("path[-1] - lr * grad", "path[-1] - lr / (t + 1) * grad")),
+    ),
+    "gd_forgets_w0_in_row_zero": Bug(
+        "gradient_descent",
+        "preallocates with np.zeros and never writes w0 into row 0: the descent starts at 0",
+        """
+def gradient_descent(grad, w0, lr, steps):
+    path = np.zeros((steps + 1, *np.shape(w0)))
+    for t in range(steps):
+        path[t + 1] = path[t] - lr * grad(path[t])
+    return path
+""",
+    ),
+    # ------------------------------------------------------------------ sgd_momentum_step
+    "momentum_step_before_velocity": Bug(
+        "sgd_momentum_step",
+        "steps with the old velocity, then updates it",
+        """
+def sgd_momentum_step(w, dw, velocity, lr, beta=0.9):
+    w_new = w - lr * velocity
+    return w_new, beta * velocity + dw
+""",
+    ),
+    "momentum_dampened": Bug(
+        "sgd_momentum_step",
+        "v = beta v + (1 - beta) dw: another course's convention, not PyTorch's",
+        variant(MOMENTUM, ("beta * velocity + dw", "beta * velocity + (1 - beta) * dw")),
+    ),
+    "momentum_lr_in_velocity": Bug(
+        "sgd_momentum_step",
+        "v = beta v - lr dw; w = w + v: the learning rate folded into the velocity",
+        variant(MOMENTUM, ("beta * velocity + dw", "beta * velocity - lr * dw"), ("w - lr * v, v", "w + v, v")),
+    ),
+    "momentum_in_place": Bug(
+        "sgd_momentum_step",
+        "updates the caller's velocity and weights in place",
+        """
+def sgd_momentum_step(w, dw, velocity, lr, beta=0.9):
+    velocity *= beta
+    velocity += dw
+    w -= lr * velocity
+    return w, velocity
+""",
+    ),
+    "momentum_casts_to_float64": Bug(
+        "sgd_momentum_step",
+        "np.asarray(w, dtype=float) 'to be safe' turns float32 weights into float64",
+        variant(
+            MOMENTUM,
+            ("    v = beta", "    w = np.asarray(w, dtype=float)\n    v = beta"),
+            ("return w - lr * v, v", "return w - lr * v, v.astype(float)"),
+        ),
+    ),
+    # ------------------------------------------------------------------ adam_step
+    "adam_without_bias_correction": Bug(
+        "adam_step",
+        "uses m and v directly: the first steps are far too long",
+        variant(ADAM, ("m / (1 - beta1**t), v / (1 - beta2**t)", "m, v")),
+    ),
+    "adam_counts_t_from_zero": Bug(
+        "adam_step",
+        "corrects with beta**(t + 1), as if t counted from 0",
+        variant(
+            ADAM, ("m / (1 - beta1**t), v / (1 - beta2**t)", "m / (1 - beta1 ** (t + 1)), v / (1 - beta2 ** (t + 1))")
+        ),
+    ),
+    "adam_eps_inside_the_root": Bug(
+        "adam_step",
+        "sqrt(v_hat + eps) instead of sqrt(v_hat) + eps",
+        variant(ADAM, ("(np.sqrt(v_hat) + eps)", "np.sqrt(v_hat + eps)")),
+    ),
+    "adam_ignores_lr": Bug(
+        "adam_step",
+        "always steps with the default learning rate 1e-3, whatever lr is passed",
+        variant(ADAM, ("w - lr * m_hat", "w - 1e-3 * m_hat")),
+    ),
+    "adam_moments_in_place": Bug(
+        "adam_step",
+        "updates the caller's moment arrays in place",
+        variant(
+            ADAM,
+            ("    m = beta1 * m + (1 - beta1) * dw\n", "    m *= beta1\n    m += (1 - beta1) * dw\n"),
+            ("    v = beta2 * v + (1 - beta2) * dw**2\n", "    v *= beta2\n    v += (1 - beta2) * dw**2\n"),
+        ),
+    ),
+    "adam_casts_to_float64": Bug(
+        "adam_step",
+        "np.asarray(dw, dtype=float) turns a float32 step into float64",
+        variant(ADAM, ("    m = beta1 * m", "    dw = np.asarray(dw, dtype=float)\n    m = beta1 * m")),
+    ),
+    # ------------------------------------------------------------------ minibatch_sgd
+    "minibatch_never_shuffles": Bug(
+        "minibatch_sgd",
+        "walks the examples in their stored order every epoch",
+        variant(MINIBATCH, ("order = rng.permutation(len(x))", "order = np.arange(len(x))")),
+    ),
+    "minibatch_shuffles_once": Bug(
+        "minibatch_sgd",
+        "draws one permutation before the first epoch and reuses it",
+        variant(
+            MINIBATCH,
+            ("        order = rng.permutation(len(x))\n", ""),
+            ("    history = []\n", "    history = []\n    order = rng.permutation(len(x))\n"),
+        ),
+    ),
+    "minibatch_global_random_state": Bug(
+        "minibatch_sgd",
+        "shuffles with np.random.permutation instead of the rng it is given",
+        variant(MINIBATCH, ("rng.permutation(len(x))", "np.random.permutation(len(x))")),
+    ),
+    "minibatch_reports_the_last_batch_loss": Bug(
+        "minibatch_sgd",
+        "records the loss of the epoch's last mini-batch as the epoch's loss",
+        variant(MINIBATCH, ("float(np.mean(losses))", "float(loss)")),
+    ),
+    "minibatch_drops_the_last_partial_batch": Bug(
+        "minibatch_sgd",
+        "range(0, n - batch_size + 1, batch_size): the examples of a short last batch are never used",
+        variant(MINIBATCH, ("range(0, len(x), batch_size)", "range(0, len(x) - batch_size + 1, batch_size)")),
+    ),
+    "minibatch_shuffles_x_and_y_apart": Bug(
+        "minibatch_sgd",
+        "shuffles x and y with two different permutations, pairing examples with other targets",
+        variant(
+            MINIBATCH,
+            ("order = rng.permutation(len(x))", "order, y_order = rng.permutation(len(x)), rng.permutation(len(x))"),
+            ("y[idx]", "y[y_order[start:start + batch_size]]"),
+        ),
+    ),
+    "minibatch_updates_in_place": Bug(
+        "minibatch_sgd",
+        "p -= lr * g on the caller's parameter arrays",
+        variant(
+            MINIBATCH,
+            ("    params = [tuple(np.copy(p) for p in layer) for layer in params]\n", ""),
+            (
+                "            params = [tuple(p - lr * g for p, g in zip(layer, gl))"
+                " for layer, gl in zip(params, grads)]",
+                "            for layer, gl in zip(params, grads):\n"
+                "                for p, g in zip(layer, gl):\n"
+                "                    p -= lr * g",
+            ),
+        ),
+    ),
+    "minibatch_one_step_per_epoch": Bug(
+        "minibatch_sgd",
+        "adds up the mini-batch gradients and takes one step at the end of the epoch",
+        """
+def minibatch_sgd(loss_and_grads, params, x, y, lr, batch_size, epochs, rng):
+    params = [tuple(np.copy(p) for p in layer) for layer in params]
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        losses, total = [], None
+        for start in range(0, len(x), batch_size):
+            idx = order[start:start + batch_size]
+            loss, grads = loss_and_grads(x[idx], y[idx], params)
+            losses.append(loss)
+            if total is None:
+                total = [list(gl) for gl in grads]
+            else:
+                total = [[a + g for a, g in zip(tl, gl)] for tl, gl in zip(total, grads)]
+        params = [tuple(p - lr * g / len(losses) for p, g in zip(layer, tl)) for layer, tl in zip(params, total)]
+        history.append(float(np.mean(losses)))
+    return params, history
+""",
+    ),
+}
+
+
+def submission_with(bug: Bug, correct_source: str) -> str:
+    """The correct submission with ``bug``'s function replaced (a later ``def`` wins)."""
+    return correct_source + "\n\n# --- planted bug ---\n" + bug.source.strip() + "\n"
+
+
+def rounds() -> list[list[str]]:
+    """The bugs dealt into rounds: round ``r`` holds the ``r``-th bug of every function that has one.
+
+    Planting a whole round in one submission grades many bugs at once, and shows that each costs its
+    own function only even while every other function has a bug of its own.
+    """
+    by_function: dict[str, list[str]] = {}
+    for name, bug in BUGS.items():
+        by_function.setdefault(bug.function, []).append(name)
+    depth = max(len(names) for names in by_function.values())
+    return [[names[r] for names in by_function.values() if r < len(names)] for r in range(depth)]
+
+
+def submission_with_all(names: list[str], correct_source: str) -> str:
+    """The correct submission with every named bug planted (each in its own function)."""
+    return correct_source + "".join("\n\n# --- planted bug ---\n" + BUGS[name].source.strip() + "\n" for name in names)
