@@ -22,6 +22,7 @@ import numpy as np
 
 from autograder.catalogue import Timing
 from autograder.checks import PropertyFailure, as_array, assert_close, tolerance_for
+from autograder.protocol import NumpyScalar
 from autograder.sandbox import BadReturn, StudentRaised, Worker
 
 _INPUT = "timing-input"
@@ -104,8 +105,29 @@ def _timed_call(worker: Worker, function: str, who: str) -> tuple[float, Any]:
     return elapsed, outcome.value
 
 
-def _same_answer(function: str, got: Any, want: Any) -> None:
-    """The timed result must be the reference's: a fast wrong answer is not fast."""
-    expected = as_array(want, "the reference")
-    tolerance = tolerance_for(expected.dtype)
-    assert_close(as_array(got, function), expected, tolerance, f"{function} gave a wrong answer on the timing input")
+def _same_answer(function: str, got: Any, want: Any, where: str = "") -> None:
+    """The timed result must be the reference's: a fast wrong answer is not fast.
+
+    Results may be arrays, numbers, or tuples and lists of them (a loss and its gradients).
+    """
+    what = f"{function} gave a wrong answer on the timing input{where}"
+    if isinstance(want, (list, tuple)):
+        if not isinstance(got, (list, tuple)) or len(got) != len(want):
+            raise PropertyFailure(f"{what}: expected {len(want)} items", want, got)
+        for index, (got_item, want_item) in enumerate(zip(got, want, strict=True)):
+            _same_answer(function, got_item, want_item, f"{where}[{index}]")
+        return
+    expected = _as_numbers(want, "the reference")
+    answer = _as_numbers(got, function)
+    if expected.ndim == 0 and answer.size == 1:
+        answer = answer.reshape(())
+    assert_close(answer, expected, tolerance_for(expected.dtype), what)
+
+
+def _as_numbers(value: Any, who: str) -> np.ndarray:
+    """An array, or a number (Python or NumPy) as a 0-d float64 array."""
+    if isinstance(value, NumpyScalar):
+        value = value.value
+    if isinstance(value, (int, float, np.generic)) and not isinstance(value, bool):
+        return np.asarray(value, dtype=np.float64) if isinstance(value, (int, float)) else np.asarray(value)
+    return as_array(value, who)
