@@ -45,6 +45,13 @@ def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def _torch_harness(name: str, *args: Any) -> Any:
+    """A PyTorch harness (:mod:`autograder.torch_harness`), imported on first use: NumPy work never imports torch."""
+    from autograder.torch_harness import harness
+
+    return harness(name, *args)
+
+
 REGISTRY: dict[str, Callable[..., Any]] = {
     "identity": _identity,
     "ufunc": _ufunc,
@@ -52,6 +59,7 @@ REGISTRY: dict[str, Callable[..., Any]] = {
     "quadratic_grad": _quadratic_grad,
     "quadratic_value": _quadratic_value,
     "rng": _rng,
+    "torch": _torch_harness,
 }
 
 

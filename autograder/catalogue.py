@@ -23,6 +23,7 @@ POINTS_PER_FUNCTION = 10.0
 # The assignments the grader knows, and the module holding each one's catalogue.
 ASSIGNMENT_MODULES = {
     "02_activations": "autograder.properties.activations",
+    "05_training_loop": "autograder.properties.training_loop",
 }
 
 
@@ -33,6 +34,7 @@ class Timing:
     make_input: Callable[[Any], list[Any]]
     max_ratio: float = 3.0
     repeats: int = 7
+    harness: Any = None  # a NamedCallable: call the function through a trusted harness (see Calls.student)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,10 @@ class Assignment:
     notebook: str
     properties: tuple[Property, ...]
     preload: tuple[str, ...] = ("numpy",)
+    # Budgets where the runner's defaults do not fit (training a network takes longer than a ufunc):
+    function_seconds: float | None = None  # all drawn properties of one function (default: the mode's)
+    call_seconds: float | None = None  # one call in a worker (default: the sandbox's Limits)
+    max_examples: int | None = None  # at most this many drawn examples per property (default: the mode's)
     functions: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:

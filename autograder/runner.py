@@ -181,7 +181,10 @@ class Grader:
         self.references = references
         self.mode = mode
         self.seed = seed
-        self.limits = limits or Limits()
+        default_limits = Limits() if assignment.call_seconds is None else Limits(call_seconds=assignment.call_seconds)
+        self.limits = limits or default_limits
+        self.function_seconds = assignment.function_seconds or mode.function_seconds
+        self.max_examples = min(mode.max_examples, assignment.max_examples or mode.max_examples)
         self._reference_zygote: Zygote | None = None
 
     def grade(self, submission: Submission, functions: list[str] | None = None) -> Report:
@@ -258,7 +261,7 @@ class Grader:
                     return f"defining {name} failed: {problem_text}"
                 all_get("missing", selected)
                 return f"{name} is not a function in {submission.path.name}"
-            deadline = time.monotonic() + self.mode.function_seconds
+            deadline = time.monotonic() + self.function_seconds
             for index, prop in enumerate(selected):
                 if prop.timing is not None and not _agrees(selected[:index], results):
                     # A wrong answer is easy to compute fast: speed counts only for a correct function.
@@ -273,7 +276,7 @@ class Grader:
                     return f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code"
                 except BudgetExceeded:
                     all_get("timeout", selected[index:])
-                    return f"{name} used up its time budget of {self.mode.function_seconds:g} s"
+                    return f"{name} used up its time budget of {self.function_seconds:g} s"
                 except WorkerFailure as failure:
                     if failure.verdict == "timeout":
                         all_get("timeout", selected[index:])
@@ -293,7 +296,7 @@ class Grader:
             if prop.timing is not None:
                 summary = self._time(prop, worker)
                 return _result(prop, "passed", summary, points=prop.points)
-            run_drawn(prop, calls, self.seed, self.mode.max_examples)
+            run_drawn(prop, calls, self.seed, self.max_examples)
         except PropertyFailure as failure:
             return _result(prop, failure.verdict, feedback(failure, prop))
         return _result(prop, "passed", points=prop.points)

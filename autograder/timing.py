@@ -9,12 +9,14 @@ slower than vectorised NumPy, while a correct vectorised solution stays well wit
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from autograder.catalogue import Timing
 from autograder.checks import PropertyFailure
+from autograder.protocol import NamedCallable, encode
 from autograder.sandbox import BadReturn, StudentRaised, Worker
 
 _INPUT = "timing-input"
@@ -45,13 +47,14 @@ def measure(
     reference_times: list[float] = []
     student_overhead: list[float] = []
     reference_overhead: list[float] = []
-    _timed_call(reference, function, "the reference")  # warm-up: first-call costs are not the lesson
-    _timed_call(student, function, function)
+    harness = timing.harness
+    _timed_call(reference, function, "the reference", harness)  # warm-up: first-call costs are not the lesson
+    _timed_call(student, function, function, harness)
     for repeat in range(timing.repeats):
         student_overhead.append(student.echo_stored(_TINY))
-        student_times.append(_timed_call(student, function, function))
+        student_times.append(_timed_call(student, function, function, harness))
         reference_overhead.append(reference.echo_stored(_TINY))
-        reference_times.append(_timed_call(reference, function, "the reference"))
+        reference_times.append(_timed_call(reference, function, "the reference", harness))
         if repeat == 0 and student_times[0] > _HOPELESS * timing.max_ratio * reference_times[0]:
             break
     return TimingResult(_net(student_times, student_overhead), _net(reference_times, reference_overhead))
@@ -75,11 +78,28 @@ def check_timing(function: str, student: Worker, reference: Worker, timing: Timi
     return summary
 
 
-def _timed_call(worker: Worker, function: str, who: str) -> float:
+def _timed_call(worker: Worker, function: str, who: str, harness: NamedCallable | None = None) -> float:
     try:
-        elapsed, _ = worker.call_stored(function, _INPUT)
+        elapsed = _call_stored(worker, function, harness)
     except StudentRaised as error:
         raise PropertyFailure(f"{who} raised {error.message} on the large timing input", verdict="error") from None
     except BadReturn as error:
         raise PropertyFailure(f"{who} returned something that cannot be checked: {error}") from None
+    return elapsed
+
+
+def _call_stored(worker: Worker, function: str, harness: NamedCallable | None) -> float:
+    """The round trip of one call on the stored input, through ``harness`` (trusted code) if there is one.
+
+    A harness builds what cannot be stored as plain data (a model, an optimizer) from its own arguments
+    and then calls the function, so both sides of a timing pay for the same harness.
+    """
+    if harness is None:
+        return worker.call_stored(function, _INPUT)[0]
+    blobs: list[bytes] = []
+    header = {"op": "call", "function": function, "handle": _INPUT, "discard": True, "harness": encode(harness, blobs)}
+    start = time.perf_counter()
+    response, out = worker.request(header, blobs)
+    elapsed = time.perf_counter() - start
+    worker._outcome(response, out)  # raises what the call raised, as Worker.call_stored does
     return elapsed
