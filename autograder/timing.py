@@ -5,6 +5,8 @@ reference, student, ...) so that a burst of load on a busy machine hits both. Ti
 measured by the grader, never clocks inside a worker, minus the round trip of an empty request. The
 ratio of the best times is compared with the property's ``max_ratio``: a Python loop is tens of times
 slower than vectorised NumPy, while a correct vectorised solution stays well within a factor of 3.
+A function whose arguments cannot be stored as plain data (a model, an optimizer) is timed through the
+property's trusted harness, which builds them in the worker and is the same for both sides.
 """
 
 from __future__ import annotations

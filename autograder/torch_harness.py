@@ -31,8 +31,11 @@ bytes moved), per-batch ``.item()`` (the sync count) and a running loss that kee
 What it cannot see: transfers done outside PyTorch's Python API (a C extension), a model moved by
 ``model.cuda()`` (parameters are the harness's, so the audit checks what reaches the model, not where its
 weights are), and a submission that tampers with the harness itself (the audit is evidence from an
-untrusted process; comparisons of results are computed in the grader). With CUDA present, the same
-harnesses run on ``cuda:0`` with the host still ``cpu``, and the tests compare CPU and CUDA results.
+untrusted process; comparisons of results are computed in the grader).
+
+Grading always audits on ``cpu:0``, so a submission gets the same verdicts on every machine. A spec with
+``"device": "cuda"`` runs the same harness on ``cuda:0`` with the host still ``cpu``: the tests do that
+on a GPU machine, and compare CPU and CUDA results. Timed harnesses run without the audit, on the CPU.
 
 Imported only by the worker and the grader of PyTorch assignments: NumPy assignments never import torch.
 """
@@ -471,6 +474,7 @@ def train_one_epoch_harness(spec: Spec) -> Harness:
             return {
                 "returned": _as_float(returned),
                 "returned_type": type(returned).__name__,
+                "returned_float": isinstance(returned, float),
                 "state": state_arrays(model),
                 **loss_fn.summary(),
                 **forwards.summary(),

@@ -79,7 +79,7 @@ def groups() -> list[list[str]]:
 
 
 GROUPS = groups()
-DETERMINISM_RUNS = 2  # the first group is graded this many more times
+DETERMINISM_RUNS = 1  # the first group is graded this many more times
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +201,7 @@ def test_timing_shows_both_times_side_by_side(reports: dict[str, Report]) -> Non
     assert "train_one_epoch took" in prop.feedback and "the reference" in prop.feedback and "limit 3" in prop.feedback
 
 
-def test_the_same_submission_graded_three_times_scores_the_same(reports: dict[str, Report]) -> None:
+def test_the_same_submission_graded_twice_scores_the_same(reports: dict[str, Report]) -> None:
     runs = [reports["group-0"]] + [reports[f"determinism-{run}"] for run in range(DETERMINISM_RUNS)]
     assert all(run.points_by_function() == runs[0].points_by_function() for run in runs)
     feedback = [
