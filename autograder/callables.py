@@ -137,6 +137,13 @@ def _minibatch_probe() -> Callable[..., dict[str, Any]]:
     return run
 
 
+def _torch_harness(name: str, *args: Any) -> Any:
+    """A PyTorch harness (:mod:`autograder.torch_harness`), imported on first use: NumPy work never imports torch."""
+    from autograder.torch_harness import harness
+
+    return harness(name, *args)
+
+
 REGISTRY: dict[str, Callable[..., Any]] = {
     "identity": _identity,
     "ufunc": _ufunc,
@@ -149,6 +156,7 @@ REGISTRY: dict[str, Callable[..., Any]] = {
     "diagonal_quadratic_grad": _diagonal_quadratic_grad,
     "linear_network": _linear_network,
     "minibatch_probe": _minibatch_probe,
+    "torch": _torch_harness,
 }
 
 

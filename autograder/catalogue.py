@@ -26,6 +26,7 @@ ASSIGNMENT_MODULES = {
     "01_neurons": "autograder.properties.neurons",
     "04_regularization": "autograder.properties.regularization",
     "03_gradient_descent": "autograder.properties.gradient_descent",
+    "05_training_loop": "autograder.properties.training_loop",
 }
 
 
@@ -36,6 +37,7 @@ class Timing:
     make_input: Callable[[Any], list[Any]]
     max_ratio: float = 3.0
     repeats: int = 7
+    harness: Any = None  # a NamedCallable: call the function through a trusted harness (see Calls.student)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,10 @@ class Assignment:
     properties: tuple[Property, ...]
     preload: tuple[str, ...] = ("numpy",)
     plots: tuple[Plot, ...] = ()  # the elementwise functions a feedback page can draw
+    # Budgets where the runner's defaults do not fit (training a network takes longer than a ufunc):
+    function_seconds: float | None = None  # all drawn properties of one function (default: the mode's)
+    call_seconds: float | None = None  # one call in a worker (default: the sandbox's Limits)
+    max_examples: int | None = None  # at most this many drawn examples per property (default: the mode's)
     functions: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:

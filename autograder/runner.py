@@ -214,11 +214,16 @@ def examples_of(prop: Property, seed: int, max_examples: int) -> list[Any]:
         raise GraderError(f"property {prop.key} could not draw its examples: {error}") from None
 
 
+def examples_per_property(assignment: Assignment, mode: Mode) -> int:
+    """The mode's number of examples, or the assignment's if it asks for fewer (training takes time)."""
+    return min(mode.max_examples, assignment.max_examples or mode.max_examples)
+
+
 def prepare_examples(assignment: Assignment, seed: int, mode: Mode) -> None:
     """Draw every example ``mode`` will check, once, before many submissions are graded in parallel."""
     for prop in assignment.properties:
         if prop.strategy is not None and (prop.public or mode.include_hidden):
-            examples_of(prop, seed, mode.max_examples)
+            examples_of(prop, seed, examples_per_property(assignment, mode))
 
 
 def run_drawn(prop: Property, calls: Calls, seed: int, max_examples: int) -> None:
@@ -302,7 +307,10 @@ class Grader:
         self.references = references
         self.mode = mode
         self.seed = seed
-        self.limits = limits or Limits()
+        default_limits = Limits() if assignment.call_seconds is None else Limits(call_seconds=assignment.call_seconds)
+        self.limits = limits or default_limits
+        self.function_seconds = assignment.function_seconds or mode.function_seconds
+        self.max_examples = examples_per_property(assignment, mode)
         self._reference_launcher: Launcher | None = None
         self._curves: dict[str, Curve] = {}
 
@@ -387,8 +395,8 @@ class Grader:
                 return f"{name} is not a function in {submission.path.name}"
             for prop in selected:  # drawing is the grader's work: it must not eat the student's budget
                 if prop.strategy is not None:
-                    examples_of(prop, self.seed, self.mode.max_examples)
-            deadline = time.monotonic() + self.mode.function_seconds
+                    examples_of(prop, self.seed, self.max_examples)
+            deadline = time.monotonic() + self.function_seconds
             for index, prop in enumerate(selected):
                 if prop.timing is not None and not _agrees(selected[:index], results):
                     # A wrong answer is easy to compute fast: speed counts only for a correct function.
@@ -403,7 +411,7 @@ class Grader:
                     return f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code"
                 except BudgetExceeded:
                     all_get("timeout", selected[index:])
-                    return f"{name} used up its time budget of {self.mode.function_seconds:g} s"
+                    return f"{name} used up its time budget of {self.function_seconds:g} s"
                 except WorkerFailure as failure:
                     where = "" if failure.example is None else "\n" + _describe_example(failure.example, "on the input")
                     if failure.verdict == "timeout":
@@ -437,7 +445,7 @@ class Grader:
             if prop.timing is not None:
                 summary = self._time(prop, slot.live())
                 return _result(prop, "passed", summary, points=prop.points)
-            run_drawn(prop, calls, self.seed, self.mode.max_examples)
+            run_drawn(prop, calls, self.seed, self.max_examples)
         except PropertyFailure as failure:
             return _result(prop, failure.verdict, feedback(failure, prop))
         return _result(prop, "passed", points=prop.points)

@@ -1,0 +1,211 @@
+"""05_training_loop graded end to end: full marks, zero, every classic bug at its exact cost, determinism.
+
+Grading this assignment trains networks, so the bugs are graded in groups: each group plants at most one
+bug per function, and every function's points are asserted exactly. A bug that cost another function
+points would break that function's assertion, so "its own function only" is proven for every bug while
+the number of gradings stays at the number of bugs of the function that has the most.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from grading import grade_many
+
+from autograder.catalogue import POINTS_PER_FUNCTION, load_assignment
+from autograder.report import Report
+
+pytestmark = pytest.mark.training_loop
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLDER = ROOT / "tests" / "submissions" / "05_training_loop"
+sys.path.insert(0, str(FOLDER))
+from bugs import BUGS, submission_with  # noqa: E402
+
+ASSIGNMENT = load_assignment("05_training_loop")
+CORRECT = (FOLDER / "correct.py").read_text()
+ALL_BUGS = BUGS
+
+# Each bug: the points its function keeps, and the properties that catch it.
+EXPECTED: dict[str, tuple[float, set[str]]] = {
+    "get_device_ignores_prefer": (3, {"honours_prefer", "fails_clearly_when_unavailable"}),
+    "get_device_mps_before_cuda": (7, {"prefers_cuda_then_mps_then_cpu"}),
+    "get_device_trusts_prefer": (7, {"fails_clearly_when_unavailable"}),
+    "make_loader_shuffles_with_global_generator": (5, {"covers_each_example_once", "deterministic_for_seed"}),
+    "make_loader_shuffles_once": (9, {"reshuffles_each_epoch"}),
+    "make_loader_moves_data_set_per_batch": (8, {"batches_on_device"}),
+    "make_loader_per_sample_data_loader": (6, {"batches_on_device", "as_fast_as_reference"}),
+    "make_mlp_activation_after_last_layer": (6, {"activation_between_layers", "relu_by_default"}),
+    "make_mlp_ignores_activation": (6, {"activation_between_layers", "rejects_unknown_activation"}),
+    "make_mlp_builds_layers_backwards": (8, {"agrees_with_reference"}),
+    "train_forgets_zero_grad": (6, {"agrees_with_reference", "as_fast_as_reference"}),
+    "train_steps_before_backward": (6, {"agrees_with_reference", "as_fast_as_reference"}),
+    "train_forgets_model_train": (5, {"agrees_with_reference", "trains_in_train_mode", "as_fast_as_reference"}),
+    "train_averages_batch_means": (
+        5,
+        {"agrees_with_reference", "returns_mean_loss_over_samples", "as_fast_as_reference"},
+    ),
+    "train_item_per_batch": (9, {"synchronises_once_per_epoch"}),
+    "train_accumulates_loss_tensor": (9, {"keeps_no_graph_across_batches"}),
+    "train_forgets_to_move_batches": (9, {"moves_batches_to_device"}),
+    # On a machine without CUDA the timed epoch (which runs unaudited) fails outright: the code cannot run.
+    "train_hard_codes_cuda": (8, {"moves_batches_to_device", "as_fast_as_reference"}),
+    "train_loops_over_samples": (9, {"as_fast_as_reference"}),
+    "train_ignores_amp": (9, {"amp_autocasts_to_bfloat16"}),
+    "evaluate_without_no_grad": (8, {"builds_no_graph"}),
+    "evaluate_never_switches_back": (9, {"restores_mode"}),
+    "evaluate_zeroes_gradients": (8, {"leaves_model_unchanged"}),
+    "evaluate_leaves_labels_behind": (9, {"moves_batches_to_device"}),
+    "evaluate_averages_batch_accuracies": (6, {"agrees_with_reference", "mean_loss_and_accuracy"}),
+    "fit_does_not_restore_best": (6, {"early_stopping_restores_best", "agrees_with_reference"}),
+    "fit_ignores_patience": (6, {"early_stopping_restores_best", "agrees_with_reference"}),
+    "fit_zero_grad_after_backward": (5, {"reaches_95_percent_on_digits", "agrees_with_reference"}),
+    "fit_accuracy_in_percent": (7, {"history_has_every_epoch", "agrees_with_reference"}),
+    "fit_forgets_to_move_batches": (9, {"moves_batches_to_device"}),
+    "fit_always_shows_progress": (9, {"shows_progress_bar"}),
+}
+
+
+def groups() -> list[list[str]]:
+    """The bugs in groups with at most one bug per function: the k-th bug of each function in group k."""
+    by_function: dict[str, list[str]] = defaultdict(list)
+    for name, bug in ALL_BUGS.items():
+        by_function[bug.function].append(name)
+    count = max(len(names) for names in by_function.values())
+    return [[names[k] for names in by_function.values() if k < len(names)] for k in range(count)]
+
+
+GROUPS = groups()
+DETERMINISM_RUNS = 1  # the first group is graded this many more times
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
+    """Every submission this module needs, graded once, in parallel."""
+    folder = tmp_path_factory.mktemp("bugs")
+    notebook = "training_loop.ipynb"
+    jobs = {
+        "correct": (FOLDER / "correct.py", ASSIGNMENT.id, "grade"),
+        "reference": (ROOT / "solutions" / ASSIGNMENT.id / notebook, ASSIGNMENT.id, "grade"),
+        "student": (ROOT / "assignments" / ASSIGNMENT.id / notebook, ASSIGNMENT.id, "grade"),
+        "student-check": (ROOT / "assignments" / ASSIGNMENT.id / notebook, ASSIGNMENT.id, "check"),
+    }
+    for index, group in enumerate(GROUPS):
+        path = folder / f"group_{index}.py"
+        source = CORRECT
+        for name in group:
+            source = submission_with(ALL_BUGS[name], source)
+        path.write_text(source)
+        jobs[f"group-{index}"] = (path, ASSIGNMENT.id, "grade")
+    for run in range(DETERMINISM_RUNS):
+        jobs[f"determinism-{run}"] = jobs["group-0"]
+    results = grade_many(list(jobs.values()))
+    return dict(zip(jobs, results, strict=True))
+
+
+def test_every_function_is_worth_ten_points() -> None:
+    assert ASSIGNMENT.functions == ("get_device", "make_loader", "make_mlp", "train_one_epoch", "evaluate", "fit")
+    for function in ASSIGNMENT.functions:
+        assert ASSIGNMENT.max_points(function) == POINTS_PER_FUNCTION, function
+
+
+def test_every_bug_has_its_expected_cost() -> None:
+    assert set(EXPECTED) == set(ALL_BUGS)
+    for name, (kept, caught_by) in EXPECTED.items():
+        properties = {p.name: p.points for p in ASSIGNMENT.properties_of(ALL_BUGS[name].function)}
+        assert caught_by <= set(properties), name
+        assert kept == POINTS_PER_FUNCTION - sum(properties[p] for p in caught_by), name
+
+
+def test_reference_notebook_gets_full_marks(reports: dict[str, Report]) -> None:
+    report = reports["reference"]
+    failures = [(p.function, p.property, p.feedback) for f in report.functions for p in f.properties if not p.passed]
+    assert failures == []
+    assert report.points == report.max_points == 60
+
+
+def test_a_correct_student_solution_gets_full_marks(reports: dict[str, Report]) -> None:
+    assert reports["correct"].points_by_function() == {f: 10 for f in ASSIGNMENT.functions}
+
+
+def test_student_notebook_gets_zero_and_not_implemented_everywhere(reports: dict[str, Report]) -> None:
+    for mode in ("student", "student-check"):
+        report = reports[mode]
+        assert report.points == 0
+        for function in report.functions:
+            assert function.verdict == "not_implemented", function.name
+            assert "not implemented yet" in function.note
+
+
+@pytest.mark.parametrize("index", range(len(GROUPS)))
+def test_each_bug_costs_exact_points_on_its_own_function_only(index: int, reports: dict[str, Report]) -> None:
+    report = reports[f"group-{index}"]
+    expected = {f: POINTS_PER_FUNCTION for f in ASSIGNMENT.functions}
+    caught = {}
+    for name in GROUPS[index]:
+        function = ALL_BUGS[name].function
+        expected[function], caught[function] = EXPECTED[name]
+    assert report.points_by_function() == expected
+    for function, caught_by in caught.items():
+        failed = {p.property for p in report.function(function).properties if not p.passed}
+        assert failed == caught_by, function
+
+
+def test_every_property_is_caught_by_some_bug() -> None:
+    caught = {(ALL_BUGS[name].function, prop) for name, (_, props) in EXPECTED.items() for prop in props}
+    uncaught = sorted(p.key for p in ASSIGNMENT.properties if (p.function, p.name) not in caught)
+    assert uncaught == [], f"properties no bug demonstrates: {uncaught}"
+
+
+def test_the_issues_training_loop_bugs_are_all_here() -> None:
+    required = {
+        "train_forgets_zero_grad",
+        "train_steps_before_backward",
+        "train_forgets_model_train",
+        "train_averages_batch_means",
+        "train_hard_codes_cuda",
+        "train_forgets_to_move_batches",
+        "make_loader_moves_data_set_per_batch",
+        "make_loader_shuffles_with_global_generator",
+        "train_item_per_batch",
+        "train_loops_over_samples",
+        "train_accumulates_loss_tensor",
+        "evaluate_never_switches_back",
+        "evaluate_without_no_grad",
+    }
+    assert required <= set(ALL_BUGS)
+
+
+def test_feedback_names_the_device_the_input_and_a_hint(reports: dict[str, Report]) -> None:
+    group = next(i for i, g in enumerate(GROUPS) if "train_hard_codes_cuda" in g)
+    prop = next(
+        p
+        for p in reports[f"group-{group}"].function("train_one_epoch").properties
+        if p.property == "moves_batches_to_device"
+    )
+    assert "the model received a tensor on cuda:0, but train_one_epoch was asked to use cpu:0" in prop.feedback
+    assert "smallest failing input: spec = {" in prop.feedback
+    assert "hint: " in prop.feedback and "Traceback" not in prop.feedback
+
+
+def test_timing_shows_both_times_side_by_side(reports: dict[str, Report]) -> None:
+    group = next(i for i, g in enumerate(GROUPS) if "train_loops_over_samples" in g)
+    prop = next(
+        p
+        for p in reports[f"group-{group}"].function("train_one_epoch").properties
+        if p.property == "as_fast_as_reference"
+    )
+    assert "train_one_epoch took" in prop.feedback and "the reference" in prop.feedback and "limit 3" in prop.feedback
+
+
+def test_the_same_submission_graded_twice_scores_the_same(reports: dict[str, Report]) -> None:
+    runs = [reports["group-0"]] + [reports[f"determinism-{run}"] for run in range(DETERMINISM_RUNS)]
+    assert all(run.points_by_function() == runs[0].points_by_function() for run in runs)
+    feedback = [
+        [(p.function, p.property, p.feedback) for f in run.functions for p in f.properties if "took" not in p.feedback]
+        for run in runs
+    ]
+    assert all(texts == feedback[0] for texts in feedback)
