@@ -264,7 +264,7 @@ def _handle(
             return {"ok": True}, []
         if op == "echo":
             out: list[bytes] = []
-            return {"ok": True, "result": encode(store[str(request["handle"])][0], out)}, out
+            return {"ok": True, "result": encode(store[str(request["handle"])], out)}, out
         if op != "call":
             return {"ok": False, "kind": "protocol", "message": f"unknown op {op!r}"}, []
         if "handle" in request:
