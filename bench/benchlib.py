@@ -7,7 +7,6 @@ latest figures with the machine and the command that produced them.
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import os
 import platform
 import sys
@@ -47,13 +46,15 @@ def planted_bugs(assignment_id: str) -> list[tuple[str, str]]:
     path = ROOT / "tests" / "submissions" / assignment_id / "bugs.py"
     if not path.exists():
         return []
-    spec = importlib.util.spec_from_file_location(f"bugs_{assignment_id}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
+    if str(ROOT / "tests") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests"))
+    from bug_files import load_bugs
+
+    module = load_bugs(assignment_id)
     bugs: dict[str, Any] = module.BUGS
-    return [(name, bug.source) for name, bug in bugs.items()]
+    correct = (path.parent / "correct.py").read_text(encoding="utf-8")
+    # A bug is its source, or (05_training_loop) edits of the correct function that it applies itself.
+    return [(name, bug.definition(correct) if hasattr(bug, "definition") else bug.source) for name, bug in bugs.items()]
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

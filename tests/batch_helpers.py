@@ -26,8 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "02_activations"
 SUBMISSIONS = ROOT / "tests" / "submissions" / ASSIGNMENT
 STUDENT_NOTEBOOK = ROOT / "assignments" / ASSIGNMENT / "activations.ipynb"
-sys.path.insert(0, str(SUBMISSIONS))
-from bugs import BUGS  # noqa: E402
+from bug_files import load_bugs  # noqa: E402
+
+_BUG_FILE = load_bugs("02_activations")
+BUGS = _BUG_FILE.BUGS
 
 # The bugs planted in each graded student's notebook, and the points each function then keeps.
 PLANTED = {

@@ -6,11 +6,9 @@ each must cost in a :class:`BugSuite`, and subclasses :class:`GradingTests`, who
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from grading import grade_many
@@ -34,16 +32,6 @@ class Bug:
 def submission_with(bug: Bug, correct_source: str) -> str:
     """The correct submission with ``bug``'s function replaced (a later ``def`` wins)."""
     return correct_source + "\n\n# --- planted bug ---\n" + bug.source.strip() + "\n"
-
-
-def load_bugs(assignment_id: str) -> ModuleType:
-    """``tests/submissions/<id>/bugs.py`` under a name of its own (every assignment's file is bugs.py)."""
-    path = ROOT / "tests" / "submissions" / assignment_id / "bugs.py"
-    spec = importlib.util.spec_from_file_location(f"bugs_{assignment_id}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass(frozen=True)

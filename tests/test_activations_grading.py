@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,11 @@ pytestmark = pytest.mark.activations
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "tests" / "submissions" / "02_activations"
-sys.path.insert(0, str(FOLDER))
-from bugs import BUGS, submission_with  # noqa: E402
+from bug_files import load_bugs  # noqa: E402
+
+_BUG_FILE = load_bugs("02_activations")
+BUGS = _BUG_FILE.BUGS
+submission_with = _BUG_FILE.submission_with
 
 ASSIGNMENT = load_assignment("02_activations")
 

@@ -20,6 +20,9 @@ QUICK_RUNS = {
     "feedback_latency.py": "| 02_activations | correct (solution)",
     "timing_reliability.py": "false alarms:",
     "sandbox_overhead.py": "isolation on vs off",
+    "class_throughput.py": "throughput ratio, grade-batch over nbgrader",
+    "grade_class.py": "speed-up, jobs",
+    # training_speed.py: tests/test_training_loop_bench.py checks each of its figures.
 }
 
 

@@ -10,7 +10,6 @@ function's points are asserted, so a bug that cost another function anything wou
 from __future__ import annotations
 
 import os
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -26,8 +25,12 @@ pytestmark = pytest.mark.gradient_descent
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "tests" / "submissions" / "03_gradient_descent"
-sys.path.insert(0, str(FOLDER))
-from bugs import BUGS, rounds, submission_with_all  # noqa: E402
+from bug_files import load_bugs  # noqa: E402
+
+_BUG_FILE = load_bugs("03_gradient_descent")
+BUGS = _BUG_FILE.BUGS
+rounds = _BUG_FILE.rounds
+submission_with_all = _BUG_FILE.submission_with_all
 
 ASSIGNMENT = load_assignment("03_gradient_descent")
 ROUNDS = rounds()

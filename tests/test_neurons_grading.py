@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 pytest.register_assert_rewrite("bug_suite")  # the shared tests' assertions say what differed
-from bug_suite import BugSuite, GradingTests, load_bugs  # noqa: E402
+from bug_files import load_bugs  # noqa: E402
+from bug_suite import BugSuite, GradingTests  # noqa: E402
 
 from autograder.report import Report  # noqa: E402
 

@@ -38,8 +38,11 @@ pytestmark = pytest.mark.sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "tests" / "submissions" / "02_activations"
-sys.path.insert(0, str(FOLDER))
-from bugs import BUGS, submission_with  # noqa: E402
+from bug_files import load_bugs  # noqa: E402
+
+_BUG_FILE = load_bugs("02_activations")
+BUGS = _BUG_FILE.BUGS
+submission_with = _BUG_FILE.submission_with
 
 ASSIGNMENT = load_assignment("02_activations")
 needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="namespaces are Linux-only")

@@ -8,7 +8,6 @@ the number of gradings stays at the number of bugs of the function that has the 
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,8 +21,11 @@ pytestmark = pytest.mark.training_loop
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "tests" / "submissions" / "05_training_loop"
-sys.path.insert(0, str(FOLDER))
-from bugs import BUGS, submission_with  # noqa: E402
+from bug_files import load_bugs  # noqa: E402
+
+_BUG_FILE = load_bugs("05_training_loop")
+BUGS = _BUG_FILE.BUGS
+submission_with = _BUG_FILE.submission_with
 
 ASSIGNMENT = load_assignment("05_training_loop")
 CORRECT = (FOLDER / "correct.py").read_text()
@@ -41,6 +43,7 @@ EXPECTED: dict[str, tuple[float, set[str]]] = {
     "make_mlp_activation_after_last_layer": (6, {"activation_between_layers", "relu_by_default"}),
     "make_mlp_ignores_activation": (6, {"activation_between_layers", "rejects_unknown_activation"}),
     "make_mlp_builds_layers_backwards": (8, {"agrees_with_reference"}),
+    "make_mlp_forgets_output_layer": (5, {"has_the_requested_layers", "agrees_with_reference"}),
     "train_forgets_zero_grad": (6, {"agrees_with_reference", "as_fast_as_reference"}),
     "train_steps_before_backward": (6, {"agrees_with_reference", "as_fast_as_reference"}),
     "train_forgets_model_train": (5, {"agrees_with_reference", "trains_in_train_mode", "as_fast_as_reference"}),

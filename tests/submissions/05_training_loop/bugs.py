@@ -151,6 +151,14 @@ def make_loader(x, y, batch_size, shuffle, seed, device):
             "for a, b in zip(widths[-2::-1], widths[:0:-1])][::-1]",
         ),
     ),
+    "make_mlp_forgets_output_layer": edit(
+        "make_mlp",
+        "stops at the last hidden layer: there is no linear layer to d_out, so the network has the wrong outputs",
+        (
+            "for a, b in zip(widths[:-1], widths[1:], strict=True)]",
+            "for a, b in zip(widths[:-2], widths[1:-1], strict=True)]",
+        ),
+    ),
     # -- train_one_epoch --------------------------------------------------------------------------------
     "train_forgets_zero_grad": edit(
         "train_one_epoch",
