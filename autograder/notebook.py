@@ -49,7 +49,7 @@ class AssignmentChecks:
         for prop in result.properties:
             if not prop.passed:
                 print(f"x {prop.says}")
-        return result.points
+        return float(result.points)
 
     def _name(self, function: Any) -> str:
         name = function if isinstance(function, str) else getattr(function, "__name__", None)

@@ -121,13 +121,15 @@ class Calls:
     def worker(self) -> Worker:
         return self.slot.live()
 
-    def student(self, *args: Any, errstate: bool = False, harness: NamedCallable | None = None) -> Any:
+    def student(self, *args: Any, errstate: bool = False, harness: NamedCallable | None = None, repeat: int = 0) -> Any:
         """``function(*args)`` in the worker; the student's exceptions become failures to report.
 
         With ``harness`` (a trusted callable named in :mod:`autograder.callables`), the worker runs
-        ``harness(function, *args)``, for functions whose arguments are not plain data.
+        ``harness(function, *args)``, for functions whose arguments are not plain data. The same call
+        twice is answered once; ``repeat=1`` (2, ...) really calls the function again.
         """
-        return self._call(prepare_call(self.function, args, errstate=errstate, harness=harness)).value
+        call = prepare_call(self.function, args, errstate=errstate, harness=harness, repeat=repeat)
+        return self._call(call).value
 
     def student_and_args_after(self, *args: Any) -> tuple[Any, list[Any]]:
         """The result and the arguments as they were after the call (to see if they were modified)."""

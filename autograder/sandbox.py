@@ -135,8 +135,13 @@ def prepare_call(
     errstate: bool = False,
     return_args: bool = False,
     harness: NamedCallable | None = None,
+    repeat: int = 0,
 ) -> PreparedCall:
-    """Encode ``function(*args, **kwargs)`` (or ``harness(function, *args)``) for a worker."""
+    """Encode ``function(*args, **kwargs)`` (or ``harness(function, *args)``) for a worker.
+
+    Calls with the same encoding share one answer; ``repeat`` > 0 makes a call of its own, for a test
+    that calls a function again on purpose (to see that a seeded generator, not a global one, decides).
+    """
     blobs: list[bytes] = []
     header: dict[str, Any] = {
         "op": "call",
@@ -148,6 +153,8 @@ def prepare_call(
     }
     if harness is not None:
         header["harness"] = encode(harness, blobs)
+    if repeat:
+        header["repeat"] = repeat
     digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
     for blob in blobs:
         digest.update(len(blob).to_bytes(8, "little"))
