@@ -18,6 +18,7 @@ separate processes and the grader's time limits.
 from __future__ import annotations
 
 import ctypes
+import errno
 import importlib
 import importlib.util
 import os
@@ -70,6 +71,8 @@ _MS_PRIVATE = 0x40000
 _MS_RELATIME = 0x200000
 _MS_STRICTATIME = 0x1000000
 _MNT_DETACH = 0x2
+# Where a worker briefly sees the zygote's /tmp while it covers it with a private one.
+_TMP_STASH = "/.zygote-tmp"
 # Per-mount options as /proc/self/mountinfo spells them: a remount in a user namespace must repeat them.
 _MOUNT_OPTION_FLAGS = {
     "nosuid": _MS_NOSUID,
@@ -201,7 +204,7 @@ def _build_root(root: str, visible: list[str], hidden: list[str]) -> None:
         if os.path.isdir(root + path):
             _mount("tmpfs", root + path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=4k,mode=0")
     _make_dev(root)
-    for folder in ("tmp", "old-root", "proc"):
+    for folder in ("tmp", "old-root", "proc", _TMP_STASH.lstrip("/")):
         os.makedirs(os.path.join(root, folder), exist_ok=True)
     # The host's /proc, for the zygote only: each worker covers it with a fresh one of its own PID
     # namespace (a user namespace may only mount proc where one is already fully visible).
@@ -297,9 +300,21 @@ def mount_worker_filesystems(tmp_bytes: int, uid: int, gid: int) -> dict[str, st
     except OSError as error:
         _mount("tmpfs", "/proc", "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=4k,mode=0555")
         missing["no_leftovers"] = f"no /proc of its own ({error.strerror}); /proc is empty instead"
+    # A course checked out under /tmp (a CI clone) has its Python environment there: keep those folders
+    # visible through the private /tmp, read-only as they were.
+    under_tmp = _outermost([point for point, _ in _mounts() if point.startswith("/tmp/")])
+    if under_tmp:
+        _mount("/tmp", _TMP_STASH, None, _MS_BIND | _MS_REC)
     owner = f"uid={uid},gid={gid}"
     for folder in ("/tmp", "/dev/shm"):
         _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={tmp_bytes},mode=0700,{owner}")
+    for point in under_tmp:
+        os.makedirs(point, exist_ok=True)
+        _mount(_TMP_STASH + point.removeprefix("/tmp"), point, None, _MS_BIND | _MS_REC)
+        if not os.statvfs(point).f_flag & os.ST_RDONLY:
+            raise OSError(errno.EROFS, f"{point} would be writable in the worker")
+    if under_tmp:
+        _check(_libc().umount2(_TMP_STASH.encode(), _MNT_DETACH), "umount the stash of /tmp")
     return missing
 
 
