@@ -1,7 +1,8 @@
 """A small class of 02_activations submissions in nbgrader's layout, graded once per test session.
 
 The class: real student work (``alex``, the sample notebook), correct notebooks with real bugs planted
-(``sam``, ``kim``), and the faults a batch must survive: code that kills its own process (``eve``),
+(``sam``, ``kim``), and the faults a batch must survive: a cell that kills the process loading it (``eve``,
+left out while her functions are graded),
 an empty student folder (``bob``), a notebook that is not JSON (``carol``) and a notebook of another
 assignment (``dan``). The batch tests, the exports, the feedback pages and the cluster all read the
 gradebook of one ``autograder grade-batch`` run of it, so the class is graded once, not per test.

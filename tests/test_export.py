@@ -87,7 +87,7 @@ def test_nbgrader_export_sees_the_scores_exported_into_its_gradebook(graded: Gra
     assert nbgrader.returncode == 0, nbgrader.stderr
     with (course / "grades.csv").open(newline="") as handle:
         scores = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(handle)}
-    assert scores == {"alex": 85, "bob": 0, "carol": 0, "dan": 0, "eve": 0, "kim": 87, "sam": 91}
+    assert scores == {"alex": 85, "bob": 0, "carol": 0, "dan": 0, "eve": 100, "kim": 87, "sam": 91}
 
     from nbgrader.api import Gradebook
 

@@ -35,10 +35,10 @@ def executed_output() -> str:
 
 
 def capstone_table(text: str) -> dict[str, list[float]]:
-    """``{model: [accuracy at each size]}`` from lines like ``n = 300: logistic regression 0.601, ...``."""
+    """``{model: [accuracy at each size]}`` from lines like ``n = 300: logistic regression 0.601; ...``."""
     table: dict[str, list[float]] = {}
     for _, rest in CAPSTONE_LINE.findall(text):
-        for entry in rest.split(", "):
+        for entry in rest.split("; "):
             name, value = entry.rsplit(" ", 1)
             table.setdefault(name, []).append(float(value))
     return table
