@@ -698,6 +698,8 @@ def _step_results(value: Any, count: int, function: str) -> list[np.ndarray]:
     _optimizer_runs({"lr": st.floats(1e-3, 1.0), "beta": st.floats(0.1, 0.99)}),
 )
 def momentum_agrees_with_torch(calls: Calls, example: Example) -> None:
+    # The student's first step before PyTorch: an unfinished function answers without importing it.
+    calls.student(example["w"], example["gradients"][0], np.zeros_like(example["w"]), example["lr"], example["beta"])
     w = _tensor(example["w"], grad=True)
     optimizer = _torch().optim.SGD([w], lr=example["lr"], momentum=example["beta"])
     mine, velocity = example["w"], np.zeros_like(example["w"])
@@ -753,8 +755,11 @@ def momentum_special_case(name: str, says: str, hint: str, zero: str) -> Propert
     ),
 )
 def adam_agrees_with_torch(calls: Calls, example: Example) -> None:
-    w = _tensor(example["w"], grad=True)
     hyper = (example["lr"], example["beta1"], example["beta2"], example["eps"])
+    zeros = np.zeros_like(example["w"])
+    # The student's first step before PyTorch: an unfinished function answers without importing it.
+    calls.student(example["w"], example["gradients"][0], zeros, zeros, 1, *hyper)
+    w = _tensor(example["w"], grad=True)
     optimizer = _torch().optim.Adam([w], lr=hyper[0], betas=hyper[1:3], eps=hyper[3])
     mine, m, v = example["w"], np.zeros_like(example["w"]), np.zeros_like(example["w"])
     for t, gradient in enumerate(example["gradients"], start=1):
