@@ -22,6 +22,7 @@ QUICK_RUNS = {
     "sandbox_overhead.py": "isolation on vs off",
     "class_throughput.py": "throughput ratio, grade-batch over nbgrader",
     "grade_class.py": "speed-up, jobs",
+    "notebook_runtime.py": "| 02_activations |",
     # training_speed.py: tests/test_training_loop_bench.py checks each of its figures.
 }
 
