@@ -35,6 +35,19 @@ def result_of(calls: Calls, example: Example, errstate: bool = False) -> np.ndar
     return as_array(calls.student(*example.values(), errstate=errstate), calls.function)
 
 
+def result_under_errstate(
+    calls: Calls, example: Example, where: str, read: Callable[[Calls, Example, bool], Any] = result_of
+) -> Any:
+    """``read(calls, example, errstate=True)``; a NumPy floating-point error the student's code raised is
+    reported with ``where`` (the conditions it was raised under) added to its message."""
+    try:
+        return read(calls, example, True)
+    except PropertyFailure as failure:
+        if failure.verdict == "error" and "FloatingPointError" in failure.message:
+            raise PropertyFailure(f"{failure.message} {where}") from None
+        raise
+
+
 def first_array(example: Example) -> np.ndarray:
     array = next(iter(example.values()))
     assert isinstance(array, np.ndarray)
@@ -126,12 +139,7 @@ def leaves_input_unchanged(function: str, points: float, examples: st.SearchStra
 
 def stable_for_large_inputs(function: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        try:
-            got = result_of(calls, example, errstate=True)
-        except PropertyFailure as failure:
-            if failure.verdict == "error" and "FloatingPointError" in failure.message:
-                raise PropertyFailure(f"{failure.message} under {ERRSTATE}") from None
-            raise
+        got = result_under_errstate(calls, example, f"under {ERRSTATE}")
         assert_finite(got, f"{function} is not finite where the true value is")
 
     return Property(
@@ -510,12 +518,7 @@ def number_stable_for_large_inputs(
     """Like :func:`stable_for_large_inputs`, for a function whose result is one number."""
 
     def test(calls: Calls, example: Example) -> None:
-        try:
-            got = number_result_of(calls, example, errstate=True)
-        except PropertyFailure as failure:
-            if failure.verdict == "error" and "FloatingPointError" in failure.message:
-                raise PropertyFailure(f"{failure.message} under {ERRSTATE}") from None
-            raise
+        got = result_under_errstate(calls, example, f"under {ERRSTATE}", number_result_of)
         assert_finite(np.asarray(got), f"{function} is not finite where the true value is")
 
     return Property(
