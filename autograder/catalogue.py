@@ -54,6 +54,21 @@ class Property:
     test: Callable[[Calls, Any], None] | None = None
     timing: Timing | None = None
     needs_reference: bool = False  # runs only where the instructor's solutions are available
+    # Partial credit rewards a function that does part of its job (docs/GRADING.md). A property that
+    # ``establishes_correctness`` compares the function with the reference (or an outside reference) on
+    # ordinary inputs; a ``gated`` property (an invariant any trivial function satisfies: shape, dtype,
+    # range, symmetry, input unchanged, stability) counts only when every establishing property of its
+    # function passed. Timed properties are always gated: a wrong answer is easy to compute fast.
+    establishes_correctness: bool | None = None  # None: transitional, derived from an ``agrees_with`` name
+    gated: bool = False
+
+    def __post_init__(self) -> None:
+        if self.establishes_correctness is None:
+            object.__setattr__(self, "establishes_correctness", self.name.startswith("agrees_with"))
+
+    @property
+    def counts_only_when_correct(self) -> bool:
+        return self.gated or self.timing is not None
 
     @property
     def key(self) -> str:
@@ -93,6 +108,14 @@ class Assignment:
     def __post_init__(self) -> None:
         names = list(dict.fromkeys(p.function for p in self.properties))
         object.__setattr__(self, "functions", tuple(names))
+        for name in names:
+            props = self.properties_of(name)
+            if any(p.counts_only_when_correct for p in props) and not any(p.establishes_correctness for p in props):
+                raise CatalogueError(
+                    f"{self.id}: {name} has gated or timed properties but no property that establishes_correctness"
+                )
+            if any(p.establishes_correctness and p.counts_only_when_correct for p in props):
+                raise CatalogueError(f"{self.id}: a property of {name} cannot both establish correctness and be gated")
 
     def properties_of(self, function: str) -> list[Property]:
         return [p for p in self.properties if p.function == function]
@@ -106,6 +129,10 @@ class Assignment:
 
 class UnknownAssignment(Exception):
     pass
+
+
+class CatalogueError(Exception):
+    """A catalogue breaks a rule every catalogue keeps (raised when it is built)."""
 
 
 def known_assignments() -> list[str]:

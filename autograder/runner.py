@@ -400,11 +400,9 @@ class Grader:
                     examples_of(prop, self.seed, self.max_examples)
             deadline = time.monotonic() + self.function_seconds
             for index, prop in enumerate(selected):
-                if prop.timing is not None and not _agrees(selected[:index], results):
+                if prop.timing is not None and not _correct(name, selected, results):
                     # A wrong answer is easy to compute fast: speed counts only for a correct function.
-                    results[prop.key] = _result(
-                        prop, "failed", "not timed: the function must agree with the reference first"
-                    )
+                    results[prop.key] = _result(prop, "gated", _gated_message(name, selected, results, "not timed"))
                     continue
                 try:
                     results[prop.key] = self._run(prop, slot, deadline)
@@ -421,6 +419,7 @@ class Grader:
                         return f"{name} {failure.message}{where}"
                     results[prop.key] = _result(prop, failure.verdict, f"{name}: {failure.message}{where}")
                     slot.kill()  # the next property gets a fresh worker
+            _apply_gate(name, selected, results)
             if any(results[p.key].verdict in ("failed", "error") for p in selected):
                 self._sample_curve(name, slot)
         finally:
@@ -467,8 +466,25 @@ class Grader:
             reference_worker.kill()
 
 
-def _agrees(props: list[Property], results: dict[str, PropertyResult]) -> bool:
-    return all(results[p.key].passed for p in props if p.name.startswith("agrees_with"))
+def _correct(function: str, props: list[Property], results: dict[str, PropertyResult]) -> bool:
+    """Whether every property that establishes ``function``'s correctness has passed."""
+    return all(results[p.key].passed for p in props if p.establishes_correctness)
+
+
+def _gated_message(function: str, props: list[Property], results: dict[str, PropertyResult], what: str) -> str:
+    failed = [p.name for p in props if p.establishes_correctness and not results[p.key].passed]
+    return f"{what}: {function} must agree with the reference first ({', '.join(failed)} did not hold)"
+
+
+def _apply_gate(function: str, props: list[Property], results: dict[str, PropertyResult]) -> None:
+    """Take back the points of gated properties that held for a function that is not yet correct."""
+    if _correct(function, props, results):
+        return
+    for prop in props:
+        if prop.gated and results[prop.key].passed:
+            results[prop.key] = _result(
+                prop, "gated", _gated_message(function, props, results, "held, but does not count yet")
+            )
 
 
 def _result(prop: Property, verdict: str, feedback_text: str = "", points: float = 0.0) -> PropertyResult:

@@ -335,6 +335,7 @@ def _covers_each_example_once(points: float) -> Property:
         True,
         loader_examples(),
         test,
+        establishes_correctness=True,
     )
 
 
