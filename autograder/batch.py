@@ -36,6 +36,7 @@ from autograder.gradebook import STATUSES, Entry, Gradebook, GradebookError, Key
 from autograder.report import UNREADABLE_NOTE, Report, environment, report_from_dict, zero_report
 from autograder.runner import GRADE, prepare_examples
 from autograder.sandbox import Limits
+from autograder.submission import SubmissionError, read_text
 
 SUFFIXES = (".ipynb", ".py")
 # The grading processes this process is waiting for, so that a batch stopped early can stop them too.
@@ -274,9 +275,9 @@ def _assignment_of(path: Path) -> str | None:
     if path.suffix != ".ipynb":
         return None
     try:
-        metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+        metadata = json.loads(read_text(path)).get("metadata", {})
         named = metadata.get("autograder", {}).get("assignment")
-    except (OSError, ValueError, AttributeError):
+    except (SubmissionError, ValueError, AttributeError, RecursionError):
         return None  # an unreadable notebook is the grader's to report
     if isinstance(named, str):
         return named

@@ -68,14 +68,14 @@ def write_csv(entries: list[Entry], assignment: Assignment, path: Path) -> Path:
         points = entry.report.points_by_function()
         writer.writerow(
             [
-                entry.student,
-                entry.assignment,
+                csv_safe(entry.student),
+                csv_safe(entry.assignment),
                 *[f"{points.get(function, 0.0):g}" for function in functions],
                 f"{entry.report.points:g}",
                 f"{entry.report.max_points:g}",
-                entry.status,
-                entry.message,
-                entry.graded_at,
+                csv_safe(entry.status),
+                csv_safe(entry.message),
+                csv_safe(entry.graded_at),
             ]
         )
     _write_whole(path, buffer.getvalue())
@@ -151,12 +151,34 @@ def write_nbgrader(entries: list[Entry], assignment: Assignment, database: Path)
     return database
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP's CSV injection rule).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(text: str) -> str:
+    """``text`` as a CSV cell no spreadsheet runs: a leading formula character is escaped with a quote,
+    and text no UTF-8 file can hold (a lone surrogate from a student's message) is backslash-escaped."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _write_whole(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename it into place."""
+    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename it into place.
+
+    The file gets the mode any new file gets under the user's umask (``mkstemp`` alone makes it 0600,
+    which TAs and nbgrader's feedback release could not read); text that UTF-8 cannot hold is escaped.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+        os.fchmod(handle, 0o666 & ~_current_umask())
+        with os.fdopen(handle, "w", encoding="utf-8", errors="backslashreplace", newline="") as out:
             out.write(text)
         os.replace(temporary, path)
     except BaseException:

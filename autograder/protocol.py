@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import socket
 import struct
 import time
@@ -214,12 +215,15 @@ def recv_message(sock: socket.socket, deadline: float | None = None) -> tuple[di
     text_length, blob_count = _HEADER.unpack(_recv_exactly(sock, _HEADER.size, deadline))
     if text_length > MAX_MESSAGE_BYTES or blob_count > 1_000_000:
         raise ProtocolError("frame too large")
+    raw = _recv_exactly(sock, text_length, deadline)
     try:
-        header = json.loads(_recv_exactly(sock, text_length, deadline))
+        header = json.loads(raw)
     except (ValueError, RecursionError) as error:
         raise ProtocolError(f"malformed header: {error}") from None
     if not isinstance(header, dict):
         raise ProtocolError("header is not an object")
+    if _MAY_HOLD_SURROGATE.search(raw):
+        header = _without_lone_surrogates(header)
     blobs = []
     total = text_length
     for _ in range(blob_count):
@@ -229,6 +233,33 @@ def recv_message(sock: socket.socket, deadline: float | None = None) -> tuple[di
             raise ProtocolError("frame too large")
         blobs.append(_recv_exactly(sock, length, deadline))
     return header, blobs
+
+
+# A lone surrogate reaches a decoded header only as a \\uD800-\\uDFFF escape or as raw surrogate bytes.
+_MAY_HOLD_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+def _without_lone_surrogates(node: Any) -> Any:
+    """``node`` with every lone surrogate (``"\\ud800"``, which JSON can carry but UTF-8 cannot) escaped.
+
+    A worker's text reaches reports, terminals and exports; one such character in an exception message
+    would make each of them fail. Nesting is already bounded by the JSON decoder's recursion limit.
+    """
+    if isinstance(node, str):
+        return node.encode("utf-8", "backslashreplace").decode("utf-8") if _has_surrogate(node) else node
+    if isinstance(node, list):
+        return [_without_lone_surrogates(item) for item in node]
+    if isinstance(node, dict):
+        return {_without_lone_surrogates(key): _without_lone_surrogates(value) for key, value in node.items()}
+    return node
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _type_name(value: Any) -> str:

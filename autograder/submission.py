@@ -9,13 +9,18 @@ statement group is its own chunk, so a syntax error in one function costs that f
 from __future__ import annotations
 
 import ast
+import errno
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 # IPython syntax that is not Python: magics, shell escapes, help queries.
 _IPYTHON_LINE = re.compile(r"^\s*(%|!|\?)|\?\s*$")
+# The largest notebook or module the grader reads (a course's notebooks are a few hundred KiB).
+MAX_SUBMISSION_BYTES = 32 << 20
 _DEF_NAME = re.compile(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)")
 
 
@@ -70,6 +75,8 @@ class Submission:
 def load_submission(path: Path) -> Submission:
     """Read a ``.ipynb`` or ``.py`` file, or the one such file in a folder."""
     path = Path(path)
+    if path.is_symlink():
+        raise SubmissionError(f"{path}: a symbolic link; the grader reads only regular files")
     if path.is_dir():
         path = _single_file_in(path)
     if not path.exists():
@@ -77,7 +84,7 @@ def load_submission(path: Path) -> Submission:
     if path.suffix == ".ipynb":
         return _load_notebook(path)
     if path.suffix == ".py":
-        text = _read_text(path)
+        text = read_text(path)
         submission = Submission(path=path)
         _add_cell(submission, text, path.name, first_line=1)
         return submission
@@ -102,18 +109,44 @@ def _single_file_in(folder: Path) -> Path:
     return chosen[0]
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
+    """The file's text, read as data: a regular file only, never through a symbolic link, size-capped.
+
+    A submission is hostile: a link to the solutions or a classmate's notebook would be graded as the
+    instructor sees it, and a link to a device (``/proc/kmsg``) would hang the grader.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise SubmissionError(f"{path}: not UTF-8 text ({error.reason})") from None
+        handle = os.open(path, flags)
+    except OSError as error:
+        if error.errno == errno.ELOOP or path.is_symlink():
+            raise SubmissionError(f"{path}: a symbolic link; the grader reads only regular files") from None
+        raise SubmissionError(f"{path}: cannot be read ({error.strerror})") from None
+    try:
+        status = os.fstat(handle)
+        if not stat.S_ISREG(status.st_mode):
+            raise SubmissionError(f"{path}: not a regular file; the grader reads only regular files")
+        if status.st_size > MAX_SUBMISSION_BYTES:
+            raise SubmissionError(f"{path}: {status.st_size} bytes, over the limit of {MAX_SUBMISSION_BYTES}")
+        with os.fdopen(handle, "rb", closefd=False) as stream:
+            data = stream.read(MAX_SUBMISSION_BYTES + 1)
     except OSError as error:
         raise SubmissionError(f"{path}: cannot be read ({error.strerror})") from None
+    finally:
+        os.close(handle)
+    if len(data) > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(f"{path}: over the limit of {MAX_SUBMISSION_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SubmissionError(f"{path}: not UTF-8 text ({error.reason})") from None
 
 
 def _load_notebook(path: Path) -> Submission:
     try:
-        notebook = json.loads(_read_text(path))
+        notebook = json.loads(read_text(path))
+    except RecursionError:
+        raise SubmissionError(f"{path}: not a valid notebook (nested too deeply)") from None
     except json.JSONDecodeError as error:
         raise SubmissionError(
             f"{path}: not a valid notebook (JSON error at line {error.lineno}, column {error.colno}: "

@@ -19,7 +19,18 @@ from test_batch import read_only
 pytestmark = pytest.mark.batch
 
 STUDENTS = ["alex", "bob", "carol", "dan", "eve", "kim", "sam"]
-VERDICTS = {"passed", "failed", "error", "missing", "not_implemented", "timeout", "memory", "crashed", "forbidden"}
+VERDICTS = {
+    "passed",
+    "failed",
+    "error",
+    "missing",
+    "not_implemented",
+    "timeout",
+    "memory",
+    "crashed",
+    "forbidden",
+    "gated",
+}
 
 
 @pytest.fixture(scope="module")
