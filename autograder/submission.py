@@ -2,7 +2,8 @@
 
 The grader never runs a notebook top to bottom: demonstrations, plots and training runs are not what
 is graded. It keeps, from every code cell, the top-level statements a module needs: imports,
-``def`` and ``class`` statements, and constants (names in UPPER_CASE, or literals). Each top-level
+``def`` and ``class`` statements, constants in UPPER_CASE, and assignments that call nothing (literals,
+aliases such as ``tanh = np.tanh``, lambdas, tables of functions). Each top-level
 statement group is its own chunk, so a syntax error in one function costs that function alone.
 """
 
@@ -17,8 +18,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# IPython syntax that is not Python: magics, shell escapes, help queries.
-_IPYTHON_LINE = re.compile(r"^\s*(%|!|\?)|\?\s*$")
+# Characters without which a cell holds no IPython syntax (magics, shell escapes, help queries).
+_MAY_BE_IPYTHON = re.compile(r"[%!?]")
 # The largest notebook or module the grader reads (a course's notebooks are a few hundred KiB).
 MAX_SUBMISSION_BYTES = 32 << 20
 _DEF_NAME = re.compile(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)")
@@ -86,7 +87,7 @@ def load_submission(path: Path) -> Submission:
     if path.suffix == ".py":
         text = read_text(path)
         submission = Submission(path=path)
-        _add_cell(submission, text, path.name, first_line=1)
+        _add_cell(submission, text, path.name, first_line=1, notebook=False)  # plain Python: nothing removed
         return submission
     raise SubmissionError(f"{path}: expected a .ipynb notebook or a .py module")
 
@@ -166,8 +167,28 @@ def _load_notebook(path: Path) -> Submission:
     return submission
 
 
-def _add_cell(submission: Submission, text: str, origin: str, first_line: int) -> None:
-    lines = ["" if _IPYTHON_LINE.search(line) else line for line in text.splitlines()]
+def _python_lines(text: str) -> list[str]:
+    """A notebook cell's lines with IPython's own syntax blanked, found by IPython's input transformer.
+
+    Only what IPython itself would rewrite is blanked (a ``%magic``, ``!shell``, ``name?``), never a
+    comment or a string that happens to end in ``?``. A cell magic's body is kept as Python.
+    """
+    lines = text.splitlines()
+    if not _MAY_BE_IPYTHON.search(text):
+        return lines
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        transformed = TransformerManager().transform_cell(text).splitlines()
+    except Exception:  # IPython cannot read it either: leave it to the Python parser to report
+        return lines
+    if len(transformed) == len(lines):
+        return ["" if before != after else before for before, after in zip(lines, transformed, strict=True)]
+    return ["" if number == 0 and line.lstrip().startswith("%%") else line for number, line in enumerate(lines)]
+
+
+def _add_cell(submission: Submission, text: str, origin: str, first_line: int, notebook: bool = True) -> None:
+    lines = _python_lines(text) if notebook else text.splitlines()
     cleaned = "\n".join(lines)
     try:
         tree = ast.parse(cleaned)
@@ -229,12 +250,18 @@ def _is_kept(node: ast.stmt) -> bool:
             return False
         if all(name.isupper() for name in names):
             return True
-        try:
-            ast.literal_eval(node.value)
-        except ValueError:
-            return False
-        return True
+        return not _runs_a_call(node.value)
     return False
+
+
+def _runs_a_call(node: ast.AST) -> bool:
+    """Whether evaluating ``node`` calls anything: an alias, a lambda or a table of functions does not,
+    and is kept (a graded function may use it); a demonstration or a training run does, and is not."""
+    if isinstance(node, ast.Lambda):
+        return False
+    if isinstance(node, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
+        return True
+    return any(_runs_a_call(child) for child in ast.iter_child_nodes(node))
 
 
 def _names_defined(node: ast.stmt) -> tuple[str, ...]:

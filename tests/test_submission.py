@@ -39,3 +39,24 @@ def test_invalid_json_names_line_and_column(tmp_path: Path) -> None:
     path.write_text('{\n  "cells": [,]\n}')
     with pytest.raises(SubmissionError, match=r"nb.ipynb: not a valid notebook \(JSON error at line 2, column"):
         load_submission(path)
+
+
+def test_aliases_lambdas_tables_and_comments_ending_in_a_question_mark_are_kept() -> None:
+    cells = [
+        "import numpy as np\nrelu = lambda z: np.maximum(z, 0)\ntanh = np.tanh\nschemes = {'he': 2.0, 'f': relu}",
+        "def leaky(z):\n    return np.where(z > 0, z, 0.01 * z)  # or np.maximum?\nx = leaky  # keep float32?",
+        "%matplotlib inline\nnp.exp?\nshown = np.zeros(3)",
+    ]
+    submission = submission_from_cells(Path("nb.ipynb"), cells)
+    assert {"relu", "tanh", "schemes", "leaky", "x"} <= submission.defined_names
+    assert "shown" not in submission.defined_names
+    leaky = next(chunk.source for chunk in submission.chunks if "leaky" in chunk.defines)
+    assert "return np.where(z > 0, z, 0.01 * z)  # or np.maximum?" in leaky
+
+
+def test_a_py_module_is_read_as_python_with_nothing_removed(tmp_path: Path) -> None:
+    path = tmp_path / "activations.py"
+    path.write_text("import numpy as np\n\ndef relu(z):\n    return np.maximum(z, 0)  # or z * (z > 0)?\n")
+    submission = load_submission(path)
+    relu = next(chunk.source for chunk in submission.chunks if "relu" in chunk.defines)
+    assert relu.endswith("return np.maximum(z, 0)  # or z * (z > 0)?")
