@@ -179,7 +179,7 @@ def _python_lines(text: str) -> list[str]:
     from IPython.core.inputtransformer2 import TransformerManager
 
     try:
-        transformed = TransformerManager().transform_cell(text).splitlines()
+        transformed = TransformerManager().transform_cell(text).splitlines()  # type: ignore[no-untyped-call]
     except Exception:  # IPython cannot read it either: leave it to the Python parser to report
         return lines
     if len(transformed) == len(lines):
