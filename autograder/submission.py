@@ -2,8 +2,7 @@
 
 The grader never runs a notebook top to bottom: demonstrations, plots and training runs are not what
 is graded. It keeps, from every code cell, the top-level statements a module needs: imports,
-``def`` and ``class`` statements, constants in UPPER_CASE, and assignments that call nothing (literals,
-aliases such as ``tanh = np.tanh``, lambdas, tables of functions). Each top-level
+``def`` and ``class`` statements, and constants (names in UPPER_CASE, or literals). Each top-level
 statement group is its own chunk, so a syntax error in one function costs that function alone.
 """
 
@@ -250,18 +249,12 @@ def _is_kept(node: ast.stmt) -> bool:
             return False
         if all(name.isupper() for name in names):
             return True
-        return not _runs_a_call(node.value)
-    return False
-
-
-def _runs_a_call(node: ast.AST) -> bool:
-    """Whether evaluating ``node`` calls anything: an alias, a lambda or a table of functions does not,
-    and is kept (a graded function may use it); a demonstration or a training run does, and is not."""
-    if isinstance(node, ast.Lambda):
-        return False
-    if isinstance(node, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
+        try:
+            ast.literal_eval(node.value)
+        except ValueError:
+            return False
         return True
-    return any(_runs_a_call(child) for child in ast.iter_child_nodes(node))
+    return False
 
 
 def _names_defined(node: ast.stmt) -> tuple[str, ...]:

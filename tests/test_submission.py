@@ -41,17 +41,17 @@ def test_invalid_json_names_line_and_column(tmp_path: Path) -> None:
         load_submission(path)
 
 
-def test_aliases_lambdas_tables_and_comments_ending_in_a_question_mark_are_kept() -> None:
+def test_comments_and_strings_ending_in_a_question_mark_are_kept() -> None:
     cells = [
-        "import numpy as np\nrelu = lambda z: np.maximum(z, 0)\ntanh = np.tanh\nschemes = {'he': 2.0, 'f': relu}",
-        "def leaky(z):\n    return np.where(z > 0, z, 0.01 * z)  # or np.maximum?\nx = leaky  # keep float32?",
+        "import numpy as np\nNOTE = 'why?'",
+        "def leaky(z):\n    return np.where(z > 0, z, 0.01 * z)  # or np.maximum?",
         "%matplotlib inline\nnp.exp?\nshown = np.zeros(3)",
     ]
     submission = submission_from_cells(Path("nb.ipynb"), cells)
-    assert {"relu", "tanh", "schemes", "leaky", "x"} <= submission.defined_names
+    assert {"NOTE", "leaky"} <= submission.defined_names
     assert "shown" not in submission.defined_names
     leaky = next(chunk.source for chunk in submission.chunks if "leaky" in chunk.defines)
-    assert "return np.where(z > 0, z, 0.01 * z)  # or np.maximum?" in leaky
+    assert leaky.endswith("return np.where(z > 0, z, 0.01 * z)  # or np.maximum?")
 
 
 def test_a_py_module_is_read_as_python_with_nothing_removed(tmp_path: Path) -> None:
