@@ -64,7 +64,7 @@ EXPECTED: dict[str, tuple[float, dict[str, set[str]] | str]] = {
     "lying_subclass": (6, {"failed": ZEROS_FAIL, "passed": RELU - ZEROS_FAIL}),
     "lying_object": (2, {"failed": RELU - {"leaves_input_unchanged"}, "passed": {"leaves_input_unchanged"}}),
     "fake_report": (6, {"failed": ZEROS_FAIL, "passed": RELU - ZEROS_FAIL}),
-    "read_solution": (0, {"error": SIGMOID - {"as_fast_as_reference"}, "failed": {"as_fast_as_reference"}}),
+    "read_solution": (0, {"error": SIGMOID - {"as_fast_as_reference"}, "gated": {"as_fast_as_reference"}}),
     "socket_to_localhost": (0, "forbidden"),
     "patched_clocks": (9, {"failed": {"as_fast_as_reference"}, "passed": SIGMOID - {"as_fast_as_reference"}}),
     "skip_timed_work": (9, {"failed": {"as_fast_as_reference"}, "passed": SIGMOID - {"as_fast_as_reference"}}),
