@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from batch_helpers import CONTRACT_VERDICTS
 
 pytestmark = pytest.mark.activations
 
@@ -161,18 +162,7 @@ def test_grader_errors_exit_2_with_one_line(args: tuple[str, ...], message: str)
 def test_gradescope_report_has_every_field_the_contract_names(broken_results: dict[str, Any]) -> None:
     assert {"score", "execution_time", "output", "tests", "extra_data"} <= set(broken_results)
     assert {"assignment", "grader_version", "seed", "environment_hash"} <= set(broken_results["extra_data"])
-    verdicts = {
-        "passed",
-        "failed",
-        "error",
-        "missing",
-        "not_implemented",
-        "timeout",
-        "memory",
-        "crashed",
-        "forbidden",
-        "gated",
-    }
+    verdicts = CONTRACT_VERDICTS
     for test in broken_results["tests"]:
         assert {"name", "score", "max_score", "status", "output", "visibility", "extra_data"} <= set(test)
         assert test["status"] in ("passed", "failed")

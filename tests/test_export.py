@@ -13,24 +13,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batch_helpers import ASSIGNMENT, EXPECTED_POINTS, FUNCTIONS, ROOT, GradedClass, autograder, graded_class
+from batch_helpers import (
+    ASSIGNMENT,
+    CONTRACT_VERDICTS,
+    EXPECTED_POINTS,
+    FUNCTIONS,
+    ROOT,
+    GradedClass,
+    autograder,
+    graded_class,
+)
 from test_batch import read_only
 
 pytestmark = pytest.mark.batch
 
 STUDENTS = ["alex", "bob", "carol", "dan", "eve", "kim", "sam"]
-VERDICTS = {
-    "passed",
-    "failed",
-    "error",
-    "missing",
-    "not_implemented",
-    "timeout",
-    "memory",
-    "crashed",
-    "forbidden",
-    "gated",
-}
+VERDICTS = CONTRACT_VERDICTS
 
 
 @pytest.fixture(scope="module")
