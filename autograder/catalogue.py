@@ -108,7 +108,14 @@ class Assignment:
     def __post_init__(self) -> None:
         names = list(dict.fromkeys(p.function for p in self.properties))
         object.__setattr__(self, "functions", tuple(names))
-        for name in names:
+
+    def validate(self) -> None:
+        """Raise :class:`CatalogueError` where the catalogue breaks a rule every catalogue keeps.
+
+        A view made from a catalogue (a benchmark's timing properties alone) is not a catalogue and
+        is not validated.
+        """
+        for name in self.functions:
             props = self.properties_of(name)
             if any(p.counts_only_when_correct for p in props) and not any(p.establishes_correctness for p in props):
                 raise CatalogueError(
@@ -146,4 +153,5 @@ def load_assignment(assignment_id: str) -> Assignment:
         raise UnknownAssignment(f"unknown assignment {assignment_id!r} (known: {known})")
     module = importlib.import_module(ASSIGNMENT_MODULES[assignment_id])
     assignment: Assignment = module.ASSIGNMENT
+    assignment.validate()
     return assignment

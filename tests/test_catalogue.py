@@ -1,0 +1,40 @@
+"""Every catalogue keeps the rules of gated partial credit, and a catalogue that breaks them is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from autograder.catalogue import Assignment, CatalogueError, Property, Timing, known_assignments, load_assignment
+
+
+def _property(name: str, **flags: bool) -> Property:
+    return Property("relu", name, "says", "hint", 5.0, **flags)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("assignment_id", known_assignments())
+def test_every_catalogue_validates(assignment_id: str) -> None:
+    load_assignment(assignment_id).validate()
+
+
+def test_a_gated_property_without_one_that_establishes_correctness_is_refused() -> None:
+    catalogue = Assignment("x", "x.ipynb", (_property("keeps_shape", gated=True), _property("within_range")))
+    with pytest.raises(CatalogueError, match="relu has gated or timed properties"):
+        catalogue.validate()
+
+
+def test_a_timed_property_counts_only_when_correct() -> None:
+    timed = Property("relu", "fast", "says", "hint", 5.0, timing=Timing(make_input=lambda rng: []))
+    assert timed.counts_only_when_correct
+    with pytest.raises(CatalogueError):
+        Assignment("x", "x.ipynb", (timed, _property("within_range", establishes_correctness=False))).validate()
+
+
+def test_a_property_cannot_both_establish_correctness_and_be_gated() -> None:
+    both = _property("agrees", establishes_correctness=True, gated=True)
+    with pytest.raises(CatalogueError, match="cannot both"):
+        Assignment("x", "x.ipynb", (both,)).validate()
+
+
+def test_gated_and_establishing_properties_together_are_accepted() -> None:
+    properties = (_property("agrees", establishes_correctness=True), _property("k", gated=True))
+    Assignment("x", "x.ipynb", properties).validate()
