@@ -36,7 +36,10 @@ EXPECTED: dict[str, tuple[float, set[str]]] = {
     "get_device_ignores_prefer": (3, {"honours_prefer", "fails_clearly_when_unavailable"}),
     "get_device_mps_before_cuda": (7, {"prefers_cuda_then_mps_then_cpu"}),
     "get_device_trusts_prefer": (7, {"fails_clearly_when_unavailable"}),
-    "make_loader_shuffles_with_global_generator": (5, {"covers_each_example_once", "deterministic_for_seed"}),
+    "make_loader_shuffles_with_global_generator": (
+        3,
+        {"covers_each_example_once", "deterministic_for_seed", "timed_loader"},
+    ),
     "make_loader_shuffles_once": (9, {"reshuffles_each_epoch"}),
     "make_loader_moves_data_set_per_batch": (8, {"batches_on_device"}),
     "make_loader_per_sample_data_loader": (6, {"batches_on_device", "as_fast_as_reference"}),
