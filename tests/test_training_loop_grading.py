@@ -38,7 +38,7 @@ EXPECTED: dict[str, tuple[float, set[str]]] = {
     "get_device_trusts_prefer": (7, {"fails_clearly_when_unavailable"}),
     "make_loader_shuffles_with_global_generator": (
         3,
-        {"covers_each_example_once", "deterministic_for_seed", "timed_loader"},
+        {"covers_each_example_once", "deterministic_for_seed", "as_fast_as_reference"},
     ),
     "make_loader_shuffles_once": (9, {"reshuffles_each_epoch"}),
     "make_loader_moves_data_set_per_batch": (8, {"batches_on_device"}),
