@@ -246,20 +246,12 @@ def _without_lone_surrogates(node: Any) -> Any:
     would make each of them fail. Nesting is already bounded by the JSON decoder's recursion limit.
     """
     if isinstance(node, str):
-        return node.encode("utf-8", "backslashreplace").decode("utf-8") if _has_surrogate(node) else node
+        return node.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(node, list):
         return [_without_lone_surrogates(item) for item in node]
     if isinstance(node, dict):
         return {_without_lone_surrogates(key): _without_lone_surrogates(value) for key, value in node.items()}
     return node
-
-
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _type_name(value: Any) -> str:

@@ -400,7 +400,7 @@ class Grader:
                     examples_of(prop, self.seed, self.max_examples)
             deadline = time.monotonic() + self.function_seconds
             for index, prop in enumerate(selected):
-                if prop.timing is not None and not _correct(name, selected, results):
+                if prop.timing is not None and not _correct(selected, results):
                     # A wrong answer is easy to compute fast: speed counts only for a correct function.
                     results[prop.key] = _result(prop, "gated", _gated_message(name, selected, results, "not timed"))
                     continue
@@ -466,8 +466,8 @@ class Grader:
             reference_worker.kill()
 
 
-def _correct(function: str, props: list[Property], results: dict[str, PropertyResult]) -> bool:
-    """Whether every property that establishes ``function``'s correctness has passed."""
+def _correct(props: list[Property], results: dict[str, PropertyResult]) -> bool:
+    """Whether every property in ``props`` that establishes correctness has passed."""
     return all(results[p.key].passed for p in props if p.establishes_correctness)
 
 
@@ -478,7 +478,7 @@ def _gated_message(function: str, props: list[Property], results: dict[str, Prop
 
 def _apply_gate(function: str, props: list[Property], results: dict[str, PropertyResult]) -> None:
     """Take back the points of gated properties that held for a function that is not yet correct."""
-    if _correct(function, props, results):
+    if _correct(props, results):
         return
     for prop in props:
         if prop.gated and results[prop.key].passed:
