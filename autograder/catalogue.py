@@ -32,11 +32,16 @@ ASSIGNMENT_MODULES = {
 
 @dataclass(frozen=True)
 class Timing:
-    """How to time a function: ``make_input(rng)`` builds the arguments of one large call."""
+    """How to time a function: ``make_input(rng)`` builds the arguments of one large call.
+
+    Rounds go on from ``min_rounds`` until the ratio is clearly on one side of ``max_ratio``, at most
+    ``max_rounds`` (see :mod:`autograder.timing`).
+    """
 
     make_input: Callable[[Any], list[Any]]
     max_ratio: float = 3.0
-    repeats: int = 7
+    min_rounds: int = 3
+    max_rounds: int = 30
     harness: Any = None  # a NamedCallable: call the function through a trusted harness (see Calls.student)
 
 

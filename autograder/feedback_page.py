@@ -103,7 +103,7 @@ def _function_section(result: FunctionResult, plot: Plot | None) -> str:
     ]
     if result.note:
         parts.append(f'<p class="note">{escape(result.note)}</p>')
-    failed = [p for p in result.properties if p.verdict not in ("passed", "skipped")]
+    failed = [p for p in result.properties if not p.passed and p.verdict != "skipped"]
     if not failed:
         parts.append('<p class="passed">Every property holds.</p>')
     one_cause = bool(result.note) and len({p.verdict for p in failed}) == 1 and failed[0].verdict != "failed"

@@ -27,6 +27,7 @@ import signal
 import site
 import sys
 import sysconfig
+import time
 from collections.abc import Iterable
 
 # What each protection promises, in the words of the report and docs/SANDBOX.md.
@@ -286,6 +287,87 @@ def enter_worker_namespaces() -> bool:
     except OSError:
         return False
     return True
+
+
+def processes_sharing_pid_namespace(pid: int) -> set[int]:
+    """Every process (as this namespace numbers them) in the PID namespace that ``pid`` is in.
+
+    Empty when that namespace cannot be read (no ``/proc``, or ``pid`` has ended).
+    """
+    try:
+        target = os.stat(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return set()
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            namespace = os.stat(f"/proc/{entry}/ns/pid")
+        except OSError:
+            continue  # ended while we looked, or not ours to read
+        if (namespace.st_ino, namespace.st_dev) == (target.st_ino, target.st_dev):
+            found.add(int(entry))
+    return found
+
+
+def wait_until_stopped(pids: Iterable[int], limit: float = 0.1) -> bool:
+    """Wait (up to ``limit`` seconds) until every process in ``pids`` has stopped or ended.
+
+    A stop signal takes effect when the process is next scheduled: one running on another core may run
+    on for a moment after ``kill`` returns. False when some process was still running at the limit.
+    """
+    waiting = set(pids)
+    deadline = time.monotonic() + limit
+    while waiting:
+        waiting = {pid for pid in waiting if _state(pid) not in ("T", "t", "Z", "X", "")}
+        if not waiting or time.monotonic() > deadline:
+            break
+        time.sleep(0.0002)
+    return not waiting
+
+
+def _state(pid: int) -> str:
+    """The scheduler state of a process (``R``, ``S``, ``T`` ...), empty when it has ended."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+def thread_times(pids: Iterable[int]) -> dict[int, tuple[int, int, bool]]:
+    """Every thread of ``pids``: ``(ns run on a CPU, ns waited for one, whether it is runnable now)``.
+
+    The kernel's own accounting (``/proc/PID/task/TID/schedstat``), which no process can change. Empty
+    where it cannot be read (another operating system, a kernel without scheduler statistics).
+    """
+    found: dict[int, tuple[int, int, bool]] = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            task = f"/proc/{pid}/task/{tid}"
+            try:
+                with open(f"{task}/schedstat", "rb") as stat:
+                    run, wait = (int(field) for field in stat.read().split()[:2])
+                with open(f"{task}/stat", "rb") as stat:
+                    state = stat.read().rsplit(b")", 1)[1].split()[0]
+            except (OSError, ValueError, IndexError):
+                continue
+            found[int(tid)] = (run, wait, state == b"R")
+    return found
+
+
+def own_thread_wait() -> int | None:
+    """Nanoseconds this thread has waited for a CPU while runnable, or None where that is not kept."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as stat:
+            return int(stat.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def mount_worker_filesystems(tmp_bytes: int, uid: int, gid: int) -> dict[str, str]:

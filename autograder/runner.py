@@ -444,14 +444,15 @@ class Grader:
         calls = Calls(prop.function, slot, self.references, deadline)
         try:
             if prop.timing is not None:
-                summary = self._time(prop, slot.live())
-                return _result(prop, "passed", summary, points=prop.points)
+                slot.kill()  # timed in a fresh worker, as the reference is: no side carries the other properties' heap
+                verdict, summary = self._time(prop, slot.live())
+                return _result(prop, verdict, summary, points=prop.points)
             run_drawn(prop, calls, self.seed, self.max_examples)
         except PropertyFailure as failure:
             return _result(prop, failure.verdict, feedback(failure, prop))
         return _result(prop, "passed", points=prop.points)
 
-    def _time(self, prop: Property, worker: Worker) -> str:
+    def _time(self, prop: Property, worker: Worker) -> tuple[str, str]:
         assert prop.timing is not None
         if self.references is None:
             raise GraderError("timing needs the reference solutions, which are not available")

@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -360,6 +361,51 @@ class Worker:
         )
         return StudentRaised(f"{message}\nthe sandbox refused it: {why}", verdict="forbidden")
 
+    def processes(self) -> set[int]:
+        """Every process of this worker: its PID namespace, or the worker alone without one."""
+        if "no_leftovers" in self.missing:
+            return {self.pid}
+        return isolation.processes_sharing_pid_namespace(self.pid)
+
+    def idle_thread_times(self, limit: float = 0.05) -> dict[int, tuple[int, int, bool]]:
+        """:func:`isolation.thread_times` of this worker once none of its threads is runnable (an idle
+        worker waits for the grader), or as they are after ``limit`` seconds."""
+        deadline = time.monotonic() + limit
+        while True:
+            times = isolation.thread_times(self.processes())
+            if not any(runnable for _, _, runnable in times.values()) or time.monotonic() > deadline:
+                return times
+            time.sleep(0.0005)
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Stop every process of this worker until the block ends: its whole PID namespace, else its session.
+
+        Timing runs each side with the other frozen, so that nothing the student's code started (spinners
+        in sessions of their own included) competes with the reference for the CPU. The block starts once
+        every process has stopped; stopped processes cannot fork, so the namespace is read again until no
+        running process is left in it.
+        """
+        stopped: set[int] = set()
+        if "no_leftovers" in self.missing:
+            _signal_quietly(os.killpg, self.pid, signal.SIGSTOP)
+        else:
+            for _ in range(_FREEZE_PASSES):
+                running = isolation.processes_sharing_pid_namespace(self.pid) - stopped
+                if not running:
+                    break
+                for pid in running:
+                    _signal_quietly(os.kill, pid, signal.SIGSTOP)
+                stopped |= running
+                isolation.wait_until_stopped(running)  # a fork under way completes or stops first
+        try:
+            yield
+        finally:
+            if "no_leftovers" in self.missing:
+                _signal_quietly(os.killpg, self.pid, signal.SIGCONT)
+            for pid in stopped:
+                _signal_quietly(os.kill, pid, signal.SIGCONT)
+
     def kill(self) -> None:
         """Kill the worker and everything it started (its PID namespace, or else its session)."""
         self.dead = True
@@ -374,6 +420,18 @@ class Worker:
             self.sock.close()
         except OSError:
             pass
+
+
+# Reads of a worker's PID namespace while freezing it: a fork under way during one read is caught by the next.
+_FREEZE_PASSES = 10
+
+
+def _signal_quietly(send: Any, pid: int, number: int) -> None:
+    """Send a signal to a process (or group) that may have ended already."""
+    try:
+        send(pid, number)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 class Zygote:
@@ -618,6 +676,12 @@ def worker_environment() -> dict[str, str]:
             "MPLBACKEND": "Agg",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": "0",
+            # glibc's malloc: keep freed memory for reuse instead of handing large blocks back to the kernel
+            # and faulting fresh pages in on the next call. A call that allocates megabytes otherwise costs
+            # a different time on every run, and timing compares runs of two workers.
+            "MALLOC_MMAP_THRESHOLD_": str(1 << 30),
+            "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+            "MALLOC_TOP_PAD_": str(64 << 20),
         }
     )
     return env

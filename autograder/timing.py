@@ -1,16 +1,24 @@
 """Timing a student's function against the reference's, as a ratio measured side by side.
 
-Both functions run in their own worker process; calls alternate (student, reference, student, ...)
-so that a burst of load on a busy machine hits both. Every repeat uses a fresh input, stored in both
-workers just before it is timed, and both results come back and must agree: a function cannot
-remember an answer it computed before, nor skip the work (a patched worker that answers at once is
-caught by its wrong answer).
+Both functions run in their own worker process, in rounds: every round stores one fresh input in
+both workers, then times one call of each, in an order drawn from the grading seed, so that neither
+always meets a cold cache and a submission cannot tell which call comes next. Both results come back
+and must agree: a function cannot remember an answer it computed before, nor skip the work (a patched
+worker that answers at once is caught by its wrong answer).
 
 Times are round trips measured by the grader, never clocks inside a worker (student code can patch
-those), less the round trip of echoing a stored input of the same size through the reference's
-worker, which no student code touches. The ratio of the best times is compared with the property's
-``max_ratio``: a Python loop is tens of times slower than vectorised NumPy, while a correct
-vectorised solution stays well within a factor of 3.
+those), less the round trip of a call shaped like the timed one: the reference's worker hands back a
+stored answer of the same size, so moving a large result costs both sides the same and counts for
+neither. While the reference (or that overhead) is timed, every process of the student's worker is
+stopped (:meth:`Worker.frozen`): nothing a submission starts can slow the time it is compared with.
+
+The verdict needs the ratio on one side of ``max_ratio`` beyond doubt. The best time of each side is
+its least disturbed call; the second best says how far that could be off, so the ratio lies between
+``(student best) / (reference second best)`` and ``(student second best) / (reference best)``. Rounds
+go on until that interval lies wholly below the limit (passed) or wholly above it (failed); a Python
+loop, tens of times slower than vectorised NumPy, is decided in two rounds. Should ``max_rounds`` pass
+without a decision, the verdict says so (``undecided``) and the points are kept: a machine too noisy to
+tell is never the student's fault, and the same submission then gets the same points on every regrade.
 
 A function whose arguments cannot be stored as plain data (a model, an optimizer) is timed through the
 property's trusted harness, which builds them in the worker and is the same for both sides; such a
@@ -19,82 +27,176 @@ harness returns nothing, and the function's answers are checked by the propertie
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from autograder import isolation
 from autograder.catalogue import Timing
 from autograder.checks import PropertyFailure, as_array, assert_close, tolerance_for
 from autograder.protocol import NamedCallable, NumpyScalar
 from autograder.sandbox import BadReturn, StudentRaised, Worker
 
 _INPUT = "timing-input"
-# Give up on repeats at once when the first call is this many times over the limit.
+_ANSWER = "timing-answer"  # the reference's answer, echoed back to measure the overhead
+_PING = "timing-ping"  # nothing, echoed to wake a worker up before it is timed
+# Two rounds this many times over the limit decide at once: no noise explains a factor of 30 twice.
 _HOPELESS = 10.0
+# The least time a side is taken to need once the overhead is removed: a clock tick, not a floor
+# that could move a ratio (timed inputs are sized so that every side needs milliseconds).
+_RESOLUTION = 1e-6
 
 
 @dataclass(frozen=True)
 class TimingResult:
-    student_seconds: float
-    reference_seconds: float
+    """Each side's time with the overhead removed: its best estimate, and the least and most it could be.
+
+    The best call of a side is its least disturbed one; its second best, and the spread of the overhead's
+    two best measurements, say how far that could be off.
+    """
+
+    student: tuple[float, float, float]  # (least, best estimate, most), in seconds
+    reference: tuple[float, float, float]
+    rounds: int
 
     @property
     def ratio(self) -> float:
-        return self.student_seconds / self.reference_seconds
+        return self.student[1] / self.reference[1]
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The least and the greatest ratio these measurements allow."""
+        return self.student[0] / self.reference[2], self.student[2] / self.reference[0]
+
+    def verdict(self, max_ratio: float) -> str:
+        low, high = self.interval
+        if high <= max_ratio:
+            return "passed"
+        if low > max_ratio:
+            return "failed"
+        return "undecided"
 
 
 def measure(
     function: str, student: Worker, reference: Worker, timing: Timing, rng: np.random.Generator
 ) -> TimingResult:
-    """Best-of-``repeats`` times of student and reference on fresh inputs, overhead removed."""
-    student_times: list[float] = []
-    reference_times: list[float] = []
-    overheads: list[float] = []
+    """Time rounds of student and reference until the ratio is on one side of the limit (or rounds run out)."""
     harness = timing.harness
-    _store(timing.make_input(rng), student, reference)  # a warm-up: first-call costs are not the lesson
-    _timed_call(reference, function, "the reference", harness)
-    _timed_call(student, function, function, harness)
-    for repeat in range(timing.repeats):
+    sides = {"student": (student, reference, function), "reference": (reference, student, "the reference")}
+    warm_up = timing.make_input(rng)  # first-call costs are not the lesson
+    for worker in (student, reference):
+        worker.store(_PING, [])
+        worker.store(_INPUT, warm_up)
+    answers = {side: _time_side(*sides[side], function, harness)[1] for side in sides}
+    for worker in (student, reference):
+        worker.store(_ANSWER, [answers["reference"]])
+    times: dict[str, list[float]] = {"student": [], "reference": []}
+    overheads: list[float] = []
+    result = TimingResult((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), 0)
+    for rounds in range(1, timing.max_rounds + 1):
         _store(timing.make_input(rng), student, reference)
-        overheads.append(reference.echo_stored(_INPUT))
-        student.echo_stored(_INPUT)  # the same warm-up for both; only the reference's time is trusted
-        if repeat % 2:  # who goes first alternates, so that neither always meets a cold cache
-            elapsed, want = _timed_call(reference, function, "the reference", harness)
-            reference_times.append(elapsed)
-        elapsed, got = _timed_call(student, function, function, harness)
-        student_times.append(elapsed)
-        if not repeat % 2:
-            elapsed, want = _timed_call(reference, function, "the reference", harness)
-            reference_times.append(elapsed)
-        _same_answer(function, got, want)
-        if repeat == 0 and student_times[0] > _HOPELESS * timing.max_ratio * reference_times[0]:
+        order = ("reference", "student") if rng.integers(2) else ("student", "reference")
+        for side in order:
+            elapsed, answers[side] = _time_side(
+                *sides[side], function, harness, overheads if side == "reference" else None
+            )
+            times[side].append(elapsed)
+        _same_answer(function, answers["student"], answers["reference"])
+        result = TimingResult(_net(times["student"], overheads), _net(times["reference"], overheads), rounds)
+        if rounds >= 2 and result.student[0] > _HOPELESS * timing.max_ratio * result.reference[2]:
             break
-    overhead = min(overheads)
-    return TimingResult(_net(student_times, overhead), _net(reference_times, overhead))
+        if rounds >= timing.min_rounds and result.verdict(timing.max_ratio) != "undecided":
+            break
+    return result
+
+
+def _time_side(
+    worker: Worker,
+    other: Worker,
+    who: str,
+    function: str,
+    harness: NamedCallable | None,
+    overheads: list[float] | None = None,
+) -> tuple[float, Any]:
+    """One timed call of ``worker`` with every process of ``other`` stopped: its round trip and its result.
+
+    An untimed echo first makes sure the worker runs again after its own thaw; with ``overheads``, the
+    round trip of echoing an answer-sized value is measured just before the call, under the same conditions.
+    """
+    with other.frozen():
+        worker.echo_stored(_PING)
+        if overheads is not None:
+            overheads.append(_as_if_alone(worker, lambda: (worker.echo_stored(_ANSWER), None))[0])
+        return _as_if_alone(worker, lambda: _timed_call(worker, function, who, harness))
+
+
+def _as_if_alone(worker: Worker, timed: Callable[[], tuple[float, Any]]) -> tuple[float, Any]:
+    """Run ``timed`` (which returns a round trip's wall time and a result) and take off the time the worker's
+    threads and the grader spent waiting for a CPU that other work held: the kernel's own accounting.
+
+    On a busy machine a call of a few milliseconds is preempted more often than not, which no number of
+    repeats averages away. The time is never taken below the CPU time all the worker's threads used, so
+    threads that only wait (or spin) cannot make a function look faster than the work it did; and a
+    worker that has a thread running before the call gets no correction at all.
+    """
+    before, own_before = worker.idle_thread_times(), isolation.own_thread_wait()
+    wall, value = timed()
+    own_after, after = isolation.own_thread_wait(), worker.idle_thread_times()
+    if not before or own_before is None or own_after is None or any(busy for _, _, busy in before.values()):
+        return wall, value
+    waited = own_after - own_before + sum(after[tid][1] - before[tid][1] for tid in before if tid in after)
+    ran = sum(run - before.get(tid, (0, 0, False))[0] for tid, (run, _, _) in after.items())
+    return max(wall - waited / 1e9, ran / 1e9), value
 
 
 def _store(args: list[Any], *workers: Worker) -> None:
+    """Store the input in each worker, then let each settle by echoing an answer-sized value: the first
+    large reply after a large request pays for freeing and mapping memory, which would otherwise fall
+    on whichever call is timed next."""
     for worker in workers:
         worker.store(_INPUT, args)
+    for worker in workers:
+        worker.echo_stored(_ANSWER)
 
 
-def _net(times: list[float], overhead: float) -> float:
-    """The best time less the overhead of a round trip; the overhead never counts for more than half."""
-    best = min(times)
-    return max(best - overhead, best / 2)
+def _net(times: list[float], overheads: list[float]) -> tuple[float, float, float]:
+    """(least, best estimate, most) of a side's time less the overhead, from the two best of each.
+
+    After a single round the best is all there is, and least, estimate and most coincide.
+    """
+    best, second = _two_best(times)
+    overhead, overhead_second = _two_best(overheads)
+    least = best - overhead - (overhead_second - overhead)
+    return max(least, _RESOLUTION), max(best - overhead, _RESOLUTION), max(second - overhead, _RESOLUTION)
 
 
-def check_timing(function: str, student: Worker, reference: Worker, timing: Timing, rng: np.random.Generator) -> str:
-    """Raise :class:`PropertyFailure` when the student's function is too slow; else a one-line summary."""
+def _two_best(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)[:2]
+    return ordered[0], ordered[-1]
+
+
+def check_timing(
+    function: str, student: Worker, reference: Worker, timing: Timing, rng: np.random.Generator
+) -> tuple[str, str]:
+    """The verdict (``passed`` or ``undecided``, whose points are kept) and a one-line summary.
+
+    Raises :class:`PropertyFailure` when the student's function is clearly too slow.
+    """
     result = measure(function, student, reference, timing, rng)
+    low, high = result.interval
+    rounds = f"{result.rounds} round" + ("s" if result.rounds > 1 else "")
     summary = (
-        f"{function} took {result.student_seconds * 1e3:.2f} ms, the reference "
-        f"{result.reference_seconds * 1e3:.2f} ms (ratio {result.ratio:.1f}, limit {timing.max_ratio:g})"
+        f"{function} took {result.student[1] * 1e3:.2f} ms, the reference {result.reference[1] * 1e3:.2f} ms "
+        f"(ratio {result.ratio:.1f}, between {low:.1f} and {high:.1f} over {rounds}; limit {timing.max_ratio:g})"
     )
-    if result.ratio > timing.max_ratio:
+    verdict = result.verdict(timing.max_ratio)
+    if verdict == "failed":
         raise PropertyFailure(summary)
-    return summary
+    if verdict == "undecided":
+        summary = "this machine was too noisy to tell within the rounds allowed, so the points are kept: " + summary
+    return verdict, summary
 
 
 def _timed_call(worker: Worker, function: str, who: str, harness: NamedCallable | None = None) -> tuple[float, Any]:

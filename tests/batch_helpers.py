@@ -25,7 +25,7 @@ from typing import Any
 
 # Every verdict docs/GRADING.md names for a property of the Gradescope report.
 CONTRACT_VERDICTS = {"passed", "failed", "error", "missing", "not_implemented", "timeout", "memory", "crashed"}
-CONTRACT_VERDICTS |= {"forbidden", "gated"}
+CONTRACT_VERDICTS |= {"forbidden", "gated", "undecided"}
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "02_activations"
 SUBMISSIONS = ROOT / "tests" / "submissions" / ASSIGNMENT

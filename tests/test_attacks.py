@@ -69,6 +69,8 @@ EXPECTED: dict[str, tuple[float, dict[str, set[str]] | str]] = {
     "patched_clocks": (9, {"failed": {"as_fast_as_reference"}, "passed": SIGMOID - {"as_fast_as_reference"}}),
     "skip_timed_work": (9, {"failed": {"as_fast_as_reference"}, "passed": SIGMOID - {"as_fast_as_reference"}}),
     "recursion_bomb": (0, RECURSION),
+    "slow_the_reference": (9, {"failed": {"as_fast_as_reference"}, "passed": SIGMOID - {"as_fast_as_reference"}}),
+    "wait_during_the_call": (9, {"failed": {"as_fast_as_reference"}, "passed": SIGMOID - {"as_fast_as_reference"}}),
     "background_process": (10, "passed"),
 }
 # What the feedback of the attacked function says (a fragment), where it tells the attacks apart.

@@ -103,6 +103,49 @@ def test_a_worker_sees_python_and_its_own_tmp_only(zygote: Zygote) -> None:
     assert seen["nproc"] == Limits().processes
 
 
+SPINNERS = """
+def start_spinners():
+    import os, time
+    for _ in range(3):
+        if os.fork() == 0:
+            os.setsid()  # a session of its own: out of reach of the worker's process group
+            while True:
+                pass
+    time.sleep(0.2)
+    return len([p for p in os.listdir("/proc") if p.isdigit()])
+"""
+
+
+def _states(pids: set[int]) -> set[str]:
+    """The scheduler state of each process (R running, S sleeping, T stopped)."""
+    states = set()
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            states.add(stat.read().rsplit(")", 1)[1].split()[0])
+    return states
+
+
+@needs_linux
+def test_freezing_a_worker_stops_everything_it_started_and_thawing_resumes_it(zygote: Zygote) -> None:
+    """The reference is timed with the student's worker frozen: spinners in sessions of their own stop too."""
+    from autograder.isolation import processes_sharing_pid_namespace
+
+    worker = zygote.spawn([chunk(SPINNERS, "spin")])
+    try:
+        assert worker.call("start_spinners", []).value == 5  # its init, itself and three spinners
+        pids = processes_sharing_pid_namespace(worker.pid)
+        assert len(pids) == 5
+        with worker.frozen():
+            assert _states(pids) == {"T"}
+        time.sleep(0.1)
+        assert "T" not in _states(pids)
+        assert "R" in _states(pids)  # the spinners spin again
+    finally:
+        worker.kill()
+    time.sleep(0.2)
+    assert not processes_sharing_pid_namespace(worker.pid)
+
+
 def test_top_level_code_that_ends_the_worker_is_left_out_and_the_rest_loads(zygote: Zygote) -> None:
     chunks = [
         chunk("def first(z):\n    return z\n", "a"),

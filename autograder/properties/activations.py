@@ -199,11 +199,11 @@ def _exp_is_softmax(points: float) -> Property:
 
 
 def _large_input(rng: np.random.Generator) -> list[Any]:
-    return [rng.standard_normal(1 << 18) * 10.0]
+    return [rng.standard_normal(1 << 19) * 10.0]
 
 
 def _large_batch(rng: np.random.Generator) -> list[Any]:
-    return [rng.standard_normal((1 << 9, 1 << 9)) * 10.0]
+    return [rng.standard_normal((1 << 10, 1 << 10)) * 10.0]
 
 
 LOOP_HINT = "Python loops over elements are slow; a few NumPy operations on the whole array are fast."

@@ -1059,11 +1059,11 @@ def minibatch_uses_its_rng(calls: Calls, example: Example) -> None:
 
 
 def _large_pair(rng: np.random.Generator) -> list[Any]:
-    return [rng.standard_normal(1 << 18), rng.standard_normal(1 << 18)]
+    return [rng.standard_normal(1 << 21), rng.standard_normal(1 << 21)]
 
 
 def _large_logits(rng: np.random.Generator) -> list[Any]:
-    return [rng.standard_normal((1 << 12, 64)) * 5, rng.integers(0, 64, 1 << 12)]
+    return [rng.standard_normal((1 << 14, 64)) * 5, rng.integers(0, 64, 1 << 14)]
 
 
 LOOP_HINT = "Python loops over examples are slow; a few NumPy operations on the whole batch are fast."

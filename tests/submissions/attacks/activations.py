@@ -345,6 +345,68 @@ def relu(z):
     return np.maximum(z, 0) + 0 * len(repr(nested))
 """,
     ),
+    "slow_the_reference": Attack(
+        "sigmoid",
+        "a Python loop that, after every large call, leaves spinners in sessions of their own to load the CPU "
+        "while the reference is timed next",
+        """
+import math
+import os
+import time
+
+
+def _spin_after_returning(seconds):
+    for _ in range(5):  # few enough that calls in a row stay under the worker's process limit
+        if os.fork() == 0:
+            os.setsid()
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                pass
+            os._exit(0)
+
+
+def sigmoid(z):
+    out = np.empty_like(z)
+    flat, result = z.ravel(), out.ravel()
+    for i in range(flat.size):
+        result[i] = 1.0 / (1.0 + math.exp(-flat[i])) if flat[i] >= 0 else math.exp(flat[i]) / (1.0 + math.exp(flat[i]))
+    if z.size > 10_000:
+        _spin_after_returning(0.5)
+    return out
+""",
+    ),
+    "wait_during_the_call": Attack(
+        "sigmoid",
+        "a Python loop that keeps a crowd of spinners runnable while it computes, so that the time its "
+        "threads spend waiting for a CPU (which timing takes off on a busy machine) dwarfs its work",
+        """
+import math
+import os
+import signal
+
+
+def sigmoid(z):
+    crowd = []
+    if z.size > 10_000:
+        for _ in range(12):
+            pid = os.fork()
+            if pid == 0:
+                while True:
+                    pass
+            crowd.append(pid)
+    try:
+        out = np.empty_like(z)
+        flat, result = z.ravel(), out.ravel()
+        for i in range(flat.size):
+            x = flat[i]
+            result[i] = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+        return out
+    finally:
+        for pid in crowd:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+""",
+    ),
     "background_process": Attack(
         "relu",
         "a correct relu that, once, leaves a sleeper and a double-forked daemon behind, which try to write outside",
