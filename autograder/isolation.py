@@ -44,6 +44,8 @@ PROTECTIONS: dict[str, str] = {
     "private_tmp": "a private temporary working directory of bounded size, removed afterwards",
     "unprivileged": "an unprivileged user with no capabilities and no way to gain any",
     "no_leftovers": "a PID namespace per worker: nothing it starts outlives it, and it sees no other process",
+    "memory_together": "a memory limit on all of a worker's processes together (heap, shared memory, tmpfs)",
+    "cpu_together": "a CPU limit on all of a worker's processes together: one core's share",
 }
 
 # Protections that need Linux namespaces (and, for some, root or user namespaces).
@@ -275,7 +277,7 @@ def _mounts() -> list[tuple[str, list[str]]]:
 
 
 def enter_worker_namespaces() -> bool:
-    """Give this process a mount namespace of its own, and its next child a PID namespace of its own.
+    """Give this process mount and IPC namespaces of its own, and its next child a PID namespace of its own.
 
     Called by a worker's keeper, which stays outside: the child it forks next is process 1 of the new
     PID namespace, and when that child ends the kernel kills everything left in it.
@@ -283,7 +285,8 @@ def enter_worker_namespaces() -> bool:
     if not is_linux():
         return False
     try:
-        _unshare(_CLONE_NEWPID | _CLONE_NEWNS)
+        # An IPC namespace of its own too: SysV shared memory dies with the worker, not with the grader.
+        _unshare(_CLONE_NEWPID | _CLONE_NEWNS | _CLONE_NEWIPC)
     except OSError:
         return False
     return True

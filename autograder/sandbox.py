@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder import isolation
+from autograder import cgroups, isolation
 from autograder.protocol import NamedCallable, ProtocolError, decode, encode, recv_message, send_message
 from autograder.submission import Chunk
 
@@ -54,6 +54,7 @@ class Limits:
     file_size_bytes: int = 16 << 20
     processes: int = 32  # processes and threads of the worker's own user
     tmp_bytes: int = 64 << 20  # the private /tmp and /dev/shm
+    memory_bytes: int = 4 << 30  # what all of the worker's processes hold together (a control group)
     open_files: int = 256
     # Namespaces, a private root and an unprivileged user. Off only to measure what they cost
     # (bench/sandbox_overhead.py): then workers are separate processes with resource limits, no more.
@@ -196,6 +197,7 @@ class Worker:
     problems: list[dict[str, Any]] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)  # protections it could not get, and why
     dead: bool = False
+    group: cgroups.WorkerGroup | None = None  # the control group that binds all of its processes
 
     def request(
         self, header: dict[str, Any], blobs: list[bytes], timeout: float | None = None
@@ -222,8 +224,9 @@ class Worker:
             self.kill()
             raise WorkerFailure("crashed", f"the worker process died ({error})") from None
         if "exit" in response:
+            failure = self._ended(response["exit"])  # before kill: its control group still says why
             self.kill()
-            raise self._ended(response["exit"])
+            raise failure
         return response, blobs
 
     def _ended(self, how: Any) -> WorkerFailure:
@@ -241,6 +244,11 @@ class Worker:
                 name = signal.Signals(number).name
             except ValueError:
                 name = f"signal {number}"
+            if name == "SIGKILL" and self.group is not None and self.group.ran_out_of_memory():
+                return WorkerFailure(
+                    "memory",
+                    f"its processes together held more than the memory limit of {_size(self.limits.memory_bytes)}",
+                )
             if name == "SIGSEGV":
                 name += ": a crash in native code, or a recursion too deep for the stack"
             return WorkerFailure("crashed", f"the worker process was killed ({name})")
@@ -420,6 +428,8 @@ class Worker:
             self.sock.close()
         except OSError:
             pass
+        if self.group is not None:
+            self.group.remove()
 
 
 # Reads of a worker's PID namespace while freezing it: a fork under way during one read is caught by the next.
@@ -510,6 +520,7 @@ class Zygote:
         worker = Worker(int(hello.get("worker", 0)), ours, self.limits)
         if not hello.get("namespace"):
             worker.missing["no_leftovers"] = "no PID namespace for the worker: a process may outlive it"
+        self._bind(worker)
         load = [
             {"index": i, "source": c.source, "location": c.location, "line": c.line, "defines": list(c.defines)}
             for i, c in enumerate(chunks)
@@ -536,6 +547,22 @@ class Zygote:
         worker.defined = [str(name)[:200] for name in message.get("defined", [])][:10_000]
         worker.problems = [_problem(p) for p in message.get("problems", []) if isinstance(p, dict)][:10_000]
         return worker
+
+    def _bind(self, worker: Worker) -> None:
+        """Put all of the worker's processes (nothing of the student's runs yet) in a control group of its own."""
+        if not self.limits.isolate:
+            worker.missing.update(dict.fromkeys(cgroups.PROTECTIONS, "isolation switched off"))
+            return
+        if worker.pid <= 0 or "no_leftovers" in worker.missing:
+            reason = "no PID namespace for the worker, so its processes cannot be bound together"
+            worker.missing.update(dict.fromkeys(cgroups.PROTECTIONS, reason))
+            return
+        group, reason = cgroups.create(f"{os.getpid()}-{worker.pid}", self.limits.memory_bytes, self.limits.processes)
+        if group is None:
+            worker.missing.update(dict.fromkeys(cgroups.PROTECTIONS, reason))
+            return
+        group.add(worker.processes())
+        worker.group = group
 
     def close(self) -> None:
         try:

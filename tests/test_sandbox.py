@@ -7,6 +7,7 @@ workers directly, and compare batched properties with Hypothesis calling the wor
 from __future__ import annotations
 
 import ast
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -144,6 +145,84 @@ def test_freezing_a_worker_stops_everything_it_started_and_thawing_resumes_it(zy
         worker.kill()
     time.sleep(0.2)
     assert not processes_sharing_pid_namespace(worker.pid)
+
+
+HOARDERS = """
+def hold_shared_memory(mib):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmget.restype = ctypes.c_int
+    libc.shmat.restype = ctypes.c_void_p
+    segment = libc.shmget(0, mib << 20, 0o1600)  # IPC_CREAT | 0600: outlives this process
+    address = libc.shmat(segment, None, 0)
+    ctypes.memset(address, 1, mib << 20)
+    libc.shmdt(ctypes.c_void_p(address))
+    return segment
+
+def spin_in_many_processes(count, seconds):
+    import os, time
+    for _ in range(count):
+        if os.fork() == 0:
+            while True:
+                pass
+    time.sleep(seconds)
+    return count
+"""
+
+
+def _members_of_ipc_namespace(inode: int) -> list[int]:
+    members = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.stat(f"/proc/{entry}/ns/ipc").st_ino == inode:
+                members.append(int(entry))
+        except OSError:
+            pass
+    return members
+
+
+@needs_linux
+def test_shared_memory_counts_against_the_worker_s_memory_and_dies_with_it() -> None:
+    """SysV shared memory outlives the process that made it: the worker's control group and IPC namespace
+    still bind it. Over the limit the verdict is memory; under it, it is freed when the worker ends (the
+    kernel destroys an IPC namespace, and every segment in it, once no process is left in it)."""
+    zygote = zygote_for(ASSIGNMENT.preload, Limits(memory_bytes=256 << 20))
+    worker = zygote.spawn([chunk(HOARDERS, "hoard")])
+    if worker.group is None:
+        worker.kill()
+        pytest.skip(f"no control groups here: {worker.missing.get('memory_together')}")
+    with pytest.raises(WorkerFailure) as failure:
+        worker.call("hold_shared_memory", [512])
+    assert failure.value.verdict == "memory"
+    assert "held more than the memory limit of 256 MiB" in failure.value.message
+
+    worker = zygote.spawn([chunk(HOARDERS, "hoard")])
+    namespace = os.stat(f"/proc/{worker.pid}/ns/ipc").st_ino
+    assert namespace != os.stat(f"/proc/{zygote._process.pid}/ns/ipc").st_ino  # not shared with other workers
+    worker.call("hold_shared_memory", [64])
+    assert _members_of_ipc_namespace(namespace)
+    worker.kill()
+    deadline = time.monotonic() + 10
+    while _members_of_ipc_namespace(namespace) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _members_of_ipc_namespace(namespace)
+
+
+@needs_linux
+def test_all_of_a_worker_s_processes_together_get_one_core_s_share() -> None:
+    zygote = zygote_for(ASSIGNMENT.preload, Limits())
+    worker = zygote.spawn([chunk(HOARDERS, "hoard")])
+    try:
+        if worker.group is None:
+            pytest.skip(f"no control groups here: {worker.missing.get('cpu_together')}")
+        before = worker.group.cpu_seconds()
+        started = time.monotonic()
+        worker.call("spin_in_many_processes", [4, 1.0])
+        wall = time.monotonic() - started
+        # Four spinners ask for four cores (all of this machine's, and more); the group holds them to one.
+        assert worker.group.cpu_seconds() - before <= 1.15 * wall + 0.1
+    finally:
+        worker.kill()
 
 
 def test_top_level_code_that_ends_the_worker_is_left_out_and_the_rest_loads(zygote: Zygote) -> None:
