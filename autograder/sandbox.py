@@ -671,7 +671,12 @@ def _secrets() -> list[Path]:
     roots = {package.parent}
     if os.environ.get("AUTOGRADER_COURSE_ROOT"):
         roots.add(Path(os.environ["AUTOGRADER_COURSE_ROOT"]))
-    found = {package, cache_folder(), *_grader_copies()}
+    cache = cache_folder()
+    try:  # made now: a folder made after the zygote seals would show in a visible folder uncovered
+        cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        pass  # then the bank is not written either
+    found = {package, cache, *_grader_copies()}
     found |= {root / name for root in roots for name in ("autograder", "solutions", "tests", "source", "release")}
     return sorted(found | {path.resolve() for path in found})
 

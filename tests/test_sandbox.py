@@ -237,6 +237,7 @@ def test_every_copy_of_the_grader_and_its_cache_are_secrets(tmp_path: Path, monk
     secrets = set(sandbox._secrets())
     assert {site / "autograder", tmp_path / "cache", ROOT / "autograder", ROOT / "solutions"} <= secrets
     assert site not in secrets and site / "not_the_grader" not in secrets
+    assert (tmp_path / "cache").is_dir()  # made before a zygote seals, so that it is covered
 
 
 @needs_linux
