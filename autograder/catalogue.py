@@ -66,6 +66,9 @@ class Property:
     # function passed. Timed properties are always gated: a wrong answer is easy to compute fast.
     establishes_correctness: bool | None = None  # None: transitional, derived from an ``agrees_with`` name
     gated: bool = False
+    # The fewest drawn examples a verdict may rest on (or the run's number, if fewer): a property checked
+    # on fewer is a grader error, never a pass. Hypothesis draws fewer than asked only from a small space.
+    min_examples: int = 1
 
     def __post_init__(self) -> None:
         if self.establishes_correctness is None:
@@ -128,6 +131,8 @@ class Assignment:
                 )
             if any(p.establishes_correctness and p.counts_only_when_correct for p in props):
                 raise CatalogueError(f"{self.id}: a property of {name} cannot both establish correctness and be gated")
+            if any(p.min_examples < 1 for p in props):
+                raise CatalogueError(f"{self.id}: a property of {name} asks for fewer than one example")
 
     def properties_of(self, function: str) -> list[Property]:
         return [p for p in self.properties if p.function == function]

@@ -5,6 +5,14 @@ runs ``run_autograder`` for every submission, with the student's files in ``/aut
 the grade must end up in ``/autograder/results/results.json``. The zip holds this package (grader,
 catalogues, ``course_lib``), the assignment's solution notebook for the hidden properties, and the
 two scripts. It is for the instructor's Gradescope account only: it contains the solutions.
+
+What students see: the ``output`` of results.json and its ``visible`` tests (public properties) at once,
+hidden properties' tests once grades are published (:func:`autograder.report.to_gradescope`). When the
+grader itself fails, students get one plain line and the traceback goes to a ``hidden`` test and to
+``run_autograder``'s stdout, which Gradescope shows the instructor alone. The package is installed into
+a venv the workers can see, so the sandbox hides every copy of it (:func:`autograder.sandbox._secrets`),
+and ``setup.sh`` also takes every permission on it and on the unpacked bundle away from other users (the
+workers of a grader that runs as root each run as a user of their own).
 """
 
 from __future__ import annotations
@@ -24,28 +32,38 @@ apt-get update
 apt-get install -y python3 python3-venv python3-pip
 python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install -c /autograder/source/constraints/ci.txt /autograder/source
+# The grader runs as root; its workers do not: nothing of the grader or the solutions is theirs to read.
+PACKAGE="$(/autograder/venv/bin/python -I -c 'import autograder, os; print(os.path.dirname(autograder.__file__))')"
+chmod -R go-rwx /autograder/source "$PACKAGE"
 """
 
 RUN = """#!/usr/bin/env bash
 # Gradescope runs this for each submission: the student's files are in /autograder/submission, and the
 # grade goes to /autograder/results/results.json. GRADESCOPE_ROOT and AUTOGRADER_PYTHON let the
-# same layout be tried anywhere else.
+# same layout be tried anywhere else. Python runs isolated (-I): the installed grader runs, never a
+# copy in the working folder.
 set -uo pipefail
 ROOT="${{GRADESCOPE_ROOT:-/autograder}}"
 PYTHON="${{AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}}"
 RESULTS="$ROOT/results/results.json"
+ERRORS="$ROOT/results/errors.txt"
 mkdir -p "$ROOT/results"
 cd "$ROOT/source"
 export AUTOGRADER_COURSE_ROOT="$ROOT/source"
 export AUTOGRADER_SEED={seed}
-if ! "$PYTHON" -m autograder grade "$ROOT/submission" --assignment {assignment} --format gradescope \\
-        --out "$RESULTS" 2> "$ROOT/results/errors.txt"; then
-    # The grader could not run: Gradescope still needs a results.json, with the reason for the course staff.
-    "$PYTHON" - "$ROOT/results/errors.txt" "$RESULTS" <<'EOF'
+if ! "$PYTHON" -I -m autograder grade "$ROOT/submission" --assignment {assignment} --format gradescope \\
+        --out "$RESULTS" 2> "$ERRORS"; then
+    # The grader could not run. Students see one plain line; the reason (a traceback, perhaps) goes to
+    # a hidden test and to this script's stdout, which Gradescope shows the instructor alone.
+    "$PYTHON" -I - "$ERRORS" "$RESULTS" <<'EOF'
 import json, sys
-reason = open(sys.argv[1], encoding="utf-8", errors="replace").read().strip()[-2000:]
-output = "The autograder could not grade this submission. Your instructor has been told: " + reason
-json.dump({{"score": 0, "output": output, "tests": []}}, open(sys.argv[2], "w"))
+reason = open(sys.argv[1], encoding="utf-8", errors="replace").read().strip()[-20000:] or "no message"
+print(reason)
+hidden = {{"name": "Autograder error (instructor only)", "score": 0, "max_score": 0, "status": "failed",
+          "output": reason, "visibility": "hidden"}}
+output = "The autograder could not grade this submission. Your instructor has been told."
+results = {{"score": 0, "output": output, "stdout_visibility": "hidden", "tests": [hidden]}}
+json.dump(results, open(sys.argv[2], "w", encoding="utf-8"))
 EOF
 fi
 """

@@ -196,6 +196,7 @@ def _write(path: str, text: str) -> None:
 
 def _build_root(root: str, visible: list[str], hidden: list[str]) -> None:
     _mount("tmpfs", root, "tmpfs", _MS_NOSUID | _MS_NODEV, _ROOT_OPTIONS)
+    shown = []
     for path in _outermost(visible):
         inside = root + path
         if os.path.islink(path) and os.path.dirname(path) == "/":
@@ -203,9 +204,13 @@ def _build_root(root: str, visible: list[str], hidden: list[str]) -> None:
         elif os.path.isdir(path):
             os.makedirs(inside, exist_ok=True)
             _mount(path, inside, None, _MS_BIND | _MS_REC)
-    for path in hidden:
-        if os.path.isdir(root + path):
-            _mount("tmpfs", root + path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=4k,mode=0")
+            shown.append(path)
+    for path in shown_at(hidden, shown):
+        target = root + path
+        if os.path.realpath(target) != os.path.realpath(root) + path:  # a mount would follow the link
+            raise OSError(errno.ELOOP, f"cannot hide {path}: a symbolic link on the way")
+        if os.path.isdir(target):
+            _mount("tmpfs", target, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=4k,mode=0")
     _make_dev(root)
     for folder in ("tmp", "old-root", "proc", _TMP_STASH.lstrip("/")):
         os.makedirs(os.path.join(root, folder), exist_ok=True)
@@ -224,6 +229,22 @@ def _build_root(root: str, visible: list[str], hidden: list[str]) -> None:
         os.chroot(".")
         os.chdir("/")
     _mount(None, "/", None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+
+
+def shown_at(hidden: list[str], shown: list[str]) -> list[str]:
+    """Every path where a folder in ``hidden`` shows through a folder in ``shown`` (each bound whole).
+
+    A folder is found by what it really is: one reached through a link (a venv's ``lib64``, a prefix
+    that is a symbolic link) is hidden where each bound folder that holds it shows it.
+    """
+    places = set()
+    for secret in hidden:
+        real = os.path.realpath(secret)
+        for outer in shown:
+            outer_real = os.path.realpath(outer).rstrip("/")
+            if real.startswith(outer_real + "/"):
+                places.add(outer.rstrip("/") + real[len(outer_real) :])
+    return sorted(places)
 
 
 def _outermost(paths: list[str]) -> list[str]:

@@ -2,7 +2,8 @@
 
 The Gradescope format is the grader's one machine-readable report (docs/GRADING.md): one entry per
 property, with the function, property and verdict in ``extra_data`` so that exports and scripts need
-nothing else.
+nothing else. Students see part of it before grades are published, so what it shows at once is public
+feedback alone (:func:`public_view`): hidden properties are tests of their own, shown after publication.
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ VERDICTS = (
 )
 
 UNREADABLE_NOTE = "not graded: the submission could not be read"
+# Notes for the instructor alone: a student learns nothing from them but where the sandbox is weak.
+INSTRUCTOR_NOTES = ("the sandbox lacks some protections",)
+# How the runner labels the input a worker failed on (runner._describe_example) in a function's note.
+_FAILED_INPUT = "\non the input: "
+# How a gated property's feedback ends: the properties that did not hold (runner._gated_message).
+_GATES_END = " did not hold)"
+# Gradescope's visibility of a test: public properties at once, hidden ones once grades are published.
+VISIBLE = "visible"
+AFTER_PUBLISHED = "after_published"
 
 FUNCTION_SUMMARIES = {
     "missing": "missing",
@@ -204,10 +214,55 @@ def _format_points(value: float) -> str:
     return f"{value:g}"
 
 
-def render_text(report: Report) -> str:
-    """The report as a person reads it: a line per function, then what failed and why."""
+def public_view(report: Report) -> Report:
+    """``report`` as students may see it before grades are published: its public properties alone.
+
+    Hidden properties go, with their points; so does a function note's failing input when a hidden
+    property met it, and the notes meant for the instructor.
+    """
+    functions = [
+        FunctionResult(f.name, [public_result(p) for p in f.properties if p.public], public_note(f))
+        for f in report.functions
+    ]
+    notes = [note for note in report.notes if not note.startswith(INSTRUCTOR_NOTES)]
+    return dataclasses.replace(report, functions=functions, notes=notes, sandbox={})
+
+
+def public_result(prop: PropertyResult) -> PropertyResult:
+    """A public property's result without the names of the properties that gate it, hidden ones among them.
+
+    A gated property's feedback ends with the properties that did not hold (runner._gated_message).
+    """
+    if prop.verdict != "gated" or not prop.feedback.endswith(_GATES_END) or " (" not in prop.feedback:
+        return prop
+    return dataclasses.replace(prop, feedback=prop.feedback.rsplit(" (", 1)[0])
+
+
+def public_note(result: FunctionResult) -> str:
+    """``result.note`` without the input a worker failed on when that input was a hidden property's.
+
+    The runner names the input of the property that timed out in the function's note; it is the first
+    property with the verdict ``timeout``.
+    """
+    timed_out = next((p for p in result.properties if p.verdict == "timeout"), None)
+    if timed_out is None or timed_out.public or _FAILED_INPUT not in result.note:
+        return result.note
+    return result.note.split(_FAILED_INPUT, 1)[0]
+
+
+def render_public_text(report: Report) -> str:
+    """The feedback students may see at once: public properties only, no points, no seed."""
+    return render_text(public_view(report), public=True)
+
+
+def render_text(report: Report, public: bool = False) -> str:
+    """The report as a person reads it: a line per function, then what failed and why.
+
+    ``public``: the report is a :func:`public_view` of a grade, shown without points or the seed.
+    """
     title = "Checked" if report.mode == "check" else "Graded"
-    lines = [f"{title} {report.submission} against {report.assignment} (seed {report.seed})", ""]
+    heading = f"{title} {report.submission} against {report.assignment}"
+    lines = [f"{heading}: public properties" if public else f"{heading} (seed {report.seed})", ""]
     for note in report.notes:
         lines.append(f"! {note}")
     if report.notes:
@@ -218,7 +273,7 @@ def render_text(report: Report) -> str:
         summary = FUNCTION_SUMMARIES.get(result.verdict)
         if result.note and len({p.verdict for p in ran}) == 1 and not ran[0].passed:
             summary = summary or "not graded"  # one cause for every property: the note says it once
-        if report.mode == "check":
+        if report.mode == "check" or public:
             status = summary or f"{sum(p.passed for p in ran)}/{len(ran)} public properties hold"
         else:
             status = f"{_format_points(result.points)} / {_format_points(result.max_points)}"
@@ -231,7 +286,7 @@ def render_text(report: Report) -> str:
         for prop in ran:
             if prop.passed:
                 continue
-            points = "" if report.mode == "check" else f" (-{_format_points(prop.max_points)})"
+            points = "" if report.mode == "check" or public else f" (-{_format_points(prop.max_points)})"
             lines.append(f"  x {prop.says}{points}")
             lines.extend("      " + line for line in prop.feedback.splitlines())
         skipped = [p for p in result.properties if p.verdict == "skipped"]
@@ -239,7 +294,9 @@ def render_text(report: Report) -> str:
             more = "1 more property is" if len(skipped) == 1 else f"{len(skipped)} more properties are"
             lines.append(f"    ({more} checked when your work is graded)")
     lines.append("")
-    if report.mode == "grade":
+    if public:
+        lines.append("Hidden properties, and the points of every property, are shown once grades are published.")
+    elif report.mode == "grade":
         lines.append(f"Total: {_format_points(report.points)} / {_format_points(report.max_points)}")
     else:
         hold = sum(f.verdict == "passed" for f in report.functions)
@@ -248,13 +305,20 @@ def render_text(report: Report) -> str:
 
 
 def to_gradescope(report: Report) -> dict[str, Any]:
-    """Gradescope's results.json, one test per property."""
+    """Gradescope's results.json, one test per property.
+
+    Students see the top-level ``output`` and the ``visible`` tests at once: public feedback alone. A
+    hidden property's test, with its inputs, expected values and hint, is ``after_published``.
+    """
     tests = []
     for result in report.functions:
         for prop in result.properties:
-            output = prop.feedback or ("passed" if prop.passed else "")
-            if result.note and not prop.passed:
-                output = result.note + ("\n" + prop.feedback if prop.feedback else "")
+            note, feedback = (
+                (public_note(result), public_result(prop).feedback) if prop.public else (result.note, prop.feedback)
+            )
+            output = feedback or ("passed" if prop.passed else "")
+            if note and not prop.passed:
+                output = note + ("\n" + feedback if feedback else "")
             tests.append(
                 {
                     "name": f"{prop.function}: {prop.says}",
@@ -262,7 +326,7 @@ def to_gradescope(report: Report) -> dict[str, Any]:
                     "max_score": prop.max_points,
                     "status": "passed" if prop.passed else "failed",
                     "output": output,
-                    "visibility": "visible" if prop.public else "after_due_date",
+                    "visibility": VISIBLE if prop.public else AFTER_PUBLISHED,
                     "extra_data": {
                         "assignment": report.assignment,
                         "function": prop.function,
@@ -274,7 +338,8 @@ def to_gradescope(report: Report) -> dict[str, Any]:
     return {
         "score": report.points,
         "execution_time": round(report.execution_time, 3),
-        "output": render_text(report),
+        "output": render_public_text(report),
+        "stdout_visibility": "hidden",  # run_autograder's stdout is for the instructor (the bundle's errors)
         "tests": tests,
         "extra_data": {
             "assignment": report.assignment,

@@ -30,7 +30,7 @@ from autograder.callables import resolve_arguments
 from autograder.catalogue import Assignment, Property
 from autograder.checks import PropertyFailure, describe
 from autograder.curves import sample_curve
-from autograder.example_bank import drawn_examples, hypothesis_settings
+from autograder.example_bank import ExampleBankError, drawn_examples, fewest_examples, hypothesis_settings
 from autograder.isolation import PROTECTIONS
 from autograder.protocol import NamedCallable
 from autograder.references import References
@@ -214,6 +214,8 @@ def examples_of(prop: Property, seed: int, max_examples: int) -> list[Any]:
         return drawn_examples(prop, property_seed(seed, prop), max_examples)
     except HypothesisException as error:
         raise GraderError(f"property {prop.key} could not draw its examples: {error}") from None
+    except ExampleBankError as error:
+        raise GraderError(str(error)) from None
 
 
 def examples_per_property(assignment: Assignment, mode: Mode) -> int:
@@ -238,6 +240,8 @@ def run_drawn(prop: Property, calls: Calls, seed: int, max_examples: int) -> Non
     assert prop.test is not None and prop.strategy is not None
     test = prop.test
     examples = examples_of(prop, seed, max_examples)
+    if len(examples) < fewest_examples(prop, max_examples):  # a pass must never rest on nothing
+        raise GraderError(f"property {prop.key} would be checked on {len(examples)} examples; no verdict")
 
     def replay(body: Callable[[Any], None]) -> None:
         for example in examples:

@@ -20,9 +20,11 @@ import json
 import os
 import shutil
 import signal
+import site
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -683,12 +685,39 @@ if hasattr(os, "register_at_fork"):
 
 
 def _secrets() -> list[Path]:
-    """Folders no worker may see even if a visible folder held them: the grader, the solutions, the tests."""
+    """What no worker may see, found by what it is wherever it is installed.
+
+    Every copy of the grader package where this interpreter finds packages (an editable checkout,
+    site-packages, Gradescope's venv beside the unpacked bundle), the course's solutions, tests and
+    nbgrader folders, and the grader's cache (the example bank and its key). The sandbox covers each
+    of them wherever a folder a worker sees would show it (:func:`autograder.isolation.seal_zygote`).
+    """
+    from autograder.example_bank import cache_folder
+
     package = Path(__file__).resolve().parent
     roots = {package.parent}
     if os.environ.get("AUTOGRADER_COURSE_ROOT"):
-        roots.add(Path(os.environ["AUTOGRADER_COURSE_ROOT"]).resolve())
-    return [package] + [root / name for root in sorted(roots) for name in ("solutions", "tests", "source", "release")]
+        roots.add(Path(os.environ["AUTOGRADER_COURSE_ROOT"]))
+    cache = cache_folder()
+    try:  # made now: a folder made after the zygote seals would show in a visible folder uncovered
+        cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        pass  # then the bank is not written either
+    found = {package, cache, *_grader_copies()}
+    found |= {root / name for root in roots for name in ("autograder", "solutions", "tests", "source", "release")}
+    return sorted(found | {path.resolve() for path in found})
+
+
+def _grader_copies() -> set[Path]:
+    """Every ``autograder`` package in a folder Python takes packages from, on its path or not."""
+    places = {Path(entry or os.getcwd()) for entry in sys.path}
+    places |= {Path(place) for place in site.getsitepackages()}
+    places |= {Path(sysconfig.get_paths()[key]) for key in ("purelib", "platlib")}
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, "/usr", "/usr/local"}
+    for prefix in prefixes:
+        for pattern in ("lib*/python3*/site-packages", "lib*/python3*/dist-packages", "lib/python3/dist-packages"):
+            places |= set(Path(prefix).glob(pattern))
+    return {place / "autograder" for place in places if (place / "autograder" / "__init__.py").is_file()}
 
 
 def worker_environment() -> dict[str, str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from batch_helpers import CONTRACT_VERDICTS
+from test_export import assert_public_output
 
 pytestmark = pytest.mark.activations
 
@@ -166,7 +167,8 @@ def test_gradescope_report_has_every_field_the_contract_names(broken_results: di
     for test in broken_results["tests"]:
         assert {"name", "score", "max_score", "status", "output", "visibility", "extra_data"} <= set(test)
         assert test["status"] in ("passed", "failed")
-        assert test["visibility"] in ("visible", "after_due_date")
+        assert test["visibility"] in ("visible", "after_published")
         assert {"assignment", "function", "property", "verdict"} <= set(test["extra_data"])
         assert test["extra_data"]["verdict"] in verdicts
     assert broken_results["score"] == sum(test["score"] for test in broken_results["tests"])
+    assert_public_output(broken_results)

@@ -1,19 +1,45 @@
-"""The example bank: examples drawn once replay exactly, and a bad cache file is never trusted."""
+"""The example bank: examples drawn once replay exactly, and nothing written into it is trusted.
+
+The attacks write into the bank what a student's kernel or notebook could (empty example lists, changed
+values, another property's file, links, FIFOs, huge files) and then grade an untouched stub and a correct
+submission: each must get exactly what a fresh bank gives, and every poisoned file must be drawn again
+and rewritten.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import os
+import shutil
+import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 from autograder import example_bank
-from autograder.catalogue import load_assignment
-from autograder.protocol import NamedCallable
+from autograder.catalogue import Property, load_assignment
+from autograder.protocol import NamedCallable, decode, encode
+from autograder.references import load_references
+from autograder.runner import GRADING_SEED, Grader, GraderError, Mode, examples_of, examples_per_property, property_seed
+from autograder.submission import load_submission
 
+ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = load_assignment("02_activations")
 SOFTMAX_AXIS = next(p for p in ASSIGNMENT.properties if p.key == "softmax.respects_axis")
+STUB = ROOT / "assignments" / "02_activations" / "activations.ipynb"
+CORRECT = ROOT / "tests" / "submissions" / "02_activations" / "correct.py"
+# Fewer examples than a real grade: no attack on the bank depends on how many there are.
+BANK_MODE = Mode("grade", include_hidden=True, max_examples=10, function_seconds=60.0)
+# Points are counted over the drawn properties, the ones the bank feeds: timed properties draw nothing
+# from it, and on a busy machine their verdict measures the machine. A fresh bank gives these.
+DRAWN = {p.key for p in ASSIGNMENT.properties if p.strategy is not None}
+FRESH_POINTS = {"stub": 0.0, "correct": sum(p.points for p in ASSIGNMENT.properties if p.key in DRAWN)}
 
 
 @pytest.fixture
@@ -52,9 +78,9 @@ def test_seed_and_number_of_examples_are_part_of_the_key(cache: Path) -> None:
 
 def test_named_objects_survive_the_cache(cache: Path) -> None:
     examples = [{"x": np.arange(3.0), "rng": NamedCallable("rng", 5), "scale": np.float32(2.0)}]
-    path = cache / "one.json"
-    example_bank._write(path, examples)
-    assert same(example_bank._read(path), examples)
+    key = example_bank.bank_key()
+    example_bank._write(cache, "one.json", b'["binding"]', key, examples)
+    assert same(example_bank._read(cache, "one.json", b'["binding"]', key), examples)
 
 
 @pytest.mark.parametrize(
@@ -71,4 +97,224 @@ def test_a_cache_file_that_cannot_be_read_is_drawn_again(cache: Path, content: b
     (path,) = cache.rglob("*.json")
     path.write_bytes(content)
     assert same(example_bank.drawn_examples(SOFTMAX_AXIS, 9, 5), drawn)
-    assert same(example_bank._read(path), drawn)  # and the good examples were written back
+    assert same(read_back(path, SOFTMAX_AXIS, 9, 5), drawn)  # and the good examples were written back
+
+
+def read_back(path: Path, prop: Property, seed: int, max_examples: int) -> list[Any] | None:
+    """The examples of the bank file at ``path`` if it is sealed for this draw, else ``None``."""
+    binding = example_bank._binding(prop, seed, max_examples)
+    return example_bank._read(path.parent, path.name, binding, example_bank.bank_key())
+
+
+def test_a_file_says_what_it_is_for_and_is_sealed_with_a_private_key(cache: Path) -> None:
+    example_bank.drawn_examples(SOFTMAX_AXIS, 4, 6)
+    key = cache / example_bank.KEY_NAME
+    status = key.lstat()
+    assert stat.S_ISREG(status.st_mode) and stat.S_IMODE(status.st_mode) == 0o600 and status.st_size == 32
+    assert key.read_bytes() == example_bank.bank_key()
+    (path,) = (cache / "examples").glob("*.json")
+    header = json.loads(path.read_bytes().partition(b"\n")[0])
+    assert header["for"][1:4] == [SOFTMAX_AXIS.key, 4, 6] and header["count"] == 6 and len(header["mac"]) == 64
+
+
+@pytest.mark.parametrize("plant", ["readable_by_others", "symbolic_link", "too_short"])
+def test_a_key_file_that_is_not_private_is_never_used(cache: Path, tmp_path: Path, plant: str) -> None:
+    planted = b"k" * 32
+    key = cache / example_bank.KEY_NAME
+    if plant == "symbolic_link":
+        (tmp_path / "elsewhere").write_bytes(planted)
+        (tmp_path / "elsewhere").chmod(0o600)
+        key.symlink_to(tmp_path / "elsewhere")
+    else:
+        key.write_bytes(planted if plant == "readable_by_others" else planted[:8])
+        key.chmod(0o644 if plant == "readable_by_others" else 0o600)
+    example_bank._keys.pop(str(cache), None)
+    used = example_bank.bank_key()
+    assert used != planted and len(used) == 32
+    assert not key.is_symlink() and key.read_bytes() == used and stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_too_few_examples_is_a_grader_error_never_a_pass(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hypothesis drawing fewer than a property's minimum is refused; so is a drawn property run on none."""
+    one_value = Property("softmax", "one_value", "one value", "", 1.0, strategy=st.just(1.0), min_examples=3)
+    with pytest.raises(example_bank.ExampleBankError, match="drew 1 examples, fewer than the 3 it needs"):
+        example_bank.drawn_examples(one_value, 1, 10)
+    with pytest.raises(GraderError, match="softmax.one_value"):
+        examples_of(one_value, 1, 10)
+    assert example_bank.drawn_examples(Property("softmax", "any", "", "", 1.0, strategy=st.just(1.0)), 1, 10) == [1.0]
+    # The runner refuses to check a drawn property on no example, wherever the list came from.
+    monkeypatch.setattr("autograder.runner.drawn_examples", lambda prop, seed, max_examples: [])
+    with pytest.raises(GraderError, match="would be checked on 0 examples"):
+        grade_points(CORRECT)
+
+
+# Attacks on the bank, graded
+
+
+def grade_points(path: Path) -> float:
+    """The points ``path`` earns on the drawn properties."""
+    references = load_references(ASSIGNMENT)
+    report = Grader(ASSIGNMENT, references, BANK_MODE, GRADING_SEED).grade(load_submission(path))
+    return sum(p.points for f in report.functions for p in f.properties if f"{p.function}.{p.property}" in DRAWN)
+
+
+def bank_files() -> dict[str, tuple[Property, int, int]]:
+    """The bank file of each drawn property in BANK_MODE, by name: the property, its seed and count."""
+    count = examples_per_property(ASSIGNMENT, BANK_MODE)
+    files = {}
+    for prop in ASSIGNMENT.properties:
+        if prop.strategy is not None:
+            seed = property_seed(GRADING_SEED, prop)
+            name = hashlib.sha256(example_bank._binding(prop, seed, count)).hexdigest()[:32] + ".json"
+            files[name] = (prop, seed, count)
+    return files
+
+
+@pytest.fixture(scope="module")
+def fresh_bank(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bank filled by grading the stub and the correct submission, which get FRESH_POINTS from it."""
+    folder = tmp_path_factory.mktemp("fresh-bank")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(example_bank.CACHE_VARIABLE, str(folder))
+        assert {"stub": grade_points(STUB), "correct": grade_points(CORRECT)} == FRESH_POINTS
+    assert {p.name for p in (folder / "examples").iterdir()} == set(bank_files())
+    return folder
+
+
+@pytest.fixture
+def bank(fresh_bank: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the fresh bank (its key included) that this test may poison; its examples folder."""
+    shutil.copytree(fresh_bank, tmp_path / "cache")
+    monkeypatch.setenv(example_bank.CACHE_VARIABLE, str(tmp_path / "cache"))
+    return tmp_path / "cache" / "examples"
+
+
+def split(path: Path) -> tuple[dict[str, Any], bytes]:
+    first_line, _, payload = path.read_bytes().partition(b"\n")
+    return json.loads(first_line), payload
+
+
+def payload_of(examples: list[Any]) -> bytes:
+    blobs: list[bytes] = []
+    tree = encode(examples, blobs)
+    return json.dumps({"examples": tree, "blobs": [base64.b64encode(b).decode() for b in blobs]}).encode()
+
+
+def zeroed(payload: bytes) -> bytes:
+    """The same examples with every array's values replaced by zeros (shapes and dtypes kept)."""
+    stored = json.loads(payload)
+    examples = decode(stored["examples"], [base64.b64decode(b) for b in stored["blobs"]], lambda n, a: n)
+
+    def zero(value: Any) -> Any:
+        if isinstance(value, np.ndarray):
+            return np.zeros_like(value)
+        if isinstance(value, dict):
+            return {k: zero(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(zero(v) for v in value)
+        return getattr(value, "value", value)  # a NumPy scalar arrives wrapped
+
+    return payload_of([zero(example) for example in examples])
+
+
+def write(path: Path, header: dict[str, Any], payload: bytes) -> None:
+    path.write_bytes(json.dumps(header).encode() + b"\n" + payload)
+
+
+def empty_lists_in_the_old_format(path: Path) -> None:
+    path.write_text(json.dumps({"examples": {"t": "list", "v": []}, "blobs": []}))
+
+
+def empty_lists_under_the_old_seal(path: Path) -> None:
+    header, _ = split(path)
+    write(path, header, payload_of([]))
+
+
+def empty_lists_sealed_with(path: Path, key: bytes) -> None:
+    header, _ = split(path)
+    payload = payload_of([])
+    checksum = hashlib.sha256(payload).hexdigest()
+    mac = example_bank._seal(key, json.dumps(header["for"]).encode(), checksum, 0).decode()
+    write(path, {**header, "count": 0, "checksum": checksum, "mac": mac}, payload)
+
+
+def empty_lists_sealed_with_a_guessed_key(path: Path) -> None:
+    empty_lists_sealed_with(path, b"\0" * 32)
+
+
+def empty_lists_sealed_with_the_key(path: Path) -> None:
+    """What only a process holding the key could write: still fewer examples than any property needs."""
+    empty_lists_sealed_with(path, example_bank.bank_key())
+
+
+def tampered_values_with_the_old_checksum(path: Path) -> None:
+    header, payload = split(path)
+    write(path, header, zeroed(payload))
+
+
+def tampered_values_with_their_own_checksum(path: Path) -> None:
+    header, payload = split(path)
+    payload = zeroed(payload)
+    write(path, {**header, "checksum": hashlib.sha256(payload).hexdigest()}, payload)
+
+
+def copied_from_another_property(path: Path) -> None:
+    others = sorted(p for p in path.parent.glob("*.json") if p.name != path.name)
+    path.write_bytes(others[0].read_bytes())
+
+
+def symbolic_link_to_a_sealed_copy(path: Path) -> None:
+    """A link to a file that would pass every check: a link is refused, not followed."""
+    outside = path.parent.parent.parent / "outside"
+    outside.mkdir(exist_ok=True)
+    shutil.move(path, outside / path.name)
+    path.symlink_to(outside / path.name)
+
+
+def fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
+def huge_file(path: Path) -> None:
+    with path.open("r+b") as handle:
+        handle.truncate(example_bank.MAX_BANK_FILE_BYTES + 1)  # sparse: nothing is ever read of it
+
+
+POISONS: list[Callable[[Path], None]] = [
+    empty_lists_in_the_old_format,
+    empty_lists_under_the_old_seal,
+    empty_lists_sealed_with_a_guessed_key,
+    empty_lists_sealed_with_the_key,
+    tampered_values_with_the_old_checksum,
+    tampered_values_with_their_own_checksum,
+    copied_from_another_property,
+    symbolic_link_to_a_sealed_copy,
+    fifo,
+    huge_file,
+]
+
+
+@pytest.mark.parametrize("poison", POISONS, ids=lambda poison: poison.__name__)
+def test_a_poisoned_bank_changes_no_grade_and_is_drawn_again(bank: Path, poison: Callable[[Path], None]) -> None:
+    files = bank_files()
+    for name in sorted(files):
+        poison(bank / name)
+    assert {"stub": grade_points(STUB), "correct": grade_points(CORRECT)} == FRESH_POINTS
+    for name, (prop, seed, count) in files.items():
+        path = bank / name
+        assert stat.S_ISREG(path.lstat().st_mode), f"{name} was not rewritten"
+        assert read_back(path, prop, seed, count) is not None, f"{name} was not rewritten"
+        assert same(read_back(path, prop, seed, count), example_bank._draw(prop, seed, count))
+    assert sorted(p.name for p in bank.iterdir()) == sorted(files)  # no temporary file is left behind
+
+
+def test_an_examples_folder_that_is_a_link_is_neither_read_nor_written(bank: Path) -> None:
+    forged = bank.parent / "forged"
+    bank.rename(forged)
+    for path in forged.iterdir():
+        empty_lists_sealed_with_a_guessed_key(path)
+    before = {p.name: p.read_bytes() for p in forged.iterdir()}
+    bank.symlink_to(forged, target_is_directory=True)
+    assert {"stub": grade_points(STUB), "correct": grade_points(CORRECT)} == FRESH_POINTS
+    assert {p.name: p.read_bytes() for p in forged.iterdir()} == before

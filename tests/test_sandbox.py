@@ -263,6 +263,62 @@ def test_switching_isolation_off_is_reported() -> None:
     assert set(zygote.missing) >= {"network", "filesystem", "unprivileged", "no_leftovers"}
 
 
+PEEK = """
+def peek(paths):
+    seen = {}
+    for path in paths:
+        try:
+            with open(path) as handle:
+                seen[path] = handle.read()
+        except OSError as error:
+            seen[path] = error.strerror
+    return repr(seen)
+"""
+
+
+@needs_linux
+def test_a_hidden_folder_is_hidden_wherever_a_visible_folder_shows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secret in a visible folder is covered wherever that folder shows: through a link to it, too."""
+    from autograder import isolation, sandbox
+
+    real = tmp_path / "real"
+    (real / "secret").mkdir(parents=True)
+    (real / "secret" / "answers.txt").write_text("the answers")
+    (real / "open.txt").write_text("open")
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    visible, secrets = isolation.visible_paths, sandbox._secrets
+    monkeypatch.setattr(isolation, "visible_paths", lambda packages: visible(packages) + [str(tmp_path / "link")])
+    monkeypatch.setattr(sandbox, "_secrets", lambda: secrets() + [real / "secret"])  # found by what it really is
+    zygote = Zygote(("numpy",), Limits())
+    try:
+        worker = zygote.spawn([chunk(PEEK, "peek")])
+        paths = [str(tmp_path / "link" / "open.txt")]
+        paths += [str(folder / "secret" / "answers.txt") for folder in (tmp_path / "link", real)]
+        seen = ast.literal_eval(worker.call("peek", [paths]).value)
+        worker.kill()
+    finally:
+        zygote.close()
+    assert zygote.missing == {}
+    assert seen == {paths[0]: "open", paths[1]: "Permission denied", paths[2]: "No such file or directory"}
+
+
+def test_every_copy_of_the_grader_and_its_cache_are_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autograder import sandbox
+
+    site = tmp_path / "site-packages"
+    (site / "autograder" / "properties").mkdir(parents=True)
+    (site / "autograder" / "__init__.py").write_text("")
+    (site / "not_the_grader").mkdir()
+    monkeypatch.setattr(sys, "path", [*sys.path, str(site)])
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    secrets = set(sandbox._secrets())
+    assert {site / "autograder", tmp_path / "cache", ROOT / "autograder", ROOT / "solutions"} <= secrets
+    assert site not in secrets and site / "not_the_grader" not in secrets
+    assert (tmp_path / "cache").is_dir()  # made before a zygote seals, so that it is covered
+
+
 @needs_linux
 def test_the_report_names_every_protection() -> None:
     submission = load_submission(FOLDER / "correct.py")
