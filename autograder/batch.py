@@ -36,7 +36,7 @@ from autograder.gradebook import STATUSES, Entry, Gradebook, GradebookError, Key
 from autograder.report import UNREADABLE_NOTE, Report, environment, report_from_dict, zero_report
 from autograder.runner import GRADE, prepare_examples
 from autograder.sandbox import Limits
-from autograder.submission import SubmissionError, read_text
+from autograder.submission import SubmissionError, read_bytes, read_text
 
 SUFFIXES = (".ipynb", ".py")
 # The grading processes this process is waiting for, so that a batch stopped early can stop them too.
@@ -325,24 +325,16 @@ def grade_batch(
     jobs: dict[str, tuple[Found, Key, bytes]] = {}
     try:
         for found in find_submissions(folder, assignment):
-            content = found.file.read_bytes() if found.file else f"{found.status}: {found.message}".encode()
+            found, content = _read(found)
             key = Key(hashlib.sha256(content).hexdigest(), __version__, seed, environment_hash)
             if not regrade and gradebook.stored_key(assignment.id, found.student) == key:
                 summary.kept.append(found.student)
             elif found.file is None:  # nothing to grade: a zero, and why
-                report = _not_graded(assignment, found.source, seed, found.status, found.message)
-                _store(
-                    gradebook,
-                    summary,
-                    Entry(assignment.id, found.student, found.source, key, found.status, found.message, report),
-                )
+                _store(gradebook, summary, _not_graded_entry(assignment, found, key, seed))
             else:
                 jobs[found.student] = (found, key, content)
         limit = timeout or default_timeout(assignment)
-        to_run = [
-            Job(student, assignment.id, seed, found.source.rsplit("/", 1)[-1], content, limit)
-            for student, (found, _, content) in jobs.items()
-        ]
+        to_run = [_job(found, assignment, seed, content, limit) for found, _, content in jobs.values()]
         if to_run:  # drawn once here, the examples are replayed by every grading process on this machine
             prepare_examples(assignment, seed, GRADE)
         for outcome in progress(pool.run(to_run), len(to_run)):
@@ -354,6 +346,29 @@ def grade_batch(
         summary.interrupted = True
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _read(found: Found) -> tuple[Found, bytes]:
+    """The submission's bytes, read as data (never through a symbolic link, a regular file only); a file
+    that cannot be read so becomes an ``unreadable`` submission with nothing to grade."""
+    if found.file is None:
+        return found, f"{found.status}: {found.message}".encode()
+    try:
+        return found, read_bytes(found.file)
+    except SubmissionError as error:
+        message = str(error).replace(str(found.file), found.source, 1)
+        unreadable = Found(found.student, found.source, None, "unreadable", message)
+        return unreadable, f"unreadable: {message}".encode()
+
+
+def _job(found: Found, assignment: Assignment, seed: int, content: bytes, timeout: float) -> Job:
+    return Job(found.student, assignment.id, seed, found.source.rsplit("/", 1)[-1], content, timeout)
+
+
+def _not_graded_entry(assignment: Assignment, found: Found, key: Key, seed: int) -> Entry:
+    """The entry of a submission with nothing to grade: a zero, and why."""
+    report = _not_graded(assignment, found.source, seed, found.status, found.message)
+    return Entry(assignment.id, found.student, found.source, key, found.status, found.message, report)
 
 
 def _store(gradebook: Gradebook, summary: Summary, entry: Entry) -> None:
