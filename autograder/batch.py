@@ -203,19 +203,30 @@ def _nbgrader_root(folder: Path, assignment_id: str) -> Path | None:
 
 def _find_nbgrader(submitted: Path, folder: Path, assignment: Assignment) -> Iterator[Found]:
     for student_folder in _subfolders(submitted):
-        student = student_folder.name
-        where = student_folder / assignment.id
-        source = str(where.relative_to(folder))
-        files = _candidates(where) if where.is_dir() else []
-        if not files:
-            what = "the folder is empty" if not any(student_folder.iterdir()) else f"{source} holds no notebook"
-            yield Found(student, source, None, "no_submission", f"no submission of {assignment.id}: {what}")
-            continue
-        named = [f for f in files if f.name == assignment.notebook]
-        if len(files) > 1 and not named:
-            yield _duplicate(student, source, files)
-            continue
-        yield _checked(student, str((named or files)[0].relative_to(folder)), (named or files)[0], assignment)
+        yield _found_in(student_folder, folder, assignment)
+
+
+def find_nbgrader_submission(submitted: Path, student: str, assignment: Assignment) -> Found:
+    """One student's submission in nbgrader's ``submitted/`` folder, found as :func:`find_submissions` finds it."""
+    student_folder = Path(submitted) / student
+    if not student_folder.is_dir():
+        source = f"{Path(submitted).name}/{student}/{assignment.id}"
+        return Found(student, source, None, "no_submission", f"no submission of {assignment.id}: no folder {source}")
+    return _found_in(student_folder, Path(submitted).parent, assignment)
+
+
+def _found_in(student_folder: Path, folder: Path, assignment: Assignment) -> Found:
+    student = student_folder.name
+    where = student_folder / assignment.id
+    source = str(where.relative_to(folder))
+    files = _candidates(where) if where.is_dir() else []
+    if not files:
+        what = "the folder is empty" if not any(student_folder.iterdir()) else f"{source} holds no notebook"
+        return Found(student, source, None, "no_submission", f"no submission of {assignment.id}: {what}")
+    named = [f for f in files if f.name == assignment.notebook]
+    if len(files) > 1 and not named:
+        return _duplicate(student, source, files)
+    return _checked(student, str((named or files)[0].relative_to(folder)), (named or files)[0], assignment)
 
 
 def _find_flat(folder: Path, assignment: Assignment) -> Iterator[Found]:
@@ -346,6 +357,19 @@ def grade_batch(
         summary.interrupted = True
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def grade_one(found: Found, assignment: Assignment, seed: int, timeout: float | None = None) -> Entry:
+    """One submission graded exactly as :func:`grade_batch` grades it: read the same way, in a grading
+    process of its own, with the same budgets and statuses. For a route that grades one student at a time
+    (nbgrader's autograde step, :mod:`autograder.nbgrader_route`); nothing is stored."""
+    found, content = _read(found)
+    key = Key(hashlib.sha256(content).hexdigest(), __version__, seed, environment()["hash"])
+    if found.file is None:
+        return _not_graded_entry(assignment, found, key, seed)
+    prepare_examples(assignment, seed, GRADE)
+    outcome = grade_job(_job(found, assignment, seed, content, timeout or default_timeout(assignment)))
+    return _entry(assignment, found, key, outcome, seed)
 
 
 def _read(found: Found) -> tuple[Found, bytes]:
