@@ -36,7 +36,7 @@ from autograder.gradebook import STATUSES, Entry, Gradebook, GradebookError, Key
 from autograder.report import UNREADABLE_NOTE, Report, environment, report_from_dict, zero_report
 from autograder.runner import GRADE, prepare_examples
 from autograder.sandbox import Limits
-from autograder.submission import SubmissionError, read_text
+from autograder.submission import SubmissionError, read_bytes, read_text
 
 SUFFIXES = (".ipynb", ".py")
 # The grading processes this process is waiting for, so that a batch stopped early can stop them too.
@@ -203,19 +203,30 @@ def _nbgrader_root(folder: Path, assignment_id: str) -> Path | None:
 
 def _find_nbgrader(submitted: Path, folder: Path, assignment: Assignment) -> Iterator[Found]:
     for student_folder in _subfolders(submitted):
-        student = student_folder.name
-        where = student_folder / assignment.id
-        source = str(where.relative_to(folder))
-        files = _candidates(where) if where.is_dir() else []
-        if not files:
-            what = "the folder is empty" if not any(student_folder.iterdir()) else f"{source} holds no notebook"
-            yield Found(student, source, None, "no_submission", f"no submission of {assignment.id}: {what}")
-            continue
-        named = [f for f in files if f.name == assignment.notebook]
-        if len(files) > 1 and not named:
-            yield _duplicate(student, source, files)
-            continue
-        yield _checked(student, str((named or files)[0].relative_to(folder)), (named or files)[0], assignment)
+        yield _found_in(student_folder, folder, assignment)
+
+
+def find_nbgrader_submission(submitted: Path, student: str, assignment: Assignment) -> Found:
+    """One student's submission in nbgrader's ``submitted/`` folder, found as :func:`find_submissions` finds it."""
+    student_folder = Path(submitted) / student
+    if not student_folder.is_dir():
+        source = f"{Path(submitted).name}/{student}/{assignment.id}"
+        return Found(student, source, None, "no_submission", f"no submission of {assignment.id}: no folder {source}")
+    return _found_in(student_folder, Path(submitted).parent, assignment)
+
+
+def _found_in(student_folder: Path, folder: Path, assignment: Assignment) -> Found:
+    student = student_folder.name
+    where = student_folder / assignment.id
+    source = str(where.relative_to(folder))
+    files = _candidates(where) if where.is_dir() else []
+    if not files:
+        what = "the folder is empty" if not any(student_folder.iterdir()) else f"{source} holds no notebook"
+        return Found(student, source, None, "no_submission", f"no submission of {assignment.id}: {what}")
+    named = [f for f in files if f.name == assignment.notebook]
+    if len(files) > 1 and not named:
+        return _duplicate(student, source, files)
+    return _checked(student, str((named or files)[0].relative_to(folder)), (named or files)[0], assignment)
 
 
 def _find_flat(folder: Path, assignment: Assignment) -> Iterator[Found]:
@@ -325,24 +336,16 @@ def grade_batch(
     jobs: dict[str, tuple[Found, Key, bytes]] = {}
     try:
         for found in find_submissions(folder, assignment):
-            content = found.file.read_bytes() if found.file else f"{found.status}: {found.message}".encode()
+            found, content = _read(found)
             key = Key(hashlib.sha256(content).hexdigest(), __version__, seed, environment_hash)
             if not regrade and gradebook.stored_key(assignment.id, found.student) == key:
                 summary.kept.append(found.student)
             elif found.file is None:  # nothing to grade: a zero, and why
-                report = _not_graded(assignment, found.source, seed, found.status, found.message)
-                _store(
-                    gradebook,
-                    summary,
-                    Entry(assignment.id, found.student, found.source, key, found.status, found.message, report),
-                )
+                _store(gradebook, summary, _not_graded_entry(assignment, found, key, seed))
             else:
                 jobs[found.student] = (found, key, content)
         limit = timeout or default_timeout(assignment)
-        to_run = [
-            Job(student, assignment.id, seed, found.source.rsplit("/", 1)[-1], content, limit)
-            for student, (found, _, content) in jobs.items()
-        ]
+        to_run = [_job(found, assignment, seed, content, limit) for found, _, content in jobs.values()]
         if to_run:  # drawn once here, the examples are replayed by every grading process on this machine
             prepare_examples(assignment, seed, GRADE)
         for outcome in progress(pool.run(to_run), len(to_run)):
@@ -354,6 +357,42 @@ def grade_batch(
         summary.interrupted = True
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def grade_one(found: Found, assignment: Assignment, seed: int, timeout: float | None = None) -> Entry:
+    """One submission graded exactly as :func:`grade_batch` grades it: read the same way, in a grading
+    process of its own, with the same budgets and statuses. For a route that grades one student at a time
+    (nbgrader's autograde step, :mod:`autograder.nbgrader_route`); nothing is stored."""
+    found, content = _read(found)
+    key = Key(hashlib.sha256(content).hexdigest(), __version__, seed, environment()["hash"])
+    if found.file is None:
+        return _not_graded_entry(assignment, found, key, seed)
+    prepare_examples(assignment, seed, GRADE)
+    outcome = grade_job(_job(found, assignment, seed, content, timeout or default_timeout(assignment)))
+    return _entry(assignment, found, key, outcome, seed)
+
+
+def _read(found: Found) -> tuple[Found, bytes]:
+    """The submission's bytes, read as data (never through a symbolic link, a regular file only); a file
+    that cannot be read so becomes an ``unreadable`` submission with nothing to grade."""
+    if found.file is None:
+        return found, f"{found.status}: {found.message}".encode()
+    try:
+        return found, read_bytes(found.file)
+    except SubmissionError as error:
+        message = str(error).replace(str(found.file), found.source, 1)
+        unreadable = Found(found.student, found.source, None, "unreadable", message)
+        return unreadable, f"unreadable: {message}".encode()
+
+
+def _job(found: Found, assignment: Assignment, seed: int, content: bytes, timeout: float) -> Job:
+    return Job(found.student, assignment.id, seed, found.source.rsplit("/", 1)[-1], content, timeout)
+
+
+def _not_graded_entry(assignment: Assignment, found: Found, key: Key, seed: int) -> Entry:
+    """The entry of a submission with nothing to grade: a zero, and why."""
+    report = _not_graded(assignment, found.source, seed, found.status, found.message)
+    return Entry(assignment.id, found.student, found.source, key, found.status, found.message, report)
 
 
 def _store(gradebook: Gradebook, summary: Summary, entry: Entry) -> None:

@@ -2,14 +2,19 @@
 
 The checks grade what the kernel has run so far, rebuilt from IPython's input history the same way
 ``autograder`` reads a saved notebook, in a separate worker process. ``points(name)`` is what an
-nbgrader test cell evaluates: it returns the function's points as a number (nbgrader's partial credit)
-and writes nothing to stderr, because nbgrader gives a test cell zero for any stderr output.
+nbgrader test cell shows a student in their own kernel (and in ``nbgrader validate``): the function's
+points as a number, with nothing on stderr. It is never how a grade is made: anything in the student's
+kernel can change it. ``nbgrader autograde`` runs no notebook at all; with this course's
+``nbgrader_config.py`` the points come from the sandboxed grader (:mod:`autograder.nbgrader_route`), and a
+test cell run by nbgrader's own autograde step (the configuration left out) refuses, so that such a run
+gives no honest student a point and the instructor sees why.
 
 Imports stay inside the methods: this module is imported in every student kernel and every worker.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,11 @@ class AssignmentChecks:
         from autograder.runner import GRADE, Grader, quiet_stderr
 
         name = self._name(function)
+        if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+            raise RuntimeError(
+                "nbgrader autograde ran this notebook in a kernel, unsandboxed: grades made so can be forged. "
+                "Run nbgrader autograde with the course's nbgrader_config.py, which grades in the sandbox."
+            )
         with quiet_stderr():
             references = load_references(self.assignment)
             if references is None:

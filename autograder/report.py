@@ -269,30 +269,7 @@ def render_text(report: Report, public: bool = False) -> str:
         lines.append("")
     width = max((len(f.name) for f in report.functions), default=10) + 2
     for result in report.functions:
-        ran = [p for p in result.properties if p.verdict != "skipped"]
-        summary = FUNCTION_SUMMARIES.get(result.verdict)
-        if result.note and len({p.verdict for p in ran}) == 1 and not ran[0].passed:
-            summary = summary or "not graded"  # one cause for every property: the note says it once
-        if report.mode == "check" or public:
-            status = summary or f"{sum(p.passed for p in ran)}/{len(ran)} public properties hold"
-        else:
-            status = f"{_format_points(result.points)} / {_format_points(result.max_points)}"
-            status += f"   {summary}" if summary else ""
-        lines.append(f"{result.name:<{width}}{status}")
-        if result.note:
-            lines.extend("    " + line for line in result.note.splitlines())
-        if summary:
-            continue
-        for prop in ran:
-            if prop.passed:
-                continue
-            points = "" if report.mode == "check" or public else f" (-{_format_points(prop.max_points)})"
-            lines.append(f"  x {prop.says}{points}")
-            lines.extend("      " + line for line in prop.feedback.splitlines())
-        skipped = [p for p in result.properties if p.verdict == "skipped"]
-        if skipped and report.mode == "check" and result.verdict == "passed":
-            more = "1 more property is" if len(skipped) == 1 else f"{len(skipped)} more properties are"
-            lines.append(f"    ({more} checked when your work is graded)")
+        lines.extend(function_lines(result, report.mode, width, public))
     lines.append("")
     if public:
         lines.append("Hidden properties, and the points of every property, are shown once grades are published.")
@@ -302,6 +279,38 @@ def render_text(report: Report, public: bool = False) -> str:
         hold = sum(f.verdict == "passed" for f in report.functions)
         lines.append(f"{hold} of {len(report.functions)} functions pass every public check.")
     return "\n".join(lines) + "\n"
+
+
+def function_lines(result: FunctionResult, mode: str, width: int = 0, public: bool = False) -> list[str]:
+    """One function's part of the text report: its points (or its checks), then what failed and why.
+
+    ``public``: shown without points (a :func:`public_view` of a grade).
+    """
+    ran = [p for p in result.properties if p.verdict != "skipped"]
+    summary = FUNCTION_SUMMARIES.get(result.verdict)
+    if result.note and len({p.verdict for p in ran}) == 1 and not ran[0].passed:
+        summary = summary or "not graded"  # one cause for every property: the note says it once
+    if mode == "check" or public:
+        status = summary or f"{sum(p.passed for p in ran)}/{len(ran)} public properties hold"
+    else:
+        status = f"{_format_points(result.points)} / {_format_points(result.max_points)}"
+        status += f"   {summary}" if summary else ""
+    lines = [f"{result.name:<{width}}{status}" if width else f"{result.name}: {status}"]
+    if result.note:
+        lines.extend("    " + line for line in result.note.splitlines())
+    if summary:
+        return lines
+    for prop in ran:
+        if prop.passed:
+            continue
+        points = "" if mode == "check" or public else f" (-{_format_points(prop.max_points)})"
+        lines.append(f"  x {prop.says}{points}")
+        lines.extend("      " + line for line in prop.feedback.splitlines())
+    skipped = [p for p in result.properties if p.verdict == "skipped"]
+    if skipped and mode == "check" and result.verdict == "passed":
+        more = "1 more property is" if len(skipped) == 1 else f"{len(skipped)} more properties are"
+        lines.append(f"    ({more} checked when your work is graded)")
+    return lines
 
 
 def to_gradescope(report: Report) -> dict[str, Any]:

@@ -110,7 +110,16 @@ def _single_file_in(folder: Path) -> Path:
 
 
 def read_text(path: Path) -> str:
-    """The file's text, read as data: a regular file only, never through a symbolic link, size-capped.
+    """The file's text, read as data (:func:`read_bytes`), decoded as UTF-8."""
+    data = read_bytes(path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SubmissionError(f"{path}: not UTF-8 text ({error.reason})") from None
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, read as data: a regular file only, never through a symbolic link, size-capped.
 
     A submission is hostile: a link to the solutions or a classmate's notebook would be graded as the
     instructor sees it, and a link to a device (``/proc/kmsg``) would hang the grader.
@@ -136,10 +145,7 @@ def read_text(path: Path) -> str:
         os.close(handle)
     if len(data) > MAX_SUBMISSION_BYTES:
         raise SubmissionError(f"{path}: over the limit of {MAX_SUBMISSION_BYTES} bytes")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise SubmissionError(f"{path}: not UTF-8 text ({error.reason})") from None
+    return data
 
 
 def _load_notebook(path: Path) -> Submission:

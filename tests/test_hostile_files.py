@@ -126,3 +126,22 @@ def test_csv_export_escapes_student_ids_and_messages_and_honours_the_umask(tmp_p
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
     assert rows[0]["student_id"].startswith("'=")
     assert rows[0]["message"].startswith("'=") and "\\ud800" in rows[0]["message"]
+
+
+def test_grade_batch_reads_no_link_either(tmp_path: Path) -> None:
+    """A batch (and nbgrader's route, which grades each submission as a batch does) refuses a link to the
+    solutions as ``grade`` does: ``unreadable``, nothing graded, where it once graded the solutions."""
+    from autograder.batch import LocalPool, grade_batch
+    from autograder.catalogue import load_assignment
+    from autograder.gradebook import Gradebook
+
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    (folder / "mallory.ipynb").symlink_to(SOLUTION)
+    assignment = load_assignment("02_activations")
+    with Gradebook(tmp_path / "autograder.db") as gradebook:
+        summary = grade_batch(folder, assignment, gradebook, LocalPool(1), seed=1)
+        (entry,) = gradebook.entries(assignment.id)
+    assert summary.graded == ["mallory"]
+    assert entry.status == "unreadable" and entry.report.points == 0
+    assert entry.message == "mallory.ipynb: a symbolic link; the grader reads only regular files"

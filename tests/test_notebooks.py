@@ -88,9 +88,37 @@ def test_nbgrader_autograde_gives_each_function_the_points_autograder_grade_give
     assert by_nbgrader == by_autograder
     assert by_autograder["sigmoid"] == 9 and by_autograder["log_softmax"] == 0
 
+    # No cell was executed (nbgrader_config.py grades in the sandbox instead): only the grade cells carry
+    # output, the grader's feedback and then the points.
     autograded = json.loads((course / "autograded" / "alex" / assignment / "activations.ipynb").read_text())
     check_cells = [c for c in autograded["cells"] if "".join(c["source"]).startswith("autograde.check(")]
-    shown = {"".join(c["source"]): _outputs(c) for c in check_cells}
-    assert "6/6 public properties hold" in shown["autograde.check(tanh)"]
-    assert "smallest failing input: z = array(-710.)" in shown["autograde.check(sigmoid)"]
-    assert "not implemented yet" in shown["autograde.check(log_softmax)"]
+    assert check_cells and all(c["outputs"] == [] for c in check_cells)
+    grade_cells = [c for c in autograded["cells"] if "".join(c["source"]).startswith("autograde.points(")]
+    shown = {"".join(c["source"]): _outputs(c) for c in grade_cells}
+    assert shown['autograde.points("tanh")'] == "tanh: 10 / 10\n10.0"
+    assert "smallest failing input: z = array(-710.)" in shown['autograde.points("sigmoid")']
+    assert "not implemented yet" in shown['autograde.points("log_softmax")']
+
+
+def test_a_test_cell_run_by_nbgraders_own_autograde_step_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the course's nbgrader_config.py, nbgrader would run the notebook and ask its kernel for the
+    points, which any cell can forge: the test cell refuses there, so no such grade looks like a real one."""
+    from autograder.notebook import AssignmentChecks
+
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(RuntimeError, match="nbgrader_config.py"):
+        AssignmentChecks("02_activations").points("sigmoid")
+
+
+def test_the_course_config_never_lets_nbgrader_execute_a_submission() -> None:
+    from nbgrader.preprocessors import Execute
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder.nbgrader_route import GradeInSandbox
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    assert isinstance(config, Config)
+    steps = config.Autograde.autograde_preprocessors
+    assert Execute not in steps and steps[0] is GradeInSandbox
+    assert config.OverwriteCells.add_missing_cells is True
