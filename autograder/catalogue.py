@@ -61,18 +61,15 @@ class Property:
     needs_reference: bool = False  # runs only where the instructor's solutions are available
     # Partial credit rewards a function that does part of its job (docs/GRADING.md). A property that
     # ``establishes_correctness`` compares the function with the reference (or an outside reference) on
-    # ordinary inputs; a ``gated`` property (an invariant any trivial function satisfies: shape, dtype,
-    # range, symmetry, input unchanged, stability) counts only when every establishing property of its
+    # ordinary inputs, and no trivial function passes it; a ``gated`` property (an invariant or a
+    # structural promise a trivial function can keep: shape, dtype, range, symmetry, input unchanged,
+    # stability, a value at a special input) counts only when every establishing property of its
     # function passed. Timed properties are always gated: a wrong answer is easy to compute fast.
-    establishes_correctness: bool | None = None  # None: transitional, derived from an ``agrees_with`` name
+    establishes_correctness: bool = False
     gated: bool = False
     # The fewest drawn examples a verdict may rest on (or the run's number, if fewer): a property checked
     # on fewer is a grader error, never a pass. Hypothesis draws fewer than asked only from a small space.
     min_examples: int = 1
-
-    def __post_init__(self) -> None:
-        if self.establishes_correctness is None:
-            object.__setattr__(self, "establishes_correctness", self.name.startswith("agrees_with"))
 
     @property
     def counts_only_when_correct(self) -> bool:
@@ -133,6 +130,10 @@ class Assignment:
                 raise CatalogueError(f"{self.id}: a property of {name} cannot both establish correctness and be gated")
             if any(p.min_examples < 1 for p in props):
                 raise CatalogueError(f"{self.id}: a property of {name} asks for fewer than one example")
+            # The runner decides whether to time a function when it reaches the timed property.
+            timed = [index for index, p in enumerate(props) if p.timing is not None]
+            if timed and any(p.establishes_correctness for p in props[min(timed) :]):
+                raise CatalogueError(f"{self.id}: {name} has a property that establishes_correctness after a timed one")
 
     def properties_of(self, function: str) -> list[Property]:
         return [p for p in self.properties if p.function == function]

@@ -14,7 +14,7 @@ import pytest
 from grading import grade_many
 
 from autograder.catalogue import POINTS_PER_FUNCTION, Assignment, load_assignment
-from autograder.report import PropertyResult, Report
+from autograder.report import FunctionResult, PropertyResult, Report
 
 ROOT = Path(__file__).resolve().parents[1]
 DETERMINISM_RUNS = 3
@@ -29,6 +29,46 @@ class Bug:
     source: str
 
 
+def gated_by(assignment: Assignment, function: str, caught_by: set[str]) -> set[str]:
+    """What the gate takes from ``function`` once ``caught_by`` fail (docs/GRADING.md, partial credit).
+
+    If one of them establishes correctness, every gated or timed property the function did not fail on
+    its own gets the verdict ``gated`` and no points; otherwise nothing is taken.
+    """
+    properties = assignment.properties_of(function)
+    if not any(p.establishes_correctness and p.name in caught_by for p in properties):
+        return set()
+    return {p.name for p in properties if p.counts_only_when_correct and p.name not in caught_by}
+
+
+def points_kept(assignment: Assignment, function: str, caught_by: set[str]) -> float:
+    """The points ``function`` keeps when exactly ``caught_by`` fail: neither those nor what the gate takes."""
+    lost = caught_by | gated_by(assignment, function, caught_by)
+    return POINTS_PER_FUNCTION - sum(p.points for p in assignment.properties_of(function) if p.name in lost)
+
+
+def wrong_costs(
+    assignment: Assignment, bugs: Mapping[str, Bug], expected: Mapping[str, tuple[float, set[str]]]
+) -> list[str]:
+    """The bugs whose expected cost does not follow from the catalogue: properties their function lacks, or
+    kept points other than those the properties that catch them, and the gate, leave (none, if all is well)."""
+    wrong = [f"{name}: no expected cost" for name in bugs if name not in expected]
+    for name, (kept, caught_by) in expected.items():
+        function = bugs[name].function
+        if not caught_by <= {p.name for p in assignment.properties_of(function)}:
+            wrong.append(f"{name}: {sorted(caught_by)} are not all properties of {function}")
+        elif kept != points_kept(assignment, function, caught_by):
+            wrong.append(f"{name}: keeps {points_kept(assignment, function, caught_by):g}, not {kept:g}")
+    return wrong
+
+
+def failed_and_gated(result: FunctionResult) -> tuple[set[str], set[str]]:
+    """A graded function's properties that caught something (any verdict that did not keep the points, but
+    gated), and the gated ones. An undecided timing keeps its points: it caught nothing."""
+    failed = {p.property for p in result.properties if not p.passed and p.verdict != "gated"}
+    return failed, {p.property for p in result.properties if p.verdict == "gated"}
+
+
 def submission_with(bug: Bug, correct_source: str) -> str:
     """The correct submission with ``bug``'s function replaced (a later ``def`` wins)."""
     return correct_source + "\n\n# --- planted bug ---\n" + bug.source.strip() + "\n"
@@ -39,7 +79,8 @@ class BugSuite:
     """One assignment's planted bugs and what each must cost.
 
     ``expected[bug] = (points its function keeps, the exact set of properties that catch it)``; every
-    other function keeps all of its points.
+    other function keeps all of its points. The properties the gate then takes (:func:`gated_by`) are not
+    in that set: they caught nothing, and their cost follows from it.
     """
 
     assignment_id: str
@@ -139,7 +180,7 @@ class GradingTests:
         """``check`` runs with no reference (a student bundle): every public property holds for a correct solution."""
         for function in reports["correct-check"].functions:
             for prop in function.properties:
-                assert prop.verdict == ("passed" if prop.public else "skipped"), (prop.function, prop.property)
+                assert prop.passed if prop.public else prop.verdict == "skipped", (prop.function, prop.property)
 
     def test_student_notebook_gets_zero_and_not_implemented_everywhere(self, reports: dict[str, Report]) -> None:
         for mode in ("student", "student-check"):
@@ -152,11 +193,7 @@ class GradingTests:
 
     def test_every_bug_has_its_expected_cost(self) -> None:
         assert sorted(self.suite.bugs) == sorted(self.suite.expected)
-        for name, bug in self.suite.bugs.items():
-            kept, caught_by = self.suite.expected[name]
-            properties = self.suite.assignment.properties_of(bug.function)
-            assert caught_by <= {p.name for p in properties}, name
-            assert kept == POINTS_PER_FUNCTION - sum(p.points for p in properties if p.name in caught_by), name
+        assert wrong_costs(self.suite.assignment, self.suite.bugs, self.suite.expected) == []
 
     def test_every_property_is_caught_by_some_bug(self) -> None:
         expected = self.suite.expected
@@ -171,8 +208,9 @@ class GradingTests:
         report = reports[bug]
         assert report.points_by_function() == self.suite.points_after(pack)
         function = self.suite.bugs[bug].function
-        failed = {p.property for p in report.function(function).properties if not p.passed}
+        failed, gated = failed_and_gated(report.function(function))
         assert failed == self.suite.expected[bug][1]
+        assert gated == gated_by(self.suite.assignment, function, failed)
 
     def test_the_same_submission_graded_three_times_scores_the_same(self, reports: dict[str, Report]) -> None:
         runs = [reports["pack-0"]] + [reports[f"pack-0-again-{run}"] for run in range(1, DETERMINISM_RUNS)]

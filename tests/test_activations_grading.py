@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from bug_suite import failed_and_gated, gated_by, wrong_costs
 from grading import grade_many
 
 from autograder.catalogue import POINTS_PER_FUNCTION, load_assignment
@@ -22,12 +23,12 @@ submission_with = _BUG_FILE.submission_with
 
 ASSIGNMENT = load_assignment("02_activations")
 
-# Each bug: the points its function keeps, and the properties that catch it. Every other function
-# keeps all of its points.
+# Each bug: the points its function keeps, and the properties that catch it (what the gate then takes,
+# bug_suite.gated_by, follows from them). Every other function keeps all of its points.
 EXPECTED: dict[str, tuple[float, set[str]]] = {
     "naive_sigmoid_overflows": (9, {"stable_for_large_inputs"}),
     "softmax_without_max_shift": (
-        2,
+        0,
         {
             "agrees_with_scipy",
             "respects_axis",
@@ -35,36 +36,33 @@ EXPECTED: dict[str, tuple[float, set[str]]] = {
             "sums_to_one",
             "shift_invariant",
             "stable_for_large_inputs",
-            "as_fast_as_reference",
         },
     ),
-    "softmax_over_wrong_axis": (
-        4,
-        {"agrees_with_scipy", "respects_axis", "agrees_with_reference", "sums_to_one", "as_fast_as_reference"},
-    ),
-    "relu_grad_one_at_negatives": (5, {"matches_central_differences", "agrees_with_reference"}),
-    "tanh_grad_of_activation": (3, {"matches_central_differences", "agrees_with_reference", "within_range"}),
-    "leaky_relu_fixed_slope": (5, {"agrees_with_formula", "agrees_with_reference"}),
-    "leaky_relu_grad_zero_at_negatives": (4, {"matches_central_differences", "agrees_with_reference", "value_at_zero"}),
+    "softmax_over_wrong_axis": (0, {"agrees_with_scipy", "respects_axis", "agrees_with_reference", "sums_to_one"}),
+    "relu_grad_one_at_negatives": (0, {"matches_central_differences", "agrees_with_reference"}),
+    "tanh_grad_of_activation": (0, {"matches_central_differences", "agrees_with_reference", "within_range"}),
+    "leaky_relu_fixed_slope": (0, {"agrees_with_formula", "agrees_with_reference"}),
+    "leaky_relu_grad_zero_at_negatives": (0, {"matches_central_differences", "agrees_with_reference", "value_at_zero"}),
     "relu_in_place": (8, {"leaves_input_unchanged"}),
     "sigmoid_python_loop": (9, {"as_fast_as_reference"}),
     "tanh_returns_float64": (8, {"keeps_shape_and_dtype"}),
-    "log_of_softmax_underflows": (5, {"agrees_with_scipy", "agrees_with_reference", "stable_for_large_inputs"}),
-    "sigmoid_grad_of_activation": (3, {"matches_central_differences", "agrees_with_reference", "within_range"}),
-    "relu_grad_one_at_zero": (6, {"agrees_with_reference", "value_at_zero"}),
-    "leaky_relu_grad_one_at_zero": (6, {"agrees_with_reference", "value_at_zero"}),
-    "tanh_absolute_value": (5, {"agrees_with_numpy", "agrees_with_reference", "symmetry"}),
-    "relu_flattens": (4, {"agrees_with_numpy", "agrees_with_reference", "keeps_shape_and_dtype"}),
+    "log_of_softmax_underflows": (2, {"agrees_with_scipy", "agrees_with_reference", "stable_for_large_inputs"}),
+    "sigmoid_grad_of_activation": (0, {"matches_central_differences", "agrees_with_reference", "within_range"}),
+    "relu_grad_one_at_zero": (2, {"agrees_with_reference", "value_at_zero"}),
+    "leaky_relu_grad_one_at_zero": (2, {"agrees_with_reference", "value_at_zero"}),
+    "tanh_absolute_value": (0, {"agrees_with_numpy", "agrees_with_reference", "symmetry"}),
+    "relu_flattens": (0, {"agrees_with_numpy", "agrees_with_reference", "keeps_shape_and_dtype"}),
     "softmax_python_loop": (9, {"as_fast_as_reference"}),
     "log_softmax_sign_flipped": (
-        3,
+        0,
         {"agrees_with_scipy", "agrees_with_reference", "is_log_of_softmax", "within_range"},
     ),
-    "sigmoid_grad_overflows": (5, {"agrees_with_reference", "within_range", "stable_for_large_inputs"}),
-    "sigmoid_shifted": (4, {"agrees_with_scipy", "agrees_with_reference", "symmetry", "as_fast_as_reference"}),
+    "sigmoid_grad_overflows": (3, {"agrees_with_reference", "within_range", "stable_for_large_inputs"}),
+    "sigmoid_shifted": (0, {"agrees_with_scipy", "agrees_with_reference", "symmetry"}),
 }
 
 DETERMINISM_RUNS = 3
+SEVERAL_BUGS = ("naive_sigmoid_overflows", "relu_in_place", "softmax_over_wrong_axis")  # graded together
 
 
 @pytest.fixture(scope="module")
@@ -84,10 +82,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
         jobs[name] = (path, ASSIGNMENT.id, "grade")
     # One submission with several bugs, graded three times, for determinism.
     several = folder / "several_bugs.py"
-    several.write_text(
-        correct
-        + "".join(BUGS[b].source for b in ("naive_sigmoid_overflows", "relu_in_place", "softmax_over_wrong_axis"))
-    )
+    several.write_text(correct + "".join(BUGS[b].source for b in SEVERAL_BUGS))
     for run in range(DETERMINISM_RUNS):
         jobs[f"determinism-{run}"] = (several, ASSIGNMENT.id, "grade")
     results = grade_many(list(jobs.values()))
@@ -120,6 +115,11 @@ def test_student_notebook_gets_zero_and_not_implemented_everywhere(reports: dict
             assert "Traceback" not in function.note
 
 
+def test_every_bug_has_its_expected_cost() -> None:
+    assert sorted(BUGS) == sorted(EXPECTED)
+    assert wrong_costs(ASSIGNMENT, BUGS, EXPECTED) == []
+
+
 @pytest.mark.parametrize("bug", sorted(BUGS))
 def test_bug_costs_exact_points_on_its_own_function_only(bug: str, reports: dict[str, Report]) -> None:
     report = reports[bug]
@@ -128,8 +128,9 @@ def test_bug_costs_exact_points_on_its_own_function_only(bug: str, reports: dict
     expected = {f: 10.0 for f in ASSIGNMENT.functions}
     expected[function] = kept
     assert report.points_by_function() == expected
-    failed = {p.property for p in report.function(function).properties if not p.passed}
+    failed, gated = failed_and_gated(report.function(function))
     assert failed == caught_by
+    assert gated == gated_by(ASSIGNMENT, function, failed)
 
 
 def test_every_property_is_caught_by_some_bug() -> None:
@@ -157,7 +158,8 @@ def test_the_same_submission_graded_three_times_scores_the_same(reports: dict[st
     runs = [reports[f"determinism-{run}"] for run in range(DETERMINISM_RUNS)]
     scores = [r.points_by_function() for r in runs]
     assert scores[0] == scores[1] == scores[2]
-    assert scores[0]["sigmoid"] == 9 and scores[0]["relu"] == 8 and scores[0]["softmax"] == 4
+    planted = {BUGS[b].function: EXPECTED[b][0] for b in SEVERAL_BUGS}
+    assert {function: scores[0][function] for function in planted} == planted
     feedback = [
         [(p.key if hasattr(p, "key") else p.property, p.feedback) for f in r.functions for p in f.properties]
         for r in runs

@@ -43,7 +43,8 @@ ATTACK_MODE = Mode("grade", include_hidden=True, max_examples=10, function_secon
 FUNCTIONS = list(ASSIGNMENT.functions)
 RELU = {"agrees_with_numpy", "agrees_with_reference", "within_range", "stable_for_large_inputs"}
 RELU |= {"keeps_shape_and_dtype", "leaves_input_unchanged"}
-ZEROS_FAIL = {"agrees_with_numpy", "agrees_with_reference"}  # relu returning zeros: 6 of 10 points
+# relu returning zeros fails these; what else it keeps (shape, range, ...) is gated: 0 of 10 points.
+ZEROS_FAIL = {"agrees_with_numpy", "agrees_with_reference"}
 SIGMOID = {"agrees_with_scipy", "agrees_with_reference", "within_range", "symmetry", "stable_for_large_inputs"}
 SIGMOID |= {"keeps_shape_and_dtype", "leaves_input_unchanged", "as_fast_as_reference"}
 # A C-level recursion overflows the stack up to Python 3.11; later versions raise RecursionError.
@@ -60,10 +61,10 @@ EXPECTED: dict[str, tuple[float, dict[str, set[str]] | str]] = {
     "sys_exit_in_function": (0, "error"),
     "os_exit_in_function": (0, "crashed"),
     "kill_self_and_parent": (0, "crashed"),
-    "monkeypatch": (6, {"failed": ZEROS_FAIL, "passed": RELU - ZEROS_FAIL}),
-    "lying_subclass": (6, {"failed": ZEROS_FAIL, "passed": RELU - ZEROS_FAIL}),
-    "lying_object": (2, {"failed": RELU - {"leaves_input_unchanged"}, "passed": {"leaves_input_unchanged"}}),
-    "fake_report": (6, {"failed": ZEROS_FAIL, "passed": RELU - ZEROS_FAIL}),
+    "monkeypatch": (0, {"failed": ZEROS_FAIL, "gated": RELU - ZEROS_FAIL}),
+    "lying_subclass": (0, {"failed": ZEROS_FAIL, "gated": RELU - ZEROS_FAIL}),
+    "lying_object": (0, {"failed": RELU - {"leaves_input_unchanged"}, "gated": {"leaves_input_unchanged"}}),
+    "fake_report": (0, {"failed": ZEROS_FAIL, "gated": RELU - ZEROS_FAIL}),
     "read_solution": (0, {"error": SIGMOID - {"as_fast_as_reference"}, "gated": {"as_fast_as_reference"}}),
     "socket_to_localhost": (0, "forbidden"),
     "patched_clocks": (9, {"failed": {"as_fast_as_reference"}, "passed": SIGMOID - {"as_fast_as_reference"}}),
@@ -140,7 +141,10 @@ def grade_attack(path: Path) -> dict[str, Any]:
     report = Grader(ASSIGNMENT, references, ATTACK_MODE, GRADING_SEED).grade(load_submission(path))
     return {
         "points": report.points_by_function(),
-        "verdicts": {f.name: {p.property: p.verdict for p in f.properties} for f in report.functions},
+        # An undecided timing keeps its points: for what an attack earns, it passed.
+        "verdicts": {
+            f.name: {p.property: "passed" if p.passed else p.verdict for p in f.properties} for f in report.functions
+        },
         "feedback": {f.name: f.note + "\n" + "\n".join(p.feedback for p in f.properties) for f in report.functions},
         "sandbox": report.sandbox,
     }
@@ -288,6 +292,7 @@ def test_a_fake_report_reaches_neither_stdout_nor_the_results_file(attacked: dic
     for test in results["tests"]:
         function = test["extra_data"]["function"]
         totals[function] = totals.get(function, 0.0) + test["score"]
-    assert totals == {f: (6.0 if f == "relu" else 10.0) for f in FUNCTIONS}
-    assert results["score"] == 96
+    kept = EXPECTED["fake_report"][0]
+    assert totals == {f: (kept if f == "relu" else 10.0) for f in FUNCTIONS}
+    assert results["score"] == 90 + kept
     assert results["extra_data"]["sandbox"]["network"] == "on"

@@ -110,7 +110,8 @@ def test_function_that_raises_gets_error_with_its_message(broken_results: dict[s
 
 
 def test_returning_a_list_or_wrong_shape_is_explained(broken_results: dict[str, Any]) -> None:
-    assert points(broken_results)["softmax"] == 1  # only "leaves its input unchanged" holds
+    assert points(broken_results)["softmax"] == 0  # "leaves its input unchanged" holds, but softmax is wrong
+    assert "gated" in verdicts_of(broken_results, "softmax")
     assert "softmax returned a Python list; return a NumPy array" in outputs_of(broken_results, "softmax")
     assert points(broken_results)["log_softmax"] < 10
     assert "log_softmax returned shape (3,)" in outputs_of(broken_results, "log_softmax")

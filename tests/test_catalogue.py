@@ -16,6 +16,18 @@ def test_every_catalogue_validates(assignment_id: str) -> None:
     load_assignment(assignment_id).validate()
 
 
+@pytest.mark.parametrize("assignment_id", known_assignments())
+def test_check_has_a_public_property_that_establishes_correctness_wherever_it_has_gated_ones(
+    assignment_id: str,
+) -> None:
+    """``check`` runs the public properties only, and its gate goes by the public establishing ones."""
+    catalogue = load_assignment(assignment_id)
+    for name in catalogue.functions:
+        public = [p for p in catalogue.properties_of(name) if p.public]
+        if any(p.counts_only_when_correct for p in public):
+            assert any(p.establishes_correctness for p in public), name
+
+
 def test_a_gated_property_without_one_that_establishes_correctness_is_refused() -> None:
     catalogue = Assignment("x", "x.ipynb", (_property("keeps_shape", gated=True), _property("within_range")))
     with pytest.raises(CatalogueError, match="relu has gated or timed properties"):
@@ -38,3 +50,17 @@ def test_a_property_cannot_both_establish_correctness_and_be_gated() -> None:
 def test_gated_and_establishing_properties_together_are_accepted() -> None:
     properties = (_property("agrees", establishes_correctness=True), _property("k", gated=True))
     Assignment("x", "x.ipynb", properties).validate()
+
+
+def test_an_establishing_property_after_a_timed_one_is_refused() -> None:
+    """The runner decides whether to time a function when it reaches the timed property."""
+    timed = Property("relu", "fast", "says", "hint", 5.0, timing=Timing(make_input=lambda rng: []))
+    with pytest.raises(CatalogueError, match="after a timed one"):
+        Assignment("x", "x.ipynb", (timed, _property("agrees", establishes_correctness=True))).validate()
+    Assignment("x", "x.ipynb", (_property("agrees", establishes_correctness=True), timed)).validate()
+
+
+def test_a_name_alone_neither_establishes_correctness_nor_gates() -> None:
+    """Each catalogue declares both flags; nothing is derived from a property's name."""
+    assert not _property("agrees_with_reference").establishes_correctness
+    assert not _property("agrees_with_reference").counts_only_when_correct

@@ -100,7 +100,7 @@ def symmetric(
         at_minus_z = result_of(calls, {"z": np.negative(z)})
         assert_close(at_minus_z, relation(at_z), tolerance_for(z.dtype), f"{function}(-z) breaks the symmetry")
 
-    return Property(function, "symmetry", says, hint, points, True, MODERATE, test)
+    return Property(function, "symmetry", says, hint, points, True, MODERATE, test, gated=True)
 
 
 def _zero_derivative(
@@ -120,6 +120,7 @@ def _zero_derivative(
         True,
         examples,
         test,
+        gated=True,  # a zero function is right at 0 for relu_grad
     )
 
 
@@ -141,6 +142,7 @@ def _sums_to_one(points: float) -> Property:
         True,
         BATCHES,
         test,
+        gated=True,  # a constant 1 / classes sums to one
     )
 
 
@@ -165,6 +167,7 @@ def _shift_invariant(points: float) -> Property:
         True,
         examples,
         test,
+        gated=True,
     )
 
 
@@ -195,6 +198,7 @@ def _exp_is_softmax(points: float) -> Property:
         True,
         BATCHES,
         test,
+        establishes_correctness=True,  # compared with SciPy's softmax
     )
 
 

@@ -68,6 +68,17 @@ def agrees_with(
 ) -> Property:
     """The student's result equals ``expected(calls, example)`` within the input dtype's tolerance."""
 
+    @drawn_property(
+        function,
+        name,
+        says,
+        hint,
+        points,
+        examples,
+        public,
+        needs_reference=needs_reference,
+        establishes_correctness=True,
+    )
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
         want = np.asarray(expected(calls, example))
@@ -75,7 +86,7 @@ def agrees_with(
             got, want, tolerance or tolerance_for(first_array(example).dtype), f"{function} gave a wrong value"
         )
 
-    return Property(function, name, says, hint, points, public, examples, test, needs_reference=needs_reference)
+    return test
 
 
 def agrees_with_reference(function: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
@@ -111,6 +122,7 @@ def keeps_shape_and_dtype(function: str, points: float, examples: st.SearchStrat
         True,
         examples,
         test,
+        gated=True,
     )
 
 
@@ -134,6 +146,7 @@ def leaves_input_unchanged(function: str, points: float, examples: st.SearchStra
         True,
         examples,
         test,
+        gated=True,
     )
 
 
@@ -151,6 +164,7 @@ def stable_for_large_inputs(function: str, hint: str, points: float, examples: s
         True,
         examples,
         test,
+        gated=True,
     )
 
 
@@ -168,7 +182,7 @@ def within(
                 f"{function} returned values outside [{low:g}, {high:g}], e.g. {got[outside].ravel()[0]!r}", got=got
             )
 
-    return Property(function, "within_range", says, hint, points, True, examples, test)
+    return Property(function, "within_range", says, hint, points, True, examples, test, gated=True)
 
 
 def central_differences(forward: Callable[[np.ndarray], np.ndarray], z: np.ndarray) -> np.ndarray:
@@ -208,6 +222,7 @@ def matches_central_differences(
         True,
         examples,
         test,
+        establishes_correctness=True,  # the grader's own forward function, not the student's
     )
 
 
@@ -381,6 +396,7 @@ def leaves_nested_input_unchanged(
         True,
         examples,
         test,
+        gated=True,
     )
 
 
@@ -468,7 +484,8 @@ def value_agrees_with(
         chosen = tolerance or tolerance_for(first_dtype(example))
         assert_nested_close(got, want, chosen, f"{function} gave a wrong value", function)
 
-    return Property(function, name, says, hint, points, public, examples, test, needs_reference=needs_reference)
+    plain = agrees_with(function, name, says, hint, points, examples, expected, public, needs_reference)
+    return dataclasses.replace(plain, test=test)
 
 
 def value_agrees_with_reference(
@@ -509,6 +526,7 @@ def returns_one_number(function: str, points: float, examples: st.SearchStrategy
         True,
         examples,
         test,
+        gated=True,
     )
 
 
@@ -530,6 +548,7 @@ def number_stable_for_large_inputs(
         True,
         examples,
         test,
+        gated=True,
     )
 
 
@@ -563,15 +582,34 @@ def drawn_property(
     points: float,
     examples: st.SearchStrategy[Example],
     public: bool = True,
+    *,
+    needs_reference: bool = False,
+    establishes_correctness: bool = False,
+    gated: bool = False,
 ) -> Callable[[Test], Property]:
     """Make the decorated ``test(calls, example)`` a drawn property of ``function``::
 
     @drawn_property("relative_error", "symmetric", "relative_error(a, b) equals relative_error(b, a)",
-                    "Neither array is the true one.", 1, ERROR_PAIRS)
+                    "Neither array is the true one.", 1, ERROR_PAIRS, gated=True)
     def relative_error_is_symmetric(calls: Calls, example: Example) -> None: ...
+
+    ``needs_reference``, ``establishes_correctness`` and ``gated`` are :class:`Property`'s (see
+    docs/GRADING.md, partial credit).
     """
 
     def make(test: Test) -> Property:
-        return Property(function, name, says, hint, points, public, examples, test)
+        return Property(
+            function,
+            name,
+            says,
+            hint,
+            points,
+            public,
+            examples,
+            test,
+            needs_reference=needs_reference,
+            establishes_correctness=establishes_correctness,
+            gated=gated,
+        )
 
     return make

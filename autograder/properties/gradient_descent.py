@@ -233,6 +233,7 @@ def mean_over_the_batch(loss: str, points: float, examples: st.SearchStrategy[Ex
         "A loss averages over the examples, so that it does not grow with the batch size: divide by the count.",
         points,
         examples,
+        gated=True,  # a constant is the same for any batch
     )
     def test(calls: Calls, example: Example) -> None:
         once = number_result_of(calls, example)
@@ -264,6 +265,7 @@ def grad_matches_central_differences(
         hint,
         points,
         examples,
+        establishes_correctness=True,  # the grader's own formula of the loss, not the student's
     )
     def test(calls: Calls, example: Example) -> None:
         first, second = example.values()
@@ -313,7 +315,7 @@ def _differences_of_cubes(example: Example) -> np.ndarray:
     "In float32, x + 1e-6 rounds to a neighbour of x that is not 1e-6 away: perturb a float64 copy.",
     1,
     SINES_FLOAT32,
-)
+)  # neither establishing nor gated: no trivial function passes it, and one right in float64 does most of its job
 def numerical_gradient_of_float32(calls: Calls, example: Example) -> None:
     got = result_of(calls, example)
     if got.dtype != F64:
@@ -328,6 +330,7 @@ def numerical_gradient_of_float32(calls: Calls, example: Example) -> None:
     "np.zeros(x.shape) and np.ndindex(x.shape) work for every shape, 0-d included.",
     1,
     SINES,
+    gated=True,
 )
 def numerical_gradient_shape(calls: Calls, example: Example) -> None:
     got, x = result_of(calls, example), example["x"]
@@ -356,6 +359,7 @@ ERROR_PAIRS = _pairs(("a", "b"), max_abs=1e4)
     "Where a and b are both 0, |a| + |b| is 0 too: that is what the floor of 1e-8 is for.",
     2,
     ERROR_PAIRS,
+    gated=True,  # a zero function keeps it
 )
 def relative_error_of_equal_arrays(calls: Calls, example: Example) -> None:
     got = number_result_of(calls, {"a": example["a"], "b": example["a"].copy()})
@@ -370,6 +374,7 @@ def relative_error_of_equal_arrays(calls: Calls, example: Example) -> None:
     "Neither array is the 'true' one: scale the difference by both of them.",
     1,
     ERROR_PAIRS,
+    gated=True,
 )
 def relative_error_is_symmetric(calls: Calls, example: Example) -> None:
     backwards = number_result_of(calls, {"a": example["b"], "b": example["a"]})
@@ -388,6 +393,7 @@ def relative_error_is_symmetric(calls: Calls, example: Example) -> None:
     "Divide by |a| + |b| (each absolute value on its own), not by |a + b|.",
     1,
     ERROR_PAIRS,
+    gated=True,
 )
 def relative_error_at_most_one(calls: Calls, example: Example) -> None:
     got = number_result_of(calls, example)
@@ -464,7 +470,7 @@ def _torch_of(example: Example) -> tuple[float, Layers]:
 def mlp_agrees_with_torch(name: str, says: str, hint: str, part: int) -> Property:
     """Part 0 (the loss) or part 1 (the grads) of ``mlp_loss_and_grads`` equals PyTorch's."""
 
-    @drawn_property("mlp_loss_and_grads", name, says, hint, 2, MLPS)
+    @drawn_property("mlp_loss_and_grads", name, says, hint, 2, MLPS, establishes_correctness=True)
     def test(calls: Calls, example: Example) -> None:
         what = "the loss differs from PyTorch's" if part == 0 else "grads differ from torch.autograd's"
         _close("mlp_loss_and_grads", _loss_and_grads(calls, example)[part], _torch_of(example)[part], what)
@@ -479,6 +485,7 @@ def mlp_agrees_with_torch(name: str, says: str, hint: str, part: int) -> Propert
     "Check your gradients with your own numerical_gradient, one layer at a time, starting from the last.",
     1,
     MLPS.filter(_away_from_kinks),
+    establishes_correctness=True,  # the grader's own loss of the MLP, not the student's
 )
 def mlp_grads_match_central_differences(calls: Calls, example: Example) -> None:
     want = mlp_central_differences(example["x"], example["labels"], example["params"], _activation(example))
@@ -489,7 +496,15 @@ def mlp_grads_match_central_differences(calls: Calls, example: Example) -> None:
 def mlp_unchanged_when(name: str, says: str, hint: str, change: Callable[[Example, np.ndarray], Example]) -> Property:
     """The loss and grads stay the same when ``change`` rearranges the batch (given a drawn permutation)."""
 
-    @drawn_property("mlp_loss_and_grads", name, f"the loss and grads stay the same when {says}", hint, 1, PERMUTED_MLPS)
+    @drawn_property(
+        "mlp_loss_and_grads",
+        name,
+        f"the loss and grads stay the same when {says}",
+        hint,
+        1,
+        PERMUTED_MLPS,
+        gated=True,  # a constant stays the same
+    )
     def test(calls: Calls, drawn: Example) -> None:
         example = {key: value for key, value in drawn.items() if key != "permutation"}
         before = _loss_and_grads(calls, example)
@@ -590,11 +605,18 @@ def _iterates(calls: Calls, example: Example) -> np.ndarray:
 
 
 def bowl_property(
-    name: str, says: str, hint: str, examples: st.SearchStrategy[Example], check: Callable[[Example, np.ndarray], None]
+    name: str,
+    says: str,
+    hint: str,
+    examples: st.SearchStrategy[Example],
+    check: Callable[[Example, np.ndarray], None],
+    **flags: bool,
 ) -> Property:
-    """A 1-point property of gradient_descent: ``check(example, iterates)`` raises where it fails."""
+    """A 1-point property of gradient_descent: ``check(example, iterates)`` raises where it fails.
 
-    @drawn_property("gradient_descent", name, says, hint, 1, examples)
+    ``flags`` (``establishes_correctness``, ``gated``) are :func:`drawn_property`'s."""
+
+    @drawn_property("gradient_descent", name, says, hint, 1, examples, **flags)
     def test(calls: Calls, example: Example) -> None:
         check(example, _iterates(calls, example))
 
@@ -696,6 +718,7 @@ def _step_results(value: Any, count: int, function: str) -> list[np.ndarray]:
     "First the velocity, v = beta * v + dw, then the step with the new velocity, w = w - lr * v.",
     4,
     _optimizer_runs({"lr": st.floats(1e-3, 1.0), "beta": st.floats(0.1, 0.99)}),
+    establishes_correctness=True,
 )
 def momentum_agrees_with_torch(calls: Calls, example: Example) -> None:
     # The student's first step before PyTorch: an unfinished function answers without importing it.
@@ -718,7 +741,11 @@ def momentum_agrees_with_torch(calls: Calls, example: Example) -> None:
 
 def momentum_special_case(name: str, says: str, hint: str, zero: str) -> Property:
     """With ``zero = "beta"``, a plain gradient step (``w - lr dw``, ``v = dw``); with ``zero = "lr"``, ``w``
-    stays where it is while the velocity still accumulates."""
+    stays where it is while the velocity still accumulates.
+
+    Neither establishing nor gated: no trivial function passes either (the velocity must still move), and
+    a step right in the special case does part of the job.
+    """
 
     @drawn_property(
         "sgd_momentum_step",
@@ -753,6 +780,7 @@ def momentum_special_case(name: str, says: str, hint: str, zero: str) -> Propert
             "eps": st.sampled_from([1e-8, 1e-6, 1e-3]),
         }
     ),
+    establishes_correctness=True,
 )
 def adam_agrees_with_torch(calls: Calls, example: Example) -> None:
     hyper = (example["lr"], example["beta1"], example["beta2"], example["eps"])
@@ -784,7 +812,7 @@ def _first_adam_step(example: Example) -> Example:
     "m and v start at 0, so early averages are too small: divide them by 1 - beta1**t and 1 - beta2**t.",
     1,
     ADAM_STEPS.map(_first_adam_step),
-)
+)  # neither establishing nor gated: no trivial function passes it, and a right first step is part of the job
 def adam_first_step(calls: Calls, example: Example) -> None:
     dw = example["dw"]
     want = example["w"] - example["lr"] * dw / (np.abs(dw) + 1e-8)
@@ -803,6 +831,7 @@ def adam_first_step(calls: Calls, example: Example) -> None:
     "The step is lr times the corrected ratio; nothing else may move w.",
     1,
     ADAM_STEPS.map(lambda ex: {**ex, "lr": 0.0}),
+    gated=True,  # a step that returns (w, m, v) as they came keeps it
 )
 def adam_with_zero_lr(calls: Calls, example: Example) -> None:
     _close(
@@ -821,6 +850,7 @@ def optimizer_shapes(function: str, count: int, examples: st.SearchStrategy[Exam
         "A Python float times an array keeps the array's dtype; np.float64 values promote float32.",
         1,
         _in_float32_sometimes(examples),
+        gated=True,
     )
     def test(calls: Calls, example: Example) -> None:
         w = first_array(example)
@@ -951,6 +981,7 @@ def _orders(example: Example, recorded: list[dict[str, Any]]) -> list[np.ndarray
     "Each step: (loss, grads) = loss_and_grads(x[idx], y[idx], params), then p - lr * g for every array.",
     2,
     FULL_BATCH_RUNS,
+    establishes_correctness=True,  # the grader's own gradient descent
 )
 def minibatch_full_batch(calls: Calls, example: Example) -> None:
     params, losses = _run_of(calls.student(*example.values()))
@@ -978,6 +1009,7 @@ def minibatch_full_batch(calls: Calls, example: Example) -> None:
     "may be shorter. Index x and y with the same indices.",
     2,
     MINI_BATCH_RUNS,
+    gated=True,  # structural: how the examples are dealt, whatever is done with them
 )
 def minibatch_uses_every_example(calls: Calls, example: Example) -> None:
     n = len(example["x"])
@@ -999,6 +1031,7 @@ def minibatch_uses_every_example(calls: Calls, example: Example) -> None:
     "Pass the current params to loss_and_grads and update them after every mini-batch, not once per epoch.",
     2,
     MINI_BATCH_RUNS,
+    establishes_correctness=True,  # every step against the grader's own p - lr * g
 )
 def minibatch_steps(calls: Calls, example: Example) -> None:
     params, _, recorded = _probe(calls, example)
@@ -1016,6 +1049,7 @@ def minibatch_steps(calls: Calls, example: Example) -> None:
     "Collect the loss of every mini-batch of the epoch, then append their mean.",
     1,
     MINI_BATCH_RUNS,
+    establishes_correctness=True,  # the losses returned against the mean of the mini-batches' losses
 )
 def minibatch_epoch_losses(calls: Calls, example: Example) -> None:
     _, losses, recorded = _probe(calls, example)
@@ -1030,6 +1064,7 @@ def minibatch_epoch_losses(calls: Calls, example: Example) -> None:
     "Draw a fresh rng.permutation(n) at the start of every epoch.",
     1,
     SHUFFLED_RUNS,
+    gated=True,
 )
 def minibatch_shuffles(calls: Calls, example: Example) -> None:
     orders = _orders(example, _probe(calls, example)[2])
@@ -1044,6 +1079,7 @@ def minibatch_shuffles(calls: Calls, example: Example) -> None:
     "Use the rng you are given (rng.permutation), not np.random or a generator of your own.",
     1,
     SHUFFLED_RUNS,
+    gated=True,
 )
 def minibatch_uses_its_rng(calls: Calls, example: Example) -> None:
     seed = example["rng"].args[0]
@@ -1230,6 +1266,7 @@ PROPERTIES: tuple[Property, ...] = (
         "np.empty((steps + 1, *w0.shape)) has room for every iterate; row 0 is w0.",
         ANY_SHAPE_BOWLS,
         _first_is_w0,
+        gated=True,
     ),
     bowl_property(
         "zero_lr_changes_nothing",
@@ -1237,6 +1274,7 @@ PROPERTIES: tuple[Property, ...] = (
         "The step is lr * grad(w) and nothing else.",
         STANDING_STILL,
         _never_moves,
+        gated=True,  # standing still keeps it
     ),
     bowl_property(
         "descends_below_2_over_L",
@@ -1244,6 +1282,7 @@ PROPERTIES: tuple[Property, ...] = (
         "Step against the gradient, with the gradient at the current w.",
         DESCENDING,
         _descends,
+        gated=True,  # standing still keeps it
     ),
     bowl_property(
         "converges_to_the_minimum",
@@ -1251,13 +1290,14 @@ PROPERTIES: tuple[Property, ...] = (
         "Keep stepping with the same lr: no decay, no early stop.",
         CONVERGING,
         _converges,
+        establishes_correctness=True,  # the closed-form minimum
     ),
     bowl_property(
         "diverges_above_2_over_L",
         "with lr > 2/L, the iterates move away from the minimum (too large a learning rate diverges)",
         "Plain gradient descent has no safety net: do not clip, normalise or decay the step.",
         DIVERGING,
-        _diverges,
+        _diverges,  # neither establishing nor gated: no trivial function blows up
     ),
     leaves_input_unchanged("gradient_descent", 1, BOWLS),
     value_agrees_with_reference(

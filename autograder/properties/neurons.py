@@ -27,6 +27,7 @@ from autograder.properties.common import (
     agrees_with_reference,
     array_part,
     as_fast_as_reference,
+    drawn_property,
     in_order,
     leaves_nested_input_unchanged,
     parts_of,
@@ -110,7 +111,7 @@ def _shape_of(function: str, says: str, hint: str, points: float, examples: st.S
             shapes = ", ".join(f"{k} {v.shape}" for k, v in example.items() if isinstance(v, np.ndarray))
             raise PropertyFailure(f"{function} returned shape {got.shape} for {shapes}; expected {want}")
 
-    return Property(function, "returns_the_right_shape", says, hint, points, True, examples, test)
+    return Property(function, "returns_the_right_shape", says, hint, points, True, examples, test, gated=True)
 
 
 def _rows_are_independent(
@@ -140,6 +141,7 @@ def _rows_are_independent(
         True,
         examples,
         test,
+        gated=True,  # a constant is the same for every row
     )
 
 
@@ -165,6 +167,7 @@ def _within_activation_range(function: str, points: float, examples: st.SearchSt
         True,
         examples,
         test,
+        gated=True,
     )
 
 
@@ -268,15 +271,23 @@ def _contract_std(example: Example) -> float:
 
 
 def _init_property(
-    name: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example], check: Callable[..., None]
+    name: str,
+    says: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    check: Callable[..., None],
+    **flags: bool,
 ) -> Property:
-    """A property of ``init_dense``'s ``(W, b)``: ``check(W, b, example)`` raises on a failure."""
+    """A property of ``init_dense``'s ``(W, b)``: ``check(W, b, example)`` raises on a failure.
+
+    ``flags`` (``establishes_correctness``, ``gated``) are :func:`drawn_property`'s."""
 
     def test(calls: Calls, example: Example) -> None:
         W, b = _weights_and_biases(calls, example)
         check(W, b, example)
 
-    return Property("init_dense", name, says, hint, points, True, examples, test)
+    return drawn_property("init_dense", name, says, hint, points, examples, **flags)(test)
 
 
 def _check_shapes(W: np.ndarray, b: np.ndarray, example: Example) -> None:
@@ -351,6 +362,7 @@ def _uses_the_rng(points: float) -> Property:
         True,
         examples,
         test,
+        gated=True,  # any use of the rng keeps it, whatever is drawn
     )
 
 
@@ -379,6 +391,7 @@ def _raises_for_unknown_scheme(points: float) -> Property:
         True,
         _init_examples(UNKNOWN_SCHEMES, side=SMALL_SIDE),
         test,
+        gated=True,  # a function that always raises ValueError(repr(args)) keeps it
     )
 
 
@@ -390,6 +403,7 @@ INIT_PROPERTIES: tuple[Property, ...] = (
         1,
         _init_examples(("he", "glorot"), side=SMALL_SIDE, default=True),
         _check_shapes,
+        gated=True,
     ),
     _init_property(
         "zero_biases",
@@ -398,6 +412,7 @@ INIT_PROPERTIES: tuple[Property, ...] = (
         1,
         _init_examples(("he", "glorot"), side=SMALL_SIDE, default=True),
         _check_zero_biases,
+        gated=True,
     ),
     _init_property(
         "zero_mean",
@@ -406,6 +421,7 @@ INIT_PROPERTIES: tuple[Property, ...] = (
         1,
         _init_examples(("he", "glorot"), default=True),
         _check_mean,
+        gated=True,  # all-zero weights have mean 0
     ),
     _init_property(
         "he_std",
@@ -415,6 +431,7 @@ INIT_PROPERTIES: tuple[Property, ...] = (
         2,
         _init_examples(("he",), default=True),
         _check_std,
+        establishes_correctness=True,  # the contract's standard deviation
     ),
     _init_property(
         "glorot_std",
@@ -423,7 +440,10 @@ INIT_PROPERTIES: tuple[Property, ...] = (
         2,
         _init_examples(("glorot",)),
         _check_std,
+        establishes_correctness=True,
     ),
+    # Neither establishing nor gated: no trivial function passes it, and weights of the right spread drawn
+    # from another distribution still do part of the job.
     _init_property(
         "normally_distributed",
         "init_dense's weights are normally distributed (Kolmogorov-Smirnov test)",
@@ -498,6 +518,7 @@ def _mlp_shape(points: float) -> Property:
         True,
         _mlp_examples(),
         test,
+        gated=True,
     )
 
 

@@ -32,6 +32,7 @@ from autograder.properties.common import (
     array_part,
     as_fast_as_reference,
     central_differences,
+    drawn_property,
     in_order,
     leaves_nested_input_unchanged,
     parts_of,
@@ -77,6 +78,7 @@ def _polynomial_shape(points: float) -> Property:
         True,
         _polynomial_examples(),
         test,
+        gated=True,
     )
 
 
@@ -97,6 +99,7 @@ def _first_column_is_ones(points: float) -> Property:
         True,
         _polynomial_examples(min_degree=1),
         test,
+        gated=True,  # a constant 1 keeps it
     )
 
 
@@ -164,7 +167,8 @@ def _penalty_relation(
 
         check(penalty, example)
 
-    return Property("l2_penalty", name, says, hint, points, True, examples, test)
+    # Relations between calls: a zero function keeps every one of them.
+    return Property("l2_penalty", name, says, hint, points, True, examples, test, gated=True)
 
 
 def _check_ignores_biases(penalty: Callable[[Params, float], float], example: Example) -> None:
@@ -253,15 +257,23 @@ def _loose(value: Any, what: str) -> np.ndarray:
 
 
 def _grads_property(
-    name: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example], check: Callable[..., None]
+    name: str,
+    says: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    check: Callable[..., None],
+    **flags: bool,
 ) -> Property:
-    """A property of ``l2_penalty_grads``: ``check(layer, W, b, dW, db, lam)`` raises on a failure."""
+    """A property of ``l2_penalty_grads``: ``check(layer, W, b, dW, db, lam)`` raises on a failure.
+
+    ``flags`` (``establishes_correctness``, ``gated``) are :func:`drawn_property`'s."""
 
     def test(calls: Calls, example: Example) -> None:
         for layer, ((W, b), (dW, db)) in enumerate(zip(example["params"], _grad_pairs(calls, example), strict=True)):
             check(layer, W, b, dW, db, example["lam"])
 
-    return Property("l2_penalty_grads", name, says, hint, points, True, examples, test)
+    return drawn_property("l2_penalty_grads", name, says, hint, points, examples, **flags)(test)
 
 
 def _check_weight_grads(layer: int, W: np.ndarray, b: np.ndarray, dW: Any, db: Any, lam: float) -> None:
@@ -318,6 +330,7 @@ L2_GRADS_PROPERTIES: tuple[Property, ...] = (
         3,
         L2,
         _check_weight_grads,
+        establishes_correctness=True,
     ),
     agrees_with_reference_nested("l2_penalty_grads", "Check several layers, and look at what you return for b.", 2, L2),
     _grads_property(
@@ -327,6 +340,7 @@ L2_GRADS_PROPERTIES: tuple[Property, ...] = (
         2,
         L2,
         _check_central_differences,
+        establishes_correctness=True,  # the grader's own penalty, not the student's
     ),
     _grads_property(
         "zero_bias_gradients",
@@ -335,6 +349,7 @@ L2_GRADS_PROPERTIES: tuple[Property, ...] = (
         1,
         L2,
         _check_zero_bias_grads,
+        gated=True,  # a zero function keeps it
     ),
     _grads_property(
         "shaped_like_params",
@@ -343,6 +358,7 @@ L2_GRADS_PROPERTIES: tuple[Property, ...] = (
         1,
         L2,
         _check_shapes,
+        gated=True,
     ),
     leaves_nested_input_unchanged("l2_penalty_grads", 1, L2),
 )
@@ -395,6 +411,7 @@ def _ridge_shape(points: float) -> Property:
         True,
         _ridge_examples(),
         test,
+        gated=True,
     )
 
 
@@ -425,6 +442,7 @@ def _shift_moves_only_intercept(points: float) -> Property:
         True,
         examples,
         test,
+        gated=True,  # predicting mean(y) with zero weights keeps it
     )
 
 
@@ -449,6 +467,7 @@ def _huge_lambda_keeps_only_intercept(points: float) -> Property:
         True,
         _ridge_examples(st.just(HUGE_LAMBDA)),
         test,
+        gated=True,  # predicting mean(y) with zero weights keeps it
     )
 
 
@@ -519,14 +538,17 @@ def _dropout_property(
     examples: st.SearchStrategy[Example],
     check: Callable[..., None],
     errstate: bool = False,
+    **flags: bool,
 ) -> Property:
-    """A property of ``dropout_forward``: ``check(out, kept, example)`` raises on a failure."""
+    """A property of ``dropout_forward``: ``check(out, kept, example)`` raises on a failure.
+
+    ``flags`` (``establishes_correctness``, ``gated``) are :func:`drawn_property`'s."""
 
     def test(calls: Calls, example: Example) -> None:
         out, kept = _out_and_mask(calls, example, errstate)
         check(out, kept, example)
 
-    return Property("dropout_forward", name, says, hint, points, True, examples, test)
+    return drawn_property("dropout_forward", name, says, hint, points, examples, **flags)(test)
 
 
 def _check_mask_explains_output(out: np.ndarray, kept: np.ndarray, example: Example) -> None:
@@ -608,6 +630,7 @@ def _uses_the_rng(points: float) -> Property:
         True,
         _dropout_examples(x=x, p=st.sampled_from([0.3, 0.5])),
         test,
+        gated=True,  # any use of the rng keeps it, whatever is drawn
     )
 
 
@@ -621,6 +644,7 @@ DROPOUT_FORWARD_PROPERTIES: tuple[Property, ...] = (
         2,
         DROPOUT,
         _check_mask_explains_output,
+        gated=True,  # checked against the student's own mask: dropping every unit keeps it
     ),
     Property(
         "dropout_forward",
@@ -631,6 +655,7 @@ DROPOUT_FORWARD_PROPERTIES: tuple[Property, ...] = (
         True,
         DROPOUT,
         _check_mask_is_boolean,
+        gated=True,
     ),
     _dropout_property(
         "keeps_the_mean",
@@ -639,6 +664,7 @@ DROPOUT_FORWARD_PROPERTIES: tuple[Property, ...] = (
         1,
         _dropout_examples(x=LARGE_X),
         _check_mean,
+        gated=True,  # returning x itself keeps the mean
     ),
     _dropout_property(
         "drops_a_fraction_p",
@@ -647,6 +673,7 @@ DROPOUT_FORWARD_PROPERTIES: tuple[Property, ...] = (
         1,
         _dropout_examples(x=LARGE_X),
         _check_fraction,
+        establishes_correctness=True,  # the contract's binomial distribution of the mask
     ),
     _dropout_property(
         "identity_in_evaluation",
@@ -655,6 +682,7 @@ DROPOUT_FORWARD_PROPERTIES: tuple[Property, ...] = (
         1,
         _dropout_examples(training=st.just(False)),
         _check_identity,
+        gated=True,  # returning x itself keeps it
     ),
     _dropout_property(
         "identity_at_p_zero",
@@ -663,6 +691,7 @@ DROPOUT_FORWARD_PROPERTIES: tuple[Property, ...] = (
         1,
         _dropout_examples(p=st.just(0.0)),
         _check_identity,
+        gated=True,
     ),
     _dropout_property(
         "zeros_at_p_one",
@@ -672,6 +701,7 @@ DROPOUT_FORWARD_PROPERTIES: tuple[Property, ...] = (
         _dropout_examples(p=st.just(1.0)),
         _check_all_dropped,
         errstate=True,
+        gated=True,  # dropping every unit keeps it
     ),
     _uses_the_rng(1),
     leaves_nested_input_unchanged(
@@ -715,6 +745,7 @@ def _backward_central_differences(points: float) -> Property:
         True,
         _backward_examples(),
         test,
+        establishes_correctness=True,  # the grader's own forward pass, not the student's
     )
 
 
@@ -733,6 +764,7 @@ def _backward_zeros_at_p_one(points: float) -> Property:
         True,
         _backward_examples(p=st.just(1.0)),
         test,
+        gated=True,  # a zero function keeps it
     )
 
 
@@ -812,15 +844,23 @@ def _epochs(calls: Calls, example: Example) -> tuple[int, int]:
 
 
 def _stopping_property(
-    name: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example], check: Callable[..., None]
+    name: str,
+    says: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    check: Callable[..., None],
+    **flags: bool,
 ) -> Property:
-    """A property of ``early_stopping``: ``check(stop, best, losses, patience)`` raises on a failure."""
+    """A property of ``early_stopping``: ``check(stop, best, losses, patience)`` raises on a failure.
+
+    ``flags`` (``establishes_correctness``, ``gated``) are :func:`drawn_property`'s."""
 
     def test(calls: Calls, example: Example) -> None:
         stop, best = _epochs(calls, example)
         check(stop, best, np.asarray(example["val_losses"], dtype=np.float64), example["patience"])
 
-    return Property("early_stopping", name, says, hint, points, True, examples, test)
+    return drawn_property("early_stopping", name, says, hint, points, examples, **flags)(test)
 
 
 def _check_rule(stop: int, best: int, losses: np.ndarray, patience: int) -> None:
@@ -884,6 +924,7 @@ def _accepts_a_list(points: float) -> Property:
         True,
         _stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES), as_list=True),
         test,
+        gated=True,  # a constant answers the same for both
     )
 
 
@@ -898,6 +939,7 @@ EARLY_STOPPING_PROPERTIES: tuple[Property, ...] = (
         3,
         STOPPING,
         _check_rule,
+        establishes_correctness=True,
     ),
     agrees_with_reference_nested("early_stopping", "Try curves with plateaus, and patience 1.", 2, STOPPING),
     _stopping_property(
@@ -907,6 +949,7 @@ EARLY_STOPPING_PROPERTIES: tuple[Property, ...] = (
         1,
         _worked_examples(),
         _check_worked,
+        establishes_correctness=True,  # the stored answers
     ),
     _stopping_property(
         "ties_keep_the_first_epoch",
@@ -915,6 +958,7 @@ EARLY_STOPPING_PROPERTIES: tuple[Property, ...] = (
         1,
         _stopping_examples(TIED_CURVES),
         _check_first_of_ties,
+        gated=True,  # always answering (0, 0) keeps it
     ),
     _stopping_property(
         "waits_exactly_patience_epochs",
@@ -923,6 +967,7 @@ EARLY_STOPPING_PROPERTIES: tuple[Property, ...] = (
         1,
         _stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES)),
         _check_waits_patience,
+        gated=True,
     ),
     _stopping_property(
         "runs_to_the_end_if_never_triggered",
@@ -931,6 +976,7 @@ EARLY_STOPPING_PROPERTIES: tuple[Property, ...] = (
         1,
         _stopping_examples(DECREASING_CURVES),
         _check_never_triggered,
+        gated=True,  # always answering the last epoch keeps it
     ),
     _accepts_a_list(1),
 )

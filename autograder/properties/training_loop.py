@@ -218,6 +218,7 @@ def _honours_prefer(points: float) -> Property:
         True,
         _device_examples(available=True),
         test,
+        establishes_correctness=True,
     )
 
 
@@ -242,6 +243,7 @@ def _default_order(points: float) -> Property:
         True,
         examples,
         test,
+        establishes_correctness=True,
     )
 
 
@@ -267,6 +269,7 @@ def _fails_clearly(points: float) -> Property:
         True,
         _device_examples(available=False),
         test,
+        gated=True,  # always raising an error that repeats the arguments keeps it
     )
 
 
@@ -364,6 +367,7 @@ def _deterministic_for_seed(points: float) -> Property:
         True,
         loader_examples(shuffle=True),
         test,
+        gated=True,
     )
 
 
@@ -383,6 +387,7 @@ def _reshuffles_each_epoch(points: float) -> Property:
         True,
         loader_examples(shuffle=True),
         test,
+        gated=True,
     )
 
 
@@ -411,6 +416,7 @@ def _batches_on_device(points: float) -> Property:
         True,
         loader_examples(),
         test,
+        gated=True,
     )
 
 
@@ -468,6 +474,7 @@ def _has_the_requested_layers(points: float) -> Property:
         True,
         mlp_examples(st.sampled_from(list(ACTIVATIONS))),
         test,
+        establishes_correctness=True,  # the contract's layer widths
     )
 
 
@@ -505,6 +512,7 @@ def _activation_property(name: str, says: str, hint: str, points: float, default
         True,
         mlp_examples(None if default else st.sampled_from(list(ACTIVATIONS))),
         test,
+        gated=True,  # checked against the network's own layers: a network with none keeps it
     )
 
 
@@ -528,6 +536,7 @@ def _rejects_unknown_activation(points: float) -> Property:
         True,
         mlp_examples(st.sampled_from(["swish", "rleu", "ReLU", "gelu"])),
         test,
+        gated=True,  # a function that always raises ValueError keeps it
     )
 
 
@@ -548,6 +557,7 @@ def _mlp_agrees_with_reference(points: float) -> Property:
         mlp_examples(st.sampled_from(list(ACTIVATIONS))),
         test,
         needs_reference=True,
+        establishes_correctness=True,
     )
 
 
@@ -577,6 +587,7 @@ def _train_agrees_with_reference(points: float) -> Property:
         training_examples(),
         test,
         needs_reference=True,
+        establishes_correctness=True,
     )
 
 
@@ -604,6 +615,7 @@ def _returns_mean_loss(points: float) -> Property:
         True,
         training_examples(),
         test,
+        establishes_correctness=True,  # the value returned against the losses of its batches
     )
 
 
@@ -626,6 +638,7 @@ def _trains_in_train_mode(points: float) -> Property:
         True,
         training_examples(),
         test,
+        gated=True,
     )
 
 
@@ -642,6 +655,7 @@ def _moves_batches(function: str, examples: st.SearchStrategy[Example], harness:
         True,
         examples,
         test,
+        gated=True,
     )
 
 
@@ -666,6 +680,7 @@ def _synchronises_once(points: float) -> Property:
         True,
         training_examples(),
         test,
+        gated=True,  # doing nothing keeps it
     )
 
 
@@ -687,6 +702,7 @@ def _keeps_no_graph(points: float) -> Property:
         True,
         training_examples(),
         test,
+        gated=True,  # doing nothing keeps it
     )
 
 
@@ -708,6 +724,7 @@ def _autocasts(points: float) -> Property:
         True,
         training_examples(amp=None),
         test,
+        gated=True,
     )
 
 
@@ -759,6 +776,7 @@ def _evaluate_agrees_with_reference(points: float) -> Property:
         evaluation_examples(),
         test,
         needs_reference=True,
+        establishes_correctness=True,
     )
 
 
@@ -787,6 +805,7 @@ def _mean_loss_and_accuracy(points: float) -> Property:
         True,
         evaluation_examples(),
         test,
+        establishes_correctness=True,  # the values returned against the losses and hits of its batches
     )
 
 
@@ -812,6 +831,7 @@ def _leaves_model_unchanged(points: float) -> Property:
         True,
         evaluation_examples(),
         test,
+        gated=True,  # doing nothing keeps it
     )
 
 
@@ -833,6 +853,7 @@ def _builds_no_graph(points: float) -> Property:
         True,
         evaluation_examples(),
         test,
+        gated=True,  # doing nothing keeps it
     )
 
 
@@ -854,6 +875,7 @@ def _restores_mode(points: float) -> Property:
         True,
         evaluation_examples(),
         test,
+        gated=True,  # doing nothing keeps it
     )
 
 
@@ -945,6 +967,7 @@ def _reaches_on_digits(points: float) -> Property:
         True,
         st.just({"spec": DIGITS}),
         test,
+        establishes_correctness=True,  # the accuracy the reference reaches
     )
 
 
@@ -968,6 +991,7 @@ def _history_has_every_epoch(points: float) -> Property:
         True,
         overfit_examples([None, 2]),
         test,
+        gated=True,
     )
 
 
@@ -1006,6 +1030,7 @@ def _early_stopping(points: float) -> Property:
         True,
         overfit_examples([1, 2, 3]),
         test,
+        # Neither establishing nor gated: no trivial function passes it, and stopping right is part of the job.
     )
 
 
@@ -1031,6 +1056,7 @@ def _fit_agrees_with_reference(points: float) -> Property:
         overfit_examples([None, 2]),
         test,
         needs_reference=True,
+        establishes_correctness=True,
     )
 
 
@@ -1053,6 +1079,7 @@ def _shows_progress(points: float) -> Property:
         True,
         st.just({"spec": OVERFIT}),
         test,
+        gated=True,
     )
 
 
