@@ -24,7 +24,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from autograder.sandbox import CallOutcome, PreparedCall
+import numpy as np
+
+from autograder.protocol import NumpyScalar
+from autograder.sandbox import CallOutcome, PreparedCall, WorkerFailure
 
 Answer = CallOutcome | BaseException
 FIRST_CHUNK = 8
@@ -42,20 +45,55 @@ class _StopCollecting(BaseException):
     """Raised from the collecting test body once an example has failed: Hypothesis need draw no more."""
 
 
-class Answers:
-    """The outcome of each distinct student call of one property, keyed by the encoded call."""
+# What the answers kept for one property may hold in arrays: examples are small, so an honest function's
+# answers to a property come to megabytes; a function that returns hundreds of MiB per call would
+# otherwise make the grader hold gigabytes.
+ANSWERS_BUDGET_BYTES = 512 << 20
 
-    def __init__(self) -> None:
+
+class Answers:
+    """The outcome of each distinct student call of one property, keyed by the encoded call.
+
+    Their arrays may hold at most ``budget`` bytes together; an answer over it is kept as a failure
+    (verdict ``memory``) that costs its function, never the grader.
+    """
+
+    def __init__(self, budget: int = ANSWERS_BUDGET_BYTES) -> None:
         self._answers: dict[str, Answer] = {}
+        self._budget = budget
+        self._held = 0
 
     def get(self, key: str) -> Answer | None:
         return self._answers.get(key)
 
     def put(self, key: str, answer: Answer) -> None:
+        if isinstance(answer, CallOutcome):
+            size = _array_bytes(answer.value) + _array_bytes(answer.args_after)
+            if self._held + size > self._budget:
+                answer = WorkerFailure(
+                    "memory",
+                    f"its answers to this property's examples came to more than {self._budget >> 20} MiB, "
+                    "more than the grader keeps",
+                )
+            else:
+                self._held += size
         self._answers[key] = answer
 
     def __len__(self) -> int:
         return len(self._answers)
+
+
+def _array_bytes(value: Any, depth: int = 0) -> int:
+    """The bytes held by the arrays in a decoded answer (nesting is bounded by the wire format)."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, NumpyScalar):
+        return int(value.value.nbytes)
+    if isinstance(value, (list, tuple)) and depth < 64:
+        return sum(_array_bytes(item, depth + 1) for item in value)
+    if isinstance(value, dict) and depth < 64:
+        return sum(_array_bytes(item, depth + 1) for item in value.values())
+    return 0
 
 
 class Resolver(Protocol):

@@ -25,6 +25,9 @@ from typing import Any, Literal
 import numpy as np
 
 MAX_MESSAGE_BYTES = 1 << 28
+# The JSON part of an answer a grader takes from a worker: JSON grows tenfold and more once decoded into
+# Python objects, so this is far below the frame's limit (arrays travel as blobs and do not count here).
+MAX_ANSWER_HEADER_BYTES = 8 << 20
 _READ_CHUNK = 1 << 20
 # Array kinds that are plain data: booleans, integers, floats, complex numbers, bytes and text.
 _PLAIN_KINDS = "biufcSU"
@@ -34,6 +37,10 @@ _BLOB_LENGTH = struct.Struct("<Q")
 
 class ProtocolError(Exception):
     """A frame could not be read: the peer closed the connection or sent something malformed."""
+
+
+class FrameTooLarge(ProtocolError):
+    """A frame, or its JSON part, is larger than the reader takes."""
 
 
 class NamedCallable:
@@ -90,6 +97,8 @@ def _npy_to_array(data: bytes) -> np.ndarray:
         raise ProtocolError(f"a malformed array header ({error})") from None
     if dtype.kind not in _PLAIN_KINDS or dtype.fields is not None or dtype.subdtype is not None:
         raise ProtocolError(f"an array of dtype {dtype} is not plain data")
+    if dtype.itemsize == 0:  # zero bytes per element: a shape of any size would pass the size check below
+        raise ProtocolError(f"an array of dtype {dtype} has elements of no size")
     count = 1
     for side in shape:
         count *= int(side)
@@ -206,15 +215,18 @@ def _recv_exactly(sock: socket.socket, size: int, deadline: float | None) -> byt
     return b"".join(parts)
 
 
-def recv_message(sock: socket.socket, deadline: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
+def recv_message(
+    sock: socket.socket, deadline: float | None = None, max_header_bytes: int = MAX_MESSAGE_BYTES
+) -> tuple[dict[str, Any], list[bytes]]:
     """Receive one frame by ``deadline`` (``time.monotonic()``; none: the socket's own timeout).
 
-    Raises :class:`ProtocolError` on EOF or a malformed or oversized frame, and ``TimeoutError`` when
+    Raises :class:`FrameTooLarge` for a frame over :data:`MAX_MESSAGE_BYTES` or a JSON part over
+    ``max_header_bytes``, :class:`ProtocolError` on EOF or a malformed frame, and ``TimeoutError`` when
     the whole frame has not arrived by the deadline, however the bytes trickle in.
     """
     text_length, blob_count = _HEADER.unpack(_recv_exactly(sock, _HEADER.size, deadline))
-    if text_length > MAX_MESSAGE_BYTES or blob_count > 1_000_000:
-        raise ProtocolError("frame too large")
+    if text_length > min(max_header_bytes, MAX_MESSAGE_BYTES) or blob_count > 1_000_000:
+        raise FrameTooLarge(f"a message of more than {min(max_header_bytes, MAX_MESSAGE_BYTES) >> 20} MiB of JSON")
     raw = _recv_exactly(sock, text_length, deadline)
     try:
         header = json.loads(raw)
@@ -230,7 +242,7 @@ def recv_message(sock: socket.socket, deadline: float | None = None) -> tuple[di
         (length,) = _BLOB_LENGTH.unpack(_recv_exactly(sock, _BLOB_LENGTH.size, deadline))
         total += length
         if total > MAX_MESSAGE_BYTES:
-            raise ProtocolError("frame too large")
+            raise FrameTooLarge(f"a message of more than {MAX_MESSAGE_BYTES >> 20} MiB")
         blobs.append(_recv_exactly(sock, length, deadline))
     return header, blobs
 

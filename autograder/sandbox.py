@@ -35,7 +35,16 @@ from pathlib import Path
 from typing import Any
 
 from autograder import cgroups, isolation
-from autograder.protocol import NamedCallable, ProtocolError, decode, encode, recv_message, send_message
+from autograder.protocol import (
+    MAX_ANSWER_HEADER_BYTES,
+    FrameTooLarge,
+    NamedCallable,
+    ProtocolError,
+    decode,
+    encode,
+    recv_message,
+    send_message,
+)
 from autograder.submission import Chunk
 
 _PID_BYTES = 8
@@ -218,10 +227,13 @@ class Worker:
     def receive(self, limit: float) -> tuple[dict[str, Any], list[bytes]]:
         """The next message, within ``limit`` seconds; a worker that ended raises how it ended."""
         try:
-            response, blobs = recv_message(self.sock, time.monotonic() + limit)
+            response, blobs = recv_message(self.sock, time.monotonic() + limit, MAX_ANSWER_HEADER_BYTES)
         except TimeoutError:
             self.kill()
             raise WorkerFailure("timeout", f"took longer than the time limit of {limit:g} s") from None
+        except FrameTooLarge as error:
+            self.kill()
+            raise WorkerFailure("memory", f"sent back an answer larger than the grader takes ({error})") from None
         except (ProtocolError, OSError) as error:
             self.kill()
             raise WorkerFailure("crashed", f"the worker process died ({error})") from None
@@ -332,9 +344,12 @@ class Worker:
                 value = decode(response["result"], blobs)
                 after = decode(response["args_after"], blobs) if "args_after" in response else None
                 return CallOutcome(value, after)
-        except (ProtocolError, KeyError, TypeError, ValueError, RecursionError) as error:
+        except MemoryError:
             self.kill()
-            raise WorkerFailure("crashed", f"the worker sent a malformed answer ({error})") from None
+            raise WorkerFailure("memory", "sent back an answer too large for the grader to decode") from None
+        except (ProtocolError, KeyError, TypeError, ValueError, RecursionError) as error:
+            self.kill()  # an honest worker never sends one: its process was patched to lie
+            raise WorkerFailure("forbidden", f"the worker sent a malformed answer ({error})") from None
         kind = response.get("kind")
         message = str(response.get("message", ""))[:1000]
         if kind == "not_implemented":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import threading
@@ -10,7 +11,18 @@ import time
 import numpy as np
 import pytest
 
-from autograder.protocol import NumpyScalar, Opaque, ProtocolError, decode, encode, recv_message, send_message
+from autograder.batching import Answers
+from autograder.protocol import (
+    FrameTooLarge,
+    NumpyScalar,
+    Opaque,
+    ProtocolError,
+    decode,
+    encode,
+    recv_message,
+    send_message,
+)
+from autograder.sandbox import CallOutcome, WorkerFailure
 
 
 def round_trip(value: object, worker_side: bool = False) -> object:
@@ -121,3 +133,40 @@ def test_a_peer_that_trickles_bytes_cannot_hold_the_reader_past_its_deadline() -
         thread.join()
         left.close()
         right.close()
+
+
+def test_an_array_of_elements_of_no_size_is_refused_whatever_its_shape() -> None:
+    """``|S0`` with shape (10**13,) has no bytes to check against: a reader that trusted it would allocate."""
+    header = "{'descr': '|S0', 'fortran_order': False, 'shape': (10000000000000,), }"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    blob = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode()
+    with pytest.raises(ProtocolError, match="no size"):
+        decode({"t": "ndarray", "i": 0}, [blob])
+
+
+def test_a_json_part_over_the_reader_s_limit_is_refused_before_it_is_read() -> None:
+    left, right = socket.socketpair()
+    with left, right:
+
+        def send() -> None:
+            with contextlib.suppress(OSError):  # the reader stops reading, and the socket closes under us
+                send_message(left, {"v": "x" * (2 << 20)}, [])
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        with pytest.raises(FrameTooLarge):
+            recv_message(right, time.monotonic() + 10, max_header_bytes=1 << 20)
+        right.close()
+        sender.join()
+
+
+def test_answers_over_a_property_s_budget_are_kept_as_a_memory_failure() -> None:
+    """The grader keeps a property's answers for replay; what they hold together is bounded."""
+    answers = Answers(budget=3 << 20)
+    for key in ("a", "b", "c"):
+        answers.put(key, CallOutcome(np.zeros(1 << 17)))  # 1 MiB each
+    answers.put("d", CallOutcome([np.zeros(1 << 17)], args_after=[np.zeros(1)]))
+    assert isinstance(answers.get("c"), CallOutcome)
+    refused = answers.get("d")
+    assert isinstance(refused, WorkerFailure) and refused.verdict == "memory"
+    assert "more than 3 MiB" in refused.message
