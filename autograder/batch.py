@@ -194,16 +194,33 @@ def find_submissions(folder: Path, assignment: Assignment) -> list[Found]:
 
 
 def _nbgrader_root(folder: Path, assignment_id: str) -> Path | None:
-    if (folder / "submitted").is_dir():
+    if _is_folder(folder / "submitted"):
         return folder / "submitted"
-    if folder.name == "submitted" or any((child / assignment_id).is_dir() for child in _subfolders(folder)):
+    if folder.name == "submitted" or any(_is_folder(child / assignment_id) for child in _subfolders(folder)):
         return folder
     return None
 
 
 def _find_nbgrader(submitted: Path, folder: Path, assignment: Assignment) -> Iterator[Found]:
-    for student_folder in _subfolders(submitted):
+    for student_folder in _subfolders(submitted, links_too=True):
         yield _found_in(student_folder, folder, assignment)
+
+
+def _is_folder(path: Path) -> bool:
+    """A real folder: a symbolic link to one is not entered (it could lead anywhere the grader can read)."""
+    return not path.is_symlink() and path.is_dir()
+
+
+def shown(name: str) -> str:
+    """A file name as reports, the gradebook and exports can hold it: bytes that are not UTF-8 (what unzip
+    makes of a Latin-1 name) are written as escapes such as ``\\xe9``."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def _linked(student: str, folder: Path, path: Path) -> Found:
+    source = shown(str(path.relative_to(folder)))
+    message = f"{source}: a symbolic link to a folder; the grader does not follow links out of a submission"
+    return Found(student, source, None, "unreadable", message)
 
 
 def find_nbgrader_submission(submitted: Path, student: str, assignment: Assignment) -> Found:
@@ -216,9 +233,12 @@ def find_nbgrader_submission(submitted: Path, student: str, assignment: Assignme
 
 
 def _found_in(student_folder: Path, folder: Path, assignment: Assignment) -> Found:
-    student = student_folder.name
+    student = shown(student_folder.name)
     where = student_folder / assignment.id
-    source = str(where.relative_to(folder))
+    for path in (student_folder, where):
+        if path.is_symlink():
+            return _linked(student, folder, path)
+    source = shown(str(where.relative_to(folder)))
     files = _candidates(where) if where.is_dir() else []
     if not files:
         what = "the folder is empty" if not any(student_folder.iterdir()) else f"{source} holds no notebook"
@@ -226,7 +246,8 @@ def _found_in(student_folder: Path, folder: Path, assignment: Assignment) -> Fou
     named = [f for f in files if f.name == assignment.notebook]
     if len(files) > 1 and not named:
         return _duplicate(student, source, files)
-    return _checked(student, str((named or files)[0].relative_to(folder)), (named or files)[0], assignment)
+    chosen = (named or files)[0]
+    return _checked(student, shown(str(chosen.relative_to(folder))), chosen, assignment)
 
 
 def _find_flat(folder: Path, assignment: Assignment) -> Iterator[Found]:
@@ -235,23 +256,32 @@ def _find_flat(folder: Path, assignment: Assignment) -> Iterator[Found]:
         if entry.name.startswith(".") or entry.name.startswith("autograder.db"):
             continue
         if entry.is_dir() or entry.suffix in SUFFIXES:
-            by_student.setdefault(entry.stem if entry.is_file() else entry.name, []).append(entry)
+            name = entry.name if entry.is_dir() else entry.stem
+            by_student.setdefault(shown(name), []).append(entry)
     for student, entries in by_student.items():
         if len(entries) > 1:
             yield _duplicate(student, student, entries)
             continue
         entry = entries[0]
+        if entry.is_dir() and entry.is_symlink():
+            yield _linked(student, folder, entry)
+            continue
         files = _candidates(entry) if entry.is_dir() else [entry]
         if not files:
-            yield Found(student, entry.name, None, "no_submission", f"no submission: {entry.name}/ is empty")
+            yield Found(
+                student, shown(entry.name), None, "no_submission", f"no submission: {shown(entry.name)}/ is empty"
+            )
         elif len(files) > 1:
-            yield _duplicate(student, entry.name, files)
+            yield _duplicate(student, shown(entry.name), files)
         else:
-            yield _checked(student, str(files[0].relative_to(folder)), files[0], assignment)
+            yield _checked(student, shown(str(files[0].relative_to(folder))), files[0], assignment)
 
 
-def _subfolders(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+def _subfolders(folder: Path, links_too: bool = False) -> list[Path]:
+    """The folders in ``folder`` (and, with ``links_too``, links to folders, to be reported, not entered)."""
+    return sorted(
+        p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and (links_too or not p.is_symlink())
+    )
 
 
 def _candidates(folder: Path) -> list[Path]:
@@ -262,7 +292,7 @@ def _candidates(folder: Path) -> list[Path]:
 
 
 def _duplicate(student: str, source: str, paths: list[Path]) -> Found:
-    names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in paths)
+    names = ", ".join(shown(p.name) + ("/" if p.is_dir() else "") for p in paths)
     return Found(
         student,
         source,
@@ -380,7 +410,7 @@ def _read(found: Found) -> tuple[Found, bytes]:
     try:
         return found, read_bytes(found.file)
     except SubmissionError as error:
-        message = str(error).replace(str(found.file), found.source, 1)
+        message = shown(str(error).replace(str(found.file), found.source, 1))
         unreadable = Found(found.student, found.source, None, "unreadable", message)
         return unreadable, f"unreadable: {message}".encode()
 

@@ -145,3 +145,46 @@ def test_grade_batch_reads_no_link_either(tmp_path: Path) -> None:
     assert summary.graded == ["mallory"]
     assert entry.status == "unreadable" and entry.report.points == 0
     assert entry.message == "mallory.ipynb: a symbolic link; the grader reads only regular files"
+
+
+def test_grade_batch_enters_no_linked_folder_and_keeps_names_that_are_not_utf8(tmp_path: Path) -> None:
+    """Uploads that are unzipped keep links and Latin-1 names: a folder that links to the solutions (or to
+    a classmate's folder) is ``unreadable``, never entered; a name unzip left as Latin-1 bytes is graded
+    under an escaped name that the gradebook and every export can hold; a rerun finishes the same way."""
+    from autograder.batch import LocalPool, grade_batch
+    from autograder.catalogue import load_assignment
+    from autograder.gradebook import Gradebook
+
+    assignment = load_assignment("02_activations")
+    stub = ROOT / "assignments" / "02_activations" / "activations.ipynb"
+    flat = tmp_path / "flat"
+    (flat / "alex").mkdir(parents=True)
+    (flat / "alex" / "activations.ipynb").write_bytes(stub.read_bytes())
+    (flat / "mallory").symlink_to(SOLUTION.parent, target_is_directory=True)
+    (flat / "eve").symlink_to(flat / "alex", target_is_directory=True)
+    (Path(os.fsdecode(bytes(flat) + b"/ren\xe9e.ipynb"))).write_bytes(stub.read_bytes())
+    nbgrader = tmp_path / "course" / "submitted"
+    (nbgrader / "sam" / assignment.id).mkdir(parents=True)
+    (nbgrader / "sam" / assignment.id / "activations.ipynb").write_bytes(stub.read_bytes())
+    (nbgrader / "kim").symlink_to(SOLUTION.parent.parent, target_is_directory=True)
+    linked_assignment = nbgrader / "lee"
+    linked_assignment.mkdir()
+    (linked_assignment / assignment.id).symlink_to(SOLUTION.parent, target_is_directory=True)
+
+    for folder, database in ((flat, tmp_path / "flat.db"), (nbgrader.parent, tmp_path / "course.db")):
+        for _ in range(2):  # a rerun finishes too
+            with Gradebook(database) as gradebook:
+                grade_batch(folder, assignment, gradebook, LocalPool(1), seed=1)
+                entries = {entry.student: entry for entry in gradebook.entries(assignment.id)}
+            write_csv(list(entries.values()), assignment, database.with_suffix(".csv"))
+        for student, entry in entries.items():
+            linked = student in ("mallory", "eve", "kim", "lee")
+            assert entry.status == ("unreadable" if linked else "graded"), (student, entry.message)
+            assert entry.report.points == 0
+            if linked:
+                assert "a symbolic link to a folder" in entry.message
+    assert set(entries) == {"sam", "kim", "lee"}
+    with Gradebook(tmp_path / "flat.db") as gradebook:
+        students = {entry.student for entry in gradebook.entries(assignment.id)}
+    assert students == {"alex", "mallory", "eve", "ren\\xe9e"}
+    assert "ren\\xe9e" in (tmp_path / "flat.csv").read_text(encoding="utf-8")
