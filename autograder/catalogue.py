@@ -66,6 +66,9 @@ class Property:
     # stability, a value at a special input) counts only when every establishing property of its
     # function passed. Timed properties are always gated: a wrong answer is easy to compute fast.
     establishes_correctness: bool = False
+    # The verdict rests on evidence about how the function behaved that only its worker can report (the device
+    # audit in 05); properties that read inputs after the call or floating-point errors are found out as they run.
+    self_reported: bool = False
     gated: bool = False
     # The fewest drawn examples a verdict may rest on (or the run's number, if fewer): a property checked
     # on fewer is a grader error, never a pass. Hypothesis draws fewer than asked only from a small space.

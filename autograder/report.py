@@ -68,6 +68,9 @@ class PropertyResult:
     verdict: str
     points: float = 0.0
     feedback: str = ""  # what went wrong, the smallest input, expected, got, the hint
+    # The verdict rests on what the worker said about itself (its inputs after the call, floating-point
+    # errors, the device audit), which a submission that patches its worker could forge (docs/SANDBOX.md).
+    self_reported: bool = False
 
     @builtins.property  # the field ``property`` shadows the builtin in this class body
     def passed(self) -> bool:
@@ -341,6 +344,7 @@ def to_gradescope(report: Report) -> dict[str, Any]:
                         "function": prop.function,
                         "property": prop.property,
                         "verdict": prop.verdict,
+                        "self_reported": prop.self_reported,
                     },
                 }
             )

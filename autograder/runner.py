@@ -116,6 +116,8 @@ class Calls:
         self.deadline = deadline
         self.answers = answers if answers is not None else Answers()
         self._recording = False
+        # Set once a verdict may rest on what the worker says about itself rather than on what it returned.
+        self.self_reported = False
 
     @property
     def worker(self) -> Worker:
@@ -129,10 +131,12 @@ class Calls:
         twice is answered once; ``repeat=1`` (2, ...) really calls the function again.
         """
         call = prepare_call(self.function, args, errstate=errstate, harness=harness, repeat=repeat)
+        self.self_reported |= errstate  # the worker says whether a floating-point error was raised
         return self._call(call).value
 
     def student_and_args_after(self, *args: Any) -> tuple[Any, list[Any]]:
         """The result and the arguments as they were after the call (to see if they were modified)."""
+        self.self_reported = True  # the worker says what the arguments were after the call
         outcome = self._call(prepare_call(self.function, args, return_args=True))
         return outcome.value, list(outcome.args_after or [])
 
@@ -453,8 +457,8 @@ class Grader:
                 return _result(prop, verdict, summary, points=prop.points)
             run_drawn(prop, calls, self.seed, self.max_examples)
         except PropertyFailure as failure:
-            return _result(prop, failure.verdict, feedback(failure, prop))
-        return _result(prop, "passed", points=prop.points)
+            return _result(prop, failure.verdict, feedback(failure, prop), self_reported=calls.self_reported)
+        return _result(prop, "passed", points=prop.points, self_reported=calls.self_reported)
 
     def _time(self, prop: Property, worker: Worker) -> tuple[str, str]:
         assert prop.timing is not None
@@ -492,7 +496,9 @@ def _apply_gate(function: str, props: list[Property], results: dict[str, Propert
             )
 
 
-def _result(prop: Property, verdict: str, feedback_text: str = "", points: float = 0.0) -> PropertyResult:
+def _result(
+    prop: Property, verdict: str, feedback_text: str = "", points: float = 0.0, self_reported: bool = False
+) -> PropertyResult:
     return PropertyResult(
         function=prop.function,
         property=prop.name,
@@ -502,6 +508,7 @@ def _result(prop: Property, verdict: str, feedback_text: str = "", points: float
         verdict=verdict,
         points=points,
         feedback=feedback_text,
+        self_reported=self_reported or prop.self_reported,
     )
 
 

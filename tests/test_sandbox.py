@@ -21,6 +21,7 @@ from hypothesis import seed as hypothesis_seed
 from autograder.catalogue import Property, load_assignment
 from autograder.checks import PropertyFailure
 from autograder.example_bank import hypothesis_settings
+from autograder.report import to_gradescope
 from autograder.runner import (
     CHECK,
     GRADING_SEED,
@@ -433,3 +434,14 @@ def test_a_crash_in_a_batch_is_blamed_on_its_example(zygote: Zygote) -> None:
     assert caught.value.verdict == "crashed"
     assert caught.value.message == "the worker process ended with exit status 1"
     assert caught.value.example["z"].size == 3
+
+
+def test_verdicts_that_rest_on_what_the_worker_says_about_itself_are_marked() -> None:
+    """A patched worker can forge its inputs after the call and its floating-point errors (never what the
+    function returned: that it would have to compute): the report marks those verdicts ``self_reported``."""
+    submission = load_submission(FOLDER / "correct.py")
+    report = Grader(ASSIGNMENT, None, CHECK, PUBLIC_SEED).grade(submission, ["relu"])
+    marked = {p.property for p in report.function("relu").properties if p.self_reported}
+    assert marked == {"leaves_input_unchanged", "stable_for_large_inputs"}
+    tests = to_gradescope(report)["tests"]
+    assert {t["extra_data"]["property"] for t in tests if t["extra_data"]["self_reported"]} == marked

@@ -417,6 +417,7 @@ def _batches_on_device(points: float) -> Property:
         loader_examples(),
         test,
         gated=True,
+        self_reported=True,  # what the device audit saw, as the worker reports it
     )
 
 
@@ -639,6 +640,7 @@ def _trains_in_train_mode(points: float) -> Property:
         training_examples(),
         test,
         gated=True,
+        self_reported=True,  # what the device audit saw, as the worker reports it
     )
 
 
@@ -656,6 +658,7 @@ def _moves_batches(function: str, examples: st.SearchStrategy[Example], harness:
         examples,
         test,
         gated=True,
+        self_reported=True,  # what the device audit saw, as the worker reports it
     )
 
 
@@ -681,6 +684,7 @@ def _synchronises_once(points: float) -> Property:
         training_examples(),
         test,
         gated=True,  # doing nothing keeps it
+        self_reported=True,  # what the device audit saw, as the worker reports it
     )
 
 
@@ -832,6 +836,7 @@ def _leaves_model_unchanged(points: float) -> Property:
         evaluation_examples(),
         test,
         gated=True,  # doing nothing keeps it
+        self_reported=True,  # the parameters after the call, as the worker reports them
     )
 
 
