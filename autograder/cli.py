@@ -19,7 +19,7 @@ from autograder import __version__
 from autograder.batch import LocalPool, Outcome, Pool, grade_batch
 from autograder.catalogue import UnknownAssignment, known_assignments, load_assignment
 from autograder.cluster import ClusterError, ClusterPool
-from autograder.exports import FORMATS, ExportError, default_destination, export
+from autograder.exports import FORMATS, ExportError, default_destination, export, nbgrader_disagreements
 from autograder.gradebook import DEFAULT_PATH as DEFAULT_GRADEBOOK
 from autograder.gradebook import Gradebook, GradebookError
 from autograder.gradescope_bundle import write_bundle
@@ -67,11 +67,15 @@ def _add_class_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     export = commands.add_parser("export", help="export the gradebook: csv, gradescope, nbgrader or feedback pages")
     export.add_argument("--to", choices=FORMATS, required=True, dest="format")
     export.add_argument("--out", type=Path, help="the file or folder to write (default depends on --to)")
+    compare = commands.add_parser(
+        "compare-nbgrader", help="list every function whose points differ between nbgrader's gradebook and ours"
+    )
+    compare.add_argument("nbgrader_gradebook", type=Path, help="nbgrader's gradebook.db")
     bundle = commands.add_parser("gradescope-bundle", help="write the zip Gradescope's autograder runs")
     bundle.add_argument("--out", type=Path, help="the zip to write (default: gradescope-ASSIGNMENT.zip)")
-    for command in (batch, export, bundle):
+    for command in (batch, export, compare, bundle):
         command.add_argument("--assignment", required=True, help=f"one of {assignments}")
-    for command in (batch, export):
+    for command in (batch, export, compare):
         command.add_argument("--gradebook", type=Path, default=DEFAULT_GRADEBOOK, help="the gradebook file")
     for command in (batch, bundle):
         command.add_argument(
@@ -188,6 +192,23 @@ def export_command(options: argparse.Namespace) -> int:
     return 0
 
 
+def compare_nbgrader_command(options: argparse.Namespace) -> int:
+    """Print every disagreement between nbgrader's gradebook and ours; 1 if there is any."""
+    assignment = load_assignment(options.assignment)
+    with Gradebook(options.gradebook, read_only=True) as gradebook:
+        entries = gradebook.entries(assignment.id)
+    disagreements = nbgrader_disagreements(entries, assignment, options.nbgrader_gradebook)
+    for line in disagreements:
+        print(line)
+    if disagreements:
+        print(
+            f"{assignment.id}: {len(disagreements)} disagreements between nbgrader and the autograder", file=sys.stderr
+        )
+        return 1
+    print(f"{assignment.id}: nbgrader and the autograder agree on every function of {len(entries)} students")
+    return 0
+
+
 def gradescope_bundle_command(options: argparse.Namespace) -> int:
     assignment = load_assignment(options.assignment)
     root = find_course_root()
@@ -207,6 +228,7 @@ def gradescope_bundle_command(options: argparse.Namespace) -> int:
 CLASS_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "grade-batch": grade_batch_command,
     "export": export_command,
+    "compare-nbgrader": compare_nbgrader_command,
     "gradescope-bundle": gradescope_bundle_command,
 }
 

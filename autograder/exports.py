@@ -151,6 +151,47 @@ def write_nbgrader(entries: list[Entry], assignment: Assignment, database: Path)
     return database
 
 
+def nbgrader_disagreements(entries: list[Entry], assignment: Assignment, database: Path) -> list[str]:
+    """Every function whose points in nbgrader's gradebook differ from the autograder's gradebook, one line each.
+
+    The nbgrader route (``nbgrader autograde`` with the course's config) and ``grade-batch`` grade the same
+    files the same way, so they should agree to the point; a difference means one of them graded another
+    file, another seed or another version, and is reported, never silently kept. A student graded on one
+    side only is a difference too.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    if not database.is_file():
+        raise ExportError(f"{database}: no nbgrader gradebook there")
+    notebook = Path(assignment.notebook).stem
+    ours = {entry.student: entry for entry in entries if entry.status != "no_submission"}
+    lines = []
+    with Gradebook(f"sqlite:///{database}") as gradebook:
+        try:
+            theirs = {s.student.id for s in gradebook.find_assignment(assignment.id).submissions}
+        except MissingEntry:
+            theirs = set()
+        for student in sorted(set(ours) | theirs):
+            if student not in theirs:
+                lines.append(f"{student}: graded by the autograder only")
+                continue
+            if student not in ours:
+                lines.append(f"{student}: graded by nbgrader only")
+                continue
+            points = ours[student].report.points_by_function()
+            for function in assignment.functions:
+                try:
+                    grade = gradebook.find_grade(f"test_{function}", notebook, assignment.id, student)
+                    score = grade.auto_score
+                except MissingEntry:
+                    score = None
+                mine = points.get(function, 0.0)
+                if score is None or abs(float(score) - mine) > 1e-6:
+                    shown = "no score" if score is None else f"{float(score):g}"
+                    lines.append(f"{student}: {function}: nbgrader {shown}, autograder {mine:g}")
+    return lines
+
+
 # A spreadsheet reads a cell that starts with one of these as a formula (OWASP's CSV injection rule).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -180,6 +180,19 @@ def test_nbgrader_autograde_and_grade_batch_give_each_function_the_same_points(t
         totals = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(handle)}
     assert totals == {student: sum(points.values()) for student, points in by_nbgrader.items()}
 
+    # The instructor's own check that the two routes agree, and that it reports a disagreement.
+    compare = ("compare-nbgrader", str(course / "gradebook.db"), "--assignment", ASSIGNMENT)
+    agreed = autograder(*compare, "--gradebook", str(tmp_path / "a.db"))
+    assert agreed.returncode == 0 and "agree on every function" in agreed.stdout, agreed.stdout + agreed.stderr
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        gradebook.find_grade("test_relu", "activations", ASSIGNMENT, "sam").auto_score = 3.0
+        gradebook.db.commit()
+    differed = autograder(*compare, "--gradebook", str(tmp_path / "a.db"))
+    assert differed.returncode == 1
+    assert f"sam: relu: nbgrader 3, autograder {by_autograder['sam']['relu']:g}" in differed.stdout.splitlines()
+
 
 def check_autograded_notebooks(course: Path) -> None:
     """Only grade cells carry output (the grader's feedback and points); feedback pages show them."""
