@@ -12,10 +12,11 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from autograder import __version__
+from autograder import __version__, service
 from autograder.batch import LocalPool, Outcome, Pool, grade_batch
 from autograder.catalogue import UnknownAssignment, known_assignments, load_assignment
 from autograder.cluster import ClusterError, ClusterPool
@@ -23,7 +24,8 @@ from autograder.exports import FORMATS, ExportError, default_destination, export
 from autograder.gradebook import DEFAULT_PATH as DEFAULT_GRADEBOOK
 from autograder.gradebook import Gradebook, GradebookError
 from autograder.gradescope_bundle import write_bundle
-from autograder.references import ReferenceUnusable, find_course_root, load_references
+from autograder.locations import find_course_root
+from autograder.references import ReferenceUnusable, load_references
 from autograder.report import Report, render_text, to_gradescope, zero_report
 from autograder.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Grader, GraderError, Mode
 from autograder.submission import SubmissionError, load_submission
@@ -50,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--format", choices=("text", "gradescope"), default="text")
     grade.add_argument("--out", type=Path, help="write the report to this file instead of standard output")
     grade.add_argument("--seed", type=int, help=f"the grading seed (default ${SEED_VARIABLE}, else {GRADING_SEED})")
+    warm = commands.add_parser("service", help="the warm grader that answers checks: status or stop")
+    warm.add_argument("action", choices=("status", "stop"))
     _add_class_commands(commands)
     return parser
 
@@ -92,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             report = run(options.path, options.assignment, CHECK, PUBLIC_SEED)
             sys.stdout.write(render_text(report))
             return 0
+        if options.command == "service":
+            return service_command(options)
         report = run(options.path, options.assignment, GRADE, grading_seed(options.seed))
         text = (
             json.dumps(to_gradescope(report), indent=2) + "\n"
@@ -231,6 +237,23 @@ CLASS_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "compare-nbgrader": compare_nbgrader_command,
     "gradescope-bundle": gradescope_bundle_command,
 }
+
+
+def service_command(options: argparse.Namespace) -> int:
+    """``autograder service status|stop``."""
+    if options.action == "stop":
+        print("stopped the service" if service.stop() else "no service was running")
+        return 0
+    running = service.status()
+    if running is None:
+        print("no service is running: the next check starts one")
+        return 0
+    since = time.strftime("%H:%M:%S", time.localtime(float(running["started"])))
+    current = (
+        "the installed grader" if running["identity"] == service.identity() else "older code (it will be replaced)"
+    )
+    print(f"service pid {running['pid']}, running since {since}, {running['checks']} checks, serving {current}")
+    return 0
 
 
 def grading_seed(option: int | None) -> int:

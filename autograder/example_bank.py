@@ -40,12 +40,12 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 
 from autograder import __version__
+from autograder.locations import cache_folder
 from autograder.protocol import NamedCallable, ProtocolError, decode, encode
 
 if TYPE_CHECKING:
     from autograder.catalogue import Property
 
-CACHE_VARIABLE = "AUTOGRADER_CACHE"
 _FORMAT = 2
 KEY_NAME = "bank.key"
 _KEY_BYTES = 32
@@ -79,15 +79,6 @@ def hypothesis_settings(max_examples: int) -> settings:
         verbosity=Verbosity.quiet,
         print_blob=False,
     )
-
-
-def cache_folder() -> Path:
-    """``$AUTOGRADER_CACHE``, else ``$XDG_CACHE_HOME/autograder``, else ``~/.cache/autograder``."""
-    configured = os.environ.get(CACHE_VARIABLE)
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "autograder"
 
 
 def fewest_examples(prop: Property, max_examples: int) -> int:

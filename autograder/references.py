@@ -9,31 +9,18 @@ references alone.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from autograder.catalogue import Assignment
+from autograder.locations import find_course_root
 from autograder.submission import Chunk, load_submission
-
-COURSE_ROOT_VARIABLE = "AUTOGRADER_COURSE_ROOT"
 
 
 class ReferenceUnusable(Exception):
     """The reference notebook exists but cannot be used: a problem for the instructor to fix."""
-
-
-def find_course_root() -> Path | None:
-    """``$AUTOGRADER_COURSE_ROOT``, else the checkout this package was installed from, else none."""
-    configured = os.environ.get(COURSE_ROOT_VARIABLE)
-    if configured:
-        return Path(configured)
-    checkout = Path(__file__).resolve().parents[1]
-    if (checkout / "solutions").is_dir():
-        return checkout
-    return None
 
 
 @dataclass

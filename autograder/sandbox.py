@@ -707,7 +707,7 @@ def _secrets() -> list[Path]:
     nbgrader folders, and the grader's cache (the example bank and its key). The sandbox covers each
     of them wherever a folder a worker sees would show it (:func:`autograder.isolation.seal_zygote`).
     """
-    from autograder.example_bank import cache_folder
+    from autograder.locations import cache_folder
 
     package = Path(__file__).resolve().parent
     roots = {package.parent}

@@ -19,6 +19,9 @@ SUBMISSIONS = ROOT / "tests" / "submissions"
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 os.environ["AUTOGRADER_COURSE_ROOT"] = str(ROOT)
 os.environ.pop("AUTOGRADER_SEED", None)
+# Every check grades in its own process, so that no test leaves a warm service behind; tests/test_service.py
+# starts and stops its own.
+os.environ["AUTOGRADER_SERVICE"] = "off"
 # A fresh example bank per test session: hermetic, yet each property's examples are drawn only once.
 os.environ["AUTOGRADER_CACHE"] = tempfile.mkdtemp(prefix="autograder-test-cache-")
 

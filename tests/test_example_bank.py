@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from autograder import example_bank
+from autograder import example_bank, locations
 from autograder.catalogue import Property, load_assignment
 from autograder.protocol import NamedCallable, decode, encode
 from autograder.references import load_references
@@ -44,7 +44,7 @@ FRESH_POINTS = {"stub": 0.0, "correct": sum(p.points for p in ASSIGNMENT.propert
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv(example_bank.CACHE_VARIABLE, str(tmp_path))
+    monkeypatch.setenv(locations.CACHE_VARIABLE, str(tmp_path))
     return tmp_path
 
 
@@ -175,7 +175,7 @@ def fresh_bank(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A bank filled by grading the stub and the correct submission, which get FRESH_POINTS from it."""
     folder = tmp_path_factory.mktemp("fresh-bank")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(example_bank.CACHE_VARIABLE, str(folder))
+        patch.setenv(locations.CACHE_VARIABLE, str(folder))
         assert {"stub": grade_points(STUB), "correct": grade_points(CORRECT)} == FRESH_POINTS
     assert {p.name for p in (folder / "examples").iterdir()} == set(bank_files())
     return folder
@@ -185,7 +185,7 @@ def fresh_bank(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def bank(fresh_bank: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the fresh bank (its key included) that this test may poison; its examples folder."""
     shutil.copytree(fresh_bank, tmp_path / "cache")
-    monkeypatch.setenv(example_bank.CACHE_VARIABLE, str(tmp_path / "cache"))
+    monkeypatch.setenv(locations.CACHE_VARIABLE, str(tmp_path / "cache"))
     return tmp_path / "cache" / "examples"
 
 

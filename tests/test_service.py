@@ -1,0 +1,130 @@
+"""The warm grader: `autograder check` through it says what the check in its own process says, only this
+user can reach it, stale code is never graded, it stops when told or when idle, and workers cannot reach it.
+
+Each test runs the real command in a subprocess with a cache folder of its own (so a service of its own),
+and stops what it started.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from autograder import service
+
+pytestmark = [
+    pytest.mark.sandbox,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the service needs Linux"),
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+CORRECT = ROOT / "tests" / "submissions" / "02_activations" / "correct.py"
+
+
+@pytest.fixture
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A cache folder (and so a service) of this test's own, with the service switched on."""
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(service.SERVICE_VARIABLE, raising=False)
+    yield dict(os.environ)
+    service.stop()
+
+
+def autograder(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "autograder", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment, cwd=ROOT)
+
+
+def test_a_check_through_the_service_says_what_a_check_in_its_own_process_says(environment: dict[str, str]) -> None:
+    alone = autograder(
+        {**environment, service.SERVICE_VARIABLE: "off"}, "check", str(CORRECT), "--assignment", "02_activations"
+    )
+    assert service.status() is None  # switched off: nothing started
+    first = autograder(environment, "check", str(CORRECT), "--assignment", "02_activations")
+    running = service.status()
+    assert running is not None and running["identity"] == service.identity()
+    again = autograder(environment, "check", str(CORRECT), "--assignment", "02_activations")
+    assert first.stdout == again.stdout == alone.stdout != ""
+    assert service.status()["checks"] == 2  # type: ignore[index]
+    missing = autograder(environment, "check", "/no/such/file.py")
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_only_this_user_can_reach_it(environment: dict[str, str]) -> None:
+    autograder(environment, "check", str(CORRECT), "--assignment", "02_activations")
+    folder = service.folder()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "service.sock").stat().st_mode) == 0o600
+    if os.getuid() != 0:
+        pytest.skip("reaching it as another user needs root to become one")
+    child = os.fork()
+    if child == 0:  # another user: nobody
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.connect(str(folder / "service.sock"))
+            code = 0  # it connected
+        except PermissionError:
+            code = 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.WEXITSTATUS(status) == 3
+
+
+def test_a_service_of_other_code_stops_instead_of_answering(environment: dict[str, str]) -> None:
+    autograder(environment, "check", str(CORRECT), "--assignment", "02_activations")
+    before = service.status()
+    assert before is not None
+    answer = service._ask({"op": "check", "identity": "a grader of another version", "path": str(CORRECT)})
+    assert answer == {"stale": True}
+    time.sleep(0.5)
+    assert service.status() is None  # the next check starts one with the installed code
+    autograder(environment, "check", str(CORRECT), "--assignment", "02_activations")
+    after = service.status()
+    assert after is not None and after["pid"] != before["pid"]
+
+
+def test_it_stops_when_told_and_when_idle(environment: dict[str, str]) -> None:
+    autograder(environment, "check", str(CORRECT), "--assignment", "02_activations")
+    stopped = autograder(environment, "service", "stop")
+    assert stopped.stdout.strip() == "stopped the service"
+    assert service.status() is None
+    assert autograder(environment, "service", "status").stdout.startswith("no service is running")
+    idle = subprocess.Popen(
+        [sys.executable, "-c", "from autograder.service import serve; serve(idle_seconds=1)"], env=environment
+    )
+    assert idle.wait(timeout=60) == 0
+
+
+def test_a_worker_cannot_reach_the_service(environment: dict[str, str], tmp_path: Path) -> None:
+    """Student code runs only in workers, which see neither the cache folder nor the socket in it."""
+    autograder(environment, "check", str(CORRECT), "--assignment", "02_activations")
+    reaching = tmp_path / "reaching.py"
+    reaching.write_text(
+        CORRECT.read_text()
+        + f"""
+
+def relu(z):
+    import socket
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.connect({str(service.folder() / "service.sock")!r})
+    except OSError:
+        return np.maximum(z, 0)
+    return np.zeros_like(z)  # it got through: the check would fail
+"""
+    )
+    checked = autograder(environment, "check", str(reaching), "--assignment", "02_activations")
+    assert service.status()["checks"] == 2  # type: ignore[index]  # graded by the service, not in-process
+    assert "relu" in checked.stdout and "10 of 10 functions pass every public check" in checked.stdout
