@@ -79,14 +79,14 @@ class WorkerGroup:
                         os.kill(pid, 9)
         self._removed = True
         _LEFT.extend(self.folders)
-        remove_empty_groups()
+        remove_empty_groups(wait=0.0)  # its processes take a moment to go: the next spawn tries again
 
 
 # Groups whose processes were still exiting when their worker was killed: removed on a later try.
 _LEFT: list[Path] = []
 
 
-def remove_empty_groups(wait: float = 0.05) -> None:
+def remove_empty_groups(wait: float) -> None:
     """Remove the groups left behind once their processes have gone (``rmdir`` fails until then)."""
     deadline = time.monotonic() + wait
     while _LEFT:

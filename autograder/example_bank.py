@@ -14,7 +14,7 @@ is a regular file of this user that no one else may read; the workers never see 
 sandbox hides it, :func:`autograder.sandbox._secrets`). A file is read as data (a regular file only,
 never through a symbolic link, at most :data:`MAX_BANK_FILE_BYTES`), its seal checked before anything in
 it is decoded, and its examples decoded from the wire format of :mod:`autograder.protocol` (JSON and
-``.npy`` read with ``allow_pickle=False``), which cannot execute code. A file that fails any check (empty
+raw array bytes whose dtype and shape are checked), which cannot execute code. A file that fails any check (empty
 lists, changed values, a file copied from another property, a link, a FIFO, a huge file) is drawn again
 and rewritten, never used. Fewer examples than a property's minimum is a grader error, never a pass.
 
@@ -46,7 +46,7 @@ from autograder.protocol import NamedCallable, ProtocolError, decode, encode
 if TYPE_CHECKING:
     from autograder.catalogue import Property
 
-_FORMAT = 2
+_FORMAT = 3  # 3: arrays as dtype and shape in the JSON, not .npy headers
 KEY_NAME = "bank.key"
 _KEY_BYTES = 32
 # The largest bank file read or written (a course's largest is about 5 MiB).

@@ -574,6 +574,7 @@ class Zygote:
             reason = "no PID namespace for the worker, so its processes cannot be bound together"
             worker.missing.update(dict.fromkeys(cgroups.PROTECTIONS, reason))
             return
+        cgroups.remove_empty_groups(wait=0.0)  # those of workers killed since
         group, reason = cgroups.create(f"{os.getpid()}-{worker.pid}", self.limits.memory_bytes, self.limits.processes)
         if group is None:
             worker.missing.update(dict.fromkeys(cgroups.PROTECTIONS, reason))
@@ -686,6 +687,7 @@ def shutdown() -> None:
             if zygote.owner == os.getpid():
                 zygote.close()
         _zygotes.clear()
+    cgroups.remove_empty_groups(wait=2.0)
 
 
 def _forget_after_fork() -> None:

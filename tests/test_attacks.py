@@ -73,7 +73,7 @@ EXPECTED: dict[str, tuple[float, dict[str, set[str]] | str]] = {
     "slow_the_reference": (9, {"failed": {"as_fast_as_reference"}, "passed": SIGMOID - {"as_fast_as_reference"}}),
     "wait_during_the_call": (9, {"failed": {"as_fast_as_reference"}, "passed": SIGMOID - {"as_fast_as_reference"}}),
     "answer_of_no_size": (0, "forbidden"),
-    "answer_in_json_gigabytes": (0, "memory"),
+    "answer_in_json_of_many_megabytes": (0, "memory"),
     "background_process": (10, "passed"),
 }
 # What the feedback of the attacked function says (a fragment), where it tells the attacks apart.

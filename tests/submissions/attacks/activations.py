@@ -409,7 +409,7 @@ def sigmoid(z):
     ),
     "answer_of_no_size": Attack(
         "relu",
-        "a patched worker that answers with an array header of dtype |S0 and shape (10**13,): no bytes, "
+        "a patched worker that answers with an array of dtype |S0 and shape (10**13,): no bytes, "
         "and a shape a grader that trusted it would try to allocate",
         """
 import sys
@@ -418,13 +418,9 @@ import sys
 def _answer_with_elements_of_no_size():
     worker = next(m for m in (sys.modules.get("autograder.worker"), sys.modules["__main__"]) if hasattr(m, "_handle"))
     original = worker._handle
-    header = "{'descr': '|S0', 'fortran_order': False, 'shape': (10000000000000,), }"
-    header += " " * (63 - (10 + len(header)) % 64) + "\\n"
-    blob = b"\\x93NUMPY\\x01\\x00" + len(header).to_bytes(2, "little") + header.encode()
-
     def handle(request, blobs, namespace, store):
         if request.get("function") == "relu":
-            return {"ok": True, "result": {"t": "ndarray", "i": 0}}, [blob]
+            return {"ok": True, "result": {"t": "ndarray", "i": 0, "d": "|S0", "s": [10**13]}}, [b""]
         return original(request, blobs, namespace, store)
 
     worker._handle = handle
@@ -438,12 +434,12 @@ def relu(z):
     return np.maximum(z, 0)
 """,
     ),
-    "answer_in_json_gigabytes": Attack(
+    "answer_in_json_of_many_megabytes": Attack(
         "relu",
-        "returns a Python list of four million numbers: JSON of about 100 MB that would take gigabytes once decoded",
+        "returns a Python list of a million numbers: JSON of about 26 MB, hundreds of MB once decoded",
         """
 def relu(z):
-    return [0.5] * 4_000_000
+    return [0.5] * 1_000_000
 """,
     ),
     "background_process": Attack(
