@@ -9,13 +9,22 @@ submitted file exactly as `autograder grade-batch` does, in the autograder's san
 function's points into its grade cell (`autograder/nbgrader_route.py`, docs/grading-a-class.md).
 """
 
+import os
+
 from autograder.nbgrader_route import autograde_preprocessors, longest_cell_seconds
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821 - provided by nbgrader when it loads this file
 
-c.CourseDirectory.root = "."
+# The course is the folder holding this file, as an absolute path: nbgrader warns about a relative root
+# each time it loads the config, and "." would make the course wherever the command happens to run.
+# (nbgrader's config loader defines __file__ as this file's path.)
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
+# Folders that tools leave beside notebooks never travel into a release, autograded/ or feedback/: the
+# grader keeps Hypothesis' files in its own cache folder, but a course may hold older ones, or an
+# instructor's own Hypothesis tests may leave them.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".hypothesis"]
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
 # Autograding: the points come from the sandboxed grader, never from a kernel running the submission.

@@ -363,22 +363,28 @@ def grade_batch(
     started = time.monotonic()
     summary = Summary(assignment.id)
     environment_hash = pool.environment_hash()
-    jobs: dict[str, tuple[Found, Key, bytes]] = {}
+    jobs: dict[str, tuple[Found, Key, bytes]] = {}  # every submission this run stores, graded or not
     try:
         for found in find_submissions(folder, assignment):
             found, content = _read(found)
             key = Key(hashlib.sha256(content).hexdigest(), __version__, seed, environment_hash)
             if not regrade and gradebook.stored_key(assignment.id, found.student) == key:
                 summary.kept.append(found.student)
-            elif found.file is None:  # nothing to grade: a zero, and why
-                _store(gradebook, summary, _not_graded_entry(assignment, found, key, seed))
             else:
                 jobs[found.student] = (found, key, content)
         limit = timeout or default_timeout(assignment)
-        to_run = [_job(found, assignment, seed, content, limit) for found, _, content in jobs.values()]
-        if to_run:  # drawn once here, the examples are replayed by every grading process on this machine
-            prepare_examples(assignment, seed, GRADE)
-        for outcome in progress(pool.run(to_run), len(to_run)):
+        # Nothing to grade (an empty folder, two notebooks, an unreadable file): a zero, and why, stored first.
+        nothing_to_grade = [Outcome(f.student, f.status, f.message) for f, _, _ in jobs.values() if f.file is None]
+        to_run = [_job(f, assignment, seed, content, limit) for f, _, content in jobs.values() if f.file is not None]
+
+        def outcomes() -> Iterator[Outcome]:
+            yield from nothing_to_grade
+            if to_run:  # drawn once here, the examples are replayed by every grading process on this machine
+                prepare_examples(assignment, seed, GRADE)
+            yield from pool.run(to_run)
+
+        # The progress counts what the summary counts: every submission stored, a zero with its reason too.
+        for outcome in progress(outcomes(), len(jobs)):
             found, key, _ = jobs[outcome.student]
             _store(gradebook, summary, _entry(assignment, found, key, outcome, seed))
     except GradebookError as error:

@@ -59,7 +59,12 @@ def as_array(value: Any, function: str) -> np.ndarray:
         )
     if isinstance(value, Opaque):
         raise PropertyFailure(f"{function} returned an object of type {value.type_name}; expected a NumPy array")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, bool):  # a NumPy boolean scalar arrives as a Python bool (autograder.protocol)
+        raise PropertyFailure(
+            f"{function} returned a boolean (dtype bool), which is what a comparison such as x > 0 gives; "
+            "return floats of the input's dtype instead, e.g. (x > 0).astype(x.dtype)"
+        )
+    if isinstance(value, (int, float)):
         raise PropertyFailure(
             f"{function} returned a Python {type(value).__name__}; expected a NumPy array of the input's shape"
         )

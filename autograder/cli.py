@@ -1,5 +1,6 @@
-"""The ``autograder`` command: ``check`` for students, ``grade`` for instructors (docs/GRADING.md), and
-``grade-batch``, ``export`` and ``gradescope-bundle`` for a whole class (docs/grading-a-class.md).
+"""The ``autograder`` command: ``check`` for students, ``grade`` for instructors (docs/GRADING.md),
+``grade-batch``, ``export`` and ``gradescope-bundle`` for a whole class (docs/grading-a-class.md), and
+``student-bundle``, what a course hands its students (docs/GRADING.md).
 
 Exit status 0 whenever a report was produced, whatever the score; 2 with one line on stderr when the
 grader itself cannot run (no such path, unknown assignment, a broken reference). ``grade-batch`` exits
@@ -28,6 +29,7 @@ from autograder.locations import find_course_root
 from autograder.references import ReferenceUnusable, load_references
 from autograder.report import Report, render_text, to_gradescope, zero_report
 from autograder.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Grader, GraderError, Mode
+from autograder.student_bundle import BundleError, write_student_bundle
 from autograder.submission import SubmissionError, load_submission
 
 SEED_VARIABLE = "AUTOGRADER_SEED"
@@ -77,6 +79,12 @@ def _add_class_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     compare.add_argument("nbgrader_gradebook", type=Path, help="nbgrader's gradebook.db")
     bundle = commands.add_parser("gradescope-bundle", help="write the zip Gradescope's autograder runs")
     bundle.add_argument("--out", type=Path, help="the zip to write (default: gradescope-ASSIGNMENT.zip)")
+    students = commands.add_parser(
+        "student-bundle", help="write what students get: the notebooks, course_lib and the public checks"
+    )
+    students.add_argument(
+        "--out", type=Path, default=Path("student-bundle"), help="a new folder, or a .zip (default: student-bundle)"
+    )
     for command in (batch, export, compare, bundle):
         command.add_argument("--assignment", required=True, help=f"one of {assignments}")
     for command in (batch, export, compare):
@@ -120,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         GradebookError,
         ExportError,
         ClusterError,
+        BundleError,
     ) as error:
         print(f"autograder: {error}", file=sys.stderr)
         return 2
@@ -231,11 +240,24 @@ def gradescope_bundle_command(options: argparse.Namespace) -> int:
     return 0
 
 
+def student_bundle_command(options: argparse.Namespace) -> int:
+    root = find_course_root()
+    if root is None:
+        raise UsageError("the bundle is built from the course folder: set AUTOGRADER_COURSE_ROOT to it")
+    try:
+        out = write_student_bundle(root, options.out)
+    except OSError as error:
+        raise UsageError(f"cannot write the bundle {options.out}: {error.strerror or error}") from None
+    print(f"{out}: the notebooks, course_lib and the grader with its public checks; no solutions, no hidden checks")
+    return 0
+
+
 CLASS_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "grade-batch": grade_batch_command,
     "export": export_command,
     "compare-nbgrader": compare_nbgrader_command,
     "gradescope-bundle": gradescope_bundle_command,
+    "student-bundle": student_bundle_command,
 }
 
 

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from autograder import __version__
 from autograder.locations import cache_folder
@@ -46,6 +47,8 @@ from autograder.protocol import NamedCallable, ProtocolError, decode, encode
 if TYPE_CHECKING:
     from autograder.catalogue import Property
 
+# Hypothesis' own storage, inside the cache folder (see keep_hypothesis_home).
+HYPOTHESIS_HOME = "hypothesis"
 _FORMAT = 3  # 3: arrays as dtype and shape in the JSON, not .npy headers
 KEY_NAME = "bank.key"
 _KEY_BYTES = 32
@@ -67,8 +70,10 @@ def hypothesis_settings(max_examples: int) -> settings:
     """The settings of every drawn property: no example database, no deadline, no health checks, quiet.
 
     The explain phase is left out: it reruns many variants of a shrunk failure to annotate a report the
-    grader never prints, and made a failing property ten times slower.
+    grader never prints, and made a failing property ten times slower. Whatever Hypothesis stores goes
+    to the grader's cache folder (:func:`keep_hypothesis_home`).
     """
+    keep_hypothesis_home()
     return settings(
         database=None,
         phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
@@ -79,6 +84,23 @@ def hypothesis_settings(max_examples: int) -> settings:
         verbosity=Verbosity.quiet,
         print_blob=False,
     )
+
+
+def keep_hypothesis_home() -> Path:
+    """Point Hypothesis' storage at ``hypothesis/`` in the cache folder, and return that folder.
+
+    Even with no example database Hypothesis writes: it keeps the constants it collects from the source
+    files of the modules loaded (the grader's own, when it is installed from a checkout) in
+    ``.hypothesis/constants/``, by default in the working folder. That is a course folder, or the folder
+    of the notebook being checked, where ``nbgrader generate_assignment`` would copy it into the release
+    and ``autograde`` into ``autograded/``. In the cache folder it is also out of the workers' sight, as
+    the example bank is, and nothing a student left in a working folder can change what is drawn.
+    Set on every use (it is one setting for the whole process), so that ``$AUTOGRADER_CACHE`` is read
+    when Hypothesis runs, as the bank reads it.
+    """
+    home = cache_folder() / HYPOTHESIS_HOME
+    set_hypothesis_home_dir(home)
+    return home
 
 
 def fewest_examples(prop: Property, max_examples: int) -> int:

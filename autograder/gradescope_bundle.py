@@ -25,12 +25,18 @@ from autograder.catalogue import Assignment
 # Files of the package, relative to the course root, that the bundle carries besides the solutions.
 PACKAGE_PATTERNS = ("autograder/**/*.py", "course_lib/**/*.py", "pyproject.toml", "README.md", "constraints/*.txt")
 
+# PyTorch's index of CPU-only wheels, as PyTorch's install instructions give it.
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the autograder image; the zip is in /autograder/source.
 set -euo pipefail
 apt-get update
 apt-get install -y python3 python3-venv python3-pip
 python3 -m venv /autograder/venv
+# PyTorch's CPU build, from PyTorch's own CPU wheel index: PyPI's Linux wheel of the same version brings
+# gigabytes of CUDA libraries that Gradescope's machines (no GPU) never use.
+/autograder/venv/bin/pip install -c /autograder/source/constraints/ci.txt torch --index-url {torch_cpu_index}
 /autograder/venv/bin/pip install -c /autograder/source/constraints/ci.txt /autograder/source
 # The grader runs as root; its workers do not: nothing of the grader or the solutions is theirs to read.
 PACKAGE="$(/autograder/venv/bin/python -I -c 'import autograder, os; print(os.path.dirname(autograder.__file__))')"
@@ -80,7 +86,7 @@ def write_bundle(assignment: Assignment, course_root: Path, seed: int, out: Path
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-        _add_script(bundle, "setup.sh", SETUP)
+        _add_script(bundle, "setup.sh", SETUP.format(torch_cpu_index=TORCH_CPU_INDEX))
         _add_script(bundle, "run_autograder", RUN.format(seed=seed, assignment=assignment.id))
         for path in files:
             bundle.write(path, path.relative_to(course_root).as_posix())

@@ -3,7 +3,8 @@
 The checks grade what the kernel has run so far, rebuilt from IPython's input history the same way
 ``autograder`` reads a saved notebook, in a separate worker process. ``points(name)`` is what an
 nbgrader test cell shows a student in their own kernel (and in ``nbgrader validate``): the function's
-points as a number, with nothing on stderr. It is never how a grade is made: anything in the student's
+points as a number, with nothing on stderr; in a student bundle, which has no reference solutions, a line
+saying that the instructor gives the points, and no number. It is never how a grade is made: anything in the student's
 kernel can change it. ``nbgrader autograde`` runs no notebook at all; with this course's
 ``nbgrader_config.py`` the points come from the sandboxed grader (:mod:`autograder.nbgrader_route`), and a
 test cell run by nbgrader's own autograde step (the configuration left out) refuses, so that such a run
@@ -55,8 +56,13 @@ class AssignmentChecks:
             return None
         return str(answer["text"]) if answer.get("ok") else None
 
-    def points(self, function: Any) -> float:
-        """The points ``function`` earns with every property, as ``autograder grade`` gives them."""
+    def points(self, function: Any) -> float | None:
+        """The points ``function`` earns with every property, as ``autograder grade`` gives them.
+
+        Where the reference solutions are not at hand (a student bundle) there are no points to show: it
+        says that the instructor gives them, and returns ``None``, so that the cell shows no number
+        (nbgrader would read a number as the cell's partial credit).
+        """
         from autograder.cli import grading_seed
         from autograder.references import load_references
         from autograder.runner import GRADE, Grader, quiet_stderr
@@ -70,8 +76,11 @@ class AssignmentChecks:
         with quiet_stderr():
             references = load_references(self.assignment)
             if references is None:
-                print(f"{name}: graded by your instructor (the reference solutions are not in this bundle)")
-                return 0.0
+                print(
+                    f"{name}: your points are given by your instructor when you hand in your work; "
+                    f"for feedback now, run autograde.check({name})"
+                )
+                return None
             report = Grader(self.assignment, references, GRADE, grading_seed(None)).grade(self._submission(), [name])
         result = report.function(name)
         for prop in result.properties:

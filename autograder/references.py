@@ -2,9 +2,9 @@
 
 The solution notebook is the single source of truth: the grader takes its functions the same way it
 takes a student's (imports, definitions and constants only) and runs them in the grader process,
-which is safe because they are the instructor's own code. A student bundle has no ``solutions/``;
-there the hidden properties cannot run and ``autograder check`` relies on properties and outside
-references alone.
+which is safe because they are the instructor's own code. A student bundle has no ``solutions/`` and no
+hidden properties (:mod:`autograder.student_bundle`); there ``autograder check`` relies on properties and
+outside references alone.
 """
 
 from __future__ import annotations

@@ -303,17 +303,40 @@ def function_lines(result: FunctionResult, mode: str, width: int = 0, public: bo
         lines.extend("    " + line for line in result.note.splitlines())
     if summary:
         return lines
-    for prop in ran:
-        if prop.passed:
+    failed = [p for p in ran if not p.passed]
+    said: set[int] = set()
+    for prop in failed:
+        if id(prop) in said:
             continue
-        points = "" if mode == "check" or public else f" (-{_format_points(prop.max_points)})"
-        lines.append(f"  x {prop.says}{points}")
-        lines.extend("      " + line for line in prop.feedback.splitlines())
+        # Properties that failed for one cause (the same first line: a wrong return type, an exception)
+        # are listed together, and the cause is said once, with the first one's input.
+        cause = _cause(prop)
+        group = [p for p in failed if cause and _cause(p) == cause] or [prop]
+        said.update(id(p) for p in group)
+        for member in group:
+            points = "" if mode == "check" or public else f" (-{_format_points(member.max_points)})"
+            lines.append(f"  x {member.says}{points}")
+        lines.extend("      " + line for line in _group_feedback(group))
     skipped = [p for p in result.properties if p.verdict == "skipped"]
     if skipped and mode == "check" and result.verdict == "passed":
         more = "1 more property is" if len(skipped) == 1 else f"{len(skipped)} more properties are"
         lines.append(f"    ({more} checked when your work is graded)")
     return lines
+
+
+def _cause(prop: PropertyResult) -> str:
+    """What went wrong, in one line, for a property that failed or raised; "" for any other verdict."""
+    return prop.feedback.split("\n", 1)[0] if prop.verdict in ("failed", "error") else ""
+
+
+def _group_feedback(group: list[PropertyResult]) -> list[str]:
+    """The feedback of properties that failed for one cause: the first one's, with a hint only if all
+    share it (each property's hint is about a mistake of its own, not about the shared cause)."""
+    lines = group[0].feedback.splitlines()
+    if len(group) == 1:
+        return lines
+    hints = {tuple(line for line in p.feedback.splitlines() if line.startswith("hint: ")) for p in group}
+    return lines if len(hints) == 1 else [line for line in lines if not line.startswith("hint: ")]
 
 
 def to_gradescope(report: Report) -> dict[str, Any]:

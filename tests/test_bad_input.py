@@ -173,3 +173,18 @@ def test_gradescope_report_has_every_field_the_contract_names(broken_results: di
         assert test["extra_data"]["verdict"] in verdicts
     assert broken_results["score"] == sum(test["score"] for test in broken_results["tests"])
     assert_public_output(broken_results)
+
+
+def test_a_boolean_result_is_named_once_with_what_to_return(tmp_path: Path) -> None:
+    """``return z >= 0`` fails every property of relu_grad for one cause: the text report says it once."""
+    path = tmp_path / "comparison.py"
+    path.write_text("import numpy as np\n\n\ndef relu_grad(z):\n    return z >= 0\n")
+    done = autograder("check", str(path), "--assignment", "02_activations")
+    assert done.returncode == 0, done.stderr
+    section = done.stdout.split("\nrelu_grad", 1)[1].split("\nleaky_relu ", 1)[0]
+    failed = [line for line in section.splitlines() if line.startswith("  x ")]
+    assert len(failed) >= 3, section  # several properties fail on it...
+    cause = "relu_grad returned a boolean (dtype bool)"
+    assert section.count(cause) == 1, section  # ...and the cause is said once
+    assert "return floats of the input's dtype instead, e.g. (x > 0).astype(x.dtype)" in section
+    assert "expected a NumPy array" not in section and "hint: " not in section  # each hint is about another mistake

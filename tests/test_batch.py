@@ -46,7 +46,8 @@ def entries_of(gradebook: Path) -> dict[str, Entry]:
 
 def test_the_class_is_graded_in_one_command_with_a_progress_bar(graded: GradedClass) -> None:
     assert graded.run.returncode == 0, graded.run.stderr
-    assert "grading 02_activations" in graded.run.stderr and "5/5" in graded.run.stderr
+    # The bar counts what the closing line counts: bob's empty folder and carol's broken notebook too.
+    assert "grading 02_activations" in graded.run.stderr and "7/7" in graded.run.stderr
     assert f"{ASSIGNMENT}: graded 7 submissions in" in graded.run.stdout
     assert set(entries_of(graded.gradebook)) == {"alex", "bob", "carol", "dan", "eve", "kim", "sam"}
 
@@ -151,6 +152,14 @@ def test_content_seed_and_regrade_decide_what_is_graded_again(tmp_path: Path) ->
     assert "graded 0 submissions" in batch(folder, gradebook, "--seed", "5").stdout
     assert "graded 4 submissions" in batch(folder, gradebook, "--seed", "5", "--regrade").stdout
     assert {e.key.seed for e in entries_of(gradebook).values()} == {5}
+
+
+def test_the_progress_bar_counts_every_submission_the_summary_counts(tmp_path: Path) -> None:
+    done = batch(cheap_class(tmp_path / "class"), tmp_path / "autograder.db")
+    assert done.returncode == 0, done.stderr
+    assert "graded 4 submissions" in done.stdout
+    # ann (an empty folder) and ben (two files) have nothing to grade, yet are stored with a zero and why.
+    assert "4/4" in done.stderr and "2/2" not in done.stderr, done.stderr
 
 
 def test_a_submission_that_hangs_is_stopped_and_the_batch_goes_on(tmp_path: Path) -> None:

@@ -224,6 +224,18 @@ def test_gradescope_bundle_runs_in_gradescopes_layout(tmp_path: Path) -> None:
     assert {"agrees_with_reference", "as_fast_as_reference"} <= hidden
 
 
+def test_the_bundles_setup_installs_pytorchs_cpu_build_before_the_package(tmp_path: Path) -> None:
+    from autograder.gradescope_bundle import write_bundle
+
+    bundle = write_bundle(load_assignment(ASSIGNMENT), ROOT, 11, tmp_path / "bundle.zip")
+    with zipfile.ZipFile(bundle) as archive:
+        setup = archive.read("setup.sh").decode().splitlines()
+    installs = [line for line in setup if "bin/pip install " in line]
+    assert installs[0].endswith(" torch --index-url https://download.pytorch.org/whl/cpu"), installs
+    assert "-c /autograder/source/constraints/ci.txt" in installs[0]  # the version the course is tested with
+    assert installs[1].endswith(" /autograder/source")  # the package, with the torch already there
+
+
 def test_a_grader_crash_shows_students_one_plain_line_and_the_instructor_the_traceback(tmp_path: Path) -> None:
     root = unpack_bundle(tmp_path)
     (root / "submission" / "activations.py").write_text(SIGMOID_ONLY + "\n")
