@@ -9,7 +9,7 @@ properties run in ``autograder check``; hidden ones only when grading.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +70,9 @@ class Property:
     # audit in 05); properties that read inputs after the call or floating-point errors are found out as they run.
     self_reported: bool = False
     gated: bool = False
+    # Hints chosen by what a failure showed (autograder.checks.observe: integers where floats were expected, an
+    # overflow, 0/0, finite but wrong values, ...); ``hint`` answers for anything not named here.
+    hints: Mapping[str, str] = field(default_factory=dict, compare=False)
     # The fewest drawn examples a verdict may rest on (or the run's number, if fewer): a property checked
     # on fewer is a grader error, never a pass. Hypothesis draws fewer than asked only from a small space.
     min_examples: int = 1
@@ -81,6 +84,10 @@ class Property:
     @property
     def key(self) -> str:
         return f"{self.function}.{self.name}"
+
+    def hint_for(self, observed: str | None) -> str:
+        """The hint for a failure that showed ``observed`` (see ``hints``), else the property's own."""
+        return self.hints.get(observed or "", self.hint)
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,17 @@ class Plot:
     variable: str = "z"  # the argument's name, for the axis label
 
 
+# What a graded function returns, as docs/CURRICULUM.md states it; each catalogue declares one rule per function
+# (tests/test_contract.py checks that the contract states it, and that the strategies draw what it allows).
+DTYPE_RULES = {
+    "input": "arrays of the input's float dtype: float32 in, float32 out; float64 in, float64 out",
+    "float64": "float64 arrays, whatever the input's dtype",
+    "number": "one number: a Python float (or a 0-d array)",
+    "integers": "integers",
+    "torch": "PyTorch objects and Python numbers, of the types its contract row names",
+}
+
+
 @dataclass(frozen=True)
 class Assignment:
     """An assignment's catalogue: its functions in notebook order, each with its properties."""
@@ -105,6 +123,8 @@ class Assignment:
     id: str
     notebook: str
     properties: tuple[Property, ...]
+    # Each function's rule from DTYPE_RULES: what the contract says it returns.
+    dtypes: Mapping[str, str] = field(default_factory=dict, compare=False)
     preload: tuple[str, ...] = ("numpy",)
     plots: tuple[Plot, ...] = ()  # the elementwise functions a feedback page can draw
     # Budgets where the runner's defaults do not fit (training a network takes longer than a ufunc):
@@ -131,6 +151,8 @@ class Assignment:
                 )
             if any(p.establishes_correctness and p.counts_only_when_correct for p in props):
                 raise CatalogueError(f"{self.id}: a property of {name} cannot both establish correctness and be gated")
+            if self.dtypes and self.dtypes.get(name) not in DTYPE_RULES:
+                raise CatalogueError(f"{self.id}: {name} has no dtype rule (one of {', '.join(DTYPE_RULES)})")
             if any(p.min_examples < 1 for p in props):
                 raise CatalogueError(f"{self.id}: a property of {name} asks for fewer than one example")
             # The runner decides whether to time a function when it reaches the timed property.

@@ -16,14 +16,22 @@ from autograder.protocol import NumpyScalar, Opaque
 
 
 class PropertyFailure(Exception):
-    """A property does not hold on one input; ``verdict`` is ``failed`` or ``error`` (it raised)."""
+    """A property does not hold on one input; ``verdict`` is ``failed`` or ``error`` (it raised).
 
-    def __init__(self, message: str, expected: Any = None, got: Any = None, verdict: str = "failed") -> None:
+    ``observed`` names what the failure showed (one of :data:`OBSERVATIONS`), where the code that found it
+    knows; otherwise :func:`observe` works it out from the message and the values. The feedback's hint is
+    chosen by it (``Property.hints``).
+    """
+
+    def __init__(
+        self, message: str, expected: Any = None, got: Any = None, verdict: str = "failed", observed: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.expected = expected
         self.got = got
         self.verdict = verdict
+        self.observed = observed
 
 
 @dataclass(frozen=True)
@@ -100,3 +108,77 @@ def describe(value: Any) -> str:
         shape = f"  # shape {value.shape}" if value.ndim != 1 else ""
         return f"array({text}{suffix}){shape}"
     return repr(value)[:500]
+
+
+# What a failure showed. A property's hint may depend on it (``Property.hints``): a dtype hint for integers is
+# not the one for a float32 input promoted to float64, and an overflow is not a sum over the wrong axis.
+INTEGER_RESULT = "integer_result"  # integers or booleans where floats of the input's dtype were expected
+PROMOTED_TO_FLOAT64 = "promoted_to_float64"  # float64 for a float32 input
+OTHER_DTYPE = "other_dtype"  # any other dtype than the input's
+OVERFLOW = "overflow"  # NumPy raised "overflow encountered" (exp of a large number, say)
+ZERO_BY_ZERO = "zero_by_zero"  # NumPy raised "invalid value encountered": 0/0, inf/inf, inf - inf
+DIVIDE_BY_ZERO = "divide_by_zero"  # NumPy raised "divide by zero encountered": x/0, log(0)
+NOT_FINITE = "not_finite"  # NaN or infinity in the result where the true value is finite
+WRONG_VALUE = "wrong_value"  # finite values that are not the expected ones
+OBSERVATIONS = (
+    INTEGER_RESULT,
+    PROMOTED_TO_FLOAT64,
+    OTHER_DTYPE,
+    OVERFLOW,
+    ZERO_BY_ZERO,
+    DIVIDE_BY_ZERO,
+    NOT_FINITE,
+    WRONG_VALUE,
+)
+_NUMPY_ERRORS = (
+    ("overflow encountered", OVERFLOW),
+    ("invalid value encountered", ZERO_BY_ZERO),
+    ("divide by zero encountered", DIVIDE_BY_ZERO),
+)
+
+
+def observed_dtype(got: np.dtype[Any], want: np.dtype[Any]) -> str:
+    """What a wrong dtype shows: integers (or booleans), a float32 input promoted to float64, or another dtype."""
+    if np.dtype(got).kind in "iub":
+        return INTEGER_RESULT
+    if np.dtype(got) == np.float64 and np.dtype(want) == np.float32:
+        return PROMOTED_TO_FLOAT64
+    return OTHER_DTYPE
+
+
+def _numbers(value: Any) -> np.ndarray | None:
+    """``value`` as a float64 array if it is made of numbers (an array, a NumPy scalar, a number)."""
+    if isinstance(value, NumpyScalar):
+        value = value.value
+    if isinstance(value, bool) or not isinstance(value, (np.ndarray, int, float)):
+        return None
+    array = np.asarray(value)
+    return array.astype(np.float64) if array.dtype.kind in "fiub" else None
+
+
+def observe(failure: PropertyFailure) -> str | None:
+    """What ``failure`` showed: what its property said it saw, else a NumPy error named in its message, else
+    NaN or infinity in what came back where the expected value is finite, else finite but wrong values."""
+    if failure.observed is not None:
+        return failure.observed
+    for words, observation in _NUMPY_ERRORS:
+        if "FloatingPointError" in failure.message and words in failure.message:
+            return observation
+    got = _numbers(failure.got)
+    if got is None:
+        return None
+    expected = _numbers(failure.expected)
+    finite_expected = expected is None or bool(np.all(np.isfinite(expected)))
+    if finite_expected and not np.all(np.isfinite(got)):
+        return NOT_FINITE
+    return WRONG_VALUE if expected is not None else None
+
+
+DTYPE_HINTS = {
+    INTEGER_RESULT: "A comparison such as z > 0 gives booleans and .astype(int) gives integers; the contract asks "
+    "for floats of the input's dtype: (z > 0).astype(z.dtype), or np.where(z > 0, 1.0, 0.0).astype(z.dtype).",
+    PROMOTED_TO_FLOAT64: "A float32 input came back as float64. A Python float such as 1.0 keeps float32, but "
+    "float64 and int64 arrays promote it: np.zeros(n), np.empty(n), np.eye(k) and np.asarray(x, dtype=float) "
+    "are float64, and x ** np.arange(k) is too; use np.zeros_like(x), dtype=x.dtype or .astype(x.dtype).",
+    OTHER_DTYPE: "Return the input's float dtype: float32 in, float32 out; float64 in, float64 out.",
+}

@@ -28,7 +28,7 @@ from autograder import __version__
 from autograder.batching import Answer, Answers, NeedsAnswer, first_failure
 from autograder.callables import resolve_arguments
 from autograder.catalogue import Assignment, Property
-from autograder.checks import PropertyFailure, describe
+from autograder.checks import PropertyFailure, describe, observe
 from autograder.curves import sample_curve
 from autograder.example_bank import ExampleBankError, drawn_examples, fewest_examples, hypothesis_settings
 from autograder.isolation import PROTECTIONS
@@ -49,6 +49,7 @@ from autograder.sandbox import (
     prepare_call,
     zygote_for,
 )
+from autograder.strategies import aligned_slices
 from autograder.submission import Submission
 from autograder.timing import check_timing
 
@@ -279,9 +280,37 @@ def run_drawn(prop: Property, calls: Calls, seed: int, max_examples: int) -> Non
         example, failure = failures[-1]  # Hypothesis replays the shrunk example last
     except HypothesisException as error:
         raise GraderError(f"property {prop.key} could not run: {error}") from None
+    example, failure = _cut_down(test, calls, example, failure)
     raise PropertyFailure(
-        failure.message + "\n" + _describe_example(example), failure.expected, failure.got, failure.verdict
+        failure.message + "\n" + _describe_example(example),
+        failure.expected,
+        failure.got,
+        failure.verdict,
+        observe(failure),
     ) from None
+
+
+def _cut_down(
+    test: Callable[[Calls, Any], None], calls: Calls, example: Any, failure: PropertyFailure
+) -> tuple[Any, PropertyFailure]:
+    """The shrunk failing example cut down further, while it still fails the same way (same verdict): its
+    arrays sliced alike to fewer elements (:func:`autograder.strategies.aligned_slices`), which Hypothesis
+    cannot reach from values drawn from a seed. A cut that passes, or breaks in any other way, is not taken."""
+    smaller = True
+    while smaller:
+        smaller = False
+        for candidate in aligned_slices(example):
+            try:
+                test(calls, candidate)
+            except PropertyFailure as found:
+                if found.verdict == failure.verdict:
+                    example, failure, smaller = candidate, found, True
+                    break
+            except (WorkerFailure, NotImplementedYet, BudgetExceeded):
+                return example, failure  # the worker died or the budget ran out: keep what was found
+            except Exception:  # noqa: BLE001 - a cut the property cannot check is simply not taken
+                continue
+    return example, failure
 
 
 def _describe_example(example: Any, label: str = "smallest failing input") -> str:
@@ -298,7 +327,7 @@ def feedback(failure: PropertyFailure, prop: Property) -> str:
         lines.append(f"expected: {describe(failure.expected)}")
     if failure.got is not None:
         lines.append(f"got:      {describe(failure.got)}")
-    lines.append(f"hint: {prop.hint}")
+    lines.append(f"hint: {prop.hint_for(observe(failure))}")
     return "\n".join(lines)
 
 

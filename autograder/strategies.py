@@ -1,8 +1,10 @@
 """Hypothesis strategies for the inputs the course's functions must handle.
 
-Shapes include 0-d arrays and empty arrays; dtypes are float32 and float64; values reach the contract's
-stability bound of ``|z| = 1e4``. Hypothesis shrinks towards small shapes and values near zero, so a
-failure is reported on the simplest input that still shows it.
+Shapes include 0-d arrays and empty arrays; dtypes are float32 and float64 (:func:`in_float_dtypes` gives
+both to a strategy built in float64); values reach the contract's stability bound of ``|z| = 1e4``, and
+quantities it leaves unbounded are drawn at many orders of magnitude (:func:`at_any_magnitude`).
+Hypothesis shrinks towards small shapes and values near zero, and :func:`aligned_slices` cuts a failing
+example down further, so a failure is reported on the simplest input that still shows it.
 """
 
 from __future__ import annotations
@@ -137,6 +139,46 @@ def float64s() -> st.SearchStrategy[np.dtype[Any]]:
     return st.just(np.dtype(np.float64))
 
 
+def cast_floats(value: Any, dtype: np.dtype[Any]) -> Any:
+    """``value`` with every float array in it (inside lists, tuples and dicts too) cast to ``dtype``.
+
+    Integer and boolean arrays (labels, masks), numbers and named callables are left as they are.
+    """
+    if isinstance(value, np.ndarray):
+        return value.astype(dtype) if value.dtype.kind == "f" else value
+    if isinstance(value, list):
+        return [cast_floats(item, dtype) for item in value]
+    if isinstance(value, tuple):
+        return tuple(cast_floats(item, dtype) for item in value)
+    if isinstance(value, dict):
+        return {key: cast_floats(item, dtype) for key, item in value.items()}
+    return value
+
+
+def in_float_dtypes(examples: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """The examples, each in one drawn float dtype: every float array in it (a network's params included) cast
+    to float64 or to float32, the two the contract allows wherever it says "the input's float dtype".
+
+    Drawn from examples built in float64, so a strategy that draws float64 alone gets float32 by wrapping it;
+    shrinks towards float64.
+    """
+    return st.tuples(examples, float_dtypes()).map(lambda pair: cast_floats(pair[0], pair[1]))
+
+
+# Orders of magnitude a quantity the contract leaves unbounded (a validation loss) may take: tiny improvements
+# and huge values both occur in real training curves. Shrinks towards 1, the scale that is easiest to read.
+MAGNITUDES = (1.0, 1e-6, 1e6, 1e-12, 1e12, 1e30)
+
+
+def magnitudes() -> st.SearchStrategy[float]:
+    return st.sampled_from(MAGNITUDES)
+
+
+def at_any_magnitude(values: st.SearchStrategy[list[float]]) -> st.SearchStrategy[list[float]]:
+    """Lists of non-negative values multiplied by one drawn :data:`MAGNITUDES` factor: order and ties kept."""
+    return st.tuples(values, magnitudes()).map(lambda pair: [value * pair[1] for value in pair[0]])
+
+
 SCALES = ("small integers", "moderate", "extremes")
 
 
@@ -192,3 +234,61 @@ def logits_and_labels(
 
     shapes = st.tuples(st.integers(1, 6), st.integers(2, 6)).filter(lambda s: s[0] != s[1])
     return st.builds(build, shapes, float_dtypes() if dtypes is None else dtypes, st.sampled_from(SCALES), seeds())
+
+
+def _array_leaves(value: Any) -> list[np.ndarray] | None:
+    """The arrays in an example's value (inside lists and tuples too); ``None`` if it holds a named callable,
+    whose arguments may be tied to the arrays' shapes."""
+    if isinstance(value, NamedCallable):
+        return None
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        found: list[np.ndarray] = []
+        for item in value:
+            inner = _array_leaves(item)
+            if inner is None:
+                return None
+            found.extend(inner)
+        return found
+    return []
+
+
+def _sliced(value: Any, keep: list[int], axis: int) -> Any:
+    if isinstance(value, np.ndarray):
+        return np.take(value, keep, axis=axis)
+    if isinstance(value, list):
+        return [_sliced(item, keep, axis) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_sliced(item, keep, axis) for item in value)
+    return value
+
+
+def aligned_slices(example: Any) -> list[Any]:
+    """Smaller versions of an example whose arrays all share one shape (an elementwise function's ``z``, a loss's
+    ``(y_pred, y)``, an optimizer's ``(w, dw, m, v)``), cut alike along one axis: first every single index of
+    each axis, then every index left out. Each is an input the contract allows, as the example was.
+
+    Values drawn from a seed (:func:`seeded_arrays`) change completely when Hypothesis shrinks the shape, so a
+    failure found in one element of a 4x4 array stays a 4x4 array; replaying these cuts reaches the one or two
+    elements that show it. Examples with arrays of different shapes, or with named callables, give none.
+    """
+    if not isinstance(example, dict):
+        return []
+    arrays: list[np.ndarray] = []
+    for value in example.values():
+        leaves = _array_leaves(value)
+        if leaves is None:
+            return []
+        arrays.extend(leaves)
+    if not arrays or any(array.shape != arrays[0].shape for array in arrays):
+        return []
+    shape = arrays[0].shape
+    keeps = [(axis, [index]) for axis, length in enumerate(shape) if length > 1 for index in range(length)]
+    keeps += [
+        (axis, [other for other in range(length) if other != index])
+        for axis, length in enumerate(shape)
+        if length > 2
+        for index in range(length)
+    ]
+    return [{name: _sliced(value, keep, axis) for name, value in example.items()} for axis, keep in keeps]

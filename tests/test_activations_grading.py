@@ -59,6 +59,11 @@ EXPECTED: dict[str, tuple[float, set[str]]] = {
     ),
     "sigmoid_grad_overflows": (3, {"agrees_with_reference", "within_range", "stable_for_large_inputs"}),
     "sigmoid_shifted": (0, {"agrees_with_scipy", "agrees_with_reference", "symmetry"}),
+    "relu_grad_integer_mask": (8, {"keeps_shape_and_dtype"}),
+    "softmax_max_over_the_batch": (
+        0,
+        {"agrees_with_scipy", "respects_axis", "agrees_with_reference", "sums_to_one", "stable_for_large_inputs"},
+    ),
 }
 
 DETERMINISM_RUNS = 3

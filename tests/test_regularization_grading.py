@@ -19,10 +19,15 @@ RULE = {"agrees_with_rule", "agrees_with_reference", "worked_examples"}
 # Each bug: the points its function keeps, and the properties that catch it (what the gate then takes,
 # bug_suite.gated_by, follows from them).
 EXPECTED: dict[str, tuple[float, set[str]]] = {
-    "polynomial_features_one_power_short": (0, NUMPY | {"returns_the_right_shape"}),
-    "polynomial_features_decreasing_powers": (0, NUMPY | {"first_column_is_ones"}),
+    "polynomial_features_one_power_short": (0, NUMPY | {"returns_the_right_shape_and_dtype"}),
+    # np.vander makes a float64 matrix for a float32 x (drawn since issue 14).
+    "polynomial_features_decreasing_powers": (
+        0,
+        NUMPY | {"first_column_is_ones", "returns_the_right_shape_and_dtype"},
+    ),
     "polynomial_features_python_loop": (9, {"as_fast_as_reference"}),
-    "polynomial_features_reshapes_its_input": (9, {"leaves_input_unchanged"}),
+    # x ** np.arange(...): an int64 exponent promotes a float32 x to float64 (drawn since issue 14).
+    "polynomial_features_reshapes_its_input": (8, {"leaves_input_unchanged", "returns_the_right_shape_and_dtype"}),
     "l2_penalty_on_biases": (0, FORMULA | {"ignores_biases"}),
     "l2_penalty_without_the_half": (0, FORMULA),
     "l2_penalty_keeps_the_last_layer_only": (0, FORMULA | {"sums_over_layers"}),
@@ -56,6 +61,17 @@ EXPECTED: dict[str, tuple[float, set[str]]] = {
     "early_stopping_waits_one_epoch_too_many": (0, RULE | {"waits_exactly_patience_epochs"}),
     "early_stopping_returns_the_length": (0, RULE | {"runs_to_the_end_if_never_triggered"}),
     "early_stopping_needs_an_array": (9, {"accepts_a_list"}),
+    # Float32 inputs and losses at any magnitude (issue 14).
+    "polynomial_features_float64_ones": (9, {"returns_the_right_shape_and_dtype"}),
+    "l2_penalty_grads_float64_zero_biases": (9, {"shaped_like_params"}),
+    "early_stopping_best_starts_at_1e5": (
+        1,
+        RULE - {"worked_examples"} | {"ties_keep_the_first_epoch", "runs_to_the_end_if_never_triggered"},
+    ),
+    "early_stopping_min_delta": (
+        1,
+        RULE - {"worked_examples"} | {"ties_keep_the_first_epoch", "runs_to_the_end_if_never_triggered"},
+    ),
 }
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from autograder import strategies as draw
 from autograder.catalogue import Assignment, Plot, Property
-from autograder.checks import PropertyFailure, assert_close, tolerance_for
+from autograder.checks import NOT_FINITE, ZERO_BY_ZERO, PropertyFailure, assert_close, tolerance_for
 from autograder.properties.common import (
     Example,
     agrees_with,
@@ -87,6 +87,17 @@ STABILITY_HINT = (
     "Rewrite the formula so that exp only ever sees values <= 0."
 )
 DTYPE_FLOAT = "Check your result's dtype for a float32 input."
+# A softmax whose max and sum are taken over different axes (or the max over the whole array) divides 0 by 0
+# where every exp of a row underflowed: NaN with no overflow at all.
+SOFTMAX_ZERO_BY_ZERO = (
+    "0/0 gave NaN: a row's sum of exponentials was 0, so every exp in that row underflowed. That happens when "
+    "the max you subtract is not the row's own (taken over another axis, or over the whole array): take the "
+    "max and the sum along the same axis, with keepdims=True."
+)
+SOFTMAX_AXIS = (
+    "Each row of a (batch, classes) array is one example, normalised by its own sum: take the max and the sum "
+    "along axis (the last one by default), with keepdims=True."
+)
 
 
 def symmetric(
@@ -136,13 +147,13 @@ def _sums_to_one(points: float) -> Property:
         "softmax",
         "sums_to_one",
         "softmax(z) sums to 1 along the last axis (rows of a batch)",
-        "Each row of a (batch, classes) array is one example: normalise each row by its own sum. "
-        "keepdims=True keeps the shapes broadcasting the right way.",
+        SOFTMAX_AXIS,
         points,
         True,
         BATCHES,
         test,
         gated=True,  # a constant 1 / classes sums to one
+        hints={NOT_FINITE: SOFTMAX_ZERO_BY_ZERO},  # NaN sums: 0/0, not a wrong axis of normalisation alone
     )
 
 
@@ -353,7 +364,7 @@ PROPERTIES: tuple[Property, ...] = (
         "softmax",
         "agrees_with_scipy",
         "softmax agrees with scipy.special.softmax along the last axis",
-        "softmax(z)_i = exp(z_i) / sum_j exp(z_j) along the axis.",
+        SOFTMAX_AXIS,
         2,
         BATCHES,
         lambda calls, ex: _scipy_softmax(ex["z"]),
@@ -371,7 +382,11 @@ PROPERTIES: tuple[Property, ...] = (
     _sums_to_one(1),
     _shift_invariant(1),
     stable_for_large_inputs(
-        "softmax", STABILITY_HINT, 1, z_examples(draw.large_value_arrays().filter(lambda z: z.ndim >= 1))
+        "softmax",
+        STABILITY_HINT,
+        1,
+        z_examples(draw.large_value_arrays().filter(lambda z: z.ndim >= 1)),
+        hints={ZERO_BY_ZERO: SOFTMAX_ZERO_BY_ZERO},
     ),
     keeps_shape_and_dtype("softmax", 1, BATCHES),
     leaves_input_unchanged("softmax", 1, BATCHES),
@@ -412,6 +427,7 @@ ASSIGNMENT = Assignment(
     notebook="activations.ipynb",
     properties=PROPERTIES,
     preload=("numpy", "scipy.special", "matplotlib", "matplotlib.pyplot"),
+    dtypes=dict.fromkeys((p.function for p in PROPERTIES), "input"),
     # The elementwise functions, each over a range that shows its shape (softmax works on whole rows).
     plots=(
         Plot("sigmoid", -8.0, 8.0),

@@ -15,7 +15,19 @@ import numpy as np
 from hypothesis import strategies as st
 
 from autograder.catalogue import Property, Timing
-from autograder.checks import PropertyFailure, Tolerance, as_array, assert_close, assert_finite, tolerance_for
+from autograder.checks import (
+    DIVIDE_BY_ZERO,
+    DTYPE_HINTS,
+    NOT_FINITE,
+    ZERO_BY_ZERO,
+    PropertyFailure,
+    Tolerance,
+    as_array,
+    assert_close,
+    assert_finite,
+    observed_dtype,
+    tolerance_for,
+)
 from autograder.protocol import NamedCallable, NumpyScalar, Opaque
 from autograder.runner import Calls
 
@@ -65,8 +77,12 @@ def agrees_with(
     public: bool = True,
     needs_reference: bool = False,
     tolerance: Tolerance | None = None,
+    hints: dict[str, str] | None = None,
 ) -> Property:
-    """The student's result equals ``expected(calls, example)`` within the input dtype's tolerance."""
+    """The student's result equals ``expected(calls, example)`` within the input dtype's tolerance.
+
+    ``hint`` is for finite but wrong values; NaN or infinity where the true value is finite gets
+    :data:`NOT_FINITE_HINT`, unless ``hints`` says otherwise."""
 
     @drawn_property(
         function,
@@ -86,7 +102,7 @@ def agrees_with(
             got, want, tolerance or tolerance_for(first_array(example).dtype), f"{function} gave a wrong value"
         )
 
-    return test
+    return dataclasses.replace(test, hints={NOT_FINITE: NOT_FINITE_HINT, **(hints or {})})
 
 
 def agrees_with_reference(function: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
@@ -110,19 +126,22 @@ def keeps_shape_and_dtype(function: str, points: float, examples: st.SearchStrat
         if got.shape != z.shape:
             raise PropertyFailure(f"{function} returned shape {got.shape} for an input of shape {z.shape}")
         if got.dtype != z.dtype:
-            raise PropertyFailure(f"{function} returned dtype {got.dtype} for an input of dtype {z.dtype}")
+            raise PropertyFailure(
+                f"{function} returned dtype {got.dtype} for an input of dtype {z.dtype}",
+                observed=observed_dtype(got.dtype, z.dtype),
+            )
 
     return Property(
         function,
         "keeps_shape_and_dtype",
         f"{function} returns an array of its input's shape and dtype",
-        "Work with NumPy operations on the whole array; a Python float constant such as 1.0 keeps float32, "
-        "but np.float64 values and arrays promote it.",
+        "Work with NumPy operations on the whole array: the result has the input's shape and float dtype.",
         points,
         True,
         examples,
         test,
         gated=True,
+        hints=DTYPE_HINTS,
     )
 
 
@@ -150,7 +169,34 @@ def leaves_input_unchanged(function: str, points: float, examples: st.SearchStra
     )
 
 
-def stable_for_large_inputs(function: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+# Hints for what a stability check saw; the property's own hint is the one for an overflow.
+ZERO_BY_ZERO_HINT = (
+    "NaN came from 0/0 (or inf/inf): a denominator underflowed to 0, or two infinities met. Look at what you "
+    "divide by for the largest |z|: it must stay at least 1, e.g. a sum that includes exp(0)."
+)
+DIVIDE_BY_ZERO_HINT = (
+    "Something was divided by 0, or log(0) was taken: for large |z| a probability underflows to 0. Work with "
+    "logits (log-sum-exp) instead of taking the log of a probability."
+)
+STABILITY_HINTS = {ZERO_BY_ZERO: ZERO_BY_ZERO_HINT, DIVIDE_BY_ZERO: DIVIDE_BY_ZERO_HINT}
+# Finite but wrong values call for the property's own hint; NaN or infinity where the true value is finite
+# points at the stability of the formula instead.
+NOT_FINITE_HINT = (
+    "Your result has NaN or infinity where the true value is finite: an exp overflowed (inf, and inf/inf is "
+    "NaN) or a sum underflowed to 0 (0/0 is NaN). Look at the largest |z| in the input."
+)
+
+
+def stable_for_large_inputs(
+    function: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    hints: dict[str, str] | None = None,
+) -> Property:
+    """Finite, with no NumPy error under :data:`ERRSTATE`: ``hint`` is for an overflow, ``hints`` (by default
+    :data:`STABILITY_HINTS`) for 0/0 and division by zero."""
+
     def test(calls: Calls, example: Example) -> None:
         got = result_under_errstate(calls, example, f"under {ERRSTATE}")
         assert_finite(got, f"{function} is not finite where the true value is")
@@ -165,6 +211,7 @@ def stable_for_large_inputs(function: str, hint: str, points: float, examples: s
         examples,
         test,
         gated=True,
+        hints={**STABILITY_HINTS, NOT_FINITE: hint, **(hints or {})},
     )
 
 
@@ -287,17 +334,25 @@ def array_part(value: Any, function: str, what: str) -> np.ndarray:
         raise PropertyFailure(f"{what}: {failure.message}", got=value) from None
 
 
-def assert_close_nested(got: Any, expected: Any, tolerance: Tolerance, function: str, path: str = "") -> None:
+def assert_close_nested(
+    got: Any,
+    expected: Any,
+    tolerance: Tolerance,
+    function: str,
+    path: str = "",
+    names: tuple[str, ...] | None = None,
+) -> None:
     """``got`` has ``expected``'s structure (lists and tuples alike) and agrees with it number by number.
 
-    ``path`` locates the part being compared (``[0][1]``) in the messages.
+    ``path`` locates the part being compared (``[0][1]``) in the messages, by the names of the result's items
+    where ``names`` gives them (``best_epoch is wrong``).
     """
-    where = f"{function}'s result{path}"
+    where = _subject(path, names) if names and path else f"{function}'s result{path}"
     if isinstance(expected, (list, tuple)):
         if not isinstance(got, (list, tuple)) or len(got) != len(expected):
             raise PropertyFailure(f"{where} is {_kind(got)}; expected {len(expected)} items", expected, got)
         for index, (got_item, expected_item) in enumerate(zip(got, expected, strict=True)):
-            assert_close_nested(got_item, expected_item, tolerance, function, f"{path}[{index}]")
+            assert_close_nested(got_item, expected_item, tolerance, function, f"{path}[{index}]", names)
         return
     if isinstance(expected, np.ndarray):
         assert_close(array_part(got, function, f"result{path}"), expected, tolerance, f"{where} is wrong")
@@ -308,12 +363,15 @@ def assert_close_nested(got: Any, expected: Any, tolerance: Tolerance, function:
 
 
 def _nested_test(
-    function: str, expected: Callable[[Calls, Example], Any], tolerance: Tolerance | None
+    function: str,
+    expected: Callable[[Calls, Example], Any],
+    tolerance: Tolerance | None,
+    names: tuple[str, ...] | None = None,
 ) -> Callable[[Calls, Example], None]:
     def test(calls: Calls, example: Example) -> None:
         got = calls.student(*example.values())
         tol = tolerance or tolerance_for(np.dtype(np.float64))
-        assert_close_nested(got, expected(calls, example), tol, function)
+        assert_close_nested(got, expected(calls, example), tol, function, names=names)
 
     return test
 
@@ -334,12 +392,17 @@ def agrees_with_nested(
 
 
 def agrees_with_reference_nested(
-    function: str, hint: str, points: float, examples: st.SearchStrategy[Example]
+    function: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    names: tuple[str, ...] | None = None,
 ) -> Property:
-    """Like :func:`agrees_with_reference` for results made of numbers, arrays, tuples and lists."""
+    """Like :func:`agrees_with_reference` for results made of numbers, arrays, tuples and lists (``names``
+    names the items of a returned tuple in messages)."""
     plain = agrees_with_reference(function, hint, points, examples)
     return dataclasses.replace(
-        plain, test=_nested_test(function, lambda calls, example: calls.reference(*example.values()), None)
+        plain, test=_nested_test(function, lambda calls, example: calls.reference(*example.values()), None, names)
     )
 
 
@@ -437,25 +500,56 @@ def plain_array(value: Any, function: str, where: str = "") -> np.ndarray:
     raise PropertyFailure(f"{function} returned {_what_it_is(value)}{where}; expected a number or an array", got=value)
 
 
-def assert_nested_close(got: Any, want: Any, tolerance: Tolerance, what: str, function: str, where: str = "") -> None:
+def _subject(where: str, names: str | tuple[str, ...] | None) -> str:
+    """The part of a result at ``where`` (``[1][0]``) in words: ``names`` names the result (a string) or its
+    items (a tuple), so ``[1]`` of ``("w", "v")`` is ``v`` and ``[0][1]`` of ``"grads"`` is ``grads[0][1]``."""
+    if isinstance(names, str):
+        return names + where
+    if names and where.startswith("["):
+        index, rest = where[1:].split("]", 1)
+        if index.isdigit() and int(index) < len(names):
+            return names[int(index)] + rest
+    return f"item {where} of the result" if where else "the result"
+
+
+def _sentence(what: str, where: str, names: str | tuple[str, ...] | None) -> str:
+    """``what`` about the part at ``where``: a ``{}`` in ``what`` is that part; else it is said after."""
+    if "{}" in what:
+        return what.format(_subject(where, names))
+    return f"{what} in {_subject(where, names)}" if where else what
+
+
+def assert_nested_close(
+    got: Any,
+    want: Any,
+    tolerance: Tolerance,
+    what: str,
+    function: str,
+    where: str = "",
+    names: str | tuple[str, ...] | None = None,
+) -> None:
     """``got`` has ``want``'s structure (tuples and lists of numbers and arrays) and agrees with it.
 
     A number may come back as a Python float, a NumPy scalar or an array holding one value; ``where``
-    names the position (``[1][0]``) in messages.
+    is the position (``[1][0]``) being compared. Messages read as sentences: a ``{}`` in ``what`` stands for
+    the part that differs, named from ``names`` (``"after step 2, {} differs"`` with ``names=("w", "v")`` says
+    ``after step 2, v differs``); without one, the part is said after ``what``.
     """
-    at = f" at {where}" if where else ""
     if isinstance(want, (list, tuple)):
         if not isinstance(got, (list, tuple)) or len(got) != len(want):
             shape = f"a sequence of {len(got)} items" if isinstance(got, (list, tuple)) else _what_it_is(got)
-            raise PropertyFailure(f"{what}{at}: expected a sequence of {len(want)} items, got {shape}")
+            raise PropertyFailure(
+                f"{_sentence(what, where, names)}: expected a sequence of {len(want)} items, got {shape}"
+            )
         for index, (got_item, want_item) in enumerate(zip(got, want, strict=True)):
-            assert_nested_close(got_item, want_item, tolerance, what, function, f"{where}[{index}]")
+            assert_nested_close(got_item, want_item, tolerance, what, function, f"{where}[{index}]", names)
         return
+    at = f" in {_subject(where, names)}" if where else ""
     expected = plain_array(want, function, at)
     answer = plain_array(got, function, at)
     if expected.ndim == 0 and answer.size == 1:
         answer = answer.reshape(())
-    assert_close(answer, expected, tolerance, f"{what}{at}")
+    assert_close(answer, expected, tolerance, _sentence(what, where, names))
 
 
 def first_dtype(example: Example) -> np.dtype[Any]:
@@ -475,21 +569,28 @@ def value_agrees_with(
     public: bool = True,
     needs_reference: bool = False,
     tolerance: Tolerance | None = None,
+    names: str | tuple[str, ...] | None = None,
 ) -> Property:
-    """Like :func:`agrees_with`, for results that are numbers or tuples and lists of arrays."""
+    """Like :func:`agrees_with`, for results that are numbers or tuples and lists of arrays (``names`` names
+    the result's items in messages, :func:`assert_nested_close`)."""
 
     def test(calls: Calls, example: Example) -> None:
         got = calls.student(*example.values())
         want = expected(calls, example)
         chosen = tolerance or tolerance_for(first_dtype(example))
-        assert_nested_close(got, want, chosen, f"{function} gave a wrong value", function)
+        assert_nested_close(got, want, chosen, f"{function} gave a wrong value", function, names=names)
 
     plain = agrees_with(function, name, says, hint, points, examples, expected, public, needs_reference)
     return dataclasses.replace(plain, test=test)
 
 
 def value_agrees_with_reference(
-    function: str, hint: str, points: float, examples: st.SearchStrategy[Example], tolerance: Tolerance | None = None
+    function: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    tolerance: Tolerance | None = None,
+    names: str | tuple[str, ...] | None = None,
 ) -> Property:
     return value_agrees_with(
         function,
@@ -502,6 +603,7 @@ def value_agrees_with_reference(
         public=False,
         needs_reference=True,
         tolerance=tolerance,
+        names=names,
     )
 
 

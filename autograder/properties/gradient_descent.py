@@ -15,6 +15,7 @@ assignment needs NumPy alone.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,7 @@ from hypothesis.extra import numpy as hnp
 from autograder import strategies as draw
 from autograder.callables import flat_parameters, linear_network_loss_and_grads
 from autograder.catalogue import Assignment, Property
-from autograder.checks import PropertyFailure, Tolerance, assert_close, tolerance_for
+from autograder.checks import DTYPE_HINTS, PropertyFailure, Tolerance, assert_close, observed_dtype, tolerance_for
 from autograder.properties.common import (
     DERIVATIVE_TOLERANCE,
     Example,
@@ -59,9 +60,10 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh")
 Layers = list[tuple[np.ndarray, np.ndarray]]
 
 
-def _close(function: str, got: Any, want: Any, what: str) -> None:
-    """``function``'s ``got`` equals ``want`` within float64 tolerance (numbers, arrays, tuples and lists)."""
-    assert_nested_close(got, want, tolerance_for(F64), what, function)
+def _close(function: str, got: Any, want: Any, what: str, names: str | tuple[str, ...] | None = None) -> None:
+    """``function``'s ``got`` equals ``want`` within float64 tolerance (numbers, arrays, tuples and lists);
+    ``what`` and ``names`` say which part differs (:func:`assert_nested_close`)."""
+    assert_nested_close(got, want, tolerance_for(F64), what, function, names=names)
 
 
 # ---------------------------------------------------------------- outside references: PyTorch, float64
@@ -472,8 +474,8 @@ def mlp_agrees_with_torch(name: str, says: str, hint: str, part: int) -> Propert
 
     @drawn_property("mlp_loss_and_grads", name, says, hint, 2, MLPS, establishes_correctness=True)
     def test(calls: Calls, example: Example) -> None:
-        what = "the loss differs from PyTorch's" if part == 0 else "grads differ from torch.autograd's"
-        _close("mlp_loss_and_grads", _loss_and_grads(calls, example)[part], _torch_of(example)[part], what)
+        what = "the loss differs from PyTorch's" if part == 0 else "{} differs from torch.autograd's"
+        _close("mlp_loss_and_grads", _loss_and_grads(calls, example)[part], _torch_of(example)[part], what, "grads")
 
     return test
 
@@ -489,8 +491,9 @@ def mlp_agrees_with_torch(name: str, says: str, hint: str, part: int) -> Propert
 )
 def mlp_grads_match_central_differences(calls: Calls, example: Example) -> None:
     want = mlp_central_differences(example["x"], example["labels"], example["params"], _activation(example))
-    what = "grads disagree with central differences of the loss"
-    assert_nested_close(_loss_and_grads(calls, example)[1], want, DERIVATIVE_TOLERANCE, what, "mlp_loss_and_grads")
+    what = "{} disagrees with central differences of the loss"
+    got = _loss_and_grads(calls, example)[1]
+    assert_nested_close(got, want, DERIVATIVE_TOLERANCE, what, "mlp_loss_and_grads", names="grads")
 
 
 def mlp_unchanged_when(name: str, says: str, hint: str, change: Callable[[Example, np.ndarray], Example]) -> Property:
@@ -509,7 +512,7 @@ def mlp_unchanged_when(name: str, says: str, hint: str, change: Callable[[Exampl
         example = {key: value for key, value in drawn.items() if key != "permutation"}
         before = _loss_and_grads(calls, example)
         after = _loss_and_grads(calls, change(example, drawn["permutation"]))
-        _close("mlp_loss_and_grads", after, before, f"(loss, grads) changed when {says}")
+        _close("mlp_loss_and_grads", after, before, f"{{}} changed when {says}", ("the loss", "grads"))
 
     return test
 
@@ -682,15 +685,6 @@ def _step_examples(
     return st.tuples(arrays, st.integers(0, len(optional))).flatmap(build).map(order)
 
 
-def _in_float32_sometimes(examples: st.SearchStrategy[Example]) -> st.SearchStrategy[Example]:
-    """The examples, half of them with every array cast to float32."""
-    return st.tuples(examples, st.booleans()).map(
-        lambda pair: {
-            k: v.astype(np.float32) if pair[1] and isinstance(v, np.ndarray) else v for k, v in pair[0].items()
-        }
-    )
-
-
 MOMENTUM_STEPS = _step_examples(("w", "dw", "velocity"), {"lr": st.floats(0.0, 1.0)}, (("beta", st.floats(0.0, 0.99)),))
 ADAM_STEPS = _step_examples(
     ("w", "dw", "m", "v"),
@@ -735,7 +729,8 @@ def momentum_agrees_with_torch(calls: Calls, example: Example) -> None:
             "sgd_momentum_step",
             (mine, velocity),
             (w.detach().numpy(), optimizer.state[w]["momentum_buffer"].numpy()),
-            f"(w, v) after step {step}",
+            f"after step {step}, {{}} differs from torch.optim.SGD's",
+            ("w", "v"),
         )
 
 
@@ -759,9 +754,11 @@ def momentum_special_case(name: str, says: str, hint: str, zero: str) -> Propert
         w, dw, velocity = example["w"], example["dw"], example["velocity"]
         if zero == "beta":
             want = (w - example["lr"] * dw, dw)
+            what = "with beta = 0 a momentum step is a plain gradient step (w - lr * dw, v = dw), but {} is wrong"
         else:
             want = (w, example.get("beta", 0.9) * velocity + dw)
-        _close("sgd_momentum_step", calls.student(*example.values()), want, f"(w, v) is wrong when {says}")
+            what = "with lr = 0, w stays where it is while v = beta * v + dw still accumulates, but {} is wrong"
+        _close("sgd_momentum_step", calls.student(*example.values()), want, what, ("w", "v"))
 
     return test
 
@@ -796,7 +793,13 @@ def adam_agrees_with_torch(calls: Calls, example: Example) -> None:
         mine, m, v = _step_results(calls.student(mine, gradient, m, v, t, *hyper), 3, "adam_step")
         state = optimizer.state[w]
         want = (w.detach().numpy(), state["exp_avg"].numpy(), state["exp_avg_sq"].numpy())
-        _close("adam_step", (mine, m, v), want, f"(w, m, v) after step t = {t}")
+        _close(
+            "adam_step",
+            (mine, m, v),
+            want,
+            f"after step t = {t}, {{}} differs from torch.optim.Adam's",
+            ("w", "m", "v"),
+        )
 
 
 def _first_adam_step(example: Example) -> Example:
@@ -842,14 +845,17 @@ def adam_with_zero_lr(calls: Calls, example: Example) -> None:
     )
 
 
-def optimizer_shapes(function: str, count: int, examples: st.SearchStrategy[Example]) -> Property:
+def optimizer_shapes(function: str, names: tuple[str, ...], examples: st.SearchStrategy[Example]) -> Property:
+    """The step returns the arrays ``names``, each of w's shape and dtype."""
+    count = len(names)
+
     @drawn_property(
         function,
         "keeps_shape_and_dtype",
-        f"{function} returns {count} arrays of w's shape and dtype (float32 included)",
+        f"{function} returns ({', '.join(names)}), each of w's shape and dtype (float32 included)",
         "A Python float times an array keeps the array's dtype; np.float64 values promote float32.",
         1,
-        _in_float32_sometimes(examples),
+        draw.in_float_dtypes(examples),
         gated=True,
     )
     def test(calls: Calls, example: Example) -> None:
@@ -857,11 +863,12 @@ def optimizer_shapes(function: str, count: int, examples: st.SearchStrategy[Exam
         for index, part in enumerate(_step_results(calls.student(*example.values()), count, function)):
             if part.shape != w.shape or part.dtype != w.dtype:
                 raise PropertyFailure(
-                    f"{function} returned an array {index} of shape {part.shape} and dtype {part.dtype} "
-                    f"for w of shape {w.shape} and dtype {w.dtype}"
+                    f"{function} returned {names[index]} of shape {part.shape} and dtype {part.dtype} "
+                    f"for w of shape {w.shape} and dtype {w.dtype}",
+                    observed=observed_dtype(part.dtype, w.dtype) if part.shape == w.shape else None,
                 )
 
-    return test
+    return dataclasses.replace(test, hints=DTYPE_HINTS)
 
 
 # ---------------------------------------------------------------- minibatch_sgd, checked structurally
@@ -997,7 +1004,8 @@ def minibatch_full_batch(calls: Calls, example: Example) -> None:
         "minibatch_sgd",
         (params, losses),
         (want_params, want_losses),
-        "(params, epoch_losses) differ from gradient descent's",
+        "{} differs from plain gradient descent's",
+        ("params", "epoch_losses"),
     )
 
 
@@ -1037,9 +1045,10 @@ def minibatch_steps(calls: Calls, example: Example) -> None:
     params, _, recorded = _probe(calls, example)
     expected = flat_parameters(example["params"])
     for step, call in enumerate(recorded):
-        _close("minibatch_sgd", call["params"], expected, f"the params given to loss_and_grads at step {step}")
+        what = f"at step {step}, loss_and_grads was given params other than the last step's p - lr * g"
+        _close("minibatch_sgd", call["params"], expected, what)
         expected = call["params"] - example["lr"] * call["grads"]
-    _close("minibatch_sgd", _flat_result(params), expected, "the params returned after the last step")
+    _close("minibatch_sgd", _flat_result(params), expected, "the params returned are not the last step's p - lr * g")
 
 
 @drawn_property(
@@ -1054,7 +1063,7 @@ def minibatch_steps(calls: Calls, example: Example) -> None:
 def minibatch_epoch_losses(calls: Calls, example: Example) -> None:
     _, losses, recorded = _probe(calls, example)
     want = [float(np.mean([call["loss"] for call in batches])) for batches in _epochs(example, recorded)]
-    _close("minibatch_sgd", losses, want, "epoch_losses")
+    _close("minibatch_sgd", losses, want, "{} is not the mean of that epoch's mini-batch losses", "epoch_losses")
 
 
 @drawn_property(
@@ -1085,7 +1094,8 @@ def minibatch_uses_its_rng(calls: Calls, example: Example) -> None:
     seed = example["rng"].args[0]
     params, losses, recorded = _probe(calls, example)
     again = _probe(calls, {**example, "rng": NamedCallable("rng", seed)}, repeat=1)
-    assert_nested_close(again[:2], (params, losses), EXACT, "a second run with the same seed", "minibatch_sgd")
+    what, names = "{} differs in a second run with the same seed", ("params", "epoch_losses")
+    assert_nested_close(again[:2], (params, losses), EXACT, what, "minibatch_sgd", names=names)
     other = _probe(calls, {**example, "rng": NamedCallable("rng", (seed + 1) % 2**32)})
     if all(np.array_equal(a, b) for a, b in zip(_orders(example, recorded), _orders(example, other[2]), strict=True)):
         raise PropertyFailure("runs with two different seeds visit the examples in the same order")
@@ -1235,7 +1245,9 @@ PROPERTIES: tuple[Property, ...] = (
         1,
     ),
     mlp_grads_match_central_differences,
-    value_agrees_with_reference("mlp_loss_and_grads", "Compare one layer at a time.", 1, MLPS),
+    value_agrees_with_reference(
+        "mlp_loss_and_grads", "Compare one layer at a time.", 1, MLPS, names=("the loss", "grads")
+    ),
     mlp_unchanged_when(
         "batch_invariant",
         "the batch is stacked on itself",
@@ -1317,15 +1329,19 @@ PROPERTIES: tuple[Property, ...] = (
         "Only lr * v moves w; the velocity itself still accumulates.",
         "lr",
     ),
-    value_agrees_with_reference("sgd_momentum_step", "v = beta * v + dw first, then w - lr * v.", 2, MOMENTUM_STEPS),
-    optimizer_shapes("sgd_momentum_step", 2, MOMENTUM_STEPS),
+    value_agrees_with_reference(
+        "sgd_momentum_step", "v = beta * v + dw first, then w - lr * v.", 2, MOMENTUM_STEPS, names=("w", "v")
+    ),
+    optimizer_shapes("sgd_momentum_step", ("w", "v"), MOMENTUM_STEPS),
     leaves_nested_input_unchanged("sgd_momentum_step", 1, MOMENTUM_STEPS),
     # adam_step
     adam_agrees_with_torch,
     adam_first_step,
     adam_with_zero_lr,
-    value_agrees_with_reference("adam_step", "eps is added after the square root.", 2, ADAM_STEPS),
-    optimizer_shapes("adam_step", 3, ADAM_STEPS),
+    value_agrees_with_reference(
+        "adam_step", "eps is added after the square root.", 2, ADAM_STEPS, names=("w", "m", "v")
+    ),
+    optimizer_shapes("adam_step", ("w", "m", "v"), ADAM_STEPS),
     leaves_nested_input_unchanged("adam_step", 1, ADAM_STEPS),
     # minibatch_sgd
     minibatch_full_batch,
@@ -1342,4 +1358,19 @@ ASSIGNMENT = Assignment(
     notebook="gradient_descent.ipynb",
     properties=PROPERTIES,
     preload=("numpy",),
+    dtypes={
+        "mse_loss": "number",
+        "mse_loss_grad": "input",
+        "bce_with_logits": "number",
+        "bce_with_logits_grad": "input",
+        "cross_entropy": "number",
+        "cross_entropy_grad": "input",
+        "numerical_gradient": "float64",
+        "relative_error": "number",
+        "mlp_loss_and_grads": "input",
+        "gradient_descent": "input",
+        "sgd_momentum_step": "input",
+        "adam_step": "input",
+        "minibatch_sgd": "input",
+    },
 )

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from autograder import strategies as draw
 from autograder.callables import resolve_arguments
 from autograder.catalogue import Assignment, Property
-from autograder.checks import PropertyFailure, assert_close, tolerance_for
+from autograder.checks import DTYPE_HINTS, PropertyFailure, assert_close, observed_dtype, tolerance_for
 from autograder.properties.common import (
     Example,
     agrees_with,
@@ -103,6 +103,15 @@ def _formula(function: str, says: str, hint: str, points: float, examples: st.Se
     )
 
 
+def check_dtype(function: str, got: np.ndarray, x: np.ndarray) -> None:
+    """``got`` has the float dtype of the input ``x`` (the contract: float32 in, float32 out)."""
+    if got.dtype != x.dtype:
+        raise PropertyFailure(
+            f"{function} returned dtype {got.dtype} for an input x of dtype {x.dtype}",
+            observed=observed_dtype(got.dtype, x.dtype),
+        )
+
+
 def _shape_of(function: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
@@ -110,8 +119,20 @@ def _shape_of(function: str, says: str, hint: str, points: float, examples: st.S
         if got.shape != want:
             shapes = ", ".join(f"{k} {v.shape}" for k, v in example.items() if isinstance(v, np.ndarray))
             raise PropertyFailure(f"{function} returned shape {got.shape} for {shapes}; expected {want}")
+        check_dtype(function, got, example["x"])
 
-    return Property(function, "returns_the_right_shape", says, hint, points, True, examples, test, gated=True)
+    return Property(
+        function,
+        "returns_the_right_shape_and_dtype",
+        says,
+        hint,
+        points,
+        True,
+        draw.in_float_dtypes(examples),
+        test,
+        gated=True,
+        hints=DTYPE_HINTS,
+    )
 
 
 def _rows_are_independent(
@@ -198,7 +219,7 @@ NEURON_PROPERTIES: tuple[Property, ...] = (
     agrees_with_reference("neuron", "Try one example x: (d,) and a batch x: (n, d) with the same w and b.", 2, NEURON),
     _shape_of(
         "neuron",
-        "neuron returns a 0-d result for x: (d,) and shape (n,) for x: (n, d)",
+        "neuron returns a 0-d result for x: (d,) and shape (n,) for x: (n, d), of x's float dtype",
         "x @ w handles both shapes: it sums over the last axis of x only.",
         1,
         NEURON,
@@ -220,7 +241,7 @@ DENSE_PROPERTIES: tuple[Property, ...] = (
     agrees_with_reference("dense_forward", "Check a batch whose d_in, d_out and n all differ.", 2, DENSE),
     _shape_of(
         "dense_forward",
-        "dense_forward returns shape (n, d_out)",
+        "dense_forward returns shape (n, d_out), of x's float dtype",
         "(n, d_in) @ (d_in, d_out) gives (n, d_out); b: (d_out,) broadcasts over the rows.",
         1,
         DENSE,
@@ -508,17 +529,19 @@ def _mlp_shape(points: float) -> Property:
         if got.shape != want:
             widths = [example["x"].shape[1]] + [W.shape[1] for W, _ in example["params"]]
             raise PropertyFailure(f"mlp_forward returned shape {got.shape} for layer widths {widths}; expected {want}")
+        check_dtype("mlp_forward", got, example["x"])
 
     return Property(
         "mlp_forward",
-        "returns_the_right_shape",
-        "mlp_forward returns shape (n, d_L), the width of the last layer",
+        "returns_the_right_shape_and_dtype",
+        "mlp_forward returns shape (n, d_L), the width of the last layer, of x's float dtype",
         "Every layer, the last one included, maps (n, d_in) to (n, d_out).",
         points,
         True,
-        _mlp_examples(),
+        draw.in_float_dtypes(_mlp_examples()),
         test,
         gated=True,
+        hints=DTYPE_HINTS,
     )
 
 
@@ -561,4 +584,5 @@ ASSIGNMENT = Assignment(
     notebook="neurons.ipynb",
     properties=NEURON_PROPERTIES + DENSE_PROPERTIES + INIT_PROPERTIES + MLP_PROPERTIES,
     preload=("numpy", "matplotlib", "matplotlib.pyplot"),
+    dtypes={"neuron": "input", "dense_forward": "input", "init_dense": "float64", "mlp_forward": "input"},
 )

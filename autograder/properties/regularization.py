@@ -11,6 +11,7 @@ reference's random stream. Hidden properties compare with the reference and time
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,16 @@ from hypothesis.extra import numpy as hnp
 
 from autograder import strategies as draw
 from autograder.catalogue import Assignment, Property
-from autograder.checks import PropertyFailure, Tolerance, assert_close, assert_finite, describe, tolerance_for
+from autograder.checks import (
+    DTYPE_HINTS,
+    PropertyFailure,
+    Tolerance,
+    assert_close,
+    assert_finite,
+    describe,
+    observed_dtype,
+    tolerance_for,
+)
 from autograder.properties.common import (
     DERIVATIVE_TOLERANCE,
     Example,
@@ -61,24 +71,30 @@ def _vander(example: Example) -> np.ndarray:
 
 def _polynomial_shape(points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        got = result_of(calls, example)
-        want = (example["x"].shape[0], example["degree"] + 1)
+        got, x = result_of(calls, example), example["x"]
+        want = (x.shape[0], example["degree"] + 1)
         if got.shape != want:
             raise PropertyFailure(
                 f"polynomial_features returned shape {got.shape} for {want[0]} inputs and degree "
                 f"{example['degree']}; expected {want}"
             )
+        if got.dtype != x.dtype:
+            raise PropertyFailure(
+                f"polynomial_features returned dtype {got.dtype} for x of dtype {x.dtype}",
+                observed=observed_dtype(got.dtype, x.dtype),
+            )
 
     return Property(
         "polynomial_features",
-        "returns_the_right_shape",
-        "polynomial_features returns shape (n, degree + 1)",
+        "returns_the_right_shape_and_dtype",
+        "polynomial_features returns shape (n, degree + 1), of x's float dtype",
         "Degree D has D + 1 coefficients: the powers 0, 1, ..., D.",
         points,
         True,
-        _polynomial_examples(),
+        draw.in_float_dtypes(_polynomial_examples()),
         test,
         gated=True,
+        hints=DTYPE_HINTS,
     )
 
 
@@ -318,7 +334,8 @@ def _check_shapes(layer: int, W: np.ndarray, b: np.ndarray, dW: Any, db: Any, la
         if part.shape != like.shape or part.dtype != like.dtype:
             raise PropertyFailure(
                 f"{name} of layer {layer} has shape {part.shape} and dtype {part.dtype}; expected the shape "
-                f"{like.shape} and dtype {like.dtype} of its parameter"
+                f"{like.shape} and dtype {like.dtype} of its parameter",
+                observed=observed_dtype(part.dtype, like.dtype) if part.shape == like.shape else None,
             )
 
 
@@ -351,14 +368,17 @@ L2_GRADS_PROPERTIES: tuple[Property, ...] = (
         _check_zero_bias_grads,
         gated=True,  # a zero function keeps it
     ),
-    _grads_property(
-        "shaped_like_params",
-        "l2_penalty_grads returns a (dW, db) pair of arrays shaped like each (W, b)",
-        "Return one tuple per layer, with arrays of the same shapes as W and b (np.zeros_like helps).",
-        1,
-        L2,
-        _check_shapes,
-        gated=True,
+    dataclasses.replace(
+        _grads_property(
+            "shaped_like_params",
+            "l2_penalty_grads returns a (dW, db) pair of arrays shaped like each (W, b), of its float dtype",
+            "Return one tuple per layer, with arrays of the same shapes as W and b (np.zeros_like helps).",
+            1,
+            draw.in_float_dtypes(L2),
+            _check_shapes,
+            gated=True,
+        ),
+        hints=DTYPE_HINTS,
     ),
     leaves_nested_input_unchanged("l2_penalty_grads", 1, L2),
 )
@@ -791,11 +811,16 @@ DROPOUT_BACKWARD_PROPERTIES: tuple[Property, ...] = (
 
 # --- early_stopping -----------------------------------------------------------------------------
 
-# Few distinct values, so ties and plateaus are common; and curves of arbitrary floats.
-TIED_CURVES = st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0]), min_size=1, max_size=12)
-FLOAT_CURVES = st.lists(st.floats(0.0, 10.0, allow_nan=False), min_size=1, max_size=12)
-DECREASING_CURVES = st.lists(st.floats(0.0, 10.0, allow_nan=False), min_size=1, max_size=12, unique=True).map(
-    lambda values: sorted(values, reverse=True)
+# Few distinct values, so ties and plateaus are common; and curves of arbitrary floats. The contract bounds no
+# loss, so every curve is drawn at many orders of magnitude (draw.MAGNITUDES): improvements of 1e-6 and losses
+# of 1e12 both occur, and a "best so far" that starts at a number such as 1e5, or an improvement that must
+# exceed a threshold, shows.
+TIED_CURVES = draw.at_any_magnitude(st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0]), min_size=1, max_size=12))
+FLOAT_CURVES = draw.at_any_magnitude(st.lists(st.floats(0.0, 10.0, allow_nan=False), min_size=1, max_size=12))
+DECREASING_CURVES = (
+    draw.at_any_magnitude(st.lists(st.floats(0.0, 10.0, allow_nan=False), min_size=1, max_size=12, unique=True))
+    .map(lambda values: sorted(values, reverse=True))
+    .filter(lambda values: len(set(values)) == len(values))  # a tiny magnitude may round two values to one
 )
 PATIENCES = st.integers(1, 5)
 # The notebook's worked example, and a few more, with the answers the contract gives.
@@ -860,13 +885,47 @@ def _stopping_property(
         stop, best = _epochs(calls, example)
         check(stop, best, np.asarray(example["val_losses"], dtype=np.float64), example["patience"])
 
-    return drawn_property("early_stopping", name, says, hint, points, examples, **flags)(test)
+    made = drawn_property("early_stopping", name, says, hint, points, examples, **flags)(test)
+    return dataclasses.replace(made, hints=STOPPING_HINTS)
+
+
+# What a wrong answer shows, so that the hint fits it: an epoch index off by one, an improvement not taken
+# (a threshold such as min_delta, or a "best so far" that starts at a fixed number), a tie that moved the
+# best epoch, or a stop at the wrong distance from the best epoch.
+EPOCH_INDEX, MISSED_IMPROVEMENT, TIE_MOVED_BEST, WRONG_PATIENCE = (
+    "epoch_index",
+    "missed_improvement",
+    "tie_moved_best",
+    "wrong_patience",
+)
+STOPPING_HINTS = {
+    EPOCH_INDEX: "Epochs count from 0: the first epoch is 0 and the last is len(val_losses) - 1.",
+    MISSED_IMPROVEMENT: "The best epoch moves at every strict decrease of the loss, however small (no min_delta "
+    "or tolerance) and whatever the scale of the losses (start from the first loss, or from infinity, never "
+    "from a number such as 1e5).",
+    TIE_MOVED_BEST: "Only a strict improvement (<, not <=) moves the best epoch: on a tie the earlier epoch stays.",
+    WRONG_PATIENCE: "Stop at the first epoch e with e - best >= patience: count the epochs since the best one.",
+}
+
+
+def _diagnosis(stop: int, best: int, losses: np.ndarray) -> str | None:
+    """What a wrong ``(stop, best)`` shows about its rule (see :data:`STOPPING_HINTS`)."""
+    if not (0 <= stop < losses.size and 0 <= best <= stop):
+        return EPOCH_INDEX
+    lowest = float(np.min(losses[: stop + 1]))
+    if losses[best] > lowest:
+        return MISSED_IMPROVEMENT
+    if best != int(np.argmin(losses[: stop + 1])):
+        return TIE_MOVED_BEST
+    return WRONG_PATIENCE
 
 
 def _check_rule(stop: int, best: int, losses: np.ndarray, patience: int) -> None:
     want = _rule(losses, patience)
     if (stop, best) != want:
-        raise PropertyFailure("early_stopping gave the wrong epochs", want, (stop, best))
+        raise PropertyFailure(
+            "early_stopping gave the wrong epochs", want, (stop, best), observed=_diagnosis(stop, best, losses)
+        )
 
 
 def _check_first_of_ties(stop: int, best: int, losses: np.ndarray, patience: int) -> None:
@@ -876,6 +935,7 @@ def _check_first_of_ties(stop: int, best: int, losses: np.ndarray, patience: int
             f"best_epoch is {best}, but the first epoch with the lowest loss up to stop_epoch {stop} is {first}",
             first,
             best,
+            observed=_diagnosis(stop, best, losses),
         )
 
 
@@ -884,7 +944,8 @@ def _check_waits_patience(stop: int, best: int, losses: np.ndarray, patience: in
     if waited > patience or (stop < losses.size - 1 and waited != patience):
         raise PropertyFailure(
             f"stopped at epoch {stop}, {waited} epochs after the best epoch {best}; with patience {patience} "
-            f"training stops as soon as {patience} epochs have passed without improvement"
+            f"training stops as soon as {patience} epochs have passed without improvement",
+            observed=_diagnosis(stop, best, losses),
         )
 
 
@@ -895,6 +956,7 @@ def _check_never_triggered(stop: int, best: int, losses: np.ndarray, patience: i
             f"every epoch improves, so training never stops early: expected ({last}, {last}), the last epoch",
             (last, last),
             (stop, best),
+            observed=_diagnosis(stop, best, losses),
         )
 
 
@@ -905,7 +967,12 @@ def _worked_examples() -> st.SearchStrategy[Example]:
 def _check_worked(stop: int, best: int, losses: np.ndarray, patience: int) -> None:
     want = next(answer for curve, p, answer in WORKED_EXAMPLES if p == patience and np.array_equal(curve, losses))
     if (stop, best) != want:
-        raise PropertyFailure("early_stopping gave the wrong epochs on a worked example", want, (stop, best))
+        raise PropertyFailure(
+            "early_stopping gave the wrong epochs on a worked example",
+            want,
+            (stop, best),
+            observed=_diagnosis(stop, best, losses),
+        )
 
 
 def _accepts_a_list(points: float) -> Property:
@@ -941,7 +1008,9 @@ EARLY_STOPPING_PROPERTIES: tuple[Property, ...] = (
         _check_rule,
         establishes_correctness=True,
     ),
-    agrees_with_reference_nested("early_stopping", "Try curves with plateaus, and patience 1.", 2, STOPPING),
+    agrees_with_reference_nested(
+        "early_stopping", "Try curves with plateaus, and patience 1.", 2, STOPPING, ("stop_epoch", "best_epoch")
+    ),
     _stopping_property(
         "worked_examples",
         "early_stopping gives the stored answers on worked examples, the notebook's included",
@@ -992,4 +1061,13 @@ ASSIGNMENT = Assignment(
     + DROPOUT_BACKWARD_PROPERTIES
     + EARLY_STOPPING_PROPERTIES,
     preload=("numpy", "matplotlib", "matplotlib.pyplot", "course_lib.datasets"),
+    dtypes={
+        "polynomial_features": "input",
+        "l2_penalty": "number",
+        "l2_penalty_grads": "input",
+        "ridge_fit": "input",
+        "dropout_forward": "input",
+        "dropout_backward": "input",
+        "early_stopping": "integers",
+    },
 )

@@ -1173,4 +1173,5 @@ ASSIGNMENT = Assignment(
     function_seconds=300.0,
     call_seconds=60.0,
     max_examples=8,
+    dtypes=dict.fromkeys((p.function for p in PROPERTIES), "torch"),
 )

@@ -252,4 +252,35 @@ def mlp_forward(x, params, activation, output_activation=None):
     return h
 """,
     ),
+    "neuron_casts_to_float64": Bug(
+        "neuron",
+        "np.asarray(x, dtype=float) 'to be safe' turns a float32 batch into float64",
+        """
+def neuron(x, w, b, activation):
+    x = np.asarray(x, dtype=float)
+    return activation(x @ w + b)
+""",
+    ),
+    "dense_forward_casts_the_weights_to_float64": Bug(
+        "dense_forward",
+        "np.asarray(W, dtype=float) 'to be safe' promotes a float32 layer to float64",
+        """
+def dense_forward(x, W, b, activation):
+    return activation(x @ np.asarray(W, dtype=float) + b)
+""",
+    ),
+    "mlp_forward_float64_copy_of_x": Bug(
+        "mlp_forward",
+        "np.array(x, dtype=float) to start from a fresh copy: a float32 batch comes out float64",
+        """
+def mlp_forward(x, params, activation, output_activation=None):
+    out = np.array(x, dtype=float)
+    last = len(params) - 1
+    for layer, (W, b) in enumerate(params):
+        out = out @ W + b
+        if layer != last:
+            out = activation(out)
+    return out if output_activation is None else output_activation(out)
+""",
+    ),
 }

@@ -208,6 +208,23 @@ def sigmoid(z):
     return np.exp(-np.logaddexp(0, 1 - z)).astype(z.dtype)
 """,
     ),
+    "relu_grad_integer_mask": Bug(
+        "relu_grad",
+        "(z > 0).astype(int): integers instead of the input's float dtype",
+        """
+def relu_grad(z):
+    return (z > 0).astype(int)
+""",
+    ),
+    "softmax_max_over_the_batch": Bug(
+        "softmax",
+        "subtracts the max over the batch (axis 0) but sums over the classes: 0/0 in rows far below the max",
+        """
+def softmax(z, axis=-1):
+    e = np.exp(z - np.max(z, axis=0, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+""",
+    ),
 }
 
 

@@ -337,4 +337,54 @@ def early_stopping(val_losses, patience):
     return val_losses.size - 1, best
 """,
     ),
+    "polynomial_features_float64_ones": Bug(
+        "polynomial_features",
+        "fills np.ones((n, degree + 1)) column by column: float64 whatever x's dtype",
+        """
+def polynomial_features(x, degree):
+    features = np.ones((len(x), degree + 1))
+    for k in range(1, degree + 1):
+        features[:, k] = x**k
+    return features
+""",
+    ),
+    "l2_penalty_grads_float64_zero_biases": Bug(
+        "l2_penalty_grads",
+        "np.zeros(b.shape) for db: float64 for a float32 network",
+        """
+def l2_penalty_grads(params, lam):
+    return [(lam * W, np.zeros(b.shape)) for W, b in params]
+""",
+    ),
+    "early_stopping_best_starts_at_1e5": Bug(
+        "early_stopping",
+        "best_loss = 1e5 as 'a large number' before the loop: losses above it never become the best",
+        """
+def early_stopping(val_losses, patience):
+    best_loss, best, stop = 1e5, 0, len(val_losses) - 1
+    for epoch, loss in enumerate(val_losses):
+        if loss < best_loss:
+            best_loss, best = loss, epoch
+        elif epoch - best >= patience:
+            stop = epoch
+            break
+    return stop, best
+""",
+    ),
+    "early_stopping_min_delta": Bug(
+        "early_stopping",
+        "Keras's min_delta: an improvement counts only if it exceeds 1e-4",
+        """
+def early_stopping(val_losses, patience, min_delta=1e-4):
+    best, waited = 0, 0
+    for epoch in range(1, len(val_losses)):
+        if val_losses[epoch] < val_losses[best] - min_delta:
+            best, waited = epoch, 0
+        else:
+            waited += 1
+        if waited >= patience:
+            return epoch, best
+    return len(val_losses) - 1, best
+""",
+    ),
 }

@@ -16,7 +16,7 @@ def l2_penalty(params, lam):
 
 
 def l2_penalty_grads(params, lam):
-    return [(lam * W, np.zeros(b.shape)) for W, b in params]
+    return [(lam * W, np.zeros_like(b)) for W, b in params]
 
 
 def ridge_fit(X, y, lam):
