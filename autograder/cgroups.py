@@ -47,6 +47,10 @@ class WorkerGroup:
                 with contextlib.suppress(ProcessLookupError, OSError):
                     (folder / "cgroup.procs").write_text(str(pid))
 
+    def holds(self, pids: set[int]) -> bool:
+        """Whether every process of ``pids`` that still runs is in the group (in each of its folders)."""
+        return all(pids <= set(_pids(folder)) | _ended(pids) for folder in self.folders)
+
     def ran_out_of_memory(self) -> bool:
         """Whether the kernel killed a process of the group for going over its memory limit."""
         if self.version == 2:
@@ -182,6 +186,10 @@ def _pids(folder: Path) -> list[int]:
         return [int(pid) for pid in (folder / "cgroup.procs").read_text().split()]
     except (OSError, ValueError):
         return []
+
+
+def _ended(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if not os.path.exists(f"/proc/{pid}")}
 
 
 def _counter(path: Path, name: str) -> int:

@@ -449,6 +449,8 @@ class Worker:
             self.group.remove()
 
 
+# Reads of a worker's PID namespace while putting it in its control group.
+_BIND_PASSES = 20
 # Reads of a worker's PID namespace while freezing it: a fork under way during one read is caught by the next.
 _FREEZE_PASSES = 10
 
@@ -579,7 +581,13 @@ class Zygote:
         if group is None:
             worker.missing.update(dict.fromkeys(cgroups.PROTECTIONS, reason))
             return
-        group.add(worker.processes())
+        # A process forked while the others were being moved stays behind: read the namespace again until
+        # all of them are in (the student's process waits for its code, so nothing of the student's runs yet).
+        for _ in range(_BIND_PASSES):
+            processes = worker.processes()
+            group.add(processes)
+            if group.holds(processes) and worker.processes() == processes:
+                break
         worker.group = group
 
     def close(self) -> None:
