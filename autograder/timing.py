@@ -44,6 +44,8 @@ _ANSWER = "timing-answer"  # the reference's answer, echoed back to measure the 
 _PING = "timing-ping"  # nothing, echoed to wake a worker up before it is timed
 # Two rounds this many times over the limit decide at once: no noise explains a factor of 30 twice.
 _HOPELESS = 10.0
+# Short of hopeless, a failure needs this many rounds: a busy machine can disturb the best calls of one side.
+_FAIL_ROUNDS = 5
 # The least time a side is taken to need once the overhead is removed: a clock tick, not a floor
 # that could move a ratio (timed inputs are sized so that every side needs milliseconds).
 _RESOLUTION = 1e-6
@@ -107,7 +109,8 @@ def measure(
         result = TimingResult(_net(times["student"], overheads), _net(times["reference"], overheads), rounds)
         if rounds >= 2 and result.student[0] > _HOPELESS * timing.max_ratio * result.reference[2]:
             break
-        if rounds >= timing.min_rounds and result.verdict(timing.max_ratio) != "undecided":
+        verdict = result.verdict(timing.max_ratio)
+        if rounds >= timing.min_rounds and (verdict == "passed" or (verdict == "failed" and rounds >= _FAIL_ROUNDS)):
             break
     return result
 
@@ -141,7 +144,9 @@ def _as_if_alone(worker: Worker, timed: Callable[[], tuple[float, Any]]) -> tupl
     threads that only wait (or spin) cannot make a function look faster than the work it did; and a
     worker that has a thread running before the call gets no correction at all.
     """
-    before, own_before = worker.idle_thread_times(), isolation.own_thread_wait()
+    # An honest worker is idle (waiting for the grader) once it has answered; on a busy machine it may take
+    # a while to get there, and a worker with a thread still running gets no correction at all.
+    before, own_before = worker.idle_thread_times(limit=0.5), isolation.own_thread_wait()
     wall, value = timed()
     own_after, after = isolation.own_thread_wait(), worker.idle_thread_times()
     if not before or own_before is None or own_after is None or any(busy for _, _, busy in before.values()):
