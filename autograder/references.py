@@ -1,7 +1,7 @@
 """The instructor's reference implementations, read from the solution notebooks.
 
 The solution notebook is the single source of truth: the grader takes its functions the same way it
-takes a student's (imports, definitions and constants only) and runs them in the grader process,
+takes a student's (:mod:`autograder.submission`: no demonstration runs) and runs them in the grader process,
 which is safe because they are the instructor's own code. A student bundle has no ``solutions/`` and no
 hidden properties (:mod:`autograder.student_bundle`); there ``autograder check`` relies on properties and
 outside references alone.
@@ -54,9 +54,14 @@ def load_references(assignment: Assignment, root: Path | None = None) -> Referen
     if submission.problems:
         raise ReferenceUnusable(f"{path}: {submission.problems[0].origin}: {submission.problems[0].message}")
     namespace: dict[str, Any] = {"__name__": f"reference_{assignment.id}"}
+    failed: list[str] = []
     for chunk in submission.chunks:
-        exec(compile(chunk.source, chunk.location, "exec"), namespace)  # noqa: S102 - the instructor's code
+        try:
+            exec(compile(chunk.source, chunk.location, "exec"), namespace)  # noqa: S102 - the instructor's code
+        except Exception as error:  # noqa: BLE001 - as in a worker: a demonstration that fails costs itself only
+            failed.append(f"{chunk.origin}: {type(error).__name__}: {error}")
     missing = [name for name in assignment.functions if not callable(namespace.get(name))]
     if missing:
-        raise ReferenceUnusable(f"{path}: the reference notebook does not define {', '.join(missing)}")
+        why = f" ({failed[0]})" if failed else ""
+        raise ReferenceUnusable(f"{path}: the reference notebook does not define {', '.join(missing)}{why}")
     return References(path=path, chunks=submission.chunks, namespace=namespace)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -352,6 +353,7 @@ class Grader:
         self.max_examples = examples_per_property(assignment, mode)
         self._reference_launcher: Launcher | None = None
         self._curves: dict[str, Curve] = {}
+        self._load_problems: dict[str, dict[str, Any]] = {}
 
     def grade(self, submission: Submission, functions: list[str] | None = None) -> Report:
         started = time.monotonic()
@@ -366,6 +368,10 @@ class Grader:
         report.notes.extend(
             f"{p.origin}: {p.message}" for p in submission.problems if not set(p.names) & set(self.assignment.functions)
         )
+        left_out = submission.left_out_note()
+        if left_out:
+            report.notes.append(left_out)
+        self._load_problems = {}
         names = functions or list(self.assignment.functions)
         try:
             zygote = zygote_for(self.assignment.preload, self.limits)
@@ -376,6 +382,11 @@ class Grader:
         for name in names:
             report.functions.append(self._grade_function(name, submission, launcher))
         report.notes.extend(launcher.notes(self.assignment.functions))
+        report.notes.extend(
+            f"{origin}: this raised {problem['message']} when the grader ran it"
+            for origin, problem in self._load_problems.items()
+            if not set(problem["names"]) & set(self.assignment.functions)
+        )
         missing = {**zygote.missing, **launcher.missing}
         report.sandbox = {name: missing.get(name, "on") for name in PROTECTIONS}
         if missing:
@@ -417,6 +428,9 @@ class Grader:
                 all_get("error", selected)
                 return f"{name} could not be read: {problem.message} ({problem.origin})"
             all_get("missing", selected)
+            left_out = submission.left_out_for(name)
+            if left_out is not None:
+                return left_out.explain(name)
             return f"no function named {name} was found in {submission.path.name}"
         slot = WorkerSlot(launcher)
         try:
@@ -424,6 +438,8 @@ class Grader:
         except WorkerFailure as failure:
             all_get(failure.verdict, selected)
             return f"loading {submission.path.name} failed: {failure.message}"
+        # What the submission's top-level code did at load, but what the Launcher left out (named in its notes).
+        self._load_problems.update({str(p["origin"]): p for p in worker.problems if "verdict" not in p})
         try:
             if name not in worker.defined:
                 failed = next((p for p in worker.problems if name in p.get("names", [])), None)
@@ -443,6 +459,11 @@ class Grader:
                     continue
                 try:
                     results[prop.key] = self._run(prop, slot, deadline)
+                    undefined = _undefined_name(results[prop.key].feedback)
+                    why = _why_undefined(undefined, submission, worker.problems) if undefined else None
+                    if why is not None:  # the same on every input: say it once, and stop there
+                        all_get("error", selected[index:])
+                        return f"{name} could not run: {why}"
                 except NotImplementedYet:
                     all_get("not_implemented", selected[index:])
                     return f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code"
@@ -502,6 +523,28 @@ class Grader:
             return check_timing(prop.function, worker, reference_worker, prop.timing, rng)
         finally:
             reference_worker.kill()
+
+
+_NAME_ERROR = re.compile(r"NameError: name '([A-Za-z_]\w*)' is not defined")
+
+
+def _undefined_name(feedback_text: str) -> str | None:
+    """The name a ``NameError`` in a property's feedback is about, if any."""
+    found = _NAME_ERROR.search(feedback_text)
+    return found.group(1) if found else None
+
+
+def _why_undefined(name: str, submission: Submission, problems: list[dict[str, Any]]) -> str | None:
+    """Why ``name``, which the notebook defines, was not defined where the function ran (``None``: the
+    notebook defines it nowhere, and the property's own feedback says so)."""
+    left_out = submission.left_out_for(name)
+    if left_out is not None:
+        return left_out.explain(name)
+    failed = next((p for p in reversed(problems) if name in p.get("names", [])), None)
+    if failed is not None:
+        origin, message = failed.get("origin"), failed.get("message")
+        return f"`{name}` is defined only by {origin}, which failed when the grader ran it: {message}"
+    return None
 
 
 def _correct(props: list[Property], results: dict[str, PropertyResult]) -> bool:

@@ -142,7 +142,7 @@ def test_a_cell_that_does_not_parse_costs_only_its_own_function(tmp_path: Path) 
     done = autograder("check", str(path))
     assert done.returncode == 0
     assert "relu could not be read: SyntaxError" in done.stdout
-    assert "activations.ipynb, cell" in done.stdout
+    assert "activations.ipynb, code cell 14 `def relu(z):`, line 2" in done.stdout
     assert "9 of 10 functions pass every public check." in done.stdout
 
 
