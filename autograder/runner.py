@@ -50,6 +50,7 @@ from autograder.sandbox import (
     prepare_call,
     zygote_for,
 )
+from autograder.siblings import SiblingRelay
 from autograder.strategies import aligned_slices
 from autograder.submission import Submission
 from autograder.timing import check_timing
@@ -81,15 +82,19 @@ class BudgetExceeded(BaseException):
 class WorkerSlot:
     """The worker a function's properties run in: started when first needed, and again after it died."""
 
-    def __init__(self, launcher: Launcher | None, worker: Worker | None = None) -> None:
+    def __init__(
+        self, launcher: Launcher | None, worker: Worker | None = None, bind: Callable[[Worker], Worker] | None = None
+    ) -> None:
         self._launcher = launcher
         self._worker = worker
+        self._bind = bind  # what every new worker is given before its first call (see SiblingRelay.bind)
 
     def live(self) -> Worker:
         if self._worker is None or self._worker.dead:
             if self._launcher is None:
                 raise WorkerFailure("crashed", "the worker process died")
-            self._worker = self._launcher.spawn()
+            worker = self._launcher.spawn()
+            self._worker = worker if self._bind is None else self._bind(worker)
         return self._worker
 
     def kill(self) -> None:
@@ -406,7 +411,70 @@ class Grader:
         selected = self._selected(name)
         results = {p.key: _result(p, "skipped") for p in catalogue}
         note = self._run_function(name, selected, submission, launcher, results)
+        siblings = self._siblings_called(name, submission, selected, results)
+        if siblings:
+            note = self._apart_from_siblings(name, siblings, selected, submission, launcher, results, note)
         return FunctionResult(name, [results[p.key] for p in catalogue], note, self._curves.pop(name, None))
+
+    def _siblings_called(
+        self, name: str, submission: Submission, selected: list[Property], results: dict[str, PropertyResult]
+    ) -> tuple[str, ...]:
+        """The other graded functions ``name`` calls (itself, or through helpers), if it lost points."""
+        if name not in submission.defined_names or all(results[p.key].passed for p in selected):
+            return ()
+        graded = set(self.assignment.functions)
+        return tuple(sorted(submission.reads_of(name, stop=graded) & graded - {name}))
+
+    def _apart_from_siblings(
+        self,
+        name: str,
+        siblings: tuple[str, ...],
+        selected: list[Property],
+        submission: Submission,
+        launcher: Launcher,
+        results: dict[str, PropertyResult],
+        note: str,
+    ) -> str:
+        """Grade ``name`` again with the reference's ``siblings`` in place of the student's (docs/GRADING.md):
+        a problem in a sibling costs the sibling alone. Keeps whichever grading earns more; returns the note."""
+        yours = _names(siblings)
+        if self.references is None:  # a check: no reference to stand in for them
+            hint = f"{name} calls your {yours}: fix {'it' if len(siblings) == 1 else 'them'} first where a check fails"
+            return "\n".join(filter(None, [note, f"{hint}, since every failure there shows here too"]))
+        relay = SiblingRelay(siblings, self._references_launcher)
+        again = {p.key: _result(p, "skipped") for p in self.assignment.properties_of(name)}
+        curve = self._curves.pop(name, None)
+        try:
+            again_note = self._run_function(name, selected, submission, launcher, again, relay, results)
+        finally:
+            relay.close()
+        gained = sum(again[p.key].points for p in selected) - sum(results[p.key].points for p in selected)
+        if relay.unusable or not relay.used or gained <= 0:
+            self._curves.pop(name, None)
+            if curve is not None:
+                self._curves[name] = curve
+            if relay.unusable:  # the first grading stands, but the student learns where to look too
+                cannot = f"{relay.unusable}, which cannot reach the reference's, so {name} is graded with yours"
+                return "\n".join(filter(None, [note, f"{name} calls your {yours}: {cannot}"]))
+            return note
+        results.update(again)
+        used = _names(tuple(sorted(relay.used)))
+        if all(again[p.key].passed or p.timing is not None for p in selected):
+            said = (
+                f"your `{name}` is right; it failed only through your {used} (graded with the reference's in its place)"
+            )
+        else:
+            said = f"`{name}` was graded with the reference's {used} in place of yours, which cost it more points"
+        return "\n".join(filter(None, [said, again_note]))
+
+    def _references_launcher(self) -> Launcher:
+        """Starts reference workers: the instructor's code, sandboxed like the student's (timing, siblings)."""
+        if self.references is None:
+            raise GraderError("this needs the reference solutions, which are not available")
+        if self._reference_launcher is None:
+            zygote = zygote_for(self.assignment.preload, self.limits)
+            self._reference_launcher = Launcher(zygote, self.references.chunks)
+        return self._reference_launcher
 
     def _run_function(
         self,
@@ -415,8 +483,14 @@ class Grader:
         submission: Submission,
         launcher: Launcher,
         results: dict[str, PropertyResult],
+        relay: SiblingRelay | None = None,
+        before: dict[str, PropertyResult] | None = None,
     ) -> str:
-        """Fill ``results`` for the ``selected`` properties; returns a note about the whole function."""
+        """Fill ``results`` for the ``selected`` properties; returns a note about the whole function.
+
+        With ``relay``, the siblings it names stand for the reference's functions, and timed properties keep
+        the verdict they had ``before`` (speed is measured with the student's own code, or not at all).
+        """
 
         def all_get(verdict: str, props: list[Property]) -> None:
             for prop in props:
@@ -432,7 +506,7 @@ class Grader:
             if left_out is not None:
                 return left_out.explain(name)
             return f"no function named {name} was found in {submission.path.name}"
-        slot = WorkerSlot(launcher)
+        slot = WorkerSlot(launcher, bind=relay.bind if relay is not None else None)
         try:
             worker = slot.live()
         except WorkerFailure as failure:
@@ -457,8 +531,23 @@ class Grader:
                     # A wrong answer is easy to compute fast: speed counts only for a correct function.
                     results[prop.key] = _result(prop, "gated", _gated_message(name, selected, results, "not timed"))
                     continue
+                if prop.timing is not None and relay is not None and before is not None:
+                    measured = before[prop.key]
+                    results[prop.key] = (
+                        measured
+                        if measured.verdict in ("passed", "failed", "undecided")
+                        else _result(
+                            prop,
+                            "gated",
+                            f"not timed: {name} agrees with the reference only with the reference's "
+                            f"{_names(tuple(sorted(relay.names)))}, and its speed cannot be measured apart from yours",
+                        )
+                    )
+                    continue
                 try:
                     results[prop.key] = self._run(prop, slot, deadline)
+                    if relay is not None and relay.unusable:
+                        return ""  # the siblings cannot stand in: the first grading stands
                     undefined = _undefined_name(results[prop.key].feedback)
                     why = _why_undefined(undefined, submission, worker.problems) if undefined else None
                     if why is not None:  # the same on every input: say it once, and stop there
@@ -514,15 +603,16 @@ class Grader:
         assert prop.timing is not None
         if self.references is None:
             raise GraderError("timing needs the reference solutions, which are not available")
-        if self._reference_launcher is None:
-            zygote = zygote_for(self.assignment.preload, self.limits)
-            self._reference_launcher = Launcher(zygote, self.references.chunks)
-        reference_worker = self._reference_launcher.spawn()
+        reference_worker = self._references_launcher().spawn()
         try:
             rng = np.random.default_rng(property_seed(self.seed, prop))
             return check_timing(prop.function, worker, reference_worker, prop.timing, rng)
         finally:
             reference_worker.kill()
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return " and ".join(f"`{name}`" for name in names)
 
 
 _NAME_ERROR = re.compile(r"NameError: name '([A-Za-z_]\w*)' is not defined")

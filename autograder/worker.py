@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import builtins
 import functools
 import importlib
 import json
@@ -42,7 +43,7 @@ from typing import Any, Literal
 import numpy as np
 
 from autograder import callables, isolation
-from autograder.protocol import ProtocolError, decode, encode, recv_message, send_message
+from autograder.protocol import NamedCallable, ProtocolError, decode, encode, recv_message, send_message
 
 PID = struct.Struct("<q")
 # Where student code lives (cell labels): tracebacks show these frames and hide the grader's.
@@ -220,6 +221,11 @@ def _serve(channel: socket.socket, missing: dict[str, str]) -> None:
             request, blobs = recv_message(channel)
         except (ProtocolError, OSError):
             return
+        if request.get("op") == "siblings":  # these names now call the reference's functions, through the grader
+            for name in [str(name) for name in request.get("names", [])][:100]:
+                namespace[name] = _Sibling(name, channel)
+            send_message(channel, {"ok": True}, [])
+            continue
         if request.get("op") == "batch":  # each call names the slice of the blobs that is its own
             for call in request.get("calls", []):
                 low, high = call.get("blobs", (0, 0))
@@ -260,7 +266,7 @@ def _handle(
     op = request.get("op")
     try:
         if op == "store":
-            store[str(request["handle"])] = decode(request["args"], blobs, callables.resolve)
+            store[str(request["handle"])] = decode(request["args"], blobs, _resolve)
             return {"ok": True}, []
         if op == "echo":
             out: list[bytes] = []
@@ -270,9 +276,9 @@ def _handle(
         if "handle" in request:
             args, kwargs = store[str(request["handle"])], {}
         else:
-            args = decode(request["args"], blobs, callables.resolve)
-            kwargs = decode(request["kwargs"], blobs, callables.resolve)
-        harness = decode(request["harness"], blobs, callables.resolve) if "harness" in request else None
+            args = decode(request["args"], blobs, _resolve)
+            kwargs = decode(request["kwargs"], blobs, _resolve)
+        harness = decode(request["harness"], blobs, _resolve) if "harness" in request else None
     except (ProtocolError, KeyError, TypeError, ValueError) as error:
         return {"ok": False, "kind": "protocol", "message": str(error)}, []
     student_function = namespace.get(str(request["function"]))
@@ -297,6 +303,76 @@ def _handle(
     except (TypeError, ValueError, RecursionError) as error:
         return {"ok": False, "kind": "bad_return", "message": str(error)}, []
     return response, out
+
+
+# Every callable the grader sent, by id, with the name it travelled by: a sibling's argument travels on so.
+_SENT: dict[int, tuple[Any, NamedCallable]] = {}
+
+
+def _resolve(name: str, args: list[Any]) -> Any:
+    """:func:`callables.resolve`, remembering the functions it built (not objects with a state: a generator)."""
+    value = callables.resolve(name, args)
+    if callable(value) and len(_SENT) < 10_000:
+        _SENT[id(value)] = (value, NamedCallable(name, *args))
+    return value
+
+
+class _Sibling:
+    """Stands for another graded function while one is graded on its own: each call goes to the grader,
+    which answers with the reference's result, computed in a reference worker. It holds a name and this
+    worker's channel, nothing of the reference's: student code can call it, never read it."""
+
+    def __init__(self, name: str, channel: socket.socket) -> None:
+        self.__name__ = name
+        self._channel = channel
+
+    def __repr__(self) -> str:
+        return f"<the reference's {self.__name__}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        errors = np.geterr()
+        request: dict[str, Any] = {"sibling": self.__name__, "errstate": errors.get("over") == "raise"}
+        blobs: list[bytes] = []
+        try:
+            request["args"] = encode(_travelling(list(args)), blobs)
+            request["kwargs"] = encode(_travelling(dict(kwargs)), blobs)
+        except _CannotTravel as error:
+            send_message(self._channel, {"sibling": self.__name__, "unusable": str(error)[:200]}, [])
+            recv_message(self._channel)
+            raise TypeError(
+                f"{self.__name__} got {error}, which cannot reach the reference's {self.__name__}"
+            ) from None
+        send_message(self._channel, request, blobs)
+        response, out = recv_message(self._channel)
+        if response.get("ok") is True:
+            return decode(response["result"], out, _resolve)
+        kind = getattr(builtins, str(response.get("type")), None)
+        if not (isinstance(kind, type) and issubclass(kind, Exception)):
+            kind = RuntimeError
+        raise kind(f"raised by the reference's {self.__name__}")
+
+
+class _CannotTravel(Exception):
+    pass
+
+
+def _travelling(value: Any, depth: int = 0) -> Any:
+    """``value`` as it can travel to a reference worker: plain data, and the grader's functions by name."""
+    if depth > 50:
+        raise _CannotTravel("a value nested too deeply")
+    if value is None or isinstance(value, (bool, int, float, str, np.ndarray, np.generic)):
+        if isinstance(value, np.ndarray) and value.dtype.hasobject:
+            raise _CannotTravel("an array of Python objects")
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [_travelling(item, depth + 1) for item in value]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        return {str(key): _travelling(item, depth + 1) for key, item in value.items()}
+    sent = _SENT.get(id(value))
+    if sent is not None and sent[0] is value:
+        return sent[1]
+    raise _CannotTravel(f"a {type(value).__name__}")
 
 
 def _os_error(error: BaseException) -> dict[str, Any]:

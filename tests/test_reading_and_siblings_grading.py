@@ -1,8 +1,9 @@
-"""Grading exactly the code submitted, end to end.
+"""Grading exactly the code submitted, and a problem in one function costing that function only, end to end.
 
 Each submission is graded for real against its assignment's catalogue, with exact points: aliases, lambdas,
 lowercase tables and comments ending in ``?`` earn full marks (issue 14); a definition the grader leaves out
-is named once, where a function needs it.
+is named once, where a function needs it; a function that calls a broken sibling is graded with the
+reference's sibling in its place (issue 17), in its own worker, without any of the reference's code.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from grading import grade_many
 
+from autograder.catalogue import load_assignment
 from autograder.report import Report, render_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +72,7 @@ NEURONS = [
     "    return z if output_activation is None else output_activation(z)",
     "x = np.array([[1.0, 2.0]])\nprint(neuron(x, np.ones(2), 0.0, np.tanh))",
 ]
+SIGN_SLIP = "def neuron(x, w, b, activation):\n    return activation(x @ w - b)  # a sign slip"
 
 
 def notebook(path: Path, cells: list[str], assignment: str) -> Path:
@@ -86,15 +89,29 @@ def notebook(path: Path, cells: list[str], assignment: str) -> Path:
     return path
 
 
+def hanging_tanh(folder: Path) -> Path:
+    """The correct submission with a ``tanh`` that never returns and a correct ``tanh_grad`` that calls it."""
+    source = (ROOT / "tests" / "submissions" / "02_activations" / "correct.py").read_text()
+    source += "\n\ndef tanh(z):\n    while True:\n        pass\n\n\ndef tanh_grad(z):\n    return 1 - tanh(z) ** 2\n"
+    path = folder / "hanging_tanh.py"
+    path.write_text(source)
+    return path
+
+
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
     folder = tmp_path_factory.mktemp("reading")
     limit = [LIMIT if cell.startswith("def sigmoid") else cell for cell in ACTIVATIONS if not cell.startswith("MD:")]
+    slip = [SIGN_SLIP if cell.startswith("def neuron") else cell for cell in NEURONS]
+    own = [cell.replace("b, activation)  #", "b, lambda v: activation(v))  #") for cell in slip]
     jobs = {
         "aliases": (notebook(folder / "activations.ipynb", ACTIVATIONS, "02_activations"), "02_activations", "grade"),
         "neurons": (notebook(folder / "neurons.ipynb", NEURONS, "01_neurons"), "01_neurons", "grade"),
+        "hanging_tanh": (hanging_tanh(folder), "02_activations", "grade"),
         "limit": (notebook(folder / "limit.ipynb", limit, "02_activations"), "02_activations", "grade"),
         "limit_check": (folder / "limit.ipynb", "02_activations", "check"),
+        "sign_slip": (notebook(folder / "sign_slip.ipynb", slip, "01_neurons"), "01_neurons", "grade"),
+        "own_function": (notebook(folder / "own_function.ipynb", own, "01_neurons"), "01_neurons", "grade"),
     }
     return dict(zip(jobs, grade_many(list(jobs.values())), strict=True))
 
@@ -117,6 +134,40 @@ def test_what_is_left_out_is_named_once_and_costs_nothing(reports: dict[str, Rep
     assert render_text(report).count("code cell 11") == 1
 
 
+def test_a_hanging_function_no_longer_costs_a_correct_function_that_calls_it(reports: dict[str, Report]) -> None:
+    report = reports["hanging_tanh"]
+    points = report.points_by_function()
+    assert points["tanh"] == 0 and report.function("tanh").verdict == "timeout"
+    assert points["tanh_grad"] == 10 and report.function("tanh_grad").verdict == "passed"
+    assert report.function("tanh_grad").note == (
+        "your `tanh_grad` is right; it failed only through your `tanh` (graded with the reference's in its place)"
+    )
+    assert report.points == 90
+
+
+def test_arguments_the_grader_passed_travel_to_the_reference_sibling(reports: dict[str, Report]) -> None:
+    """``mlp_forward`` hands ``dense_forward`` the activation the grader gave it: it reaches the reference by name.
+    Its speed cannot be measured apart from the student's ``dense_forward``: that property alone is not earned."""
+    report = reports["sign_slip"]
+    timed = {p.name for p in load_assignment("01_neurons").properties_of("mlp_forward") if p.timing is not None}
+    assert report.points_by_function() == {"neuron": 0, "dense_forward": 0, "init_dense": 10, "mlp_forward": 9}
+    mlp = report.function("mlp_forward")
+    assert mlp.note.startswith("your `mlp_forward` is right; it failed only through your `dense_forward`")
+    assert {p.property for p in mlp.properties if not p.passed} == timed
+    assert all(p.verdict == "gated" for p in mlp.properties if p.property in timed)
+
+
+def test_a_function_of_the_student_s_own_cannot_reach_the_reference_and_the_first_grading_stands(
+    reports: dict[str, Report],
+) -> None:
+    report = reports["own_function"]
+    assert report.points_by_function() == {"neuron": 0, "dense_forward": 0, "init_dense": 10, "mlp_forward": 1}
+    assert report.function("mlp_forward").note == (
+        "mlp_forward calls your `dense_forward`: your code passes `dense_forward` a function, which cannot reach "
+        "the reference's, so mlp_forward is graded with yours"
+    )
+
+
 def test_a_name_defined_only_by_a_line_that_did_not_run_is_named_once_and_grading_stops(
     reports: dict[str, Report],
 ) -> None:
@@ -129,5 +180,14 @@ def test_a_name_defined_only_by_a_line_that_did_not_run_is_named_once_and_gradin
         assert sigmoid.note == f"sigmoid could not run: {why}"
         ran = [p for p in sigmoid.properties if p.verdict != "skipped"]
         assert {p.verdict for p in ran} == {"error"} and {p.feedback for p in ran} == {""}
-        assert "NameError" not in render_text(reports[name])
-    assert reports["limit"].points_by_function()["sigmoid"] == 0
+        text = render_text(reports[name])
+        assert "NameError" not in text and text.count(why) == 1 + (name == "limit_check")
+    graded = reports["limit"]
+    assert graded.points_by_function()["sigmoid"] == 0 and graded.points_by_function()["sigmoid_grad"] == 10
+    assert graded.function("sigmoid_grad").note.startswith("your `sigmoid_grad` is right; it failed only through")
+    assert graded.points == 90
+    # A check has no reference to stand in: it says where to look first.
+    checked = reports["limit_check"].function("sigmoid_grad").note
+    assert checked.endswith(
+        "sigmoid_grad calls your `sigmoid`: fix it first where a check fails, since every failure there shows here too"
+    )
