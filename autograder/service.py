@@ -116,8 +116,9 @@ def _exactly(connection: socket.socket, size: int) -> bytes:
 def check(request: dict[str, Any], start: bool = True) -> dict[str, Any]:
     """Send one check to the service (starting it if need be) and return its answer.
 
-    ``request`` holds ``path`` (a file to read) or ``cells`` and ``notebook`` (a kernel's history), and
-    optionally ``assignment`` and ``functions``. Raises :class:`ServiceUnavailable` when no service can
+    ``request`` holds ``path`` (a file to read) or ``cells`` and ``notebook`` (a kernel's history, with
+    optionally each cell's name in ``locations`` and notes to show first in ``notes``), and optionally
+    ``assignment`` and ``functions``. Raises :class:`ServiceUnavailable` when no service can
     answer; the caller then grades in its own process.
     """
     request = {**request, "op": "check", "identity": identity()}
@@ -284,9 +285,12 @@ def _check(request: dict[str, Any], grader: Any, mode: Any, seed: int) -> dict[s
     try:
         if "cells" in request:
             assignment = load_assignment(str(request["assignment"]))
-            submission = submission_from_cells(Path(str(request["notebook"])), [str(c) for c in request["cells"]])
+            cells, locations = [str(c) for c in request["cells"]], request.get("locations")
+            locations = [str(n) for n in locations] if isinstance(locations, list) else None
+            submission = submission_from_cells(Path(str(request["notebook"])), cells, locations)
             functions = [str(f) for f in request.get("functions") or []] or None
             report = grader(assignment, None, mode, seed).grade(submission, functions)
+            report.notes[:0] = [str(note) for note in request.get("notes") or []]  # the kernel's own (unsaved work)
         else:
             report = run(Path(str(request["path"])), request.get("assignment"), mode, seed)
     except UsageError as error:

@@ -1,0 +1,65 @@
+"""``autograde.check`` in a real Jupyter kernel: cells named as ``autograder check`` names them, and a warning
+when the saved notebook, which the grade reads, is not what the kernel ran."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from grading import grade
+
+from autograder.report import render_text
+
+pytestmark = pytest.mark.slow
+
+SAVED = [
+    ("markdown", "# Activations"),
+    ("code", "import numpy as np\nfrom autograder.notebook import AssignmentChecks\n"),
+    ("code", "autograde = AssignmentChecks('02_activations')"),
+    ("markdown", "## ReLU"),
+    ("code", "def relu(z):\n    raise ValueError('not yet')"),
+    ("code", "autograde.check(relu)"),
+]
+# Run after the notebook was saved: a new relu, in a cell the saved file does not hold.
+UNSAVED = [("code", "def relu(z):\n    return np.maximum(z, 0)"), ("code", "autograde.check(relu)")]
+LABEL = "activations.ipynb, code cell 3 `def relu(z):`"
+
+
+def cells(pairs: list[tuple[str, str]]) -> list[dict[str, object]]:
+    made: list[dict[str, object]] = []
+    for kind, source in pairs:
+        cell: dict[str, object] = {"cell_type": kind, "id": f"cell-{len(made)}", "metadata": {}, "source": source}
+        if kind == "code":
+            cell.update(execution_count=None, outputs=[])
+        made.append(cell)
+    return made
+
+
+def test_a_cell_has_the_same_name_on_both_routes_and_the_check_warns_when_the_saved_notebook_differs(
+    tmp_path: Path,
+) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = tmp_path / "activations.ipynb"
+    metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    path.write_text(json.dumps({"cells": cells(SAVED), "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}))
+    running = nbformat.reads(path.read_text(), as_version=4)
+    running.cells.extend(nbformat.from_dict({**cell, "id": f"unsaved-{n}"}) for n, cell in enumerate(cells(UNSAVED)))
+    NotebookClient(
+        running, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    first, second = (
+        "".join(o.get("text", "") for o in c.outputs) for c in running.cells if c.source.startswith("autograde.check")
+    )
+
+    from_file = render_text(grade(path, "02_activations", "check"))
+    raised = f"relu raised ValueError: not yet (at {LABEL}, line 2)"
+    assert raised in first and raised in from_file  # one name on both routes: position among code cells, first line
+    assert "differently" not in first
+    assert "5/5 public properties hold" in second
+    assert (
+        "! the saved activations.ipynb defines `relu` differently from this kernel (or not at all), and this check "
+        "graded the kernel; your grade reads the saved notebook: save it, then restart the kernel and run all cells"
+    ) in second
