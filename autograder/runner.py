@@ -373,11 +373,13 @@ class Grader:
         report.notes.extend(
             f"{p.origin}: {p.message}" for p in submission.problems if not set(p.names) & set(self.assignment.functions)
         )
-        left_out = submission.left_out_note()
+        names = functions or list(self.assignment.functions)
+        # A check of some functions (in a notebook) names only what those functions use; a grade names it all.
+        used = {read for name in names for read in submission.reads_of(name)} if functions else None
+        left_out = submission.left_out_note(used)
         if left_out:
             report.notes.append(left_out)
         self._load_problems = {}
-        names = functions or list(self.assignment.functions)
         try:
             zygote = zygote_for(self.assignment.preload, self.limits)
         except RuntimeError as error:

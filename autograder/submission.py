@@ -134,10 +134,13 @@ class Submission:
         found = [statement for statement in self.left_out if name in statement.names]
         return found[-1] if found else None
 
-    def left_out_note(self) -> str | None:
-        """The report's one note on what was left out: each cell once, with the lines that did not run."""
+    def left_out_note(self, only: set[str] | None = None) -> str | None:
+        """The report's one note on what was left out: each cell once, with the lines that did not run (those
+        that define or change a name in ``only``, if given)."""
         lines: dict[str, list[int]] = {}
         for statement in self.left_out:
+            if only is not None and not set(statement.names) & only:
+                continue
             lines.setdefault(statement.location, []).append(statement.line)
         if not lines:
             return None

@@ -58,8 +58,24 @@ def test_a_cell_has_the_same_name_on_both_routes_and_the_check_warns_when_the_sa
     raised = f"relu raised ValueError: not yet (at {LABEL}, line 2)"
     assert raised in first and raised in from_file  # one name on both routes: position among code cells, first line
     assert "differently" not in first
+    assert "left out" in from_file and "left out" not in first  # a check of relu names only what relu uses
     assert "5/5 public properties hold" in second
     assert (
         "! the saved activations.ipynb defines `relu` differently from this kernel (or not at all), and this check "
         "graded the kernel; your grade reads the saved notebook: save it, then restart the kernel and run all cells"
     ) in second
+
+
+def test_the_warm_service_names_the_cells_as_the_kernel_does_and_shows_its_warning() -> None:
+    """``autograde.check`` asks the warm service first (autograder.service): it sends each cell's name and the
+    warning along with the kernel's cells, so that the answer is the one it would have given itself."""
+    from autograder import service
+    from autograder.runner import CHECK, PUBLIC_SEED, Grader
+
+    cells = [source for kind, source in SAVED if kind == "code"]
+    locations = [f"activations.ipynb, code cell {n} `x`" for n in range(1, len(cells) + 1)]
+    request = {"assignment": "02_activations", "cells": cells, "locations": locations}
+    request |= {"notebook": "activations.ipynb", "functions": ["relu"], "notes": ["the saved notebook differs"]}
+    answer = service._check(request, Grader, CHECK, PUBLIC_SEED)
+    assert answer["ok"] and "! the saved notebook differs" in answer["text"]
+    assert "relu raised ValueError: not yet (at activations.ipynb, code cell 3 `x`, line 2)" in answer["text"]
