@@ -41,11 +41,12 @@ def plot_functions_and_derivatives(
         style = _LINESTYLES[i % len(_LINESTYLES)]
         ax_f.plot(z, f(z), linestyle=style, linewidth=2, label=label)
         ax_d.plot(z, df(z), linestyle=style, linewidth=2, label=label)
-    for ax, name in ((ax_f, "$g(z)$"), (ax_d, "$g'(z)$")):
+    for ax, name, heading in ((ax_f, "$g(z)$", "the activation"), (ax_d, "$g'(z)$", "its derivative")):
         ax.axhline(0.0, color="0.7", linewidth=0.8)
         ax.axvline(0.0, color="0.7", linewidth=0.8)
         ax.set_xlabel("$z$")
-        ax.set_title(name)
+        ax.set_ylabel(name)
+        ax.set_title(heading)
         ax.grid(alpha=0.3)
         ax.legend()
     if title is not None:

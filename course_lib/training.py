@@ -6,7 +6,8 @@
   initialised deep "teacher" network. The true decision boundary is a deep network's, so a linear model
   plateaus while a large enough network keeps improving as labelled data grows: the capstone's point.
 * :func:`epoch_bar`: a progress bar over epochs (tqdm) that a training loop can switch off.
-* :func:`plot_accuracy_vs_size` and :func:`plot_loss_curves`: the capstone's two pictures.
+* :func:`plot_accuracy_vs_size`, :func:`plot_accuracy_by_model` and :func:`plot_loss_curves`: the capstone's
+  pictures.
 
 Inputs come back as float32 (what PyTorch layers expect) and labels as int64 (what
 ``torch.nn.CrossEntropyLoss`` expects). Everything is deterministic from its seed.
@@ -24,6 +25,7 @@ __all__ = [
     "TeacherNetwork",
     "digits_split",
     "epoch_bar",
+    "plot_accuracy_by_model",
     "plot_accuracy_vs_size",
     "plot_loss_curves",
     "teacher_dataset",
@@ -172,12 +174,69 @@ def plot_accuracy_vs_size(
     return fig
 
 
+def plot_accuracy_by_model(panels: Mapping[str, Mapping[str, Sequence[float]]], *, title: str | None = None) -> Any:
+    """Test accuracy of each model, one dot per training set drawn, one panel per setting side by side.
+
+    Args:
+        panels: maps a panel's title (say, "300 examples") to ``{model: [accuracy on each draw]}``. A model
+            missing from a panel gets the words "not run" in its row there.
+        title: optional title of the whole figure.
+
+    Returns:
+        The matplotlib figure: models down the shared vertical axis, accuracy along the shared horizontal
+        one, a short bar at each model's mean.
+    """
+    import matplotlib.pyplot as plt
+
+    models = list(dict.fromkeys(name for results in panels.values() for name in results))
+    rows = {name: len(models) - 1 - i for i, name in enumerate(models)}  # the first model at the top
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(4 * len(panels) + 2.5, 0.45 * len(models) + 1.6),
+        sharex=True,
+        sharey=True,
+        constrained_layout=True,
+        squeeze=False,
+    )
+    values = [v for results in panels.values() for vs in results.values() for v in vs]
+    low, high = min(values), max(values)
+    for ax, (panel, results) in zip(axes[0], panels.items(), strict=True):
+        for i, name in enumerate(models):
+            row = rows[name]
+            if name not in results:
+                ax.text((low + high) / 2, row, "not run", ha="center", va="center", fontsize=8, color="0.4")
+                continue
+            accuracies = np.asarray(results[name], dtype=float)
+            ax.plot(accuracies, np.full(len(accuracies), row), "o", color=f"C{i}", alpha=0.7, ms=5)
+            ax.plot([accuracies.mean()] * 2, [row - 0.3, row + 0.3], color=f"C{i}", linewidth=2)
+        ax.set_title(panel)
+        ax.set_xlabel("test accuracy")
+        ax.grid(alpha=0.3)
+    margin = 0.05 * (high - low)
+    axes[0][0].set_xlim(low - margin, high + margin)
+    axes[0][0].set_yticks(list(rows.values()), list(rows))
+    axes[0][0].set_ylim(-0.6, len(models) - 0.4)
+    if title is not None:
+        fig.suptitle(title)
+    return fig
+
+
 def plot_loss_curves(
-    curves: Mapping[str, Sequence[float]], *, xlabel: str = "epoch", title: str | None = None, logy: bool = True
+    curves: Mapping[str, Sequence[float]],
+    *,
+    ylabel: str,
+    xlabel: str = "epoch",
+    title: str | None = None,
+    logy: bool = True,
 ) -> Any:
-    """Training loss against time (epochs from 1), one curve per label (log scale by default)."""
+    """Losses against time (epochs from 1), one curve per label (log scale by default).
+
+    ``ylabel`` says which loss the curves are (training, validation, both): it has no default, because a
+    figure whose axis names the wrong loss misleads.
+    """
     points = {label: (np.arange(1, len(values) + 1), np.asarray(values)) for label, values in curves.items()}
-    fig, ax = _line_plot(points, xlabel, "training loss", title)
+    fig, ax = _line_plot(points, xlabel, ylabel + (" (log scale)" if logy else ""), title)
     if logy:
         ax.set_yscale("log")
     return fig

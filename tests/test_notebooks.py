@@ -42,6 +42,14 @@ def test_notebooks_are_saved_without_outputs(path: Path) -> None:
             assert cell["outputs"] == [] and cell["execution_count"] is None, f"{path}: a cell has outputs"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_introduction_says_the_check_grades_the_kernel_and_the_grade_the_saved_file(path: Path) -> None:
+    intro = "".join(json.loads(path.read_text())["cells"][0]["source"])
+    assert "grades the code your kernel has run" in intro
+    assert "computed from the saved notebook file" in intro
+    assert "Restart Kernel and Run All Cells" in intro
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_committed_student_notebook_is_what_nbgrader_generates(tmp_path: Path, assignment: str) -> None:

@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def quickstart_commands() -> list[str]:
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    # The Quickstart's own commands: those before its first subsection (which may hold commands of its own).
+    section = readme.split("## Quickstart", 1)[1].split("\n#", 1)[0]
     return [block.strip() for block in re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)]
 
 

@@ -60,3 +60,53 @@ def test_epoch_bar_is_a_range_that_shows_a_bar_only_when_enabled() -> None:
         with contextlib.redirect_stderr(err):
             assert list(epoch_bar(3, enabled=enabled)) == [0, 1, 2]
         assert bool(err.getvalue().strip()) == enabled
+
+
+def test_plot_loss_curves_names_the_loss_it_was_given() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_lib.training import plot_loss_curves
+
+    with pytest.raises(TypeError):
+        plot_loss_curves({"validation": [1.0, 0.5]})  # type: ignore[call-arg]  # the axis must be named
+    fig = plot_loss_curves({"training": [1.0, 0.5], "validation": [1.2, 0.9]}, ylabel="cross-entropy loss")
+    assert fig.axes[0].get_ylabel() == "cross-entropy loss (log scale)"
+    plt.close(fig)
+
+
+def test_accuracy_by_model_marks_the_models_a_panel_did_not_run() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_lib.training import plot_accuracy_by_model
+
+    fig = plot_accuracy_by_model({"300": {"a": [0.6, 0.7], "b": [0.65]}, "100000": {"a": [0.9]}})
+    assert [ax.get_title() for ax in fig.axes] == ["300", "100000"]
+    assert [t.get_text() for t in fig.axes[1].texts] == ["not run"]
+    assert all(ax.get_xlabel() == "test accuracy" for ax in fig.axes)
+    plt.close(fig)
+
+
+def test_published_gpu_peaks_are_labelled_as_published_and_dense() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_lib.hardware import PUBLISHED_GPU_PEAKS, plot_rates, published_rates
+
+    rates = published_rates()
+    assert all(label.endswith("(published peak)") for label in rates)
+    assert rates["NVIDIA H100 SXM, BF16 Tensor Cores (published peak)"] == 989e12  # 1,979 with sparsity, halved
+    assert rates["NVIDIA A100, FP32 (published peak)"] == 19.5e12
+    assert all(peak.source.startswith("NVIDIA") for peak in PUBLISHED_GPU_PEAKS)
+    fig = plot_rates({"this CPU": 5e10}, rates)
+    bars = fig.axes[0].patches
+    assert [bar.get_hatch() for bar in bars] == [None] + ["//"] * len(rates)  # measured solid, published hatched
+    assert "log scale" in fig.axes[0].get_xlabel()
+    plt.close(fig)

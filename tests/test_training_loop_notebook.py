@@ -2,7 +2,9 @@
 
 The capstone's claim is an empirical one, so the test checks the numbers the reference run prints at the
 notebook's default size: logistic regression plateaus, the large network keeps climbing and beats it by
-a clear margin at the largest size.
+a clear margin at the largest size. So are the chapters around it: the threads chosen, the measured CPU
+beside published GPU peaks, timed experiments, a tuned traditional model winning at small n, and skip
+connections carrying the gradient to the first layer.
 """
 
 from __future__ import annotations
@@ -68,3 +70,41 @@ def test_the_capstone_shows_the_effect_of_scale(output: str) -> None:
 def test_relu_trains_a_deep_network_that_sigmoid_cannot(output: str) -> None:
     losses = dict(re.findall(r"^(sigmoid|relu) +final training loss (\d+\.\d+)", output, flags=re.MULTILINE))
     assert float(losses["relu"]) < float(losses["sigmoid"]) - 0.3
+
+
+def test_the_notebook_chooses_its_threads_and_says_so(output: str) -> None:
+    assert re.search(r"^computing with \d+ threads? \(PyTorch, NumPy, scikit-learn\)", output, flags=re.MULTILINE)
+
+
+def test_the_gpu_section_sets_the_measured_cpu_beside_published_peaks(output: str) -> None:
+    assert re.search(r"^this CPU, float32, \d+ thread\(s\) \(measured\) ", output, flags=re.MULTILINE)
+    published = re.findall(r"^NVIDIA .*\(published peak\) +[\d.]+ +[\d,]+$", output, flags=re.MULTILINE)
+    assert len(published) == 6
+
+
+def test_the_fast_iteration_loop_times_each_experiment(output: str) -> None:
+    assert re.search(r"^a narrower layer: 32 units +\d+ +0\.\d{3} +\d+\.\d$", output, flags=re.MULTILINE)
+    assert re.search(
+        r"^one experiment: about [\d.]+ s, so about [\d,]+ experiments an hour", output, flags=re.MULTILINE
+    )
+
+
+def test_at_small_n_a_tuned_traditional_model_can_win_and_the_order_is_not_settled(output: str) -> None:
+    summaries = re.findall(
+        r"^(\d+) examples, 5 draws: (\d+) different orders of the 5 models; first place: (.*)$", output, re.M
+    )
+    assert [n for n, _, _ in summaries] == ["300", "1000"]
+    firsts_at_300 = summaries[0][2]
+    assert "SVM, RBF kernel" in firsts_at_300 or "quadratic features" in firsts_at_300
+    assert all(int(orders) > 1 for _, orders, _ in summaries)
+
+
+def test_skip_connections_carry_the_gradient_to_the_first_layer_and_train_the_sigmoid_network(output: str) -> None:
+    ratios = dict(
+        re.findall(r"^(\w+, [\w ]+?) +gradient norm at layer 1: .*, ratio (\S+)$", output, flags=re.MULTILINE)
+    )
+    assert float(ratios["sigmoid, skip connections"]) > 1000 * float(ratios["sigmoid, plain"])
+    assert float(ratios["relu, skip connections"]) > float(ratios["relu, plain"])
+    skip = float(re.search(r"^sigmoid \+ skip connections: final training loss (\d+\.\d+)", output, re.M).group(1))  # type: ignore[union-attr]
+    plain = float(re.search(r"^sigmoid +final training loss (\d+\.\d+)", output, re.M).group(1))  # type: ignore[union-attr]
+    assert skip < plain - 0.3
