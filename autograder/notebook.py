@@ -101,7 +101,8 @@ class AssignmentChecks:
         result = report.function(name)
         for prop in result.properties:
             if not prop.passed:
-                print(f"x {prop.says}")
+                reason = prop.feedback.strip().splitlines()[0] if prop.feedback.strip() else ""
+                print(f"x {prop.says}" + (f"\n    {reason}" if reason else ""))  # what failed, and why
         return float(result.points)
 
     def _name(self, function: Any) -> str:

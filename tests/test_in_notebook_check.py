@@ -22,7 +22,12 @@ SAVED = [
     ("code", "autograde.check(relu)"),
 ]
 # Run after the notebook was saved: a new relu, in a cell the saved file does not hold.
-UNSAVED = [("code", "def relu(z):\n    return np.maximum(z, 0)"), ("code", "autograde.check(relu)")]
+UNSAVED = [
+    ("code", "def relu(z):\n    return np.maximum(z, 0)"),
+    ("code", "autograde.check(relu)"),
+    ("code", "def relu(z):\n    return np.maximum(z, 1)"),
+    ("code", "autograde.points(relu)"),  # a points cell says what failed and why, not only what failed
+]
 LABEL = "activations.ipynb, code cell 3 `def relu(z):`"
 
 
@@ -58,6 +63,11 @@ def test_a_cell_has_the_same_name_on_both_routes_and_the_check_warns_when_the_sa
     raised = f"relu raised ValueError: not yet (at {LABEL}, line 2)"
     assert raised in first and raised in from_file  # one name on both routes: position among code cells, first line
     assert "differently" not in first
+    points = "".join(
+        o.get("text", "") for c in running.cells if c.source.startswith("autograde.points") for o in c.outputs
+    )
+    failed = [line for line in points.splitlines() if line.startswith("x relu")]
+    assert failed and all(points.splitlines()[points.splitlines().index(x) + 1].startswith("    ") for x in failed)
     assert "left out" in from_file and "left out" not in first  # a check of relu names only what relu uses
     assert "5/5 public properties hold" in second
     assert (
