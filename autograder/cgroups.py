@@ -127,6 +127,7 @@ def _create_v2(name: str, memory_bytes: int, processes: int) -> WorkerGroup:
         for controller in ("memory", "cpu", "pids"):
             if controller not in enabled:
                 (folder / "cgroup.subtree_control").write_text(f"+{controller}")
+    _remove_orphans(parent)
     folder = parent / name
     folder.mkdir()
     group = WorkerGroup([folder], 2, memory_bytes)
@@ -142,10 +143,27 @@ def _create_v2(name: str, memory_bytes: int, processes: int) -> WorkerGroup:
     return group
 
 
+def _remove_orphans(parent: Path) -> None:
+    """Remove the empty groups of graders that ended without removing them (killed, or exited at once).
+
+    A group is named ``<grader pid>-<worker pid>``; one whose grader is gone is removed if it is empty.
+    """
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return
+    for folder in entries:
+        grader, _, _ = folder.name.partition("-")
+        if grader.isdigit() and not os.path.exists(f"/proc/{grader}"):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
 def _create_v1(name: str, memory_bytes: int, processes: int) -> WorkerGroup:
     folders = []
     try:
         for controller in _CONTROLLERS_V1:
+            _remove_orphans(_own_group_v1(controller) / "autograder")
             folder = _own_group_v1(controller) / "autograder" / name
             folder.mkdir(parents=True)
             folders.append(folder)

@@ -445,3 +445,21 @@ def test_verdicts_that_rest_on_what_the_worker_says_about_itself_are_marked() ->
     assert marked == {"leaves_input_unchanged", "stable_for_large_inputs"}
     tests = to_gradescope(report)["tests"]
     assert {t["extra_data"]["property"] for t in tests if t["extra_data"]["self_reported"]} == marked
+
+
+@needs_linux
+def test_groups_left_by_a_grader_that_ended_are_removed() -> None:
+    """A grader killed before it could remove its workers' control groups leaves them empty; the next
+    grader on the machine removes them, so that a grading machine does not collect thousands."""
+    zygote = zygote_for(ASSIGNMENT.preload, Limits())
+    worker = zygote.spawn([chunk("def f():\n    return 1\n", "f")])
+    if worker.group is None:
+        worker.kill()
+        pytest.skip(f"no control groups here: {worker.missing.get('memory_together')}")
+    parents = [folder.parent for folder in worker.group.folders]
+    worker.kill()
+    orphans = [parent / "999999999-1" for parent in parents]  # no process has that pid
+    for orphan in orphans:
+        orphan.mkdir(exist_ok=True)
+    zygote.spawn([chunk("def f():\n    return 1\n", "f")]).kill()
+    assert not [orphan for orphan in orphans if orphan.exists()]

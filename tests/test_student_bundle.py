@@ -44,7 +44,8 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def as_a_student(bundle: Path, cache: Path) -> dict[str, str]:
     """The environment of a student who has the bundle alone: its grader first on the path, no course."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AUTOGRADER_")}
-    return {**environment, "PYTHONPATH": str(bundle), "AUTOGRADER_CACHE": str(cache)}
+    # Checks grade in their own process: a warm service started here would outlive the test.
+    return {**environment, "PYTHONPATH": str(bundle), "AUTOGRADER_CACHE": str(cache), "AUTOGRADER_SERVICE": "off"}
 
 
 def bundle_texts(bundle: Path) -> dict[str, str]:
