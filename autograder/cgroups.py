@@ -143,11 +143,19 @@ def _create_v2(name: str, memory_bytes: int, processes: int) -> WorkerGroup:
     return group
 
 
+# Parents already cleared of orphans by this process: graders that ended before it started cannot add more.
+_CLEARED: set[Path] = set()
+
+
 def _remove_orphans(parent: Path) -> None:
     """Remove the empty groups of graders that ended without removing them (killed, or exited at once).
 
     A group is named ``<grader pid>-<worker pid>``; one whose grader is gone is removed if it is empty.
+    Once per parent and process: not on every worker's start.
     """
+    if parent in _CLEARED:
+        return
+    _CLEARED.add(parent)
     try:
         entries = list(parent.iterdir())
     except OSError:

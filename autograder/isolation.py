@@ -344,17 +344,17 @@ def wait_until_stopped(pids: Iterable[int], limit: float = 0.1) -> bool:
     waiting = set(pids)
     deadline = time.monotonic() + limit
     while waiting:
-        waiting = {pid for pid in waiting if _state(pid) not in ("T", "t", "Z", "X", "")}
+        waiting = {pid for pid in waiting if _state(f"/proc/{pid}/stat") not in ("T", "t", "Z", "X", "")}
         if not waiting or time.monotonic() > deadline:
             break
         time.sleep(0.0002)
     return not waiting
 
 
-def _state(pid: int) -> str:
-    """The scheduler state of a process (``R``, ``S``, ``T`` ...), empty when it has ended."""
+def _state(path: str) -> str:
+    """The scheduler state in a ``/proc/.../stat`` file (``R``, ``S``, ``T`` ...), empty when it has ended."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
+        with open(path, "rb") as stat:
             return stat.read().rsplit(b")", 1)[1].split()[0].decode()
     except (OSError, IndexError):
         return ""
@@ -377,11 +377,11 @@ def thread_times(pids: Iterable[int]) -> dict[int, tuple[int, int, bool]]:
             try:
                 with open(f"{task}/schedstat", "rb") as stat:
                     run, wait = (int(field) for field in stat.read().split()[:2])
-                with open(f"{task}/stat", "rb") as stat:
-                    state = stat.read().rsplit(b")", 1)[1].split()[0]
-            except (OSError, ValueError, IndexError):
+            except (OSError, ValueError):
                 continue
-            found[int(tid)] = (run, wait, state == b"R")
+            state = _state(f"{task}/stat")
+            if state:
+                found[int(tid)] = (run, wait, state == "R")
     return found
 
 

@@ -435,12 +435,8 @@ class Worker:
         """Kill the worker and everything it started (its PID namespace, or else its session)."""
         self.dead = True
         for kill in (os.kill, getattr(os, "killpg", None)):
-            if kill is None:
-                continue
-            try:
-                kill(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            if kill is not None:
+                _signal_quietly(kill, self.pid, signal.SIGKILL)
         try:
             self.sock.close()
         except OSError:

@@ -461,5 +461,8 @@ def test_groups_left_by_a_grader_that_ended_are_removed() -> None:
     orphans = [parent / "999999999-1" for parent in parents]  # no process has that pid
     for orphan in orphans:
         orphan.mkdir(exist_ok=True)
+    from autograder import cgroups
+
+    cgroups._CLEARED.clear()  # as in a grader started now: each process clears them once, at its first worker
     zygote.spawn([chunk("def f():\n    return 1\n", "f")]).kill()
     assert not [orphan for orphan in orphans if orphan.exists()]
