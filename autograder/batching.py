@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from autograder.protocol import NumpyScalar
-from autograder.sandbox import CallOutcome, PreparedCall, WorkerFailure
+from autograder.sandbox import CallOutcome, Failure, PreparedCall, WorkerFailure
 
 Answer = CallOutcome | BaseException
 FIRST_CHUNK = 8
@@ -71,7 +71,7 @@ class Answers:
             size = _array_bytes(answer.value) + _array_bytes(answer.args_after)
             if self._held + size > self._budget:
                 answer = WorkerFailure(
-                    "memory",
+                    Failure.MEMORY,
                     f"its answers to this property's examples came to more than {self._budget >> 20} MiB, "
                     "more than the grader keeps",
                 )
@@ -107,10 +107,10 @@ class Resolver(Protocol):
 Test = Callable[[Any, Any], None]
 
 
-Failure = tuple[BaseException, Any]  # how an example failed, and the example
+ExampleFailure = tuple[BaseException, Any]  # how an example failed, and the example
 
 
-def first_failure(draw: Callable[[Callable[[Any], None]], None], test: Test, calls: Resolver) -> Failure | None:
+def first_failure(draw: Callable[[Callable[[Any], None]], None], test: Test, calls: Resolver) -> ExampleFailure | None:
     """Passes 1 and 2: the first failing example in Hypothesis's order and its failure, or ``None``.
 
     ``draw(body)`` runs Hypothesis with the property's strategy, settings and seed, calling ``body``
@@ -118,7 +118,7 @@ def first_failure(draw: Callable[[Callable[[Any], None]], None], test: Test, cal
     """
     pending: list[Any] = []
     chunk = FIRST_CHUNK
-    found: list[Failure] = []
+    found: list[ExampleFailure] = []
 
     def settle_pending() -> None:
         nonlocal chunk
@@ -143,7 +143,7 @@ def first_failure(draw: Callable[[Callable[[Any], None]], None], test: Test, cal
     return found[0] if found else None
 
 
-def settle(examples: list[Any], test: Test, calls: Resolver) -> Failure | None:
+def settle(examples: list[Any], test: Test, calls: Resolver) -> ExampleFailure | None:
     """Run ``test`` on ``examples`` in rounds of batched calls; the first failure in order, or ``None``."""
     outcomes: list[BaseException | None | bool] = [False] * len(examples)  # False: not settled yet
     while True:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from autograder.protocol import NumpyScalar, Opaque
+from autograder.report import Verdict
 
 
 class PropertyFailure(Exception):
@@ -24,7 +25,13 @@ class PropertyFailure(Exception):
     """
 
     def __init__(
-        self, message: str, expected: Any = None, got: Any = None, verdict: str = "failed", observed: str | None = None
+        self,
+        message: str,
+        expected: Any = None,
+        got: Any = None,
+        verdict: Verdict = Verdict.FAILED,
+        observed: str | None = None,
+        raised: str = "",
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -32,6 +39,7 @@ class PropertyFailure(Exception):
         self.got = got
         self.verdict = verdict
         self.observed = observed
+        self.raised = raised  # the name of the exception the student's code raised, for an ``error``
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from html import escape
 
 from autograder.catalogue import Assignment, Plot, load_assignment
 from autograder.curves import agreement, failing_ranges
-from autograder.report import FUNCTION_SUMMARIES, Curve, FunctionResult, PropertyResult, Report
+from autograder.report import FUNCTION_SUMMARIES, Curve, FunctionResult, PropertyResult, Report, Verdict
 
 STUDENT_COLOUR = "#d62728"
 REFERENCE_COLOUR = "#1f77b4"
@@ -82,9 +82,11 @@ def _summary_table(report: Report) -> str:
     rows = ["<table><thead><tr><th>function</th><th>points</th><th>verdict</th></tr></thead><tbody>"]
     for result in report.functions:
         level = "full" if result.points == result.max_points else "none" if result.points == 0 else "partial"
-        verdict = FUNCTION_SUMMARIES.get(result.verdict, "all properties hold" if result.verdict == "passed" else "")
-        if result.verdict in ("failed", "error"):
-            failed = sum(1 for p in result.properties if p.verdict in ("failed", "error"))
+        verdict = FUNCTION_SUMMARIES.get(
+            result.verdict, "all properties hold" if result.verdict == Verdict.PASSED else ""
+        )
+        if result.verdict in (Verdict.FAILED, Verdict.ERROR):
+            failed = sum(1 for p in result.properties if p.verdict in (Verdict.FAILED, Verdict.ERROR))
             verdict = f"{failed} {'property fails' if failed == 1 else 'properties fail'}"
         rows.append(
             f'<tr class="{level}"><td><a href="#{escape(result.name)}">{escape(result.name)}</a></td>'
@@ -103,10 +105,10 @@ def _function_section(result: FunctionResult, plot: Plot | None) -> str:
     ]
     if result.note:
         parts.append(f'<p class="note">{escape(result.note)}</p>')
-    failed = [p for p in result.properties if not p.passed and p.verdict != "skipped"]
+    failed = [p for p in result.properties if not p.passed and p.verdict != Verdict.SKIPPED]
     if not failed:
         parts.append('<p class="passed">Every property holds.</p>')
-    one_cause = bool(result.note) and len({p.verdict for p in failed}) == 1 and failed[0].verdict != "failed"
+    one_cause = bool(result.note) and len({p.verdict for p in failed}) == 1 and failed[0].verdict != Verdict.FAILED
     if not one_cause:  # when one cause sank every property, the note above says it once
         parts.extend(_failure(prop) for prop in failed)
     if result.curve is not None and plot is not None:

@@ -15,6 +15,7 @@ import json
 import math
 import platform
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from autograder import __version__
@@ -22,19 +23,35 @@ from autograder import __version__
 if TYPE_CHECKING:
     from autograder.catalogue import Assignment
 
-VERDICTS = (
-    "passed",
-    "failed",
-    "error",
-    "missing",
-    "not_implemented",
-    "timeout",
-    "memory",
-    "crashed",
-    "forbidden",
-    "undecided",  # timing only: too noisy to tell within its rounds; the points are kept
-    "gated",  # held (or was not timed), but counts only once the function agrees with the reference
-    "skipped",  # not run here: hidden properties in ``check``, or no reference available
+
+class Verdict(StrEnum):
+    """What became of one property (docs/GRADING.md, the report); a function's verdict is its worst."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"  # the function raised
+    MISSING = "missing"  # not defined
+    NOT_IMPLEMENTED = "not_implemented"  # still the notebook's stub
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    CRASHED = "crashed"
+    FORBIDDEN = "forbidden"  # the sandbox refused what it tried
+    UNDECIDED = "undecided"  # timing only: too noisy to tell within its rounds; the points are kept
+    GATED = "gated"  # held (or was not timed), but counts only once the function agrees with the reference
+    SKIPPED = "skipped"  # not run here: hidden properties in ``check``, or no reference available
+
+
+VERDICTS = tuple(Verdict)
+# A function's verdict is the first of these any of its properties got, else passed.
+_WORST_FIRST = (
+    Verdict.MISSING,
+    Verdict.NOT_IMPLEMENTED,
+    Verdict.TIMEOUT,
+    Verdict.MEMORY,
+    Verdict.CRASHED,
+    Verdict.FORBIDDEN,
+    Verdict.ERROR,
+    Verdict.FAILED,
 )
 
 UNREADABLE_NOTE = "not graded: the submission could not be read"
@@ -49,12 +66,12 @@ VISIBLE = "visible"
 AFTER_PUBLISHED = "after_published"
 
 FUNCTION_SUMMARIES = {
-    "missing": "missing",
-    "not_implemented": "not implemented yet",
-    "timeout": "ran out of time",
-    "memory": "ran out of memory",
-    "crashed": "crashed",
-    "forbidden": "did something the sandbox refuses",
+    Verdict.MISSING: "missing",
+    Verdict.NOT_IMPLEMENTED: "not implemented yet",
+    Verdict.TIMEOUT: "ran out of time",
+    Verdict.MEMORY: "ran out of memory",
+    Verdict.CRASHED: "crashed",
+    Verdict.FORBIDDEN: "did something the sandbox refuses",
 }
 
 
@@ -65,7 +82,7 @@ class PropertyResult:
     says: str
     max_points: float
     public: bool
-    verdict: str
+    verdict: Verdict
     points: float = 0.0
     feedback: str = ""  # what went wrong, the smallest input, expected, got, the hint
     # The verdict rests on what the worker said about itself (its inputs after the call, floating-point
@@ -75,7 +92,7 @@ class PropertyResult:
     @builtins.property  # the field ``property`` shadows the builtin in this class body
     def passed(self) -> bool:
         """Whether the property earned its points (an undecided timing keeps them)."""
-        return self.verdict in ("passed", "undecided")
+        return self.verdict in (Verdict.PASSED, Verdict.UNDECIDED)
 
 
 @dataclass
@@ -107,12 +124,9 @@ class FunctionResult:
         return round(sum(p.max_points for p in self.properties), 6)
 
     @property
-    def verdict(self) -> str:
-        ran = [p.verdict for p in self.properties if p.verdict != "skipped"]
-        for verdict in ("missing", "not_implemented", "timeout", "memory", "crashed", "forbidden", "error", "failed"):
-            if verdict in ran:
-                return verdict
-        return "passed"
+    def verdict(self) -> Verdict:
+        ran = {p.verdict for p in self.properties if p.verdict != Verdict.SKIPPED}
+        return next((verdict for verdict in _WORST_FIRST if verdict in ran), Verdict.PASSED)
 
 
 @dataclass
@@ -160,7 +174,10 @@ def report_from_dict(data: dict[str, Any]) -> Report:
     functions = []
     for function in data.get("functions", []):
         curve = Curve(**function["curve"]) if function.get("curve") else None
-        properties = [PropertyResult(**prop) for prop in function.get("properties", [])]
+        # A verdict outside the closed set is a ValueError here, where the report arrives, not later.
+        properties = [
+            PropertyResult(**{**prop, "verdict": Verdict(prop["verdict"])}) for prop in function.get("properties", [])
+        ]
         functions.append(FunctionResult(function["name"], properties, function.get("note", ""), curve))
     fields = {key: value for key, value in data.items() if key != "functions"}
     return Report(functions=functions, **fields)
@@ -189,7 +206,7 @@ def zero_report(
                 says=prop.says,
                 max_points=prop.points,
                 public=prop.public,
-                verdict="error" if prop.public or include_hidden else "skipped",
+                verdict=Verdict.ERROR if prop.public or include_hidden else Verdict.SKIPPED,
             )
             for prop in assignment.properties_of(name)
         ]
@@ -236,7 +253,7 @@ def public_result(prop: PropertyResult) -> PropertyResult:
 
     A gated property's feedback ends with the properties that did not hold (runner._gated_message).
     """
-    if prop.verdict != "gated" or not prop.feedback.endswith(_GATES_END) or " (" not in prop.feedback:
+    if prop.verdict != Verdict.GATED or not prop.feedback.endswith(_GATES_END) or " (" not in prop.feedback:
         return prop
     return dataclasses.replace(prop, feedback=prop.feedback.rsplit(" (", 1)[0])
 
@@ -247,7 +264,7 @@ def public_note(result: FunctionResult) -> str:
     The runner names the input of the property that timed out in the function's note; it is the first
     property with the verdict ``timeout``.
     """
-    timed_out = next((p for p in result.properties if p.verdict == "timeout"), None)
+    timed_out = next((p for p in result.properties if p.verdict == Verdict.TIMEOUT), None)
     if timed_out is None or timed_out.public or _FAILED_INPUT not in result.note:
         return result.note
     return result.note.split(_FAILED_INPUT, 1)[0]
@@ -279,7 +296,7 @@ def render_text(report: Report, public: bool = False) -> str:
     elif report.mode == "grade":
         lines.append(f"Total: {_format_points(report.points)} / {_format_points(report.max_points)}")
     else:
-        hold = sum(f.verdict == "passed" for f in report.functions)
+        hold = sum(f.verdict == Verdict.PASSED for f in report.functions)
         lines.append(f"{hold} of {len(report.functions)} functions pass every public check.")
     return "\n".join(lines) + "\n"
 
@@ -289,7 +306,7 @@ def function_lines(result: FunctionResult, mode: str, width: int = 0, public: bo
 
     ``public``: shown without points (a :func:`public_view` of a grade).
     """
-    ran = [p for p in result.properties if p.verdict != "skipped"]
+    ran = [p for p in result.properties if p.verdict != Verdict.SKIPPED]
     summary = FUNCTION_SUMMARIES.get(result.verdict)
     if result.note and len({p.verdict for p in ran}) == 1 and not ran[0].passed:
         summary = summary or "not graded"  # one cause for every property: the note says it once
@@ -317,8 +334,8 @@ def function_lines(result: FunctionResult, mode: str, width: int = 0, public: bo
             points = "" if mode == "check" or public else f" (-{_format_points(member.max_points)})"
             lines.append(f"  x {member.says}{points}")
         lines.extend("      " + line for line in _group_feedback(group))
-    skipped = [p for p in result.properties if p.verdict == "skipped"]
-    if skipped and mode == "check" and result.verdict == "passed":
+    skipped = [p for p in result.properties if p.verdict == Verdict.SKIPPED]
+    if skipped and mode == "check" and result.verdict == Verdict.PASSED:
         more = "1 more property is" if len(skipped) == 1 else f"{len(skipped)} more properties are"
         lines.append(f"    ({more} checked when your work is graded)")
     return lines
@@ -326,7 +343,7 @@ def function_lines(result: FunctionResult, mode: str, width: int = 0, public: bo
 
 def _cause(prop: PropertyResult) -> str:
     """What went wrong, in one line, for a property that failed or raised; "" for any other verdict."""
-    return prop.feedback.split("\n", 1)[0] if prop.verdict in ("failed", "error") else ""
+    return prop.feedback.split("\n", 1)[0] if prop.verdict in (Verdict.FAILED, Verdict.ERROR) else ""
 
 
 def _group_feedback(group: list[PropertyResult]) -> list[str]:

@@ -35,10 +35,11 @@ from autograder.example_bank import ExampleBankError, drawn_examples, fewest_exa
 from autograder.isolation import PROTECTIONS
 from autograder.protocol import NamedCallable
 from autograder.references import References
-from autograder.report import Curve, FunctionResult, PropertyResult, Report, environment
+from autograder.report import Curve, FunctionResult, PropertyResult, Report, Verdict, environment
 from autograder.sandbox import (
     BadReturn,
     CallOutcome,
+    Failure,
     Launcher,
     Limits,
     Missing,
@@ -92,7 +93,7 @@ class WorkerSlot:
     def live(self) -> Worker:
         if self._worker is None or self._worker.dead:
             if self._launcher is None:
-                raise WorkerFailure("crashed", "the worker process died")
+                raise WorkerFailure(Failure.CRASHED, "the worker process died")
             worker = self._launcher.spawn()
             self._worker = worker if self._bind is None else self._bind(worker)
         return self._worker
@@ -207,11 +208,15 @@ class Calls:
         if isinstance(answer, CallOutcome):
             return answer
         if isinstance(answer, StudentRaised):
-            raise PropertyFailure(f"{self.function} raised {answer.message}", verdict=answer.verdict) from None
+            raise PropertyFailure(
+                f"{self.function} raised {answer.message}", verdict=Verdict(answer.verdict), raised=answer.raised
+            ) from None
         if isinstance(answer, BadReturn):
             raise PropertyFailure(f"{self.function} returned something that is not plain data: {answer}") from None
         if isinstance(answer, Missing):
-            raise PropertyFailure(f"{self.function} is not a function in the submission", verdict="missing") from None
+            raise PropertyFailure(
+                f"{self.function} is not a function in the submission", verdict=Verdict.MISSING
+            ) from None
         raise answer
 
 
@@ -411,7 +416,7 @@ class Grader:
     def _grade_function(self, name: str, submission: Submission, launcher: Launcher) -> FunctionResult:
         catalogue = self.assignment.properties_of(name)
         selected = self._selected(name)
-        results = {p.key: _result(p, "skipped") for p in catalogue}
+        results = {p.key: _result(p, Verdict.SKIPPED) for p in catalogue}
         note = self._run_function(name, selected, submission, launcher, results)
         siblings = self._siblings_called(name, submission, selected, results)
         if siblings:
@@ -444,7 +449,7 @@ class Grader:
             hint = f"{name} calls your {yours}: fix {'it' if len(siblings) == 1 else 'them'} first where a check fails"
             return "\n".join(filter(None, [note, f"{hint}, since every failure there shows here too"]))
         relay = SiblingRelay(siblings, self._references_launcher)
-        again = {p.key: _result(p, "skipped") for p in self.assignment.properties_of(name)}
+        again = {p.key: _result(p, Verdict.SKIPPED) for p in self.assignment.properties_of(name)}
         curve = self._curves.pop(name, None)
         try:
             again_note = self._run_function(name, selected, submission, launcher, again, relay, results)
@@ -494,16 +499,16 @@ class Grader:
         the verdict they had ``before`` (speed is measured with the student's own code, or not at all).
         """
 
-        def all_get(verdict: str, props: list[Property]) -> None:
+        def all_get(verdict: Verdict, props: list[Property]) -> None:
             for prop in props:
                 results[prop.key] = _result(prop, verdict)
 
         if name not in submission.defined_names:
             problem = submission.problem_for(name)
             if problem is not None:
-                all_get("error", selected)
+                all_get(Verdict.ERROR, selected)
                 return f"{name} could not be read: {problem.message} ({problem.origin})"
-            all_get("missing", selected)
+            all_get(Verdict.MISSING, selected)
             left_out = submission.left_out_for(name)
             if left_out is not None:
                 return left_out.explain(name)
@@ -512,7 +517,7 @@ class Grader:
         try:
             worker = slot.live()
         except WorkerFailure as failure:
-            all_get(failure.verdict, selected)
+            all_get(Verdict(failure.verdict), selected)
             return f"loading {submission.path.name} failed: {failure.message}"
         # What the submission's top-level code did at load, but what the Launcher left out (named in its notes).
         self._load_problems.update({str(p["origin"]): p for p in worker.problems if "verdict" not in p})
@@ -520,9 +525,9 @@ class Grader:
             if name not in worker.defined:
                 failed = next((p for p in worker.problems if name in p.get("names", [])), None)
                 if failed is not None:
-                    all_get(str(failed.get("verdict", "error")), selected)
+                    all_get(_load_verdict(failed.get("verdict")), selected)
                     return f"defining {name} failed: {failed.get('message')} ({failed.get('origin')})"
-                all_get("missing", selected)
+                all_get(Verdict.MISSING, selected)
                 return f"{name} is not a function in {submission.path.name}"
             for prop in selected:  # drawing is the grader's work: it must not eat the student's budget
                 if prop.strategy is not None:
@@ -531,16 +536,18 @@ class Grader:
             for index, prop in enumerate(selected):
                 if prop.timing is not None and not _correct(selected, results):
                     # A wrong answer is easy to compute fast: speed counts only for a correct function.
-                    results[prop.key] = _result(prop, "gated", _gated_message(name, selected, results, "not timed"))
+                    results[prop.key] = _result(
+                        prop, Verdict.GATED, _gated_message(name, selected, results, "not timed")
+                    )
                     continue
                 if prop.timing is not None and relay is not None and before is not None:
                     measured = before[prop.key]
                     results[prop.key] = (
                         measured
-                        if measured.verdict in ("passed", "failed", "undecided")
+                        if measured.verdict in (Verdict.PASSED, Verdict.FAILED, Verdict.UNDECIDED)
                         else _result(
                             prop,
-                            "gated",
+                            Verdict.GATED,
                             f"not timed: {name} agrees with the reference only with the reference's "
                             f"{_names(tuple(sorted(relay.names)))}, and its speed cannot be measured apart from yours",
                         )
@@ -553,23 +560,23 @@ class Grader:
                     undefined = _undefined_name(results[prop.key].feedback)
                     why = _why_undefined(undefined, submission, worker.problems) if undefined else None
                     if why is not None:  # the same on every input: say it once, and stop there
-                        all_get("error", selected[index:])
+                        all_get(Verdict.ERROR, selected[index:])
                         return f"{name} could not run: {why}"
                 except NotImplementedYet:
-                    all_get("not_implemented", selected[index:])
+                    all_get(Verdict.NOT_IMPLEMENTED, selected[index:])
                     return f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code"
                 except BudgetExceeded:
-                    all_get("timeout", selected[index:])
+                    all_get(Verdict.TIMEOUT, selected[index:])
                     return f"{name} used up its time budget of {self.function_seconds:g} s"
                 except WorkerFailure as failure:
                     where = "" if failure.example is None else "\n" + _describe_example(failure.example, "on the input")
-                    if failure.verdict == "timeout":
-                        all_get("timeout", selected[index:])
+                    if failure.verdict == Failure.TIMEOUT:
+                        all_get(Verdict.TIMEOUT, selected[index:])
                         return f"{name} {failure.message}{where}"
-                    results[prop.key] = _result(prop, failure.verdict, f"{name}: {failure.message}{where}")
+                    results[prop.key] = _result(prop, Verdict(failure.verdict), f"{name}: {failure.message}{where}")
                     slot.kill()  # the next property gets a fresh worker
             _apply_gate(name, selected, results)
-            if any(results[p.key].verdict in ("failed", "error") for p in selected):
+            if any(results[p.key].verdict in (Verdict.FAILED, Verdict.ERROR) for p in selected):
                 self._sample_curve(name, slot)
         finally:
             slot.kill()
@@ -589,7 +596,7 @@ class Grader:
 
     def _run(self, prop: Property, slot: WorkerSlot, deadline: float) -> PropertyResult:
         if prop.needs_reference and self.references is None:
-            return _result(prop, "skipped", "needs the instructor's reference solutions")
+            return _result(prop, Verdict.SKIPPED, "needs the instructor's reference solutions")
         calls = Calls(prop.function, slot, self.references, deadline)
         try:
             if prop.timing is not None:
@@ -599,9 +606,9 @@ class Grader:
             run_drawn(prop, calls, self.seed, self.max_examples)
         except PropertyFailure as failure:
             return _result(prop, failure.verdict, feedback(failure, prop), self_reported=calls.self_reported)
-        return _result(prop, "passed", points=prop.points, self_reported=calls.self_reported)
+        return _result(prop, Verdict.PASSED, points=prop.points, self_reported=calls.self_reported)
 
-    def _time(self, prop: Property, worker: Worker) -> tuple[str, str]:
+    def _time(self, prop: Property, worker: Worker) -> tuple[Verdict, str]:
         assert prop.timing is not None
         if self.references is None:
             raise GraderError("timing needs the reference solutions, which are not available")
@@ -611,6 +618,11 @@ class Grader:
             return check_timing(prop.function, worker, reference_worker, prop.timing, rng)
         finally:
             reference_worker.kill()
+
+
+def _load_verdict(said: Any) -> Verdict:
+    """The verdict of a definition that failed at load, from what the worker said (an error if it said nonsense)."""
+    return Verdict(said) if said in frozenset(Failure) else Verdict.ERROR
 
 
 def _names(names: tuple[str, ...]) -> str:
@@ -656,12 +668,12 @@ def _apply_gate(function: str, props: list[Property], results: dict[str, Propert
     for prop in props:
         if prop.gated and results[prop.key].passed:
             results[prop.key] = _result(
-                prop, "gated", _gated_message(function, props, results, "held, but does not count yet")
+                prop, Verdict.GATED, _gated_message(function, props, results, "held, but does not count yet")
             )
 
 
 def _result(
-    prop: Property, verdict: str, feedback_text: str = "", points: float = 0.0, self_reported: bool = False
+    prop: Property, verdict: Verdict, feedback_text: str = "", points: float = 0.0, self_reported: bool = False
 ) -> PropertyResult:
     return PropertyResult(
         function=prop.function,

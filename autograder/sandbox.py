@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -83,13 +84,23 @@ class Limits:
         }
 
 
+class Failure(StrEnum):
+    """How a call in a worker went wrong; each is also a verdict of the report (autograder.report.Verdict)."""
+
+    ERROR = "error"  # the student's code raised
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    CRASHED = "crashed"
+    FORBIDDEN = "forbidden"  # the sandbox refused what it tried, or the worker lied about itself
+
+
 class WorkerFailure(BaseException):
-    """The worker could not answer: ``verdict`` is ``timeout``, ``memory``, ``crashed`` or ``forbidden``.
+    """The worker could not answer: ``verdict`` says why (any :class:`Failure` but ``ERROR``).
 
     A ``BaseException`` on purpose: it must stop a property at once, not be shrunk by Hypothesis.
     """
 
-    def __init__(self, verdict: str, message: str) -> None:
+    def __init__(self, verdict: Failure, message: str) -> None:
         super().__init__(message)
         self.verdict = verdict
         self.message = message
@@ -101,12 +112,19 @@ class NotImplementedYet(BaseException):
 
 
 class StudentRaised(Exception):
-    """The student's function raised; ``verdict`` is ``forbidden`` when the sandbox refused what it tried."""
+    """The student's function raised ``raised`` (an exception type's name, as the worker reported it);
+    ``verdict`` is ``FORBIDDEN`` when the sandbox refused what it tried."""
 
-    def __init__(self, message: str, verdict: str = "error") -> None:
+    def __init__(self, message: str, verdict: Failure = Failure.ERROR, raised: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.verdict = verdict
+        self.raised = raised
+
+
+def _exception_name(name: Any) -> str:
+    """The name of the exception type a worker says the student's code raised ("" if it is not a name)."""
+    return name if isinstance(name, str) and len(name) <= 100 and name.isidentifier() else ""
 
 
 class BadReturn(Exception):
@@ -222,7 +240,7 @@ class Worker:
             send_message(self.sock, header, blobs)
         except OSError as error:
             self.kill()
-            raise WorkerFailure("crashed", f"the worker process died ({error})") from None
+            raise WorkerFailure(Failure.CRASHED, f"the worker process died ({error})") from None
 
     def receive(self, limit: float) -> tuple[dict[str, Any], list[bytes]]:
         """The next message, within ``limit`` seconds; a worker that ended raises how it ended."""
@@ -230,13 +248,13 @@ class Worker:
             response, blobs = recv_message(self.sock, time.monotonic() + limit, MAX_ANSWER_HEADER_BYTES)
         except TimeoutError:
             self.kill()
-            raise WorkerFailure("timeout", f"took longer than the time limit of {limit:g} s") from None
+            raise WorkerFailure(Failure.TIMEOUT, f"took longer than the time limit of {limit:g} s") from None
         except FrameTooLarge as error:
             self.kill()
-            raise WorkerFailure("memory", f"sent back an answer larger than the grader takes ({error})") from None
+            raise WorkerFailure(Failure.MEMORY, f"sent back an answer larger than the grader takes ({error})") from None
         except (ProtocolError, OSError) as error:
             self.kill()
-            raise WorkerFailure("crashed", f"the worker process died ({error})") from None
+            raise WorkerFailure(Failure.CRASHED, f"the worker process died ({error})") from None
         if "exit" in response:
             failure = self._ended(response["exit"])  # before kill: its control group still says why
             self.kill()
@@ -249,10 +267,10 @@ class Worker:
         number = how.get("signal")
         if isinstance(number, int):
             if number == getattr(signal, "SIGXCPU", -1):
-                return WorkerFailure("timeout", f"used up its CPU-time limit of {self.limits.cpu_seconds} s")
+                return WorkerFailure(Failure.TIMEOUT, f"used up its CPU-time limit of {self.limits.cpu_seconds} s")
             if number == getattr(signal, "SIGXFSZ", -1):
                 return WorkerFailure(
-                    "forbidden", f"wrote past the file-size limit of {_size(self.limits.file_size_bytes)}"
+                    Failure.FORBIDDEN, f"wrote past the file-size limit of {_size(self.limits.file_size_bytes)}"
                 )
             try:
                 name = signal.Signals(number).name
@@ -260,13 +278,13 @@ class Worker:
                 name = f"signal {number}"
             if name == "SIGKILL" and self.group is not None and self.group.ran_out_of_memory():
                 return WorkerFailure(
-                    "memory",
+                    Failure.MEMORY,
                     f"its processes together held more than the memory limit of {_size(self.limits.memory_bytes)}",
                 )
             if name == "SIGSEGV":
                 name += ": a crash in native code, or a recursion too deep for the stack"
-            return WorkerFailure("crashed", f"the worker process was killed ({name})")
-        return WorkerFailure("crashed", f"the worker process ended with exit status {how.get('code')}")
+            return WorkerFailure(Failure.CRASHED, f"the worker process was killed ({name})")
+        return WorkerFailure(Failure.CRASHED, f"the worker process ended with exit status {how.get('code')}")
 
     def call(
         self,
@@ -317,7 +335,7 @@ class Worker:
         blobs: list[bytes] = []
         response, _ = self.request({"op": "store", "handle": handle, "args": encode(args, blobs)}, blobs)
         if not response.get("ok"):
-            raise WorkerFailure("crashed", f"the worker could not store inputs: {response.get('message')}")
+            raise WorkerFailure(Failure.CRASHED, f"the worker could not store inputs: {response.get('message')}")
 
     def call_stored(
         self, function: str, handle: str, timeout: float | None = None, harness: NamedCallable | None = None
@@ -346,37 +364,37 @@ class Worker:
                 return CallOutcome(value, after)
         except MemoryError:
             self.kill()
-            raise WorkerFailure("memory", "sent back an answer too large for the grader to decode") from None
+            raise WorkerFailure(Failure.MEMORY, "sent back an answer too large for the grader to decode") from None
         except (ProtocolError, KeyError, TypeError, ValueError, RecursionError) as error:
             self.kill()  # an honest worker never sends one: its process was patched to lie
-            raise WorkerFailure("forbidden", f"the worker sent a malformed answer ({error})") from None
+            raise WorkerFailure(Failure.FORBIDDEN, f"the worker sent a malformed answer ({error})") from None
         kind = response.get("kind")
         message = str(response.get("message", ""))[:1000]
         if kind == "not_implemented":
             raise NotImplementedYet()
         if kind == "memory":
             self.kill()
-            raise WorkerFailure("memory", "ran out of memory (the memory limit was reached)")
+            raise WorkerFailure(Failure.MEMORY, "ran out of memory (the memory limit was reached)")
         if kind == "error":
-            raise self._raised(message, response.get("errno"))
+            raise self._raised(message, response.get("errno"), _exception_name(response.get("type")))
         if kind == "bad_return":
             raise BadReturn(message)
         if kind == "missing":
             raise Missing(message)
         self.kill()
-        raise WorkerFailure("crashed", f"the worker sent an unexpected answer ({kind!r})")
+        raise WorkerFailure(Failure.CRASHED, f"the worker sent an unexpected answer ({kind!r})")
 
-    def _raised(self, message: str, number: Any) -> StudentRaised | WorkerFailure:
+    def _raised(self, message: str, number: Any, raised: str) -> StudentRaised | WorkerFailure:
         """The student's exception: ``forbidden`` when the operating-system error behind it is a refusal,
         and a memory failure when a library could not allocate (PyTorch raises a RuntimeError)."""
         if "can't allocate memory" in message or number == errno.ENOMEM:
             self.kill()
-            return WorkerFailure("memory", "ran out of memory (the memory limit was reached)")
+            return WorkerFailure(Failure.MEMORY, "ran out of memory (the memory limit was reached)")
         refusal = _REFUSALS.get(number) if isinstance(number, int) else None
         if refusal is None and isinstance(number, int) and number < 0:
             refusal = "a worker has no network"  # socket.gaierror: no name can be resolved
         if refusal is None:
-            return StudentRaised(message)
+            return StudentRaised(message, raised=raised)
         limits = self.limits
         why = refusal.format(
             file_size=_size(limits.file_size_bytes),
@@ -384,7 +402,7 @@ class Worker:
             processes=limits.processes,
             open_files=limits.open_files,
         )
-        return StudentRaised(f"{message}\nthe sandbox refused it: {why}", verdict="forbidden")
+        return StudentRaised(f"{message}\nthe sandbox refused it: {why}", Failure.FORBIDDEN, raised)
 
     def processes(self) -> set[int]:
         """Every process of this worker: its PID namespace, or the worker alone without one."""
@@ -523,7 +541,7 @@ class Zygote:
                 _recv_exactly(self._control, _PID_BYTES)
         except OSError:
             ours.close()
-            raise WorkerFailure("crashed", "the grading zygote stopped") from None
+            raise WorkerFailure(Failure.CRASHED, "the grading zygote stopped") from None
         finally:
             theirs.close()
         limit = self.limits.start_seconds
@@ -531,7 +549,7 @@ class Zygote:
             hello, _ = recv_message(ours, time.monotonic() + limit)
         except (TimeoutError, ProtocolError, OSError):
             ours.close()
-            raise WorkerFailure("crashed", "the worker process could not start") from None
+            raise WorkerFailure(Failure.CRASHED, "the worker process could not start") from None
         worker = Worker(int(hello.get("worker", 0)), ours, self.limits)
         if not hello.get("namespace"):
             worker.missing["no_leftovers"] = "no PID namespace for the worker: a process may outlive it"
@@ -548,8 +566,8 @@ class Zygote:
             try:
                 message, _ = worker.receive(max(deadline - time.monotonic(), 0.0))
             except WorkerFailure as failure:
-                if failure.verdict == "timeout":
-                    failure = WorkerFailure("timeout", f"the top-level code took longer than {limit:g} s")
+                if failure.verdict == Failure.TIMEOUT:
+                    failure = WorkerFailure(Failure.TIMEOUT, f"the top-level code took longer than {limit:g} s")
                 if running is None:
                     raise failure from None
                 raise LoadFailure(running, failure) from None

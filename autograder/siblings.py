@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autograder.protocol import send_message
-from autograder.sandbox import Launcher, Worker, WorkerFailure
+from autograder.sandbox import Failure, Launcher, Worker, WorkerFailure
 
 # Exception types a reference's failure is reported by (anything else is a RuntimeError in the student's code).
 _EXCEPTION_TYPES = frozenset(
@@ -47,7 +47,7 @@ class SiblingRelay:
         response, _ = worker.request({"op": "siblings", "names": sorted(self.names)}, [])
         if response.get("ok") is not True:
             worker.kill()
-            raise WorkerFailure("crashed", "the worker did not take the reference's functions")
+            raise WorkerFailure(Failure.CRASHED, "the worker did not take the reference's functions")
         return SiblingWorker.around(worker, self)
 
     def answer(self, student: Worker, request: dict[str, Any], blobs: list[bytes], deadline: float) -> None:
@@ -113,8 +113,8 @@ class SiblingWorker(Worker):
             try:
                 response, blobs = super().receive(max(deadline - time.monotonic(), 0.0))
             except WorkerFailure as failure:
-                if failure.verdict == "timeout" and failure.message.startswith("took longer"):
-                    raise WorkerFailure("timeout", f"took longer than the time limit of {limit:g} s") from None
+                if failure.verdict == Failure.TIMEOUT and failure.message.startswith("took longer"):
+                    raise WorkerFailure(Failure.TIMEOUT, f"took longer than the time limit of {limit:g} s") from None
                 raise
             if "sibling" not in response or self.relay is None:
                 return response, blobs

@@ -37,6 +37,7 @@ from autograder import isolation
 from autograder.catalogue import Timing
 from autograder.checks import PropertyFailure, as_array, assert_close, tolerance_for
 from autograder.protocol import NamedCallable, NumpyScalar
+from autograder.report import Verdict
 from autograder.sandbox import BadReturn, StudentRaised, Worker
 
 _INPUT = "timing-input"
@@ -72,13 +73,13 @@ class TimingResult:
         """The least and the greatest ratio these measurements allow."""
         return self.student[0] / self.reference[2], self.student[2] / self.reference[0]
 
-    def verdict(self, max_ratio: float) -> str:
+    def verdict(self, max_ratio: float) -> Verdict:
         low, high = self.interval
         if high <= max_ratio:
-            return "passed"
+            return Verdict.PASSED
         if low > max_ratio:
-            return "failed"
-        return "undecided"
+            return Verdict.FAILED
+        return Verdict.UNDECIDED
 
 
 def measure(
@@ -110,7 +111,9 @@ def measure(
         if rounds >= 2 and result.student[0] > _HOPELESS * timing.max_ratio * result.reference[2]:
             break
         verdict = result.verdict(timing.max_ratio)
-        if rounds >= timing.min_rounds and (verdict == "passed" or (verdict == "failed" and rounds >= _FAIL_ROUNDS)):
+        if rounds >= timing.min_rounds and (
+            verdict == Verdict.PASSED or (verdict == Verdict.FAILED and rounds >= _FAIL_ROUNDS)
+        ):
             break
     return result
 
@@ -184,7 +187,7 @@ def _two_best(values: list[float]) -> tuple[float, float]:
 
 def check_timing(
     function: str, student: Worker, reference: Worker, timing: Timing, rng: np.random.Generator
-) -> tuple[str, str]:
+) -> tuple[Verdict, str]:
     """The verdict (``passed`` or ``undecided``, whose points are kept) and a one-line summary.
 
     Raises :class:`PropertyFailure` when the student's function is clearly too slow.
@@ -197,9 +200,9 @@ def check_timing(
         f"(ratio {result.ratio:.1f}, between {low:.1f} and {high:.1f} over {rounds}; limit {timing.max_ratio:g})"
     )
     verdict = result.verdict(timing.max_ratio)
-    if verdict == "failed":
+    if verdict == Verdict.FAILED:
         raise PropertyFailure(summary)
-    if verdict == "undecided":
+    if verdict == Verdict.UNDECIDED:
         summary = "this machine was too noisy to tell within the rounds allowed, so the points are kept: " + summary
     return verdict, summary
 
@@ -210,7 +213,9 @@ def _timed_call(worker: Worker, function: str, who: str, harness: NamedCallable 
         elapsed, outcome = worker.call_stored(function, _INPUT, harness=harness)
     except StudentRaised as error:
         raise PropertyFailure(
-            f"{who} raised {error.message} on the large timing input", verdict=error.verdict
+            f"{who} raised {error.message} on the large timing input",
+            verdict=Verdict(error.verdict),
+            raised=error.raised,
         ) from None
     except BadReturn as error:
         raise PropertyFailure(f"{who} returned something that cannot be checked: {error}") from None

@@ -294,7 +294,13 @@ def _handle(
     except MemoryError:
         return {"ok": False, "kind": "memory", "message": "MemoryError"}, []
     except BaseException as error:  # noqa: BLE001 - SystemExit and friends are the student's errors too
-        return {"ok": False, "kind": "error", "message": _describe(error), **_os_error(error)}, []
+        return {
+            "ok": False,
+            "kind": "error",
+            "message": _describe(error),
+            "type": type(error).__name__,
+            **_os_error(error),
+        }, []
     out = []
     try:
         response: dict[str, Any] = {"ok": True, "result": encode(result, out)}

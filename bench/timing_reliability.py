@@ -30,6 +30,7 @@ from benchlib import ROOT, machine_summary, planted_bugs, print_table
 
 from autograder.catalogue import Assignment, known_assignments, load_assignment
 from autograder.references import load_references
+from autograder.report import Verdict
 from autograder.runner import GRADE, GRADING_SEED, Grader
 from autograder.submission import load_submission
 
@@ -62,7 +63,7 @@ def slowed(correct: str, function: str, times: int) -> str:
     )
 
 
-def ratios(grader: Grader, path: Path, function: str, runs: int) -> list[tuple[str, float]]:
+def ratios(grader: Grader, path: Path, function: str, runs: int) -> list[tuple[Verdict, float]]:
     """``(verdict, student time / reference time)`` of ``runs`` gradings of ``function``'s timing property."""
     outcomes = []
     submission = load_submission(path)
@@ -73,9 +74,9 @@ def ratios(grader: Grader, path: Path, function: str, runs: int) -> list[tuple[s
     return outcomes
 
 
-def row(name: str, outcomes: list[tuple[str, float]]) -> list[object]:
+def row(name: str, outcomes: list[tuple[Verdict, float]]) -> list[object]:
     verdicts = [verdict for verdict, _ in outcomes]
-    counts = [verdicts.count(v) for v in ("passed", "undecided", "failed")]
+    counts = [verdicts.count(v) for v in (Verdict.PASSED, Verdict.UNDECIDED, Verdict.FAILED)]
     return [name, len(outcomes), *counts, describe([r for _, r in outcomes])]
 
 

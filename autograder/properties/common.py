@@ -55,7 +55,7 @@ def result_under_errstate(
     try:
         return read(calls, example, True)
     except PropertyFailure as failure:
-        if failure.verdict == "error" and "FloatingPointError" in failure.message:
+        if failure.raised == "FloatingPointError":
             raise PropertyFailure(f"{failure.message} {where}") from None
         raise
 

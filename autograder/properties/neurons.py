@@ -34,6 +34,7 @@ from autograder.properties.common import (
     result_of,
 )
 from autograder.protocol import NamedCallable
+from autograder.report import Verdict
 from autograder.runner import Calls
 
 MAX_ABS = 10.0
@@ -393,7 +394,7 @@ def _raises_for_unknown_scheme(points: float) -> Property:
         try:
             calls.student(*example.values())
         except PropertyFailure as failure:
-            if failure.verdict != "error":
+            if failure.verdict != Verdict.ERROR:
                 raise
             if not failure.message.startswith("init_dense raised ValueError"):
                 raise PropertyFailure(f"{failure.message}; expected a ValueError for scheme {scheme!r}") from None
