@@ -143,8 +143,19 @@ class Assignment:
         A view made from a catalogue (a benchmark's timing properties alone) is not a catalogue and
         is not validated.
         """
+        keys = [p.key for p in self.properties]
+        if len(set(keys)) != len(keys):
+            twice = sorted({key for key in keys if keys.count(key) > 1})
+            raise CatalogueError(f"{self.id}: property names used twice: {', '.join(twice)}")
+        for plot in self.plots:
+            if plot.function not in self.functions:
+                raise CatalogueError(f"{self.id}: a plot names {plot.function}, which the catalogue does not grade")
         for name in self.functions:
             props = self.properties_of(name)
+            if abs(self.max_points(name) - POINTS_PER_FUNCTION) > 1e-9:
+                raise CatalogueError(
+                    f"{self.id}: {name} is worth {self.max_points(name):g} points, not {POINTS_PER_FUNCTION:g}"
+                )
             if any(p.counts_only_when_correct for p in props) and not any(p.establishes_correctness for p in props):
                 raise CatalogueError(
                     f"{self.id}: {name} has gated or timed properties but no property that establishes_correctness"

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from autograder.catalogue import Assignment, CatalogueError, Property, Timing, known_assignments, load_assignment
+from autograder.catalogue import (
+    Assignment,
+    CatalogueError,
+    Plot,
+    Property,
+    Timing,
+    known_assignments,
+    load_assignment,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def _property(name: str, **flags: bool) -> Property:
-    return Property("relu", name, "says", "hint", 5.0, **flags)  # type: ignore[arg-type]
+def _property(name: str, points: float = 5.0, **flags: bool) -> Property:
+    return Property("relu", name, "says", "hint", points, **flags)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("assignment_id", known_assignments())
@@ -42,7 +55,7 @@ def test_a_timed_property_counts_only_when_correct() -> None:
 
 
 def test_a_property_cannot_both_establish_correctness_and_be_gated() -> None:
-    both = _property("agrees", establishes_correctness=True, gated=True)
+    both = _property("agrees", 10.0, establishes_correctness=True, gated=True)
     with pytest.raises(CatalogueError, match="cannot both"):
         Assignment("x", "x.ipynb", (both,)).validate()
 
@@ -58,6 +71,35 @@ def test_an_establishing_property_after_a_timed_one_is_refused() -> None:
     with pytest.raises(CatalogueError, match="after a timed one"):
         Assignment("x", "x.ipynb", (timed, _property("agrees", establishes_correctness=True))).validate()
     Assignment("x", "x.ipynb", (_property("agrees", establishes_correctness=True), timed)).validate()
+
+
+def test_a_function_worth_other_than_ten_points_is_refused() -> None:
+    with pytest.raises(CatalogueError, match="relu is worth 9 points, not 10"):
+        Assignment("x", "x.ipynb", (_property("agrees", 9.0, establishes_correctness=True),)).validate()
+
+
+def test_a_property_name_used_twice_is_refused() -> None:
+    twice = (_property("agrees", establishes_correctness=True), _property("agrees", establishes_correctness=True))
+    with pytest.raises(CatalogueError, match=r"used twice: relu\.agrees"):
+        Assignment("x", "x.ipynb", twice).validate()
+
+
+def test_a_plot_of_a_function_not_graded_is_refused() -> None:
+    graded = (_property("agrees", 10.0, establishes_correctness=True),)
+    with pytest.raises(CatalogueError, match="a plot names tanh"):
+        Assignment("x", "x.ipynb", graded, plots=(Plot("tanh", -3.0, 3.0),)).validate()
+
+
+@pytest.mark.parametrize("assignment_id", known_assignments())
+def test_every_graded_function_has_its_check_and_points_cells_in_the_solution_notebook(assignment_id: str) -> None:
+    """A function the catalogue grades is taught, checked and graded in the notebook, under its own name."""
+    catalogue = load_assignment(assignment_id)
+    notebook = json.loads((ROOT / "solutions" / assignment_id / catalogue.notebook).read_text(encoding="utf-8"))
+    cells = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    for name in catalogue.functions:
+        assert any(f"def {name}(" in cell for cell in cells), f"{catalogue.notebook} does not define {name}"
+        assert f"autograde.check({name})" in cells, f"{catalogue.notebook} has no cell `autograde.check({name})`"
+        assert f'autograde.points("{name}")' in cells, f'{catalogue.notebook} has no cell `autograde.points("{name}")`'
 
 
 def test_a_name_alone_neither_establishes_correctness_nor_gates() -> None:
