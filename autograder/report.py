@@ -15,7 +15,7 @@ import json
 import math
 import platform
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from autograder import __version__
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from autograder.catalogue import Assignment
 
 
-class Verdict(StrEnum):
+class Verdict(str, Enum):  # enum.StrEnum, which Python 3.10 lacks
     """What became of one property (docs/GRADING.md, the report); a function's verdict is its worst."""
 
     PASSED = "passed"
@@ -39,6 +39,9 @@ class Verdict(StrEnum):
     UNDECIDED = "undecided"  # timing only: too noisy to tell within its rounds; the points are kept
     GATED = "gated"  # held (or was not timed), but counts only once the function agrees with the reference
     SKIPPED = "skipped"  # not run here: hidden properties in ``check``, or no reference available
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 VERDICTS = tuple(Verdict)

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,7 @@ class Limits:
         }
 
 
-class Failure(StrEnum):
+class Failure(str, Enum):  # enum.StrEnum, which Python 3.10 lacks
     """How a call in a worker went wrong; each is also a verdict of the report (autograder.report.Verdict)."""
 
     ERROR = "error"  # the student's code raised
@@ -92,6 +92,9 @@ class Failure(StrEnum):
     MEMORY = "memory"
     CRASHED = "crashed"
     FORBIDDEN = "forbidden"  # the sandbox refused what it tried, or the worker lied about itself
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 class WorkerFailure(BaseException):
