@@ -6,12 +6,12 @@
 `nbgrader autograde 02_activations` never runs a submitted notebook: nbgrader's `Execute` step (a kernel
 running the student's cells as you, with no sandbox) is replaced by `GradeInSandbox`, which grades each
 submitted file exactly as `autograder grade-batch` does, in the autograder's sandbox, and writes each
-function's points into its grade cell (`autograder/nbgrader_route.py`, docs/grading-a-class.md).
+function's points into its grade cell (`autograder/class_grading/nbgrader_route.py`, docs/grading-a-class.md).
 """
 
 import os
 
-from autograder.nbgrader_route import autograde_preprocessors, longest_cell_seconds
+from autograder.class_grading.nbgrader_route import autograde_preprocessors, longest_cell_seconds
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821 - provided by nbgrader when it loads this file
 

@@ -18,25 +18,20 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from autograder import __version__, service
-from autograder.batch import LocalPool, Outcome, Pool, grade_batch
-from autograder.catalogue import UnknownAssignment, known_assignments, load_assignment
-from autograder.cluster import ClusterError, ClusterPool
-from autograder.exports import FORMATS, ExportError, default_destination, export, nbgrader_disagreements
-from autograder.gradebook import DEFAULT_PATH as DEFAULT_GRADEBOOK
-from autograder.gradebook import Gradebook, GradebookError
-from autograder.gradescope_bundle import write_bundle
-from autograder.locations import find_course_root
-from autograder.references import ReferenceUnusable, load_references
-from autograder.report import Report, render_text, to_gradescope, zero_report
-from autograder.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Grader, GraderError, Mode
-from autograder.student_bundle import BundleError, write_student_bundle
-from autograder.submission import SubmissionError, load_submission
-
-SEED_VARIABLE = "AUTOGRADER_SEED"
-
-
-class UsageError(Exception):
-    """A problem with how the grader was asked to run: reported in one line, exit status 2."""
+from autograder.class_grading.batch import LocalPool, Outcome, Pool, grade_batch
+from autograder.class_grading.cluster import ClusterError, ClusterPool
+from autograder.class_grading.exports import FORMATS, ExportError, default_destination, export, nbgrader_disagreements
+from autograder.class_grading.gradebook import DEFAULT_PATH as DEFAULT_GRADEBOOK
+from autograder.class_grading.gradebook import Gradebook, GradebookError
+from autograder.class_grading.gradescope_bundle import write_bundle
+from autograder.class_grading.student_bundle import BundleError, write_student_bundle
+from autograder.exercises import UnknownAssignment, load_assignment
+from autograder.grade import SEED_VARIABLE, UsageError, grade_path, grading_seed
+from autograder.grading.calls import GraderError
+from autograder.grading.references import ReferenceUnusable, load_references
+from autograder.grading.report import render_text, to_gradescope
+from autograder.grading.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED
+from autograder.sandbox.locations import find_course_root
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade = commands.add_parser("grade", help="grade a submission with every property")
     for command in (check, grade):
         command.add_argument("path", type=Path, help="a .ipynb notebook, a .py module, or a folder holding one")
-        command.add_argument("--assignment", help=f"one of {', '.join(known_assignments())} (inferred from a notebook)")
+        command.add_argument("--assignment", help=f"{ASSIGNMENT_HELP} (inferred from a notebook)")
     grade.add_argument("--format", choices=("text", "gradescope"), default="text")
     grade.add_argument("--out", type=Path, help="write the report to this file instead of standard output")
     grade.add_argument("--seed", type=int, help=f"the grading seed (default ${SEED_VARIABLE}, else {GRADING_SEED})")
@@ -60,9 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Said without importing every catalogue to list them: building the parser must stay cheap.
+ASSIGNMENT_HELP = "an assignment id, such as 02_activations (one per module of autograder/exercises)"
+
+
 def _add_class_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``grade-batch``, ``export`` and ``gradescope-bundle``: grading a whole class."""
-    assignments = ", ".join(known_assignments())
     batch = commands.add_parser("grade-batch", help="grade every submission in a folder into the gradebook")
     batch.add_argument("folder", type=Path, help="nbgrader's course folder (or its submitted/), or a flat folder")
     batch.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (cores)")
@@ -86,7 +84,7 @@ def _add_class_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "--out", type=Path, default=Path("student-bundle"), help="a new folder, or a .zip (default: student-bundle)"
     )
     for command in (batch, export, compare, bundle):
-        command.add_argument("--assignment", required=True, help=f"one of {assignments}")
+        command.add_argument("--assignment", required=True, help=ASSIGNMENT_HELP)
     for command in (batch, export, compare):
         command.add_argument("--gradebook", type=Path, default=DEFAULT_GRADEBOOK, help="the gradebook file")
     for command in (batch, bundle):
@@ -101,12 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         if options.command in CLASS_COMMANDS:
             return CLASS_COMMANDS[options.command](options)
         if options.command == "check":
-            report = run(options.path, options.assignment, CHECK, PUBLIC_SEED)
+            report = grade_path(options.path, options.assignment, CHECK, PUBLIC_SEED)
             sys.stdout.write(render_text(report))
             return 0
         if options.command == "service":
             return service_command(options)
-        report = run(options.path, options.assignment, GRADE, grading_seed(options.seed))
+        report = grade_path(options.path, options.assignment, GRADE, grading_seed(options.seed))
         text = (
             json.dumps(to_gradescope(report), indent=2) + "\n"
             if options.format == "gradescope"
@@ -276,43 +274,3 @@ def service_command(options: argparse.Namespace) -> int:
     )
     print(f"service pid {running['pid']}, running since {since}, {running['checks']} checks, serving {current}")
     return 0
-
-
-def grading_seed(option: int | None) -> int:
-    if option is not None:
-        return option
-    configured = os.environ.get(SEED_VARIABLE)
-    if configured is None:
-        return GRADING_SEED
-    try:
-        return int(configured)
-    except ValueError:
-        raise UsageError(f"${SEED_VARIABLE} must be an integer, not {configured!r}") from None
-
-
-def run(path: Path, assignment_id: str | None, mode: Mode, seed: int) -> Report:
-    """Grade or check one submission; a submission that cannot be read at all still gets a report."""
-    if not path.exists():
-        raise UsageError(f"{path}: no such file or folder")
-    try:
-        submission = load_submission(path)
-    except SubmissionError as error:
-        # An unreadable submission is the student's problem, not the grader's: it gets a zero report,
-        # built without starting a worker (there is no code to run).
-        assignment = load_assignment(_required(assignment_id, path))
-        return zero_report(assignment, path.name, mode.name, seed, mode.include_hidden, str(error))
-    assignment = load_assignment(assignment_id or _required(submission.assignment_hint, path))
-    references = load_references(assignment) if mode.include_hidden else None
-    if mode.include_hidden and references is None:
-        raise UsageError(
-            f"grading {assignment.id} needs the instructor's solutions: set AUTOGRADER_COURSE_ROOT to the course folder"
-        )
-    return Grader(assignment, references, mode, seed).grade(submission)
-
-
-def _required(assignment_id: str | None, path: Path) -> str:
-    if assignment_id is None:
-        raise UsageError(
-            f"{path}: cannot tell which assignment this is; pass --assignment ({', '.join(known_assignments())})"
-        )
-    return assignment_id

@@ -9,7 +9,7 @@ nbgrader test cell shows a student in their own kernel (and in ``nbgrader valida
 points as a number, with nothing on stderr; in a student bundle, which has no reference solutions, a line
 saying that the instructor gives the points, and no number. It is never how a grade is made: anything in the student's
 kernel can change it. ``nbgrader autograde`` runs no notebook at all; with this course's
-``nbgrader_config.py`` the points come from the sandboxed grader (:mod:`autograder.nbgrader_route`), and a
+``nbgrader_config.py`` the points come from the sandboxed grader (:mod:`autograder.class_grading.nbgrader_route`), and a
 test cell run by nbgrader's own autograde step (the configuration left out) refuses, so that such a run
 gives no honest student a point and the instructor sees why.
 
@@ -24,22 +24,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from autograder.submission import Submission
+    from autograder.grading.submission import Submission
 
 
 class AssignmentChecks:
     """Checks of one assignment, bound to the notebook that creates it."""
 
     def __init__(self, assignment_id: str) -> None:
-        from autograder.catalogue import load_assignment
+        from autograder.exercises import load_assignment
 
         self.assignment = load_assignment(assignment_id)
 
     def check(self, function: Any) -> None:
         """Print the public checks' feedback for ``function`` (a function or its name)."""
-        from autograder.report import render_text
-        from autograder.runner import CHECK, PUBLIC_SEED, Grader, quiet_stderr
-        from autograder.submission import submission_from_cells
+        from autograder.grade import grade_submission
+        from autograder.grading.report import render_text
+        from autograder.grading.runner import CHECK, PUBLIC_SEED, quiet_stderr
+        from autograder.grading.submission import submission_from_cells
 
         name = self._name(function)
         saved = saved_notebook(self.assignment.notebook)
@@ -50,7 +51,7 @@ class AssignmentChecks:
         text = self._check_in_service({**request, "notes": [warning] if warning else []})
         if text is None:
             with quiet_stderr():
-                report = Grader(self.assignment, None, CHECK, PUBLIC_SEED).grade(submission, [name])
+                report = grade_submission(submission, self.assignment, CHECK, PUBLIC_SEED, [name])
             if warning:
                 report.notes.insert(0, warning)
             text = render_text(report)
@@ -77,10 +78,10 @@ class AssignmentChecks:
         says that the instructor gives them, and returns ``None``, so that the cell shows no number
         (nbgrader would read a number as the cell's partial credit).
         """
-        from autograder.cli import grading_seed
-        from autograder.references import load_references
-        from autograder.runner import GRADE, Grader, quiet_stderr
-        from autograder.submission import submission_from_cells
+        from autograder.grade import grade_submission, grading_seed
+        from autograder.grading.references import load_references
+        from autograder.grading.runner import GRADE, quiet_stderr
+        from autograder.grading.submission import submission_from_cells
 
         name = self._name(function)
         if os.environ.get("NBGRADER_EXECUTION") == "autograde":
@@ -97,7 +98,8 @@ class AssignmentChecks:
                 )
                 return None
             submission = submission_from_cells(*self._kernel_cells(saved_notebook(self.assignment.notebook)))
-            report = Grader(self.assignment, references, GRADE, grading_seed(None)).grade(submission, [name])
+            seed = grading_seed(None)
+            report = grade_submission(submission, self.assignment, GRADE, seed, [name], references)
         result = report.function(name)
         for prop in result.properties:
             if not prop.passed:
@@ -114,8 +116,8 @@ class AssignmentChecks:
 
     def _kernel_cells(self, saved: Path | None) -> tuple[Path, list[str], list[str]]:
         """The notebook's name, the kernel's cells, and each one's name as in the saved notebook (where it
-        holds the cell): the makings of :func:`autograder.submission.submission_from_cells`."""
-        from autograder.submission import code_cell_label, first_line_of, notebook_code_cells
+        holds the cell): the makings of :func:`autograder.grading.submission.submission_from_cells`."""
+        from autograder.grading.submission import code_cell_label, first_line_of, notebook_code_cells
 
         history = _kernel_history()
         name = saved.name if saved is not None else Path(self.assignment.notebook).name
@@ -148,7 +150,7 @@ def saved_notebook(notebook: str) -> Path | None:
 
 
 def _read_notebook(path: Path) -> Any:
-    from autograder.submission import SubmissionError, read_text
+    from autograder.grading.submission import SubmissionError, read_text
 
     try:
         return json.loads(read_text(path))
@@ -159,7 +161,7 @@ def _read_notebook(path: Path) -> Any:
 def unsaved_warning(name: str, kernel: Submission, saved: Path | None, notebook: str) -> str:
     """What a student must know before submitting, when the saved notebook is not what this check graded:
     ``name`` (or what it uses) defined differently there, or a notebook this check cannot find."""
-    from autograder.submission import SubmissionError, load_submission
+    from autograder.grading.submission import SubmissionError, load_submission
 
     advice = "your grade reads the saved notebook: save it, then restart the kernel and run all cells"
     if saved is None:

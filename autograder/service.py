@@ -31,9 +31,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from autograder.locations import cache_folder, find_course_root
+from autograder.sandbox.locations import cache_folder, find_course_root
+
+if TYPE_CHECKING:
+    from autograder.grading.runner import Mode
 
 IDLE_SECONDS = 15 * 60
 START_SECONDS = 10.0  # how long a client waits for a service it started (imports on a busy machine)
@@ -224,8 +227,8 @@ def _start() -> None:
 # -- the service ------------------------------------------------------------------------------------------------
 def serve(idle_seconds: float = IDLE_SECONDS) -> None:
     """Listen until idle for ``idle_seconds`` or told to stop; answer one check at a time."""
-    from autograder.runner import CHECK, PUBLIC_SEED, Grader  # the warm part: imported once, kept
-    from autograder.sandbox import shutdown
+    from autograder.grading.runner import CHECK, PUBLIC_SEED  # the warm part: imported once, kept
+    from autograder.sandbox.launcher import shutdown
 
     private = folder()
     path = private / _SOCKET
@@ -266,7 +269,7 @@ def serve(idle_seconds: float = IDLE_SECONDS) -> None:
                         return  # the client starts a service with its own code
                     else:
                         checks += 1
-                        answer = _check(request, Grader, CHECK, PUBLIC_SEED)
+                        answer = _check(request, CHECK, PUBLIC_SEED)
                     with contextlib.suppress(OSError):
                         _send(connection, answer)
         finally:
@@ -275,12 +278,12 @@ def serve(idle_seconds: float = IDLE_SECONDS) -> None:
             shutdown()
 
 
-def _check(request: dict[str, Any], grader: Any, mode: Any, seed: int) -> dict[str, Any]:
+def _check(request: dict[str, Any], mode: Mode, seed: int) -> dict[str, Any]:
     """Grade one check request as ``autograder check`` would in its own process; the text to print."""
-    from autograder.catalogue import load_assignment
-    from autograder.cli import UsageError, run
-    from autograder.report import render_text
-    from autograder.submission import submission_from_cells
+    from autograder.exercises import load_assignment
+    from autograder.grade import UsageError, grade_path, grade_submission
+    from autograder.grading.report import render_text
+    from autograder.grading.submission import submission_from_cells
 
     try:
         if "cells" in request:
@@ -289,10 +292,10 @@ def _check(request: dict[str, Any], grader: Any, mode: Any, seed: int) -> dict[s
             locations = [str(n) for n in locations] if isinstance(locations, list) else None
             submission = submission_from_cells(Path(str(request["notebook"])), cells, locations)
             functions = [str(f) for f in request.get("functions") or []] or None
-            report = grader(assignment, None, mode, seed).grade(submission, functions)
+            report = grade_submission(submission, assignment, mode, seed, functions)
             report.notes[:0] = [str(note) for note in request.get("notes") or []]  # the kernel's own (unsaved work)
         else:
-            report = run(Path(str(request["path"])), request.get("assignment"), mode, seed)
+            report = grade_path(Path(str(request["path"])), request.get("assignment"), mode, seed)
     except UsageError as error:
         return {"ok": False, "error": str(error)}
     except Exception as error:  # noqa: BLE001 - the client falls back to grading in its own process

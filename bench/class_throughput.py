@@ -92,7 +92,7 @@ def nbgrader_totals(course: Path) -> dict[str, float]:
 
 
 def autograder_totals(gradebook: Path) -> dict[str, float]:
-    from autograder.gradebook import Gradebook
+    from autograder.class_grading.gradebook import Gradebook
 
     with Gradebook(gradebook, read_only=True) as book:
         return {entry.student: entry.score for entry in book.entries(ASSIGNMENT)}

@@ -34,7 +34,7 @@ from pathlib import Path
 from benchlib import ROOT, machine_summary, planted_bugs, print_table
 
 from autograder import service
-from autograder.catalogue import known_assignments, load_assignment
+from autograder.exercises import known_assignments, load_assignment
 
 WARM_TARGET_SECONDS = 1.0  # a whole NumPy notebook, service warm (BENCHMARKS.md)
 WARM_TARGETS = {"05_training_loop": 3.0}  # PyTorch models trained in the checks

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from benchlib import ROOT, machine_summary, print_table
 
-from autograder.catalogue import known_assignments, load_assignment
+from autograder.exercises import known_assignments, load_assignment
 from course_lib.threads import usable_cores
 
 TARGET_SECONDS = {"05_training_loop": 300.0}  # the capstone; every other notebook: 60 s

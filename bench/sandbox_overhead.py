@@ -26,12 +26,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from autograder import sandbox  # noqa: E402
-from autograder.catalogue import load_assignment  # noqa: E402
-from autograder.references import load_references  # noqa: E402
-from autograder.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Grader, Mode  # noqa: E402
-from autograder.sandbox import Limits, Zygote  # noqa: E402
-from autograder.submission import load_submission  # noqa: E402
+from autograder.exercises import load_assignment  # noqa: E402
+from autograder.grading.references import load_references  # noqa: E402
+from autograder.grading.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Grader, Mode  # noqa: E402
+from autograder.grading.submission import load_submission  # noqa: E402
+from autograder.sandbox import launcher as sandbox  # noqa: E402
+from autograder.sandbox.launcher import Limits, Zygote  # noqa: E402
 
 ASSIGNMENT = "02_activations"
 NOTEBOOK = ROOT / "solutions" / ASSIGNMENT / "activations.ipynb"

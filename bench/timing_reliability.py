@@ -28,11 +28,12 @@ from pathlib import Path
 
 from benchlib import ROOT, machine_summary, planted_bugs, print_table
 
-from autograder.catalogue import Assignment, known_assignments, load_assignment
-from autograder.references import load_references
-from autograder.report import Verdict
-from autograder.runner import GRADE, GRADING_SEED, Grader
-from autograder.submission import load_submission
+from autograder.exercises import known_assignments, load_assignment
+from autograder.grading.catalogue import Assignment
+from autograder.grading.references import load_references
+from autograder.grading.report import Verdict
+from autograder.grading.runner import GRADE, GRADING_SEED, Grader
+from autograder.grading.submission import load_submission
 
 HONEST_WORK = 2  # the honest solution that does twice the work
 RATIO = re.compile(r"\(ratio ([0-9.]+),")  # in the timing property's one-line summary

@@ -35,8 +35,8 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from autograder.catalogue import load_assignment  # noqa: E402
-from autograder.references import load_references  # noqa: E402
+from autograder.exercises import load_assignment  # noqa: E402
+from autograder.grading.references import load_references  # noqa: E402
 from course_lib.training import digits_split, teacher_dataset  # noqa: E402
 
 HIDDEN = [256]  # the digits network of notebook 05

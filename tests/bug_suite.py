@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from grading import grade_many
 
-from autograder.catalogue import POINTS_PER_FUNCTION, Assignment, load_assignment
-from autograder.report import FunctionResult, PropertyResult, Report
+from autograder.exercises import load_assignment
+from autograder.grading.catalogue import POINTS_PER_FUNCTION, Assignment
+from autograder.grading.report import FunctionResult, PropertyResult, Report
 
 ROOT = Path(__file__).resolve().parents[1]
 DETERMINISM_RUNS = 3

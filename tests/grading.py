@@ -6,11 +6,11 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from autograder.catalogue import load_assignment
-from autograder.references import load_references
-from autograder.report import Report
-from autograder.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Grader, Mode, prepare_examples
-from autograder.submission import load_submission
+from autograder.exercises import load_assignment
+from autograder.grading.references import load_references
+from autograder.grading.report import Report
+from autograder.grading.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Grader, Mode, prepare_examples
+from autograder.grading.submission import load_submission
 
 MODES: dict[str, tuple[Mode, int]] = {"grade": (GRADE, GRADING_SEED), "check": (CHECK, PUBLIC_SEED)}
 

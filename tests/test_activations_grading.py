@@ -8,8 +8,9 @@ import pytest
 from bug_suite import failed_and_gated, gated_by, wrong_costs
 from grading import grade_many
 
-from autograder.catalogue import POINTS_PER_FUNCTION, load_assignment
-from autograder.report import Report
+from autograder.exercises import load_assignment
+from autograder.grading.catalogue import POINTS_PER_FUNCTION
+from autograder.grading.report import Report
 
 pytestmark = pytest.mark.activations
 

@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
-from autograder.catalogue import load_assignment
-from autograder.references import load_references
-from autograder.runner import GRADING_SEED, Grader, Mode
-from autograder.sandbox import Limits, zygote_for
-from autograder.submission import load_submission
+from autograder.exercises import load_assignment
+from autograder.grading.references import load_references
+from autograder.grading.runner import GRADING_SEED, Grader, Mode
+from autograder.grading.submission import load_submission
+from autograder.sandbox.launcher import Limits, zygote_for
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.activations]
 

@@ -24,9 +24,9 @@ from batch_helpers import (
     notebook_with,
 )
 
-from autograder.batch import find_submissions
-from autograder.catalogue import load_assignment
-from autograder.gradebook import Entry, Gradebook
+from autograder.class_grading.batch import find_submissions
+from autograder.class_grading.gradebook import Entry, Gradebook
+from autograder.exercises import load_assignment
 
 pytestmark = pytest.mark.batch
 
@@ -312,14 +312,14 @@ def test_a_full_disk_stops_storing_says_so_and_keeps_what_was_stored(tmp_path: P
 def test_an_unreadable_notebook_gets_its_zero_report_without_any_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import autograder.runner
+    import autograder.grading.runner
     from autograder.cli import run
-    from autograder.runner import CHECK, GRADE
+    from autograder.grading.runner import CHECK, GRADE
 
     def no_worker(*args: object, **kwargs: object) -> None:
         raise AssertionError("a worker was started for a submission with no code")
 
-    monkeypatch.setattr(autograder.runner, "zygote_for", no_worker)
+    monkeypatch.setattr(autograder.grading.runner, "zygote_for", no_worker)
     path = tmp_path / "activations.ipynb"
     path.write_text("not json")
     graded = run(path, ASSIGNMENT, GRADE, 1)

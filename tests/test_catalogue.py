@@ -7,15 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.catalogue import (
-    Assignment,
-    CatalogueError,
-    Plot,
-    Property,
-    Timing,
-    known_assignments,
-    load_assignment,
-)
+from autograder.exercises import known_assignments, load_assignment
+from autograder.grading.catalogue import Assignment, CatalogueError, Plot, Property, Timing
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,8 +67,10 @@ def test_an_establishing_property_after_a_timed_one_is_refused() -> None:
 
 
 def test_a_function_worth_other_than_ten_points_is_refused() -> None:
+    hidden = Property("relu", "agrees_with_reference", "says", "hint", 1.0, public=False, establishes_correctness=True)
     with pytest.raises(CatalogueError, match="relu is worth 9 points, not 10"):
-        Assignment("x", "x.ipynb", (_property("agrees", 9.0, establishes_correctness=True),)).validate()
+        Assignment("x", "x.ipynb", (_property("agrees", 8.0, establishes_correctness=True), hidden)).validate()
+    Assignment("x", "x.ipynb", (_property("agrees", 9.0, establishes_correctness=True), hidden)).validate()
 
 
 def test_a_property_name_used_twice_is_refused() -> None:

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.catalogue import DTYPE_RULES, load_assignment
-from autograder.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, examples_of
+from autograder.exercises import load_assignment
+from autograder.grading.catalogue import DTYPE_RULES
+from autograder.grading.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, examples_of
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT = ROOT / "docs" / "CURRICULUM.md"

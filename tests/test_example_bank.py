@@ -22,12 +22,22 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from autograder import example_bank, locations
-from autograder.catalogue import Property, load_assignment
-from autograder.protocol import NamedCallable, decode, encode
-from autograder.references import load_references
-from autograder.runner import GRADING_SEED, Grader, GraderError, Mode, examples_of, examples_per_property, property_seed
-from autograder.submission import load_submission
+from autograder.exercises import load_assignment
+from autograder.grading import example_bank
+from autograder.grading.calls import GraderError
+from autograder.grading.catalogue import Property
+from autograder.grading.references import load_references
+from autograder.grading.runner import (
+    GRADING_SEED,
+    Grader,
+    Mode,
+    examples_of,
+    examples_per_property,
+    property_seed,
+)
+from autograder.grading.submission import load_submission
+from autograder.sandbox import locations
+from autograder.sandbox.protocol import NamedCallable, decode, encode
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = load_assignment("02_activations")
@@ -143,7 +153,7 @@ def test_too_few_examples_is_a_grader_error_never_a_pass(cache: Path, monkeypatc
         examples_of(one_value, 1, 10)
     assert example_bank.drawn_examples(Property("softmax", "any", "", "", 1.0, strategy=st.just(1.0)), 1, 10) == [1.0]
     # The runner refuses to check a drawn property on no example, wherever the list came from.
-    monkeypatch.setattr("autograder.runner.drawn_examples", lambda prop, seed, max_examples: [])
+    monkeypatch.setattr("autograder.grading.runner.drawn_examples", lambda prop, seed, max_examples: [])
     with pytest.raises(GraderError, match="would be checked on 0 examples"):
         grade_points(CORRECT)
 

@@ -26,8 +26,9 @@ from batch_helpers import (
 )
 from test_batch import read_only
 
-from autograder.catalogue import Property, load_assignment
-from autograder.report import FunctionResult, PropertyResult, Report, render_text, to_gradescope
+from autograder.exercises import load_assignment
+from autograder.grading.catalogue import Property
+from autograder.grading.report import FunctionResult, PropertyResult, Report, render_text, to_gradescope
 
 pytestmark = pytest.mark.batch
 
@@ -225,7 +226,7 @@ def test_gradescope_bundle_runs_in_gradescopes_layout(tmp_path: Path) -> None:
 
 
 def test_the_bundles_setup_installs_pytorchs_cpu_build_before_the_package(tmp_path: Path) -> None:
-    from autograder.gradescope_bundle import write_bundle
+    from autograder.class_grading.gradescope_bundle import write_bundle
 
     bundle = write_bundle(load_assignment(ASSIGNMENT), ROOT, 11, tmp_path / "bundle.zip")
     with zipfile.ZipFile(bundle) as archive:
@@ -335,7 +336,7 @@ def test_a_submission_finds_nothing_of_the_grader_installed_in_the_bundles_venv(
     text = json.dumps(results)
     assert (cache / "bank.key").is_file() and "properties/activations.py:" not in text and "Assignment(" not in text
     # Whichever copy the grader runs from, every copy is hidden: here, the one in the unpacked bundle.
-    show = "import autograder, autograder.sandbox as s; print(autograder.__file__, *s._secrets(), sep='\\n')"
+    show = "import autograder, autograder.sandbox.launcher as s; print(autograder.__file__, *s._secrets(), sep='\\n')"
     done = subprocess.run(
         [str(venv / "bin" / "python"), "-c", show], cwd=root / "source", capture_output=True, text=True, timeout=60
     )

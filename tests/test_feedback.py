@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from bug_files import load_bugs
 
-from autograder.catalogue import load_assignment
-from autograder.checks import (
+from autograder.exercises import load_assignment
+from autograder.grading.checks import (
     DTYPE_HINTS,
     INTEGER_RESULT,
     NOT_FINITE,
@@ -27,11 +27,11 @@ from autograder.checks import (
     PropertyFailure,
     observe,
 )
-from autograder.references import load_references
-from autograder.report import Report
-from autograder.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Grader
-from autograder.strategies import aligned_slices
-from autograder.submission import load_submission
+from autograder.grading.references import load_references
+from autograder.grading.report import Report
+from autograder.grading.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Grader
+from autograder.grading.shrinking import aligned_slices
+from autograder.grading.submission import load_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from batch_helpers import ASSIGNMENT, GradedClass, autograder, graded_class
 
-from autograder.catalogue import load_assignment
-from autograder.curves import failing_ranges, grid
-from autograder.feedback_page import REFERENCE_COLOUR, SHADE_COLOUR, STUDENT_COLOUR, render_page
-from autograder.gradebook import Entry, Gradebook
-from autograder.references import load_references
-from autograder.report import Curve, zero_report
+from autograder.class_grading.feedback_page import REFERENCE_COLOUR, SHADE_COLOUR, STUDENT_COLOUR, render_page
+from autograder.class_grading.gradebook import Entry, Gradebook
+from autograder.exercises import load_assignment
+from autograder.grading.curves import failing_ranges, grid
+from autograder.grading.references import load_references
+from autograder.grading.report import Curve, zero_report
 
 pytestmark = pytest.mark.batch
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from batch_helpers import ASSIGNMENT
 
-from autograder.catalogue import load_assignment
-from autograder.gradebook import Entry, Gradebook, GradebookError, Key
-from autograder.report import report_to_dict, zero_report
+from autograder.class_grading.gradebook import Entry, Gradebook, GradebookError, Key
+from autograder.exercises import load_assignment
+from autograder.grading.report import report_to_dict, zero_report
 
 pytestmark = pytest.mark.batch
 

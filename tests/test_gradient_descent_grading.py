@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 from bug_suite import failed_and_gated, gated_by, wrong_costs
 
-from autograder.catalogue import POINTS_PER_FUNCTION, load_assignment
-from autograder.references import load_references
-from autograder.report import Report
-from autograder.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Grader
-from autograder.submission import load_submission
+from autograder.exercises import load_assignment
+from autograder.grading.catalogue import POINTS_PER_FUNCTION
+from autograder.grading.references import load_references
+from autograder.grading.report import Report
+from autograder.grading.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Grader
+from autograder.grading.submission import load_submission
 
 pytestmark = pytest.mark.gradient_descent
 

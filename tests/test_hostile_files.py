@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.exports import csv_safe, write_csv
-from autograder.protocol import recv_message, send_message
-from autograder.submission import MAX_SUBMISSION_BYTES, SubmissionError, load_submission
+from autograder.class_grading.exports import csv_safe, write_csv
+from autograder.grading.submission import MAX_SUBMISSION_BYTES, SubmissionError, load_submission
+from autograder.sandbox.protocol import recv_message, send_message
 
 pytestmark = pytest.mark.sandbox
 
@@ -101,9 +101,9 @@ def test_csv_cells_a_spreadsheet_would_run_are_escaped(text: str) -> None:
 
 
 def test_csv_export_escapes_student_ids_and_messages_and_honours_the_umask(tmp_path: Path) -> None:
-    from autograder.catalogue import load_assignment
-    from autograder.gradebook import Entry, Key
-    from autograder.report import zero_report
+    from autograder.class_grading.gradebook import Entry, Key
+    from autograder.exercises import load_assignment
+    from autograder.grading.report import zero_report
 
     assignment = load_assignment("02_activations")
     report = zero_report(assignment, "x.ipynb", "grade", 1, True, "=cmd|' /C calc'!A0 \ud800")
@@ -131,9 +131,9 @@ def test_csv_export_escapes_student_ids_and_messages_and_honours_the_umask(tmp_p
 def test_grade_batch_reads_no_link_either(tmp_path: Path) -> None:
     """A batch (and nbgrader's route, which grades each submission as a batch does) refuses a link to the
     solutions as ``grade`` does: ``unreadable``, nothing graded, where it once graded the solutions."""
-    from autograder.batch import LocalPool, grade_batch
-    from autograder.catalogue import load_assignment
-    from autograder.gradebook import Gradebook
+    from autograder.class_grading.batch import LocalPool, grade_batch
+    from autograder.class_grading.gradebook import Gradebook
+    from autograder.exercises import load_assignment
 
     folder = tmp_path / "flat"
     folder.mkdir()
@@ -151,9 +151,9 @@ def test_grade_batch_enters_no_linked_folder_and_keeps_names_that_are_not_utf8(t
     """Uploads that are unzipped keep links and Latin-1 names: a folder that links to the solutions (or to
     a classmate's folder) is ``unreadable``, never entered; a name unzip left as Latin-1 bytes is graded
     under an escaped name that the gradebook and every export can hold; a rerun finishes the same way."""
-    from autograder.batch import LocalPool, grade_batch
-    from autograder.catalogue import load_assignment
-    from autograder.gradebook import Gradebook
+    from autograder.class_grading.batch import LocalPool, grade_batch
+    from autograder.class_grading.gradebook import Gradebook
+    from autograder.exercises import load_assignment
 
     assignment = load_assignment("02_activations")
     stub = ROOT / "assignments" / "02_activations" / "activations.ipynb"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from grading import grade
 
-from autograder.report import render_text
+from autograder.grading.report import render_text
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +80,7 @@ def test_the_warm_service_names_the_cells_as_the_kernel_does_and_shows_its_warni
     """``autograde.check`` asks the warm service first (autograder.service): it sends each cell's name and the
     warning along with the kernel's cells, so that the answer is the one it would have given itself."""
     from autograder import service
-    from autograder.runner import CHECK, PUBLIC_SEED, Grader
+    from autograder.grading.runner import CHECK, PUBLIC_SEED, Grader
 
     cells = [source for kind, source in SAVED if kind == "code"]
     locations = [f"activations.ipynb, code cell {n} `x`" for n in range(1, len(cells) + 1)]

@@ -2,7 +2,7 @@
 
 The real commands: ``nbgrader generate_assignment``, the students' notebooks copied into ``submitted/``,
 ``nbgrader autograde`` (which, with the course's ``nbgrader_config.py``, runs no notebook: the points come
-from the sandboxed grader, :mod:`autograder.nbgrader_route`), ``nbgrader generate_feedback``, and
+from the sandboxed grader, :mod:`autograder.class_grading.nbgrader_route`), ``nbgrader generate_feedback``, and
 ``autograder grade-batch`` on the same folder; then ``autograder export --to nbgrader`` into a fresh
 course and ``nbgrader export`` there.
 

@@ -6,7 +6,7 @@ import pytest
 from bug_files import load_bugs
 from bug_suite import BugSuite, GradingTests
 
-from autograder.report import Report
+from autograder.grading.report import Report
 
 pytestmark = pytest.mark.neurons
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from grading import grade
 
-from autograder.catalogue import known_assignments
+from autograder.exercises import known_assignments
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = known_assignments()
@@ -123,7 +123,7 @@ def test_the_course_config_never_lets_nbgrader_execute_a_submission() -> None:
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
-    from autograder.nbgrader_route import GradeInSandbox
+    from autograder.class_grading.nbgrader_route import GradeInSandbox
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
     assert isinstance(config, Config)

@@ -11,8 +11,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from autograder.batching import Answers
-from autograder.protocol import (
+from autograder.grading.batching import Answers
+from autograder.sandbox.launcher import CallOutcome, WorkerFailure
+from autograder.sandbox.protocol import (
     FrameTooLarge,
     NumpyScalar,
     Opaque,
@@ -22,7 +23,6 @@ from autograder.protocol import (
     recv_message,
     send_message,
 )
-from autograder.sandbox import CallOutcome, WorkerFailure
 
 
 def round_trip(value: object, worker_side: bool = False) -> object:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from grading import grade_many
 
-from autograder.catalogue import load_assignment
-from autograder.report import Report, render_text
+from autograder.exercises import load_assignment
+from autograder.grading.report import Report, render_text
 
 ROOT = Path(__file__).resolve().parents[1]
 

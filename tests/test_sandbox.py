@@ -18,23 +18,24 @@ import pytest
 from hypothesis import given
 from hypothesis import seed as hypothesis_seed
 
-from autograder.catalogue import Property, load_assignment
-from autograder.checks import PropertyFailure
-from autograder.example_bank import hypothesis_settings
-from autograder.report import to_gradescope
-from autograder.runner import (
+from autograder.exercises import load_assignment
+from autograder.grading.calls import Calls, WorkerSlot
+from autograder.grading.catalogue import Property
+from autograder.grading.checks import PropertyFailure
+from autograder.grading.example_bank import hypothesis_settings
+from autograder.grading.report import to_gradescope
+from autograder.grading.runner import (
     CHECK,
     GRADING_SEED,
     PUBLIC_SEED,
-    Calls,
     Grader,
-    WorkerSlot,
     _describe_example,
     property_seed,
     run_drawn,
 )
-from autograder.sandbox import Launcher, Limits, WorkerFailure, Zygote, zygote_for
-from autograder.submission import Chunk, load_submission
+from autograder.grading.submission import load_submission
+from autograder.sandbox.chunks import Chunk
+from autograder.sandbox.launcher import Launcher, Limits, WorkerFailure, Zygote, zygote_for
 
 pytestmark = pytest.mark.sandbox
 
@@ -130,7 +131,7 @@ def _states(pids: set[int]) -> set[str]:
 @needs_linux
 def test_freezing_a_worker_stops_everything_it_started_and_thawing_resumes_it(zygote: Zygote) -> None:
     """The reference is timed with the student's worker frozen: spinners in sessions of their own stop too."""
-    from autograder.isolation import processes_sharing_pid_namespace
+    from autograder.sandbox.isolation import processes_sharing_pid_namespace
 
     worker = zygote.spawn([chunk(SPINNERS, "spin")])
     try:
@@ -282,7 +283,8 @@ def test_a_hidden_folder_is_hidden_wherever_a_visible_folder_shows_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A secret in a visible folder is covered wherever that folder shows: through a link to it, too."""
-    from autograder import isolation, sandbox
+    from autograder.sandbox import isolation
+    from autograder.sandbox import launcher as sandbox
 
     real = tmp_path / "real"
     (real / "secret").mkdir(parents=True)
@@ -306,7 +308,7 @@ def test_a_hidden_folder_is_hidden_wherever_a_visible_folder_shows_it(
 
 
 def test_every_copy_of_the_grader_and_its_cache_are_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from autograder import sandbox
+    from autograder.sandbox import launcher as sandbox
 
     site = tmp_path / "site-packages"
     (site / "autograder" / "properties").mkdir(parents=True)
@@ -333,7 +335,7 @@ class Counted:
     """Round trips to a worker and the student calls they carried."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from autograder import sandbox
+        from autograder.sandbox import launcher as sandbox
 
         self.round_trips = 0
         self.calls = 0
@@ -461,7 +463,7 @@ def test_groups_left_by_a_grader_that_ended_are_removed() -> None:
     orphans = [parent / "999999999-1" for parent in parents]  # no process has that pid
     for orphan in orphans:
         orphan.mkdir(exist_ok=True)
-    from autograder import cgroups
+    from autograder.sandbox import cgroups
 
     cgroups._CLEARED.clear()  # as in a grader started now: each process clears them once, at its first worker
     zygote.spawn([chunk("def f():\n    return 1\n", "f")]).kill()

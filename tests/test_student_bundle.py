@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from batch_helpers import ASSIGNMENT, ROOT, notebook_with
 
-from autograder.catalogue import known_assignments, load_assignment
-from autograder.student_bundle import BundleError, hidden_texts, public_catalogue
+from autograder.class_grading.student_bundle import BundleError, hidden_texts, public_catalogue
+from autograder.exercises import known_assignments, load_assignment
 
 SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 
@@ -147,7 +147,7 @@ def test_the_bundle_builds_as_a_package(bundle: Path, tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        catalogue = archive.read("autograder/properties/activations.py").decode()
+        catalogue = archive.read("autograder/exercises/activations.py").decode()
     assert "autograder/cli.py" in names and "course_lib/__init__.py" in names
     assert "agrees_with_reference" not in catalogue
 
@@ -164,7 +164,7 @@ def test_a_zip_is_written_when_asked_and_an_existing_folder_is_never_overwritten
 
 CATALOGUE = '''
 """A catalogue with a hidden property among public ones."""
-from autograder.catalogue import Assignment, Property
+from autograder.grading.catalogue import Assignment, Property
 
 
 def _secret_check(calls, example):

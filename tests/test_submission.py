@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.catalogue import load_assignment
-from autograder.submission import SubmissionError, load_submission, notebook_code_cells, submission_from_cells
+from autograder.exercises import load_assignment
+from autograder.grading.submission import SubmissionError, load_submission, notebook_code_cells, submission_from_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "solutions").glob("*/*.ipynb")) + sorted((ROOT / "assignments").glob("*/*.ipynb"))

@@ -1,6 +1,6 @@
 """The timing verdict: decided only when the ratio is on one side of the limit beyond the noise measured.
 
-These drive :class:`autograder.timing.TimingResult` with chosen times; grading tests time real workers
+These drive :class:`autograder.grading.timing.TimingResult` with chosen times; grading tests time real workers
 (a Python loop fails, a correct solution passes) and ``bench/timing_reliability.py`` measures how often
 the verdict is right on a busy machine.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.timing import TimingResult, _net
+from autograder.grading.timing import TimingResult, _net
 
 MS = 1e-3
 

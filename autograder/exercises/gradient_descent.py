@@ -1,0 +1,1383 @@
+"""The property catalogue of ``03_gradient_descent`` (contract: docs/CURRICULUM.md, section 03).
+
+Public properties need no reference solution: losses and their gradients are compared with PyTorch
+(``torch.nn.functional`` and ``torch.autograd`` on the same float64 inputs) and with the grader's own
+central differences; optimizers with ``torch.optim``, with closed forms on quadratic bowls and with
+invariants (a zero learning rate changes nothing, ``beta = 0`` momentum is gradient descent). Functions
+that take callables get them by name from :mod:`autograder.sandbox.callables`. ``minibatch_sgd`` shuffles with
+the student's own use of the rng, so it is checked structurally, through a harness that records every
+mini-batch and step. Hidden properties compare with the instructor's reference and time the vectorised
+functions. Each function is worth 10 points.
+
+PyTorch is imported in the grader process only, when a property first needs it; student code for this
+assignment needs NumPy alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograder.exercises import strategies as draw
+from autograder.exercises.common import (
+    DERIVATIVE_TOLERANCE,
+    Example,
+    agrees_with,
+    agrees_with_reference,
+    as_fast_as_reference,
+    assert_nested_close,
+    drawn_property,
+    first_array,
+    gradient_by_central_differences,
+    in_order,
+    keeps_shape_and_dtype,
+    leaves_input_unchanged,
+    leaves_nested_input_unchanged,
+    number_of,
+    number_result_of,
+    number_stable_for_large_inputs,
+    plain_array,
+    result_of,
+    returns_one_number,
+    stable_for_large_inputs,
+    value_agrees_with,
+    value_agrees_with_reference,
+)
+from autograder.grading.calls import Calls
+from autograder.grading.catalogue import Assignment, Property
+from autograder.grading.checks import (
+    DTYPE_HINTS,
+    PropertyFailure,
+    Tolerance,
+    assert_close,
+    observed_dtype,
+    tolerance_for,
+)
+from autograder.sandbox.callables import flat_parameters, linear_network_loss_and_grads
+from autograder.sandbox.protocol import NamedCallable
+
+F64 = np.dtype(np.float64)
+EXACT = Tolerance(rtol=0.0, atol=0.0)
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+Layers = list[tuple[np.ndarray, np.ndarray]]
+
+
+def _close(function: str, got: Any, want: Any, what: str, names: str | tuple[str, ...] | None = None) -> None:
+    """``function``'s ``got`` equals ``want`` within float64 tolerance (numbers, arrays, tuples and lists);
+    ``what`` and ``names`` say which part differs (:func:`assert_nested_close`)."""
+    assert_nested_close(got, want, tolerance_for(F64), what, function, names=names)
+
+
+# ---------------------------------------------------------------- outside references: PyTorch, float64
+
+
+def _torch() -> Any:
+    import torch
+
+    # Tiny tensors: one thread is many times faster than a pool that competes for a busy machine's cores.
+    torch.set_num_threads(1)
+    return torch
+
+
+def _tensor(array: np.ndarray, grad: bool = False) -> Any:
+    return _torch().tensor(np.asarray(array), requires_grad=grad)
+
+
+def torch_value_and_grad(loss: str, first: np.ndarray, second: np.ndarray) -> tuple[float, np.ndarray]:
+    """PyTorch's ``loss`` of ``(first, second)`` and its gradient with respect to ``first``, in float64."""
+    functional = _torch().nn.functional
+    torch_loss = {
+        "mse_loss": functional.mse_loss,
+        "bce_with_logits": functional.binary_cross_entropy_with_logits,
+        "cross_entropy": functional.cross_entropy,
+    }[loss]
+    prediction = _tensor(first.astype(np.float64), grad=True)
+    value = torch_loss(prediction, _tensor(second))
+    value.backward()
+    return float(value.item()), np.asarray(prediction.grad.numpy())
+
+
+def torch_mlp(x: np.ndarray, labels: np.ndarray, params: Layers, activation: str) -> tuple[float, Layers]:
+    """PyTorch's mean cross-entropy of the MLP and its gradients by ``torch.autograd``."""
+    torch = _torch()
+    layers = [(_tensor(w, grad=True), _tensor(b, grad=True)) for w, b in params]
+    nonlinearity = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}[activation]
+    h = _tensor(x)
+    for index, (w, b) in enumerate(layers):
+        h = h @ w + b
+        if index < len(layers) - 1:
+            h = nonlinearity(h)
+    loss = torch.nn.functional.cross_entropy(h, _tensor(labels))
+    loss.backward()
+    return float(loss.item()), [(w.grad.numpy(), b.grad.numpy()) for w, b in layers]
+
+
+# ---------------------------------------------------------------- the grader's own NumPy formulas
+
+
+def _logsumexp(z: np.ndarray) -> np.ndarray:
+    """log(sum(exp(z))) along the rows, stably."""
+    top = z.max(axis=1)
+    return np.asarray(top + np.log(np.exp(z - top[:, None]).sum(axis=1)))
+
+
+# The losses as functions of their first argument, for central differences independent of PyTorch.
+LOSS_FORMULAS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "mse_loss": lambda y_pred, y: float(np.mean((y_pred - y) ** 2)),
+    "bce_with_logits": lambda z, y: float(np.mean(np.logaddexp(0.0, z) - z * y)),
+    "cross_entropy": lambda logits, labels: float(np.mean(_logsumexp(logits) - logits[np.arange(len(labels)), labels])),
+}
+
+NONLINEARITIES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "sigmoid": lambda z: np.exp(-np.logaddexp(0.0, -z)),  # stable: exp of a value <= 0
+    "tanh": np.tanh,
+}
+
+
+def _hidden_layers(x: np.ndarray, params: Layers, activation: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """The hidden pre-activations and the logits of the MLP, in float64."""
+    h, pre_activations = x, []
+    for w, b in params[:-1]:
+        pre_activations.append(h @ w + b)
+        h = NONLINEARITIES[activation](pre_activations[-1])
+    w, b = params[-1]
+    return pre_activations, h @ w + b
+
+
+def mlp_loss(x: np.ndarray, labels: np.ndarray, params: Layers, activation: str) -> float:
+    return LOSS_FORMULAS["cross_entropy"](_hidden_layers(x, params, activation)[1], labels)
+
+
+def mlp_central_differences(x: np.ndarray, labels: np.ndarray, params: Layers, activation: str) -> Layers:
+    """Every parameter's gradient by the grader's own central differences of :func:`mlp_loss`."""
+
+    def loss_of(layer: int, which: int) -> Callable[[np.ndarray], float]:
+        def loss(value: np.ndarray) -> float:
+            w, b = params[layer]
+            changed = (value, b) if which == 0 else (w, value)
+            return mlp_loss(x, labels, [*params[:layer], changed, *params[layer + 1 :]], activation)
+
+        return loss
+
+    return [
+        (gradient_by_central_differences(loss_of(i, 0), w), gradient_by_central_differences(loss_of(i, 1), b))
+        for i, (w, b) in enumerate(params)
+    ]
+
+
+# ---------------------------------------------------------------- the losses and their gradients
+
+
+def _pairs(
+    names: tuple[str, str],
+    max_abs: float = draw.MAX_ABS,
+    dtypes: st.SearchStrategy[np.dtype[Any]] | None = None,
+    second: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> st.SearchStrategy[Example]:
+    """Two arrays of one shape (1 or 2 dimensions), named; ``second`` maps the second one (targets in [0, 1])."""
+    arrays = draw.seeded_arrays(2, max_abs=max_abs, dtypes=draw.float64s() if dtypes is None else dtypes)
+    return arrays.map(lambda pair: {names[0]: pair[0], names[1]: pair[1] if second is None else second(pair[1])})
+
+
+def _probabilities(y: np.ndarray) -> np.ndarray:
+    """Drawn values folded into [0, 1] (targets of a binary cross-entropy), hard 0 and 1 included."""
+    with np.errstate(all="ignore"):
+        folded = np.abs(np.sin(y.astype(np.float64)))
+    return np.where(np.abs(y) >= 20.0, np.round(folded), folded).astype(y.dtype)
+
+
+def _huge(z: np.ndarray) -> np.ndarray:
+    """``z`` with every value under 700 in size pushed to +-1e4, where naive exponentials overflow."""
+    return np.where(np.abs(z) < 700, np.sign(z) * 1e4, z)
+
+
+def _logits(max_abs: float = draw.MAX_ABS, float32: bool = False) -> st.SearchStrategy[Example]:
+    pairs = draw.logits_and_labels(max_abs, None if float32 else draw.float64s())
+    return pairs.map(lambda pair: {"logits": pair[0], "labels": pair[1]})
+
+
+PREDICTIONS = _pairs(("y_pred", "y"))
+PREDICTIONS_MODERATE = _pairs(("y_pred", "y"), max_abs=30.0)
+PREDICTIONS_ANY_DTYPE = _pairs(("y_pred", "y"), dtypes=draw.float_dtypes(), max_abs=100.0)
+BINARY = _pairs(("z", "y"), second=_probabilities)
+BINARY_MODERATE = _pairs(("z", "y"), max_abs=30.0, second=_probabilities)
+BINARY_ANY_DTYPE = _pairs(("z", "y"), dtypes=draw.float_dtypes(), max_abs=100.0, second=_probabilities)
+BINARY_LARGE = BINARY.map(lambda ex: {**ex, "z": _huge(ex["z"])})
+LOGITS = _logits()
+LOGITS_MODERATE = _logits(max_abs=30.0)
+LOGITS_ANY_DTYPE = _logits(max_abs=100.0, float32=True)
+LOGITS_LARGE = LOGITS.map(lambda ex: {**ex, "logits": _huge(ex["logits"])})
+
+STABILITY_HINT = (
+    "np.exp of a large number overflows and log(0) is -inf. Rewrite the formula so that exp only ever "
+    "sees values <= 0 (the log-sum-exp trick, or max(z, 0) - z y + log1p(exp(-|z|)))."
+)
+
+
+def agrees_with_torch(loss: str, torch_name: str, hint: str, points: float, examples: Any) -> Property:
+    return value_agrees_with(
+        loss,
+        "agrees_with_torch",
+        f"{loss} agrees with torch.nn.functional.{torch_name} on float64 inputs",
+        hint,
+        points,
+        examples,
+        lambda calls, ex: torch_value_and_grad(loss, *ex.values())[0],
+    )
+
+
+def mean_over_the_batch(loss: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    """The loss of a batch stacked on itself equals the loss of the batch: a mean, not a sum."""
+
+    @drawn_property(
+        loss,
+        "mean_over_the_batch",
+        f"{loss} of a batch stacked on itself equals {loss} of the batch (a mean, not a sum)",
+        "A loss averages over the examples, so that it does not grow with the batch size: divide by the count.",
+        points,
+        examples,
+        gated=True,  # a constant is the same for any batch
+    )
+    def test(calls: Calls, example: Example) -> None:
+        once = number_result_of(calls, example)
+        twice = number_result_of(calls, {name: np.concatenate([value] * 2) for name, value in example.items()})
+        _close(loss, twice, once, f"{loss} of the batch stacked on itself differs from {loss} of the batch")
+
+    return test
+
+
+def grad_agrees_with_torch(loss: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    return agrees_with(
+        f"{loss}_grad",
+        "agrees_with_torch_autograd",
+        f"{loss}_grad agrees with torch.autograd's gradient of the same loss",
+        hint,
+        points,
+        examples,
+        lambda calls, ex: torch_value_and_grad(loss, *ex.values())[1],
+    )
+
+
+def grad_matches_central_differences(
+    loss: str, hint: str, points: float, examples: st.SearchStrategy[Example]
+) -> Property:
+    @drawn_property(
+        f"{loss}_grad",
+        "matches_central_differences",
+        f"{loss}_grad agrees with central differences of {loss} in every coordinate",
+        hint,
+        points,
+        examples,
+        establishes_correctness=True,  # the grader's own formula of the loss, not the student's
+    )
+    def test(calls: Calls, example: Example) -> None:
+        first, second = example.values()
+        numerical = gradient_by_central_differences(lambda p: LOSS_FORMULAS[loss](p, second), first)
+        what = f"{loss}_grad disagrees with central differences of {loss}"
+        assert_close(result_of(calls, example), numerical, DERIVATIVE_TOLERANCE, what)
+
+    return test
+
+
+# ---------------------------------------------------------------- numerical_gradient
+
+
+def _functions_of(name: str, max_abs: float, dtype: np.dtype[Any] = F64) -> st.SearchStrategy[Example]:
+    """``{"f": NamedCallable(name, c), "x": x}`` with ``x`` of any shape (0-d included, up to 3 dimensions)
+    and coefficients ``c`` of its shape in [-3, 3]."""
+    arrays = draw.seeded_arrays(2, min_dims=0, max_dims=3, max_side=3, max_abs=max_abs, dtypes=st.just(dtype))
+    return arrays.map(lambda pair: {"f": NamedCallable(name, np.clip(pair[1], -3.0, 3.0).astype(F64)), "x": pair[0]})
+
+
+SINES = _functions_of("sum_of_sines", 10.0)
+SINES_FLOAT32 = _functions_of("sum_of_sines", 10.0, np.dtype(np.float32))
+CUBES = st.tuples(_functions_of("sum_of_cubes", 3.0), st.sampled_from([0.1, 0.03, 0.01])).map(
+    lambda pair: {**pair[0], "eps": pair[1]}
+)
+SINES_ANY_EPS = st.tuples(SINES, st.sampled_from([None, 1e-6, 1e-4, 1e-3])).map(
+    lambda pair: pair[0] if pair[1] is None else {**pair[0], "eps": pair[1]}
+)
+NUMERICAL_TOLERANCE = Tolerance(rtol=1e-5, atol=1e-5)
+
+
+def _gradient_of_sines(example: Example) -> np.ndarray:
+    """The exact gradient ``c cos(x)`` of ``sum(c sin(x))``."""
+    return np.asarray(example["f"].args[0] * np.cos(example["x"].astype(np.float64)))
+
+
+def _differences_of_cubes(example: Example) -> np.ndarray:
+    """Central differences of ``sum(c x**3)`` are exactly ``3 c x**2 + c eps**2`` (one-sided ones are not)."""
+    coefficients, eps = example["f"].args[0], example["eps"]
+    return np.asarray(3 * coefficients * example["x"] ** 2 + coefficients * eps**2)
+
+
+@drawn_property(
+    "numerical_gradient",
+    "accurate_for_float32_input",
+    "numerical_gradient of a float32 x is accurate and float64 (it perturbs a float64 copy)",
+    "In float32, x + 1e-6 rounds to a neighbour of x that is not 1e-6 away: perturb a float64 copy.",
+    1,
+    SINES_FLOAT32,
+)  # neither establishing nor gated: no trivial function passes it, and one right in float64 does most of its job
+def numerical_gradient_of_float32(calls: Calls, example: Example) -> None:
+    got = result_of(calls, example)
+    if got.dtype != F64:
+        raise PropertyFailure(f"numerical_gradient returned dtype {got.dtype} for a float32 x; expected float64")
+    assert_close(got, _gradient_of_sines(example), NUMERICAL_TOLERANCE, "numerical_gradient is inaccurate")
+
+
+@drawn_property(
+    "numerical_gradient",
+    "returns_float64_shaped_like_x",
+    "numerical_gradient returns a float64 array of x's shape (0-d included)",
+    "np.zeros(x.shape) and np.ndindex(x.shape) work for every shape, 0-d included.",
+    1,
+    SINES,
+    gated=True,
+)
+def numerical_gradient_shape(calls: Calls, example: Example) -> None:
+    got, x = result_of(calls, example), example["x"]
+    if got.shape != x.shape or got.dtype != F64:
+        raise PropertyFailure(
+            f"numerical_gradient returned shape {got.shape} and dtype {got.dtype} for x of shape {x.shape}; "
+            "expected x's shape and float64"
+        )
+
+
+# ---------------------------------------------------------------- relative_error
+
+
+def _relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    return float(np.max(np.abs(a64 - b64) / np.maximum(1e-8, np.abs(a64) + np.abs(b64))))
+
+
+ERROR_PAIRS = _pairs(("a", "b"), max_abs=1e4)
+
+
+@drawn_property(
+    "relative_error",
+    "zero_for_equal_inputs",
+    "relative_error(a, a) is 0, zeros included",
+    "Where a and b are both 0, |a| + |b| is 0 too: that is what the floor of 1e-8 is for.",
+    2,
+    ERROR_PAIRS,
+    gated=True,  # a zero function keeps it
+)
+def relative_error_of_equal_arrays(calls: Calls, example: Example) -> None:
+    got = number_result_of(calls, {"a": example["a"], "b": example["a"].copy()})
+    if not got == 0.0:
+        raise PropertyFailure("relative_error(a, a) is not 0", 0.0, got)
+
+
+@drawn_property(
+    "relative_error",
+    "symmetric",
+    "relative_error(a, b) equals relative_error(b, a)",
+    "Neither array is the 'true' one: scale the difference by both of them.",
+    1,
+    ERROR_PAIRS,
+    gated=True,
+)
+def relative_error_is_symmetric(calls: Calls, example: Example) -> None:
+    backwards = number_result_of(calls, {"a": example["b"], "b": example["a"]})
+    _close(
+        "relative_error",
+        backwards,
+        number_result_of(calls, example),
+        "relative_error(b, a) differs from relative_error(a, b)",
+    )
+
+
+@drawn_property(
+    "relative_error",
+    "within_range",
+    "relative_error lies in [0, 1] (|a - b| never exceeds |a| + |b|)",
+    "Divide by |a| + |b| (each absolute value on its own), not by |a + b|.",
+    1,
+    ERROR_PAIRS,
+    gated=True,
+)
+def relative_error_at_most_one(calls: Calls, example: Example) -> None:
+    got = number_result_of(calls, example)
+    if not 0.0 <= got <= 1.0 + 1e-12:
+        raise PropertyFailure(f"relative_error returned {got!r}, outside [0, 1]", got=got)
+
+
+# ---------------------------------------------------------------- mlp_loss_and_grads
+
+
+def _layers(widths: list[int]) -> list[tuple[int, int]]:
+    """The ``(d_in, d_out)`` of each layer of a network with the given widths."""
+    return list(zip(widths[:-1], widths[1:], strict=True))
+
+
+@st.composite
+def _mlps(pick: st.DrawFn) -> Example:
+    """An MLP classifier: 1 to 3 layers of width 1 to 4, 2 to 4 classes, 1 to 5 examples, any activation.
+
+    Hypothesis draws the sizes and a seed for the values: small integers (where ReLU meets its kink at
+    exactly 0) or uniform values, inputs in [-2, 2] and parameters in [-1, 1].
+    """
+    depth = pick(st.integers(1, 3))
+    widths = [*pick(st.lists(st.integers(1, 4), min_size=depth, max_size=depth)), pick(st.integers(2, 4))]
+    n = pick(st.integers(1, 5))
+    integers = pick(st.booleans())
+    rng = np.random.default_rng(pick(draw.seeds()))
+
+    def values(size: tuple[int, ...], bound: int) -> np.ndarray:
+        if integers:
+            return rng.integers(-bound, bound + 1, size).astype(np.float64)
+        return rng.uniform(-bound, bound, size)
+
+    example: Example = {
+        "x": values((n, widths[0]), 2),
+        "labels": rng.integers(0, widths[-1], n),
+        "params": [(values((a, b), 1), values((b,), 1)) for a, b in _layers(widths)],
+    }
+    activation = pick(st.sampled_from((None, *ACTIVATIONS)))
+    if activation is not None:  # None leaves it out: the default is relu
+        example["activation"] = activation
+    return example
+
+
+def _activation(example: Example) -> str:
+    return str(example.get("activation", "relu"))
+
+
+def _away_from_kinks(example: Example) -> bool:
+    """No hidden ReLU pre-activation within 1e-3 of 0, where central differences straddle the kink."""
+    if _activation(example) != "relu":
+        return True
+    return all(np.all(np.abs(z) > 1e-3) for z in _hidden_layers(example["x"], example["params"], "relu")[0])
+
+
+MLPS = _mlps()
+PERMUTED_MLPS = MLPS.flatmap(
+    lambda ex: st.permutations(range(len(ex["labels"]))).map(lambda p: {**ex, "permutation": np.array(p)})
+)
+
+
+def _loss_and_grads(calls: Calls, example: Example) -> tuple[float, Any]:
+    """The student's ``(loss, grads)`` on the example (a failure if it is not such a pair)."""
+    value = calls.student(*example.values())
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise PropertyFailure("mlp_loss_and_grads must return a pair (loss, grads)", got=value)
+    return number_of(value[0], "mlp_loss_and_grads"), value[1]
+
+
+def _torch_of(example: Example) -> tuple[float, Layers]:
+    return torch_mlp(example["x"], example["labels"], example["params"], _activation(example))
+
+
+def mlp_agrees_with_torch(name: str, says: str, hint: str, part: int) -> Property:
+    """Part 0 (the loss) or part 1 (the grads) of ``mlp_loss_and_grads`` equals PyTorch's."""
+
+    @drawn_property("mlp_loss_and_grads", name, says, hint, 2, MLPS, establishes_correctness=True)
+    def test(calls: Calls, example: Example) -> None:
+        what = "the loss differs from PyTorch's" if part == 0 else "{} differs from torch.autograd's"
+        _close("mlp_loss_and_grads", _loss_and_grads(calls, example)[part], _torch_of(example)[part], what, "grads")
+
+    return test
+
+
+@drawn_property(
+    "mlp_loss_and_grads",
+    "matches_central_differences",
+    "grads agree with central differences of the loss in every parameter (away from ReLU's kink)",
+    "Check your gradients with your own numerical_gradient, one layer at a time, starting from the last.",
+    1,
+    MLPS.filter(_away_from_kinks),
+    establishes_correctness=True,  # the grader's own loss of the MLP, not the student's
+)
+def mlp_grads_match_central_differences(calls: Calls, example: Example) -> None:
+    want = mlp_central_differences(example["x"], example["labels"], example["params"], _activation(example))
+    what = "{} disagrees with central differences of the loss"
+    got = _loss_and_grads(calls, example)[1]
+    assert_nested_close(got, want, DERIVATIVE_TOLERANCE, what, "mlp_loss_and_grads", names="grads")
+
+
+def mlp_unchanged_when(name: str, says: str, hint: str, change: Callable[[Example, np.ndarray], Example]) -> Property:
+    """The loss and grads stay the same when ``change`` rearranges the batch (given a drawn permutation)."""
+
+    @drawn_property(
+        "mlp_loss_and_grads",
+        name,
+        f"the loss and grads stay the same when {says}",
+        hint,
+        1,
+        PERMUTED_MLPS,
+        gated=True,  # a constant stays the same
+    )
+    def test(calls: Calls, drawn: Example) -> None:
+        example = {key: value for key, value in drawn.items() if key != "permutation"}
+        before = _loss_and_grads(calls, example)
+        after = _loss_and_grads(calls, change(example, drawn["permutation"]))
+        _close("mlp_loss_and_grads", after, before, f"{{}} changed when {says}", ("the loss", "grads"))
+
+    return test
+
+
+def _stacked(example: Example, _: np.ndarray) -> Example:
+    return {**example, "x": np.concatenate([example["x"]] * 2), "labels": np.concatenate([example["labels"]] * 2)}
+
+
+def _permuted(example: Example, permutation: np.ndarray) -> Example:
+    return {**example, "x": example["x"][permutation], "labels": example["labels"][permutation]}
+
+
+def _large_mlp(rng: np.random.Generator) -> list[Any]:
+    params = [(rng.standard_normal((a, b)) / np.sqrt(a), np.zeros(b)) for a, b in _layers([64, 128, 128, 10])]
+    return [rng.standard_normal((2048, 64)), rng.integers(0, 10, 2048), params, "relu"]
+
+
+# ---------------------------------------------------------------- gradient_descent on quadratic bowls
+
+
+@st.composite
+def _bowls(pick: st.DrawFn, rates: tuple[float, float], steps: st.SearchStrategy[int]) -> Example:
+    """``f(w) = w·A w / 2 - b·w`` with ``A = Q diag(l) Q^T`` positive definite (curvatures ``l`` from 1 to
+    10) and ``lr = c / L``, ``c`` drawn from ``rates`` and ``L`` the largest curvature. Hypothesis draws
+    the size, curvatures and rate; the rotation ``Q``, ``b`` and ``w0`` come from a drawn seed."""
+    size = pick(st.integers(1, 4))
+    curvatures = np.sort(pick(hnp.arrays(np.float64, size, elements=st.floats(1.0, 10.0))))
+    data = np.random.default_rng(pick(draw.seeds()))
+    rotation = np.linalg.qr(data.standard_normal((size, size)))[0]
+    a = (rotation * curvatures) @ rotation.T
+    lr = pick(st.floats(*rates)) / float(curvatures[-1])
+    b, w0 = data.uniform(-5.0, 5.0, size), data.uniform(-5.0, 5.0, size)
+    return {"grad": NamedCallable("quadratic_grad", a, b), "w0": w0, "lr": lr, "steps": pick(steps)}
+
+
+def _bowl(example: Example) -> tuple[np.ndarray, np.ndarray]:
+    a, b = example["grad"].args
+    return np.asarray(a), np.asarray(b)
+
+
+def _minimum(example: Example) -> np.ndarray:
+    return np.asarray(np.linalg.solve(*_bowl(example)))
+
+
+def _steep_component(example: Example) -> float:
+    """How much of ``w0 - w*`` lies along the steepest curvature (the direction that blows up first)."""
+    curvatures, directions = np.linalg.eigh(_bowl(example)[0])
+    steepest = directions[:, curvatures >= curvatures[-1] * (1 - 1e-9)]
+    return float(np.linalg.norm(steepest.T @ (example["w0"] - _minimum(example))))
+
+
+def torch_sgd_path(example: Example) -> np.ndarray:
+    """The iterates of ``torch.optim.SGD`` on the example's quadratic bowl, ``w0`` first."""
+    a, b = _bowl(example)
+    w = _tensor(example["w0"], grad=True)
+    optimizer = _torch().optim.SGD([w], lr=example["lr"])
+    path = [example["w0"].copy()]
+    for _ in range(example["steps"]):
+        w.grad = _tensor(a) @ w.detach() - _tensor(b)
+        optimizer.step()
+        path.append(w.detach().numpy().copy())
+    return np.asarray(path)
+
+
+BOWLS = _bowls((0.1, 1.9), st.integers(0, 10))
+DESCENDING = _bowls((0.1, 1.9), st.just(30))
+CONVERGING = _bowls((0.5, 1.5), st.just(400))
+DIVERGING = _bowls((2.5, 4.0), st.just(40)).filter(
+    lambda ex: _steep_component(ex) >= 0.1 * max(float(np.linalg.norm(ex["w0"] - _minimum(ex))), 1.0)
+)
+STANDING_STILL = _bowls((0.1, 1.9), st.integers(0, 5)).map(lambda ex: {**ex, "lr": 0.0})
+ANY_SHAPE_BOWLS = st.builds(
+    lambda arrays, lr, steps: {
+        "grad": NamedCallable("diagonal_quadratic_grad", np.abs(arrays[1]), arrays[2]),
+        "w0": arrays[0],
+        "lr": lr,
+        "steps": steps,
+    },
+    draw.seeded_arrays(3, min_dims=0, max_dims=3, max_side=3, max_abs=10.0, dtypes=draw.float64s()),
+    st.floats(0.0, 0.5),
+    st.integers(0, 4),
+)  # w0 of any shape, with the gradient c * (w - m) of an elementwise bowl
+
+
+def _iterates(calls: Calls, example: Example) -> np.ndarray:
+    got = result_of(calls, example)
+    want_shape = (example["steps"] + 1, *example["w0"].shape)
+    if got.shape != want_shape or got.dtype != F64:
+        raise PropertyFailure(
+            f"gradient_descent returned shape {got.shape} and dtype {got.dtype}; expected {want_shape} and float64"
+        )
+    return got
+
+
+def bowl_property(
+    name: str,
+    says: str,
+    hint: str,
+    examples: st.SearchStrategy[Example],
+    check: Callable[[Example, np.ndarray], None],
+    **flags: bool,
+) -> Property:
+    """A 1-point property of gradient_descent: ``check(example, iterates)`` raises where it fails.
+
+    ``flags`` (``establishes_correctness``, ``gated``) are :func:`drawn_property`'s."""
+
+    @drawn_property("gradient_descent", name, says, hint, 1, examples, **flags)
+    def test(calls: Calls, example: Example) -> None:
+        check(example, _iterates(calls, example))
+
+    return test
+
+
+def _first_is_w0(example: Example, path: np.ndarray) -> None:
+    _close("gradient_descent", path[0], example["w0"], "the first iterate is not w0")
+
+
+def _never_moves(example: Example, path: np.ndarray) -> None:
+    _close("gradient_descent", path, np.broadcast_to(example["w0"], path.shape), "lr = 0 moved w")
+
+
+def _descends(example: Example, path: np.ndarray) -> None:
+    a, b = _bowl(example)
+    values = 0.5 * np.einsum("ti,ij,tj->t", path, a, path) - path @ b
+    rises = np.flatnonzero(values[1:] > values[:-1] + 1e-12 * (1 + np.abs(values[:-1])))
+    if rises.size:
+        t = int(rises[0])
+        raise PropertyFailure(f"f rose from step {t} to step {t + 1}", values[t], values[t + 1])
+
+
+def _converges(example: Example, path: np.ndarray) -> None:
+    assert_close(path[-1], _minimum(example), Tolerance(rtol=1e-6, atol=1e-6), "the last iterate is not A^-1 b")
+
+
+def _diverges(example: Example, path: np.ndarray) -> None:
+    start, end = (float(np.linalg.norm(w - _minimum(example))) for w in (example["w0"], path[-1]))
+    if not end > 1e3 * start:
+        raise PropertyFailure(
+            f"after {example['steps']} steps the distance to the minimum went from {start:.3g} to {end:.3g}; "
+            "with lr > 2/L it must blow up"
+        )
+
+
+# ---------------------------------------------------------------- sgd_momentum_step and adam_step
+
+
+def _optimizer_runs(hyperparameters: dict[str, st.SearchStrategy[float]]) -> st.SearchStrategy[Example]:
+    """A start ``w`` (0 to 2 dimensions), four gradients of its shape, and the hyperparameters."""
+    arrays = draw.seeded_arrays(5, min_dims=0, max_abs=100.0, dtypes=draw.float64s())
+    return st.tuples(arrays, st.fixed_dictionaries(hyperparameters)).map(
+        lambda pair: {"w": pair[0][0], "gradients": list(pair[0][1:]), **pair[1]}
+    )
+
+
+def _step_examples(
+    names: tuple[str, ...],
+    required: dict[str, st.SearchStrategy[Any]],
+    optional: tuple[tuple[str, st.SearchStrategy[Any]], ...],
+) -> st.SearchStrategy[Example]:
+    """Float64 arrays of one shape (0 to 2 dimensions) named ``names``, then the ``required`` arguments and a
+    drawn prefix of the ``optional`` ones (they are positional: the ones left out keep their defaults)."""
+    arrays = draw.seeded_arrays(len(names), min_dims=0, max_abs=100.0, dtypes=draw.float64s())
+
+    def build(pair: tuple[tuple[np.ndarray, ...], int]) -> st.SearchStrategy[Example]:
+        values, count = pair
+        given = {name: st.just(value) for name, value in zip(names, values, strict=True)}
+        return st.fixed_dictionaries({**given, **required, **dict(optional[:count])})
+
+    order = in_order(*names, *required, *(name for name, _ in optional))
+    return st.tuples(arrays, st.integers(0, len(optional))).flatmap(build).map(order)
+
+
+MOMENTUM_STEPS = _step_examples(("w", "dw", "velocity"), {"lr": st.floats(0.0, 1.0)}, (("beta", st.floats(0.0, 0.99)),))
+ADAM_STEPS = _step_examples(
+    ("w", "dw", "m", "v"),
+    {"t": st.integers(1, 1000)},
+    (
+        ("lr", st.floats(1e-4, 0.5)),
+        ("beta1", st.floats(0.0, 0.99)),
+        ("beta2", st.floats(0.9, 0.9999)),
+        ("eps", st.sampled_from([1e-8, 1e-6, 1e-3])),
+    ),
+).map(lambda ex: {**ex, "v": np.asarray(np.abs(ex["v"]))})  # a second moment is never negative
+
+
+def _step_results(value: Any, count: int, function: str) -> list[np.ndarray]:
+    """An optimizer step's ``count`` returned arrays (NumPy scalars, for 0-d inputs, read as 0-d arrays)."""
+    if not isinstance(value, (list, tuple)) or len(value) != count:
+        raise PropertyFailure(f"{function} must return a tuple of {count} arrays", got=value)
+    return [plain_array(part, function, f" at [{index}]") for index, part in enumerate(value)]
+
+
+@drawn_property(
+    "sgd_momentum_step",
+    "agrees_with_torch_sgd",
+    "four steps agree with torch.optim.SGD(momentum=beta), w and the velocity",
+    "First the velocity, v = beta * v + dw, then the step with the new velocity, w = w - lr * v.",
+    4,
+    _optimizer_runs({"lr": st.floats(1e-3, 1.0), "beta": st.floats(0.1, 0.99)}),
+    establishes_correctness=True,
+)
+def momentum_agrees_with_torch(calls: Calls, example: Example) -> None:
+    # The student's first step before PyTorch: an unfinished function answers without importing it.
+    calls.student(example["w"], example["gradients"][0], np.zeros_like(example["w"]), example["lr"], example["beta"])
+    w = _tensor(example["w"], grad=True)
+    optimizer = _torch().optim.SGD([w], lr=example["lr"], momentum=example["beta"])
+    mine, velocity = example["w"], np.zeros_like(example["w"])
+    for step, gradient in enumerate(example["gradients"], start=1):
+        w.grad = _tensor(gradient)
+        optimizer.step()
+        got = calls.student(mine, gradient, velocity, example["lr"], example["beta"])
+        mine, velocity = _step_results(got, 2, "sgd_momentum_step")
+        _close(
+            "sgd_momentum_step",
+            (mine, velocity),
+            (w.detach().numpy(), optimizer.state[w]["momentum_buffer"].numpy()),
+            f"after step {step}, {{}} differs from torch.optim.SGD's",
+            ("w", "v"),
+        )
+
+
+def momentum_special_case(name: str, says: str, hint: str, zero: str) -> Property:
+    """With ``zero = "beta"``, a plain gradient step (``w - lr dw``, ``v = dw``); with ``zero = "lr"``, ``w``
+    stays where it is while the velocity still accumulates.
+
+    Neither establishing nor gated: no trivial function passes either (the velocity must still move), and
+    a step right in the special case does part of the job.
+    """
+
+    @drawn_property(
+        "sgd_momentum_step",
+        name,
+        f"sgd_momentum_step: {says}",
+        hint,
+        1,
+        MOMENTUM_STEPS.map(lambda ex: {**ex, zero: 0.0}),
+    )
+    def test(calls: Calls, example: Example) -> None:
+        w, dw, velocity = example["w"], example["dw"], example["velocity"]
+        if zero == "beta":
+            want = (w - example["lr"] * dw, dw)
+            what = "with beta = 0 a momentum step is a plain gradient step (w - lr * dw, v = dw), but {} is wrong"
+        else:
+            want = (w, example.get("beta", 0.9) * velocity + dw)
+            what = "with lr = 0, w stays where it is while v = beta * v + dw still accumulates, but {} is wrong"
+        _close("sgd_momentum_step", calls.student(*example.values()), want, what, ("w", "v"))
+
+    return test
+
+
+@drawn_property(
+    "adam_step",
+    "agrees_with_torch_adam",
+    "four steps (t = 1, 2, 3, 4) agree with torch.optim.Adam, w and both moments",
+    "Update m and v first, then correct both for their start at zero with 1 - beta**t, t counting from 1.",
+    4,
+    _optimizer_runs(
+        {
+            "lr": st.floats(1e-3, 0.5),
+            "beta1": st.floats(0.0, 0.99),
+            "beta2": st.floats(0.9, 0.9999),
+            "eps": st.sampled_from([1e-8, 1e-6, 1e-3]),
+        }
+    ),
+    establishes_correctness=True,
+)
+def adam_agrees_with_torch(calls: Calls, example: Example) -> None:
+    hyper = (example["lr"], example["beta1"], example["beta2"], example["eps"])
+    zeros = np.zeros_like(example["w"])
+    # The student's first step before PyTorch: an unfinished function answers without importing it.
+    calls.student(example["w"], example["gradients"][0], zeros, zeros, 1, *hyper)
+    w = _tensor(example["w"], grad=True)
+    optimizer = _torch().optim.Adam([w], lr=hyper[0], betas=hyper[1:3], eps=hyper[3])
+    mine, m, v = example["w"], np.zeros_like(example["w"]), np.zeros_like(example["w"])
+    for t, gradient in enumerate(example["gradients"], start=1):
+        w.grad = _tensor(gradient)
+        optimizer.step()
+        mine, m, v = _step_results(calls.student(mine, gradient, m, v, t, *hyper), 3, "adam_step")
+        state = optimizer.state[w]
+        want = (w.detach().numpy(), state["exp_avg"].numpy(), state["exp_avg_sq"].numpy())
+        _close(
+            "adam_step",
+            (mine, m, v),
+            want,
+            f"after step t = {t}, {{}} differs from torch.optim.Adam's",
+            ("w", "m", "v"),
+        )
+
+
+def _first_adam_step(example: Example) -> Example:
+    zeros = np.zeros_like(example["w"])
+    dw = draw.away_from(example["dw"], 0.0, 1e-2)
+    return {"w": example["w"], "dw": dw, "m": zeros, "v": zeros, "t": 1, "lr": example.get("lr", 1e-3)}
+
+
+@drawn_property(
+    "adam_step",
+    "first_step_has_length_lr",
+    "the first step from m = v = 0 (t = 1) moves each coordinate by lr (bias correction)",
+    "m and v start at 0, so early averages are too small: divide them by 1 - beta1**t and 1 - beta2**t.",
+    1,
+    ADAM_STEPS.map(_first_adam_step),
+)  # neither establishing nor gated: no trivial function passes it, and a right first step is part of the job
+def adam_first_step(calls: Calls, example: Example) -> None:
+    dw = example["dw"]
+    want = example["w"] - example["lr"] * dw / (np.abs(dw) + 1e-8)
+    _close(
+        "adam_step",
+        _step_results(calls.student(*example.values()), 3, "adam_step")[0],
+        want,
+        "the first Adam step is not lr * dw / (|dw| + eps)",
+    )
+
+
+@drawn_property(
+    "adam_step",
+    "zero_lr_changes_nothing",
+    "adam_step with lr = 0 leaves w where it is",
+    "The step is lr times the corrected ratio; nothing else may move w.",
+    1,
+    ADAM_STEPS.map(lambda ex: {**ex, "lr": 0.0}),
+    gated=True,  # a step that returns (w, m, v) as they came keeps it
+)
+def adam_with_zero_lr(calls: Calls, example: Example) -> None:
+    _close(
+        "adam_step",
+        _step_results(calls.student(*example.values()), 3, "adam_step")[0],
+        example["w"],
+        "adam_step with lr = 0 moved w",
+    )
+
+
+def optimizer_shapes(function: str, names: tuple[str, ...], examples: st.SearchStrategy[Example]) -> Property:
+    """The step returns the arrays ``names``, each of w's shape and dtype."""
+    count = len(names)
+
+    @drawn_property(
+        function,
+        "keeps_shape_and_dtype",
+        f"{function} returns ({', '.join(names)}), each of w's shape and dtype (float32 included)",
+        "A Python float times an array keeps the array's dtype; np.float64 values promote float32.",
+        1,
+        draw.in_float_dtypes(examples),
+        gated=True,
+    )
+    def test(calls: Calls, example: Example) -> None:
+        w = first_array(example)
+        for index, part in enumerate(_step_results(calls.student(*example.values()), count, function)):
+            if part.shape != w.shape or part.dtype != w.dtype:
+                raise PropertyFailure(
+                    f"{function} returned {names[index]} of shape {part.shape} and dtype {part.dtype} "
+                    f"for w of shape {w.shape} and dtype {w.dtype}",
+                    observed=observed_dtype(part.dtype, w.dtype) if part.shape == w.shape else None,
+                )
+
+    return dataclasses.replace(test, hints=DTYPE_HINTS)
+
+
+# ---------------------------------------------------------------- minibatch_sgd, checked structurally
+
+
+@st.composite
+def _training_runs(
+    pick: st.DrawFn,
+    batch: str,
+    examples: tuple[int, int] = (1, 8),
+    epochs: tuple[int, int] = (1, 2),
+    min_batch: int = 1,
+) -> Example:
+    """A linear network on ``n`` examples whose first feature is the example's index / n (so that the
+    grader can tell which examples a mini-batch holds). ``batch`` is ``"full"`` (batch_size >= n) or
+    ``"mini"`` (``min_batch <= batch_size < n``).
+
+    Hypothesis draws the sizes, the hyperparameters and a seed for the data: the checks are structural,
+    so the values matter less than the sizes, and drawing every number would cost more than the checks.
+    """
+    n = pick(st.integers(max(examples[0], min_batch + 1 if batch == "mini" else 1), examples[1]))
+    widths = [pick(st.integers(1, 3)) for _ in range(pick(st.integers(1, 2)))] + [pick(st.integers(1, 2))]
+    data = np.random.default_rng(pick(draw.seeds()))
+    features = data.uniform(-1.0, 1.0, (n, widths[0]))
+    features[:, 0] = np.arange(n) / n
+    batch_size = pick(st.integers(n, n + 3) if batch == "full" else st.integers(min_batch, n - 1))
+    return {
+        "loss_and_grads": NamedCallable("linear_network"),
+        "params": [(data.uniform(-1.0, 1.0, (a, b)), data.uniform(-1.0, 1.0, b)) for a, b in _layers(widths)],
+        "x": features,
+        "y": data.uniform(-1.0, 1.0, (n, widths[-1])),
+        "lr": pick(st.floats(0.01, 0.2)),
+        "batch_size": batch_size,
+        "epochs": pick(st.integers(*epochs)),
+        "rng": NamedCallable("rng", pick(draw.seeds())),
+    }
+
+
+FULL_BATCH_RUNS = _training_runs("full")
+MINI_BATCH_RUNS = _training_runs("mini")
+# Orders of 10 or more examples over 3 epochs: a correct shuffle repeats itself with odds below 1e-13.
+SHUFFLED_RUNS = _training_runs("mini", examples=(10, 12), epochs=(3, 3), min_batch=3)
+
+
+def _run_of(value: Any) -> tuple[Any, list[float]]:
+    """The student's ``(params, epoch_losses)`` (a failure if it is not such a pair)."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise PropertyFailure("minibatch_sgd must return a pair (params, epoch_losses)", got=value)
+    params, losses = value
+    if not isinstance(losses, (list, tuple, np.ndarray)):
+        raise PropertyFailure("epoch_losses must be a list of numbers", got=losses)
+    return params, [number_of(loss, "minibatch_sgd") for loss in losses]
+
+
+def _flat_result(params: Any) -> np.ndarray:
+    """The student's returned params flattened like the probe's records (a failure if they are not layers)."""
+    if not isinstance(params, (list, tuple)) or not all(isinstance(layer, (list, tuple)) for layer in params):
+        raise PropertyFailure("minibatch_sgd must return params as a list of (W, b) pairs", got=params)
+    return flat_parameters([[plain_array(a, "minibatch_sgd") for a in layer] for layer in params])
+
+
+def _probe(calls: Calls, example: Example, repeat: int = 0) -> tuple[Any, list[float], list[dict[str, Any]]]:
+    """Run the student's function through the recording harness: its result and every call it made."""
+    recorded = calls.student(*example.values(), harness=NamedCallable("minibatch_probe"), repeat=repeat)
+    if not isinstance(recorded, dict):
+        raise PropertyFailure("minibatch_sgd could not be run")
+    params, losses = _run_of(recorded["result"])
+    return params, losses, _unpacked(recorded)
+
+
+def _unpacked(recorded: dict[str, Any]) -> list[dict[str, Any]]:
+    """The harness's packed record (see ``_minibatch_probe``) as one dict per call."""
+    count = len(recorded["batch_sizes"])
+    if count == 0:
+        return []
+
+    def split(values: np.ndarray, sizes: np.ndarray) -> list[np.ndarray]:
+        return np.split(values, np.cumsum(sizes)[:-1])
+
+    columns = {
+        "x": split(recorded["x"], recorded["batch_sizes"]),
+        "y": split(recorded["y"], recorded["batch_sizes"]),
+        "loss": list(recorded["losses"]),
+        "params": split(recorded["params"], recorded["param_sizes"]),
+        "grads": split(recorded["grads"], recorded["param_sizes"]),
+    }
+    return [{key: column[index] for key, column in columns.items()} for index in range(count)]
+
+
+def _epochs(example: Example, recorded: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The recorded calls split into epochs of ceil(n / batch_size) mini-batches each."""
+    n, batch_size, epochs = len(example["x"]), example["batch_size"], example["epochs"]
+    per_epoch = -(-n // batch_size)
+    if len(recorded) != per_epoch * epochs:
+        raise PropertyFailure(
+            f"loss_and_grads was called {len(recorded)} times; {epochs} epochs of {n} examples in mini-batches "
+            f"of {batch_size} make {per_epoch * epochs} steps"
+        )
+    return [recorded[e * per_epoch : (e + 1) * per_epoch] for e in range(epochs)]
+
+
+def _indices(call: dict[str, Any], n: int) -> np.ndarray:
+    """Which examples a mini-batch holds, read off its first feature (index / n)."""
+    return np.asarray(np.rint(np.asarray(call["x"])[:, 0] * n).astype(int))
+
+
+def _orders(example: Example, recorded: list[dict[str, Any]]) -> list[np.ndarray]:
+    """The order in which each epoch visited the examples."""
+    n = len(example["x"])
+    return [np.concatenate([_indices(call, n) for call in batches]) for batches in _epochs(example, recorded)]
+
+
+@drawn_property(
+    "minibatch_sgd",
+    "full_batch_is_gradient_descent",
+    "with batch_size >= n (one batch per epoch), minibatch_sgd is plain gradient descent",
+    "Each step: (loss, grads) = loss_and_grads(x[idx], y[idx], params), then p - lr * g for every array.",
+    2,
+    FULL_BATCH_RUNS,
+    establishes_correctness=True,  # the grader's own gradient descent
+)
+def minibatch_full_batch(calls: Calls, example: Example) -> None:
+    params, losses = _run_of(calls.student(*example.values()))
+    want_params, want_losses = example["params"], []
+    for _ in range(example["epochs"]):
+        loss, grads = linear_network_loss_and_grads(example["x"], example["y"], want_params)
+        want_losses.append(loss)
+        want_params = [
+            (w - example["lr"] * gw, b - example["lr"] * gb)
+            for (w, b), (gw, gb) in zip(want_params, grads, strict=True)
+        ]
+    _close(
+        "minibatch_sgd",
+        (params, losses),
+        (want_params, want_losses),
+        "{} differs from plain gradient descent's",
+        ("params", "epoch_losses"),
+    )
+
+
+@drawn_property(
+    "minibatch_sgd",
+    "uses_every_example_once_per_epoch",
+    "each epoch passes every example (with its own y) exactly once, in mini-batches of at most batch_size",
+    "Shuffle the indices, then take consecutive slices order[start:start + batch_size]: the last one "
+    "may be shorter. Index x and y with the same indices.",
+    2,
+    MINI_BATCH_RUNS,
+    gated=True,  # structural: how the examples are dealt, whatever is done with them
+)
+def minibatch_uses_every_example(calls: Calls, example: Example) -> None:
+    n = len(example["x"])
+    for epoch, batches in enumerate(_epochs(example, _probe(calls, example)[2])):
+        for call in batches:
+            if len(call["x"]) > example["batch_size"]:
+                raise PropertyFailure(f"epoch {epoch} has a mini-batch of {len(call['x'])} examples")
+            if not np.array_equal(call["y"], example["y"][_indices(call, n)]):
+                raise PropertyFailure(f"in epoch {epoch}, a mini-batch pairs examples with other examples' y")
+        seen = np.sort(np.concatenate([_indices(call, n) for call in batches]))
+        if not np.array_equal(seen, np.arange(n)):
+            raise PropertyFailure(f"epoch {epoch} did not use every example exactly once", np.arange(n), seen)
+
+
+@drawn_property(
+    "minibatch_sgd",
+    "steps_from_the_latest_params",
+    "every step is p - lr * g from the params of the step before, and the last step's params are returned",
+    "Pass the current params to loss_and_grads and update them after every mini-batch, not once per epoch.",
+    2,
+    MINI_BATCH_RUNS,
+    establishes_correctness=True,  # every step against the grader's own p - lr * g
+)
+def minibatch_steps(calls: Calls, example: Example) -> None:
+    params, _, recorded = _probe(calls, example)
+    expected = flat_parameters(example["params"])
+    for step, call in enumerate(recorded):
+        what = f"at step {step}, loss_and_grads was given params other than the last step's p - lr * g"
+        _close("minibatch_sgd", call["params"], expected, what)
+        expected = call["params"] - example["lr"] * call["grads"]
+    _close("minibatch_sgd", _flat_result(params), expected, "the params returned are not the last step's p - lr * g")
+
+
+@drawn_property(
+    "minibatch_sgd",
+    "epoch_loss_is_mean_of_batches",
+    "each epoch's loss is the mean of the losses of its mini-batches",
+    "Collect the loss of every mini-batch of the epoch, then append their mean.",
+    1,
+    MINI_BATCH_RUNS,
+    establishes_correctness=True,  # the losses returned against the mean of the mini-batches' losses
+)
+def minibatch_epoch_losses(calls: Calls, example: Example) -> None:
+    _, losses, recorded = _probe(calls, example)
+    want = [float(np.mean([call["loss"] for call in batches])) for batches in _epochs(example, recorded)]
+    _close("minibatch_sgd", losses, want, "{} is not the mean of that epoch's mini-batch losses", "epoch_losses")
+
+
+@drawn_property(
+    "minibatch_sgd",
+    "shuffles_every_epoch",
+    "the order of the examples changes from epoch to epoch",
+    "Draw a fresh rng.permutation(n) at the start of every epoch.",
+    1,
+    SHUFFLED_RUNS,
+    gated=True,
+)
+def minibatch_shuffles(calls: Calls, example: Example) -> None:
+    orders = _orders(example, _probe(calls, example)[2])
+    if all(np.array_equal(order, orders[0]) for order in orders):
+        raise PropertyFailure(f"all {len(orders)} epochs visit the examples in the same order", got=orders[0])
+
+
+@drawn_property(
+    "minibatch_sgd",
+    "shuffles_with_the_given_rng",
+    "the shuffling comes from rng alone: the same seed gives the same run, another seed another order",
+    "Use the rng you are given (rng.permutation), not np.random or a generator of your own.",
+    1,
+    SHUFFLED_RUNS,
+    gated=True,
+)
+def minibatch_uses_its_rng(calls: Calls, example: Example) -> None:
+    seed = example["rng"].args[0]
+    params, losses, recorded = _probe(calls, example)
+    again = _probe(calls, {**example, "rng": NamedCallable("rng", seed)}, repeat=1)
+    what, names = "{} differs in a second run with the same seed", ("params", "epoch_losses")
+    assert_nested_close(again[:2], (params, losses), EXACT, what, "minibatch_sgd", names=names)
+    other = _probe(calls, {**example, "rng": NamedCallable("rng", (seed + 1) % 2**32)})
+    if all(np.array_equal(a, b) for a, b in zip(_orders(example, recorded), _orders(example, other[2]), strict=True)):
+        raise PropertyFailure("runs with two different seeds visit the examples in the same order")
+
+
+# ---------------------------------------------------------------- the catalogue
+
+
+def _large_pair(rng: np.random.Generator) -> list[Any]:
+    return [rng.standard_normal(1 << 21), rng.standard_normal(1 << 21)]
+
+
+def _large_logits(rng: np.random.Generator) -> list[Any]:
+    return [rng.standard_normal((1 << 14, 64)) * 5, rng.integers(0, 64, 1 << 14)]
+
+
+LOOP_HINT = "Python loops over examples are slow; a few NumPy operations on the whole batch are fast."
+
+PROPERTIES: tuple[Property, ...] = (
+    # mse_loss
+    agrees_with_torch(
+        "mse_loss", "mse_loss", "mean((y_pred - y)**2) over every element, as one number.", 3, PREDICTIONS
+    ),
+    value_agrees_with_reference("mse_loss", "Average the squared differences over all elements.", 2, PREDICTIONS),
+    mean_over_the_batch("mse_loss", 2, PREDICTIONS),
+    returns_one_number("mse_loss", 1, PREDICTIONS),
+    leaves_input_unchanged("mse_loss", 1, PREDICTIONS),
+    as_fast_as_reference("mse_loss", _large_pair, LOOP_HINT, 1),
+    # mse_loss_grad
+    grad_agrees_with_torch(
+        "mse_loss", "d/dy_pred of mean((y_pred - y)**2) is 2 (y_pred - y) / N: keep the 2 and the 1/N.", 3, PREDICTIONS
+    ),
+    grad_matches_central_differences(
+        "mse_loss", "Differentiate one term (y_pred_i - y_i)**2 / N with the chain rule.", 3, PREDICTIONS_MODERATE
+    ),
+    agrees_with_reference("mse_loss_grad", "N is the number of elements, y.size.", 2, PREDICTIONS),
+    keeps_shape_and_dtype("mse_loss_grad", 1, PREDICTIONS_ANY_DTYPE),
+    leaves_input_unchanged("mse_loss_grad", 1, PREDICTIONS),
+    # bce_with_logits
+    agrees_with_torch(
+        "bce_with_logits",
+        "binary_cross_entropy_with_logits",
+        "Per element: max(z, 0) - z * y + log(1 + exp(-|z|)), then the mean.",
+        3,
+        BINARY,
+    ),
+    value_agrees_with_reference("bce_with_logits", "Try z = -1e4 and z = 50 with y = 1 and y = 0.", 2, BINARY),
+    number_stable_for_large_inputs("bce_with_logits", STABILITY_HINT, 2, BINARY_LARGE),
+    mean_over_the_batch("bce_with_logits", 1, BINARY),
+    returns_one_number("bce_with_logits", 1, BINARY),
+    leaves_input_unchanged("bce_with_logits", 1, BINARY),
+    # bce_with_logits_grad
+    grad_agrees_with_torch(
+        "bce_with_logits", "The gradient is (sigmoid(z) - y) / N: prediction minus target, averaged.", 3, BINARY
+    ),
+    grad_matches_central_differences(
+        "bce_with_logits", "Differentiate max(z, 0) - z y + log(1 + exp(-|z|)) for z > 0 and z < 0.", 2, BINARY_MODERATE
+    ),
+    agrees_with_reference("bce_with_logits_grad", "Use a stable sigmoid, written with exp(-|z|).", 2, BINARY),
+    stable_for_large_inputs("bce_with_logits_grad", STABILITY_HINT, 1, BINARY_LARGE),
+    keeps_shape_and_dtype("bce_with_logits_grad", 1, BINARY_ANY_DTYPE),
+    leaves_input_unchanged("bce_with_logits_grad", 1, BINARY),
+    # cross_entropy
+    agrees_with_torch(
+        "cross_entropy",
+        "cross_entropy",
+        "The mean over the rows of -log softmax(logits)[i, labels[i]]: logits are not probabilities.",
+        3,
+        LOGITS,
+    ),
+    value_agrees_with_reference("cross_entropy", "Softmax along each row (axis 1), then pick its label.", 2, LOGITS),
+    number_stable_for_large_inputs("cross_entropy", STABILITY_HINT, 1, LOGITS_LARGE),
+    mean_over_the_batch("cross_entropy", 1, LOGITS),
+    returns_one_number("cross_entropy", 1, LOGITS),
+    leaves_input_unchanged("cross_entropy", 1, LOGITS),
+    as_fast_as_reference("cross_entropy", _large_logits, LOOP_HINT, 1),
+    # cross_entropy_grad
+    grad_agrees_with_torch(
+        "cross_entropy", "(softmax(logits) - onehot(labels)) / n, with n the number of rows.", 3, LOGITS
+    ),
+    grad_matches_central_differences(
+        "cross_entropy", "Each row's gradient is its softmax minus the one-hot label, over n.", 2, LOGITS_MODERATE
+    ),
+    agrees_with_reference("cross_entropy_grad", "Divide by the number of rows, not of elements.", 2, LOGITS),
+    stable_for_large_inputs("cross_entropy_grad", STABILITY_HINT, 1, LOGITS_LARGE),
+    keeps_shape_and_dtype("cross_entropy_grad", 1, LOGITS_ANY_DTYPE),
+    leaves_input_unchanged("cross_entropy_grad", 1, LOGITS),
+    # numerical_gradient
+    agrees_with(
+        "numerical_gradient",
+        "agrees_with_analytic_gradient",
+        "numerical_gradient of f(x) = sum(c sin(x)) agrees with c cos(x), for x of any shape",
+        "For each index j: (f(x + eps e_j) - f(x - eps e_j)) / (2 eps), with x restored in between.",
+        3,
+        SINES,
+        lambda calls, ex: _gradient_of_sines(ex),
+        tolerance=NUMERICAL_TOLERANCE,
+    ),
+    agrees_with(
+        "numerical_gradient",
+        "central_differences_with_eps",
+        "numerical_gradient takes central differences with the eps it is given: exact on cubics",
+        "Step eps both ways, (f(x + eps) - f(x - eps)) / (2 eps): a one-sided difference is far less "
+        "accurate, and eps is an argument.",
+        2,
+        CUBES,
+        lambda calls, ex: _differences_of_cubes(ex),
+        tolerance=Tolerance(rtol=1e-7, atol=1e-8),
+    ),
+    numerical_gradient_of_float32,
+    numerical_gradient_shape,
+    leaves_input_unchanged("numerical_gradient", 1, st.one_of(SINES, SINES_FLOAT32)),
+    value_agrees_with_reference(
+        "numerical_gradient",
+        "Perturb one coordinate at a time, by eps each way.",
+        2,
+        SINES_ANY_EPS,
+        NUMERICAL_TOLERANCE,
+    ),
+    # relative_error
+    value_agrees_with(
+        "relative_error",
+        "agrees_with_formula",
+        "relative_error agrees with max(|a - b| / maximum(1e-8, |a| + |b|))",
+        "Elementwise |a - b| / maximum(1e-8, |a| + |b|), then the largest value.",
+        3,
+        ERROR_PAIRS,
+        lambda calls, ex: _relative_error(ex["a"], ex["b"]),
+    ),
+    value_agrees_with_reference("relative_error", "Take the maximum, not the mean.", 2, ERROR_PAIRS),
+    relative_error_of_equal_arrays,
+    relative_error_is_symmetric,
+    relative_error_at_most_one,
+    returns_one_number("relative_error", 1, ERROR_PAIRS),
+    # mlp_loss_and_grads
+    mlp_agrees_with_torch(
+        "agrees_with_torch_loss",
+        "the loss agrees with torch.nn.functional.cross_entropy of the same MLP",
+        "Hidden layers g(h @ W + b), a linear last layer, then the mean of -log softmax at each label.",
+        0,
+    ),
+    mlp_agrees_with_torch(
+        "agrees_with_torch_autograd",
+        "grads agree with torch.autograd for every activation, depth and width",
+        "Check each layer: dW = h_prev.T @ delta, db = delta summed over the rows, and the activation's "
+        "derivative taken at the pre-activation z.",
+        1,
+    ),
+    mlp_grads_match_central_differences,
+    value_agrees_with_reference(
+        "mlp_loss_and_grads", "Compare one layer at a time.", 1, MLPS, names=("the loss", "grads")
+    ),
+    mlp_unchanged_when(
+        "batch_invariant",
+        "the batch is stacked on itself",
+        "The loss is a mean over the examples; its gradients are too (delta is divided by n).",
+        _stacked,
+    ),
+    mlp_unchanged_when(
+        "permutation_invariant",
+        "the examples are permuted",
+        "The order of the examples cannot matter: reduce over the rows (axis 0) for db.",
+        _permuted,
+    ),
+    leaves_nested_input_unchanged("mlp_loss_and_grads", 1, MLPS),
+    as_fast_as_reference("mlp_loss_and_grads", _large_mlp, LOOP_HINT, 1),
+    # gradient_descent
+    value_agrees_with(
+        "gradient_descent",
+        "agrees_with_torch_sgd",
+        "gradient_descent's iterates agree with torch.optim.SGD on a quadratic bowl",
+        "w <- w - lr * grad(w), and every iterate kept.",
+        3,
+        BOWLS,
+        lambda calls, ex: torch_sgd_path(ex),
+    ),
+    bowl_property(
+        "returns_every_iterate",
+        "gradient_descent returns steps + 1 float64 iterates of w0's shape, w0 first, for any shape of w0",
+        "np.empty((steps + 1, *w0.shape)) has room for every iterate; row 0 is w0.",
+        ANY_SHAPE_BOWLS,
+        _first_is_w0,
+        gated=True,
+    ),
+    bowl_property(
+        "zero_lr_changes_nothing",
+        "with lr = 0 every iterate is w0",
+        "The step is lr * grad(w) and nothing else.",
+        STANDING_STILL,
+        _never_moves,
+        gated=True,  # standing still keeps it
+    ),
+    bowl_property(
+        "descends_below_2_over_L",
+        "with lr < 2/L on a convex quadratic, f(w) goes down at every step",
+        "Step against the gradient, with the gradient at the current w.",
+        DESCENDING,
+        _descends,
+        gated=True,  # standing still keeps it
+    ),
+    bowl_property(
+        "converges_to_the_minimum",
+        "with lr around 1/L, 400 steps reach the closed-form minimum A^-1 b",
+        "Keep stepping with the same lr: no decay, no early stop.",
+        CONVERGING,
+        _converges,
+        establishes_correctness=True,  # the closed-form minimum
+    ),
+    bowl_property(
+        "diverges_above_2_over_L",
+        "with lr > 2/L, the iterates move away from the minimum (too large a learning rate diverges)",
+        "Plain gradient descent has no safety net: do not clip, normalise or decay the step.",
+        DIVERGING,
+        _diverges,  # neither establishing nor gated: no trivial function blows up
+    ),
+    leaves_input_unchanged("gradient_descent", 1, BOWLS),
+    value_agrees_with_reference(
+        "gradient_descent", "Row t + 1 is row t minus lr times the gradient at row t.", 1, BOWLS
+    ),
+    # sgd_momentum_step
+    momentum_agrees_with_torch,
+    momentum_special_case(
+        "beta_zero_is_gradient_descent",
+        "beta = 0 is a plain gradient step",
+        "With beta = 0 the velocity is dw.",
+        "beta",
+    ),
+    momentum_special_case(
+        "zero_lr_changes_nothing",
+        "lr = 0 leaves w where it is",
+        "Only lr * v moves w; the velocity itself still accumulates.",
+        "lr",
+    ),
+    value_agrees_with_reference(
+        "sgd_momentum_step", "v = beta * v + dw first, then w - lr * v.", 2, MOMENTUM_STEPS, names=("w", "v")
+    ),
+    optimizer_shapes("sgd_momentum_step", ("w", "v"), MOMENTUM_STEPS),
+    leaves_nested_input_unchanged("sgd_momentum_step", 1, MOMENTUM_STEPS),
+    # adam_step
+    adam_agrees_with_torch,
+    adam_first_step,
+    adam_with_zero_lr,
+    value_agrees_with_reference(
+        "adam_step", "eps is added after the square root.", 2, ADAM_STEPS, names=("w", "m", "v")
+    ),
+    optimizer_shapes("adam_step", ("w", "m", "v"), ADAM_STEPS),
+    leaves_nested_input_unchanged("adam_step", 1, ADAM_STEPS),
+    # minibatch_sgd
+    minibatch_full_batch,
+    minibatch_uses_every_example,
+    minibatch_steps,
+    minibatch_epoch_losses,
+    minibatch_shuffles,
+    minibatch_uses_its_rng,
+    leaves_nested_input_unchanged("minibatch_sgd", 1, MINI_BATCH_RUNS),
+)
+
+ASSIGNMENT = Assignment(
+    id="03_gradient_descent",
+    notebook="gradient_descent.ipynb",
+    properties=PROPERTIES,
+    preload=("numpy",),
+    dtypes={
+        "mse_loss": "number",
+        "mse_loss_grad": "input",
+        "bce_with_logits": "number",
+        "bce_with_logits_grad": "input",
+        "cross_entropy": "number",
+        "cross_entropy_grad": "input",
+        "numerical_gradient": "float64",
+        "relative_error": "number",
+        "mlp_loss_and_grads": "input",
+        "gradient_descent": "input",
+        "sgd_momentum_step": "input",
+        "adam_step": "input",
+        "minibatch_sgd": "input",
+    },
+)

@@ -1,0 +1,1073 @@
+"""The property catalogue of ``04_regularization`` (contract: docs/CURRICULUM.md, section 04).
+
+Public properties compare with outside references (NumPy's ``vander``, scikit-learn's ``Ridge``), with
+the contract's formulas evaluated here, with expected outputs stored for fixed inputs, and with
+invariants. ``dropout_forward`` is random and the contract does not fix how a student draws random
+numbers, so its properties are statistical (binomial bounds six standard errors wide, on seeds drawn by
+Hypothesis) and structural (the returned mask explains the output exactly); none asks for the
+reference's random stream. Hidden properties compare with the reference and time
+``polynomial_features``, the one function here whose lesson is vectorisation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograder.exercises import strategies as draw
+from autograder.exercises.common import (
+    DERIVATIVE_TOLERANCE,
+    Example,
+    agrees_with,
+    agrees_with_nested,
+    agrees_with_reference,
+    agrees_with_reference_nested,
+    array_part,
+    as_fast_as_reference,
+    central_differences,
+    drawn_property,
+    in_order,
+    leaves_nested_input_unchanged,
+    parts_of,
+    result_of,
+    result_under_errstate,
+    scalar_of,
+)
+from autograder.grading.calls import Calls
+from autograder.grading.catalogue import Assignment, Property
+from autograder.grading.checks import (
+    DTYPE_HINTS,
+    PropertyFailure,
+    Tolerance,
+    assert_close,
+    assert_finite,
+    describe,
+    observed_dtype,
+    tolerance_for,
+)
+from autograder.sandbox.protocol import NamedCallable, NumpyScalar
+
+FLOAT64 = tolerance_for(np.dtype(np.float64))
+Params = list[tuple[np.ndarray, np.ndarray]]
+
+
+# --- polynomial_features ------------------------------------------------------------------------
+
+
+def _polynomial_examples(min_degree: int = 0) -> st.SearchStrategy[Example]:
+    inputs = st.integers(1, 8).flatmap(lambda n: draw.float64_arrays((n,), 3.0))
+    return st.fixed_dictionaries({"x": inputs, "degree": st.integers(min_degree, 8)}).map(in_order("x", "degree"))
+
+
+def _vander(example: Example) -> np.ndarray:
+    return np.vander(example["x"], example["degree"] + 1, increasing=True)
+
+
+def _polynomial_shape(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        got, x = result_of(calls, example), example["x"]
+        want = (x.shape[0], example["degree"] + 1)
+        if got.shape != want:
+            raise PropertyFailure(
+                f"polynomial_features returned shape {got.shape} for {want[0]} inputs and degree "
+                f"{example['degree']}; expected {want}"
+            )
+        if got.dtype != x.dtype:
+            raise PropertyFailure(
+                f"polynomial_features returned dtype {got.dtype} for x of dtype {x.dtype}",
+                observed=observed_dtype(got.dtype, x.dtype),
+            )
+
+    return Property(
+        "polynomial_features",
+        "returns_the_right_shape_and_dtype",
+        "polynomial_features returns shape (n, degree + 1), of x's float dtype",
+        "Degree D has D + 1 coefficients: the powers 0, 1, ..., D.",
+        points,
+        True,
+        draw.in_float_dtypes(_polynomial_examples()),
+        test,
+        gated=True,
+        hints=DTYPE_HINTS,
+    )
+
+
+def _first_column_is_ones(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        got = result_of(calls, example)
+        if got.ndim != 2 or got.shape[1] == 0:
+            raise PropertyFailure(f"polynomial_features returned shape {got.shape}; expected a 2-D design matrix")
+        ones = np.ones(got.shape[0])
+        assert_close(got[:, 0], ones, FLOAT64, "column 0 of polynomial_features is not x**0 = 1")
+
+    return Property(
+        "polynomial_features",
+        "first_column_is_ones",
+        "column 0 of polynomial_features is x**0 = 1 (the intercept), then increasing powers",
+        "Column k holds x**k, starting at k = 0; the intercept column comes first.",
+        points,
+        True,
+        _polynomial_examples(min_degree=1),
+        test,
+        gated=True,  # a constant 1 keeps it
+    )
+
+
+def _many_inputs(rng: np.random.Generator) -> list[Any]:
+    # Few powers of many inputs: a loop over the inputs pays per row, while x[:, None] ** powers pays per
+    # entry, so a low degree keeps the two far apart (about 6x at degree 2, 3x at degree 12).
+    return [rng.uniform(-1.0, 1.0, 1 << 17), 2]
+
+
+POLYNOMIAL = _polynomial_examples()
+
+POLYNOMIAL_PROPERTIES: tuple[Property, ...] = (
+    agrees_with(
+        "polynomial_features",
+        "agrees_with_numpy",
+        "polynomial_features agrees with numpy.vander(x, degree + 1, increasing=True)",
+        "Row i is (1, x_i, x_i**2, ..., x_i**degree).",
+        4,
+        POLYNOMIAL,
+        lambda calls, example: _vander(example),
+    ),
+    agrees_with_reference("polynomial_features", "Check degree 0 and negative inputs.", 2, POLYNOMIAL),
+    _polynomial_shape(1),
+    _first_column_is_ones(1),
+    leaves_nested_input_unchanged(
+        "polynomial_features",
+        1,
+        POLYNOMIAL,
+        "Setting x.shape or x /= ... changes the caller's array; x[:, None] is a new view that leaves it alone.",
+    ),
+    as_fast_as_reference(
+        "polynomial_features",
+        _many_inputs,
+        "A Python loop over the inputs is slow: broadcast a column of inputs against a row of powers.",
+        1,
+    ),
+)
+
+
+# --- l2_penalty and l2_penalty_grads ------------------------------------------------------------
+
+LAMBDAS = st.one_of(st.sampled_from([0.0, 1e-3, 0.1, 0.5, 1.0, 3.0]), st.floats(0.0, 10.0))
+POSITIVE_LAMBDAS = st.one_of(st.sampled_from([1e-3, 0.1, 0.5, 1.0, 3.0]), st.floats(0.01, 10.0))
+
+
+def _l2_examples(lams: st.SearchStrategy[float] = LAMBDAS, min_layers: int = 1) -> st.SearchStrategy[Example]:
+    widths = st.lists(st.integers(1, 5), min_size=min_layers + 1, max_size=4)
+    params = widths.flatmap(lambda w: draw.network_params(w, 10.0))
+    return st.fixed_dictionaries({"params": params, "lam": lams}).map(in_order("params", "lam"))
+
+
+def _penalty(params: Params, lam: float) -> float:
+    return float(lam / 2 * sum(np.sum(np.square(W)) for W, _ in params))
+
+
+def _penalty_relation(
+    name: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example], check: Callable[..., None]
+) -> Property:
+    """A property relating ``l2_penalty`` on several inputs: ``check(penalty, example)`` raises on a failure,
+    where ``penalty(params, lam)`` calls the student's function."""
+
+    def test(calls: Calls, example: Example) -> None:
+        def penalty(params: Params, lam: float) -> float:
+            return scalar_of(calls.student(params, lam), "l2_penalty")
+
+        check(penalty, example)
+
+    # Relations between calls: a zero function keeps every one of them.
+    return Property("l2_penalty", name, says, hint, points, True, examples, test, gated=True)
+
+
+def _check_ignores_biases(penalty: Callable[[Params, float], float], example: Example) -> None:
+    params, lam = example["params"], example["lam"]
+    moved = [(W, b * -3.0 + 1.0) for W, b in params]
+    before, after = penalty(params, lam), penalty(moved, lam)
+    assert_close(np.asarray(after), np.asarray(before), FLOAT64, "changing only the biases changed l2_penalty")
+
+
+def _check_zero_at_zero(penalty: Callable[[Params, float], float], example: Example) -> None:
+    got = penalty(example["params"], 0.0)
+    assert_close(np.asarray(got), np.asarray(0.0), FLOAT64, "l2_penalty with lam = 0 is not 0")
+
+
+def _check_sums_over_layers(penalty: Callable[[Params, float], float], example: Example) -> None:
+    params, lam = example["params"], example["lam"]
+    whole = penalty(params, lam)
+    layer_by_layer = sum(penalty([layer], lam) for layer in params)
+    assert_close(
+        np.asarray(whole),
+        np.asarray(layer_by_layer),
+        FLOAT64,
+        "l2_penalty of the network differs from the sum of l2_penalty over its layers",
+    )
+
+
+L2 = _l2_examples()
+
+L2_PENALTY_PROPERTIES: tuple[Property, ...] = (
+    agrees_with_nested(
+        "l2_penalty",
+        "agrees_with_formula",
+        "l2_penalty is lam / 2 times the sum of the squared weights of every layer",
+        "lam / 2 * sum over layers of ||W||_F**2, returned as one number.",
+        3,
+        L2,
+        lambda calls, example: _penalty(example["params"], example["lam"]),
+    ),
+    agrees_with_reference_nested("l2_penalty", "Check a network of several layers with lam = 0.5.", 2, L2),
+    _penalty_relation(
+        "ignores_biases",
+        "changing the biases does not change l2_penalty",
+        "Biases only shift a unit's output; the penalty is on the weights W alone.",
+        2,
+        _l2_examples(POSITIVE_LAMBDAS),
+        _check_ignores_biases,
+    ),
+    _penalty_relation(
+        "zero_at_zero_lambda",
+        "l2_penalty is 0 when lam = 0",
+        "lam is the strength of the penalty: with lam = 0 there is no penalty at all.",
+        1,
+        L2,
+        _check_zero_at_zero,
+    ),
+    _penalty_relation(
+        "sums_over_layers",
+        "l2_penalty of a network is the sum of the penalties of its layers",
+        "Add up the squared weights of every layer, not just one: accumulate with +=, or sum a generator.",
+        1,
+        _l2_examples(POSITIVE_LAMBDAS, min_layers=2),
+        _check_sums_over_layers,
+    ),
+    leaves_nested_input_unchanged("l2_penalty", 1, L2),
+)
+
+
+def _grad_pairs(calls: Calls, example: Example) -> list[tuple[Any, ...]]:
+    """The student's gradients as a list of ``(dW, db)`` items, one per layer, or a failure."""
+    got = calls.student(*example.values())
+    layers = len(example["params"])
+    if not isinstance(got, (list, tuple)) or len(got) != layers:
+        raise PropertyFailure(
+            f"l2_penalty_grads returned {describe(got)}; expected a list of {layers} (dW, db) tuples, one per layer"
+        )
+    return [parts_of(pair, ("dW", "db"), "l2_penalty_grads") for pair in got]
+
+
+def _loose(value: Any, what: str) -> np.ndarray:
+    """A gradient part as an array; a plain number is accepted here (the shape is another property's concern)."""
+    if isinstance(value, NumpyScalar):
+        return value.value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return np.asarray(float(value))
+    return array_part(value, "l2_penalty_grads", what)
+
+
+def _grads_property(
+    name: str,
+    says: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    check: Callable[..., None],
+    **flags: bool,
+) -> Property:
+    """A property of ``l2_penalty_grads``: ``check(layer, W, b, dW, db, lam)`` raises on a failure.
+
+    ``flags`` (``establishes_correctness``, ``gated``) are :func:`drawn_property`'s."""
+
+    def test(calls: Calls, example: Example) -> None:
+        for layer, ((W, b), (dW, db)) in enumerate(zip(example["params"], _grad_pairs(calls, example), strict=True)):
+            check(layer, W, b, dW, db, example["lam"])
+
+    return drawn_property("l2_penalty_grads", name, says, hint, points, examples, **flags)(test)
+
+
+def _check_weight_grads(layer: int, W: np.ndarray, b: np.ndarray, dW: Any, db: Any, lam: float) -> None:
+    assert_close(_loose(dW, f"dW of layer {layer}"), lam * W, FLOAT64, f"dW of layer {layer} is not lam * W")
+
+
+def _check_zero_bias_grads(layer: int, W: np.ndarray, b: np.ndarray, dW: Any, db: Any, lam: float) -> None:
+    got = _loose(db, f"db of layer {layer}")
+    if np.any(got != 0):
+        raise PropertyFailure(f"db of layer {layer} is not zero: the penalty does not depend on the biases", got=got)
+
+
+def _check_central_differences(layer: int, W: np.ndarray, b: np.ndarray, dW: Any, db: Any, lam: float) -> None:
+    # The penalty is a sum of one term lam / 2 * w**2 per weight, so its partial derivatives are those of
+    # the terms: differencing each term alone avoids the rounding of the whole sum.
+    numerical_dW = central_differences(lambda w: lam / 2 * np.square(w), W)
+    assert_close(
+        _loose(dW, f"dW of layer {layer}"),
+        numerical_dW,
+        DERIVATIVE_TOLERANCE,
+        f"dW of layer {layer} disagrees with central differences of the penalty",
+    )
+    assert_close(
+        _broadcast(_loose(db, f"db of layer {layer}"), b.shape),
+        np.zeros_like(b),
+        DERIVATIVE_TOLERANCE,
+        f"db of layer {layer} disagrees with central differences of the penalty",
+    )
+
+
+def _broadcast(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``value`` (a plain 0 is fine here) spread to ``shape``; the shape is another property's concern."""
+    try:
+        return np.broadcast_to(value, shape)
+    except ValueError:
+        raise PropertyFailure(f"a gradient of shape {value.shape} where {shape} was expected", got=value) from None
+
+
+def _check_shapes(layer: int, W: np.ndarray, b: np.ndarray, dW: Any, db: Any, lam: float) -> None:
+    for name, got, like in (("dW", dW, W), ("db", db, b)):
+        part = array_part(got, "l2_penalty_grads", f"{name} of layer {layer}")
+        if part.shape != like.shape or part.dtype != like.dtype:
+            raise PropertyFailure(
+                f"{name} of layer {layer} has shape {part.shape} and dtype {part.dtype}; expected the shape "
+                f"{like.shape} and dtype {like.dtype} of its parameter",
+                observed=observed_dtype(part.dtype, like.dtype) if part.shape == like.shape else None,
+            )
+
+
+L2_GRADS_PROPERTIES: tuple[Property, ...] = (
+    _grads_property(
+        "agrees_with_formula",
+        "l2_penalty_grads gives dW = lam * W for every layer",
+        "Differentiate lam / 2 * w**2 with respect to w.",
+        3,
+        L2,
+        _check_weight_grads,
+        establishes_correctness=True,
+    ),
+    agrees_with_reference_nested("l2_penalty_grads", "Check several layers, and look at what you return for b.", 2, L2),
+    _grads_property(
+        "matches_central_differences",
+        "l2_penalty_grads agrees with central differences of the penalty lam / 2 * sum ||W||**2",
+        "The 1/2 in the penalty cancels the 2 of the derivative of w**2.",
+        2,
+        L2,
+        _check_central_differences,
+        establishes_correctness=True,  # the grader's own penalty, not the student's
+    ),
+    _grads_property(
+        "zero_bias_gradients",
+        "l2_penalty_grads gives db = 0: biases are not penalized",
+        "The penalty does not contain b, so its derivative with respect to b is zero.",
+        1,
+        L2,
+        _check_zero_bias_grads,
+        gated=True,  # a zero function keeps it
+    ),
+    dataclasses.replace(
+        _grads_property(
+            "shaped_like_params",
+            "l2_penalty_grads returns a (dW, db) pair of arrays shaped like each (W, b), of its float dtype",
+            "Return one tuple per layer, with arrays of the same shapes as W and b (np.zeros_like helps).",
+            1,
+            draw.in_float_dtypes(L2),
+            _check_shapes,
+            gated=True,
+        ),
+        hints=DTYPE_HINTS,
+    ),
+    leaves_nested_input_unchanged("l2_penalty_grads", 1, L2),
+)
+
+
+# --- ridge_fit ----------------------------------------------------------------------------------
+
+RIDGE_LAMBDAS = st.one_of(st.sampled_from([0.1, 1.0, 10.0]), st.floats(0.1, 100.0))
+RIDGE_TOLERANCE = Tolerance(rtol=1e-6, atol=1e-8)
+HUGE_LAMBDA = 1e9
+
+
+@st.composite
+def _ridge_examples(draw_from: st.DrawFn, lams: st.SearchStrategy[float] = RIDGE_LAMBDAS) -> Example:
+    """``X: (n, p)`` with column 0 all ones, ``y: (n,)`` and ``lam``.
+
+    n < p happens: with lam > 0 ridge still has a unique solution.
+    """
+    n, p = draw_from(st.integers(1, 8)), draw_from(st.integers(1, 4))
+    features, y = draw_from(draw.float64_blocks([(n, p - 1), (n,)], 3.0))
+    return {"X": np.column_stack([np.ones(n), features]), "y": y, "lam": draw_from(lams)}
+
+
+def _sklearn_ridge(example: Example) -> np.ndarray:
+    """scikit-learn's ``Ridge`` with an intercept, fitted on the columns after the intercept column."""
+    X, y, lam = example["X"], example["y"], example["lam"]
+    if X.shape[1] == 1:  # only the intercept: the best constant is the mean
+        return np.array([np.mean(y)])
+    from sklearn.linear_model import Ridge
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = Ridge(alpha=lam, fit_intercept=True).fit(X[:, 1:], y)
+    return np.concatenate([[model.intercept_], model.coef_])
+
+
+def _ridge_shape(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        got = result_of(calls, example)
+        want = (example["X"].shape[1],)
+        if got.shape != want:
+            raise PropertyFailure(f"ridge_fit returned shape {got.shape} for X: {example['X'].shape}; expected {want}")
+
+    return Property(
+        "ridge_fit",
+        "returns_the_right_shape",
+        "ridge_fit returns w of shape (p,), one weight per column of X",
+        "Keep y one-dimensional: (p, n) @ (n,) gives (p,).",
+        points,
+        True,
+        _ridge_examples(),
+        test,
+        gated=True,
+    )
+
+
+def _shift_moves_only_intercept(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        shift = example["shift"]
+        unshifted = {name: value for name, value in example.items() if name != "shift"}
+        w = result_of(calls, unshifted)
+        if w.ndim != 1:
+            raise PropertyFailure(f"ridge_fit returned shape {w.shape}; expected a vector of weights")
+        shifted = result_of(calls, {**unshifted, "y": example["y"] + shift})
+        assert_close(
+            shifted,
+            w + shift * (np.arange(w.shape[0]) == 0),
+            Tolerance(rtol=1e-6, atol=1e-7),
+            f"ridge_fit(X, y + {shift:g}) is not ridge_fit(X, y) with {shift:g} added to the intercept w[0]",
+        )
+
+    examples = st.tuples(_ridge_examples(), st.sampled_from([-3.0, 0.5, 10.0])).map(
+        lambda pair: {**pair[0], "shift": pair[1]}
+    )
+    return Property(
+        "ridge_fit",
+        "shift_moves_only_intercept",
+        "adding a constant to y moves only the intercept w[0], by that constant",
+        "An unpenalized intercept absorbs any constant shift of y for free; a penalized one cannot.",
+        points,
+        True,
+        examples,
+        test,
+        gated=True,  # predicting mean(y) with zero weights keeps it
+    )
+
+
+def _huge_lambda_keeps_only_intercept(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        got = result_of(calls, example)
+        want = np.zeros(example["X"].shape[1])
+        want[0] = np.mean(example["y"])
+        assert_close(
+            got,
+            want,
+            Tolerance(rtol=1e-5, atol=1e-5),
+            f"with lam = {HUGE_LAMBDA:g}, ridge_fit should be close to (mean(y), 0, ..., 0)",
+        )
+
+    return Property(
+        "ridge_fit",
+        "huge_lambda_leaves_the_mean",
+        "with a huge lam, every weight but the intercept is 0 and the intercept is mean(y)",
+        "As lam grows the penalized weights shrink to 0; the unpenalized intercept then fits the best constant.",
+        points,
+        True,
+        _ridge_examples(st.just(HUGE_LAMBDA)),
+        test,
+        gated=True,  # predicting mean(y) with zero weights keeps it
+    )
+
+
+RIDGE = _ridge_examples()
+
+RIDGE_PROPERTIES: tuple[Property, ...] = (
+    agrees_with(
+        "ridge_fit",
+        "agrees_with_sklearn",
+        "ridge_fit agrees with sklearn.linear_model.Ridge(alpha=lam) with an intercept",
+        "Solve (X^T X + lam * D) w = X^T y, where D is the identity with D[0, 0] = 0.",
+        3,
+        RIDGE,
+        lambda calls, example: _sklearn_ridge(example),
+        tolerance=RIDGE_TOLERANCE,
+    ),
+    agrees_with_reference("ridge_fit", "Try X with a single row, and with more columns than rows.", 2, RIDGE),
+    _shift_moves_only_intercept(2),
+    _huge_lambda_keeps_only_intercept(1),
+    _ridge_shape(1),
+    leaves_nested_input_unchanged(
+        "ridge_fit", 1, RIDGE, "y -= y.mean() or X[:, 0] = 0 change the caller's arrays; make centred copies instead."
+    ),
+)
+
+
+# --- dropout_forward and dropout_backward -------------------------------------------------------
+
+PROBABILITIES = st.one_of(st.sampled_from([0.1, 0.25, 0.5, 0.8]), st.floats(0.01, 0.99))
+ANY_SHAPE = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=6).flatmap(
+    lambda shape: draw.float64_arrays(shape, 10.0)
+)
+
+
+def _dropout_examples(
+    x: st.SearchStrategy[np.ndarray] = ANY_SHAPE,
+    p: st.SearchStrategy[float] = PROBABILITIES,
+    training: st.SearchStrategy[bool] | None = None,
+) -> st.SearchStrategy[Example]:
+    """``(x, p, rng, training)``; without a ``training`` strategy it is left out or True (training mode)."""
+    required = {"x": x, "p": p, "rng": draw.generators()}
+    if training is None:
+        examples = st.fixed_dictionaries(required, optional={"training": st.just(True)})
+    else:
+        examples = st.fixed_dictionaries({**required, "training": training})
+    return examples.map(in_order("x", "p", "rng", "training"))
+
+
+def _out_and_mask(
+    calls: Calls, example: Example, errstate: bool = False, repeat: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    answer = calls.student(*example.values(), errstate=errstate, repeat=repeat)
+    out, mask = parts_of(answer, ("out", "mask"), "dropout_forward")
+    out = array_part(out, "dropout_forward", "out")
+    mask = array_part(mask, "dropout_forward", "mask")
+    x = example["x"]
+    for name, part in (("out", out), ("mask", mask)):
+        if part.shape != x.shape:
+            raise PropertyFailure(f"dropout_forward returned {name} of shape {part.shape} for x of shape {x.shape}")
+    return out, mask.astype(bool)
+
+
+def _dropout_property(
+    name: str,
+    says: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    check: Callable[..., None],
+    errstate: bool = False,
+    **flags: bool,
+) -> Property:
+    """A property of ``dropout_forward``: ``check(out, kept, example)`` raises on a failure.
+
+    ``flags`` (``establishes_correctness``, ``gated``) are :func:`drawn_property`'s."""
+
+    def test(calls: Calls, example: Example) -> None:
+        out, kept = _out_and_mask(calls, example, errstate)
+        check(out, kept, example)
+
+    return drawn_property("dropout_forward", name, says, hint, points, examples, **flags)(test)
+
+
+def _check_mask_explains_output(out: np.ndarray, kept: np.ndarray, example: Example) -> None:
+    x, p = example["x"], example["p"]
+    assert_close(out, x * kept / (1 - p), FLOAT64, "out is not x * mask / (1 - p) for the mask returned")
+
+
+def _check_mask_is_boolean(calls: Calls, example: Example) -> None:
+    _, mask = parts_of(calls.student(*example.values()), ("out", "mask"), "dropout_forward")
+    mask = array_part(mask, "dropout_forward", "mask")
+    if mask.dtype != np.bool_ or mask.shape != example["x"].shape:
+        raise PropertyFailure(
+            f"the mask has dtype {mask.dtype} and shape {mask.shape}; expected booleans shaped like x "
+            f"{example['x'].shape} (True = kept)",
+            got=mask,
+        )
+
+
+def _check_identity(out: np.ndarray, kept: np.ndarray, example: Example) -> None:
+    assert_close(out, example["x"], FLOAT64, "dropout_forward changed x where it must be the identity")
+    if not np.all(kept):
+        raise PropertyFailure("the mask drops units where dropout must be the identity (expected all True)", got=kept)
+
+
+def _check_all_dropped(out: np.ndarray, kept: np.ndarray, example: Example) -> None:
+    assert_finite(out, "dropout_forward with p = 1")
+    assert_close(out, np.zeros_like(example["x"]), FLOAT64, "dropout_forward with p = 1 is not all zeros")
+    if np.any(kept):
+        raise PropertyFailure("with p = 1 the mask keeps units (expected all False)", got=kept)
+
+
+# Statistical properties: at least 2000 units, so the binomial bounds are tight.
+LARGE_X = st.tuples(st.integers(20, 100), st.integers(100, 200), st.sampled_from([-3.0, 0.5, 2.0, 7.0])).map(
+    lambda spec: np.full(spec[:2], spec[2])
+)
+
+
+def _check_mean(out: np.ndarray, kept: np.ndarray, example: Example) -> None:
+    x, p = example["x"], example["p"]
+    units = x.size
+    bound = 6 * np.sqrt(p / (units * (1 - p)))  # the relative standard error of the mean of x * mask / (1 - p)
+    ratio = float(np.mean(out) / np.mean(x))
+    if abs(ratio - 1) > bound:
+        raise PropertyFailure(
+            f"over {units} units of value {x.flat[0]:g} with p = {p:g}, the mean of out is {ratio:.4f} times "
+            f"the mean of x; inverted dropout keeps it within 1 +- {bound:.4f} (six standard errors)"
+        )
+
+
+def _check_fraction(out: np.ndarray, kept: np.ndarray, example: Example) -> None:
+    p, units = example["p"], kept.size
+    dropped = 1 - float(np.mean(kept))
+    bound = 6 * np.sqrt(p * (1 - p) / units)
+    if abs(dropped - p) > bound:
+        raise PropertyFailure(
+            f"the mask drops {dropped:.4f} of {units} units with p = {p:g}; expected p +- {bound:.4f} "
+            "(six standard errors)"
+        )
+
+
+def _uses_the_rng(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        seed = int(example["rng"].args[0])
+        _, first = _out_and_mask(calls, example)
+        _, again = _out_and_mask(calls, example, repeat=1)
+        _, other = _out_and_mask(calls, {**example, "rng": NamedCallable("rng", seed ^ 1)})
+        if not np.array_equal(first, again):
+            raise PropertyFailure("two calls with generators of the same seed returned different masks")
+        if np.array_equal(first, other):
+            raise PropertyFailure("generators of different seeds gave the same mask: the rng argument is not used")
+
+    x = st.tuples(st.integers(8, 16), st.integers(8, 16)).flatmap(lambda shape: draw.float64_arrays(shape, 10.0))
+    return Property(
+        "dropout_forward",
+        "uses_the_rng",
+        "dropout_forward draws its mask from the rng it is given (same seed, same mask)",
+        "All randomness comes from the rng argument (rng.random): not np.random, not a generator of your own.",
+        points,
+        True,
+        _dropout_examples(x=x, p=st.sampled_from([0.3, 0.5])),
+        test,
+        gated=True,  # any use of the rng keeps it, whatever is drawn
+    )
+
+
+DROPOUT = _dropout_examples()
+
+DROPOUT_FORWARD_PROPERTIES: tuple[Property, ...] = (
+    _dropout_property(
+        "mask_explains_output",
+        "dropout_forward's out is x * mask / (1 - p) for the mask it returns",
+        "Inverted dropout scales the kept units by 1 / (1 - p), so that the expected output is x.",
+        2,
+        DROPOUT,
+        _check_mask_explains_output,
+        gated=True,  # checked against the student's own mask: dropping every unit keeps it
+    ),
+    Property(
+        "dropout_forward",
+        "mask_is_boolean",
+        "dropout_forward's mask is a boolean array shaped like x (True = kept)",
+        "Compare the random numbers with p: the comparison already gives booleans. Keep the scale out of the mask.",
+        1,
+        True,
+        DROPOUT,
+        _check_mask_is_boolean,
+        gated=True,
+    ),
+    _dropout_property(
+        "keeps_the_mean",
+        "dropout_forward keeps the mean of x (within a binomial bound)",
+        "Each unit is kept with probability 1 - p; dividing the kept ones by 1 - p restores the mean.",
+        1,
+        _dropout_examples(x=LARGE_X),
+        _check_mean,
+        gated=True,  # returning x itself keeps the mean
+    ),
+    _dropout_property(
+        "drops_a_fraction_p",
+        "dropout_forward drops a fraction of units close to p (within a binomial bound)",
+        "p is the probability of DROPPING a unit: a unit is kept when its random number is at least p.",
+        1,
+        _dropout_examples(x=LARGE_X),
+        _check_fraction,
+        establishes_correctness=True,  # the contract's binomial distribution of the mask
+    ),
+    _dropout_property(
+        "identity_in_evaluation",
+        "dropout_forward with training=False returns x unchanged and a mask of all True",
+        "At evaluation time dropout does nothing: no random units are dropped and nothing is rescaled.",
+        1,
+        _dropout_examples(training=st.just(False)),
+        _check_identity,
+        gated=True,  # returning x itself keeps it
+    ),
+    _dropout_property(
+        "identity_at_p_zero",
+        "dropout_forward with p = 0 returns x unchanged and a mask of all True",
+        "With p = 0 no unit is dropped, and 1 / (1 - 0) = 1.",
+        1,
+        _dropout_examples(p=st.just(0.0)),
+        _check_identity,
+        gated=True,
+    ),
+    _dropout_property(
+        "zeros_at_p_one",
+        "dropout_forward with p = 1 returns zeros and a mask of all False, without dividing by zero",
+        "With p = 1 every unit is dropped; 0 / (1 - 1) is 0 / 0. Handle p = 1 before dividing.",
+        1,
+        _dropout_examples(p=st.just(1.0)),
+        _check_all_dropped,
+        errstate=True,
+        gated=True,  # dropping every unit keeps it
+    ),
+    _uses_the_rng(1),
+    leaves_nested_input_unchanged(
+        "dropout_forward", 1, DROPOUT, "x *= mask or x[~mask] = 0 change the caller's array; compute a new one."
+    ),
+)
+
+
+@st.composite
+def _backward_examples(draw_from: st.DrawFn, p: st.SearchStrategy[float] = PROBABILITIES) -> Example:
+    dout = draw_from(ANY_SHAPE)
+    mask = draw_from(hnp.arrays(np.bool_, dout.shape))
+    return {"dout": dout, "mask": mask, "p": draw_from(p)}
+
+
+def _backward_formula(example: Example) -> np.ndarray:
+    dout, mask, p = example["dout"], example["mask"], example["p"]
+    return np.asarray(dout * mask / (1 - p))
+
+
+def _backward_central_differences(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        dout, mask, p = example["dout"], example["mask"], example["p"]
+        got = result_of(calls, example)
+        # The forward pass with this mask is x -> x * mask / (1 - p), elementwise: its vector-Jacobian
+        # product with dout is dout times its derivative.
+        slope = central_differences(lambda x: x * mask / (1 - p), np.zeros_like(dout))
+        assert_close(
+            got,
+            dout * slope,
+            DERIVATIVE_TOLERANCE,
+            "dropout_backward disagrees with central differences of the forward pass with this mask",
+        )
+
+    return Property(
+        "dropout_backward",
+        "matches_central_differences",
+        "dropout_backward is the gradient of the forward pass with the same mask and scale (central differences)",
+        "The forward pass multiplied each unit by mask / (1 - p): the backward pass multiplies by the same.",
+        points,
+        True,
+        _backward_examples(),
+        test,
+        establishes_correctness=True,  # the grader's own forward pass, not the student's
+    )
+
+
+def _backward_zeros_at_p_one(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        got = result_under_errstate(calls, example, "with p = 1")
+        assert_finite(got, "dropout_backward with p = 1")
+        assert_close(got, np.zeros_like(example["dout"]), FLOAT64, "dropout_backward with p = 1 is not all zeros")
+
+    return Property(
+        "dropout_backward",
+        "zeros_at_p_one",
+        "dropout_backward with p = 1 returns zeros, without dividing by zero",
+        "Nothing was kept, so no gradient flows back; handle p = 1 before dividing by 1 - p.",
+        points,
+        True,
+        _backward_examples(p=st.just(1.0)),
+        test,
+        gated=True,  # a zero function keeps it
+    )
+
+
+BACKWARD = _backward_examples()
+
+DROPOUT_BACKWARD_PROPERTIES: tuple[Property, ...] = (
+    agrees_with(
+        "dropout_backward",
+        "agrees_with_formula",
+        "dropout_backward is dout * mask / (1 - p)",
+        "The gradient flows back through the kept units only, scaled by the same 1 / (1 - p) as the forward pass.",
+        4,
+        BACKWARD,
+        lambda calls, example: _backward_formula(example),
+    ),
+    agrees_with_reference("dropout_backward", "Check a mask with both kept and dropped units.", 2, BACKWARD),
+    _backward_central_differences(2),
+    _backward_zeros_at_p_one(1),
+    leaves_nested_input_unchanged(
+        "dropout_backward", 1, BACKWARD, "dout[~mask] = 0 or dout /= ... change the caller's array."
+    ),
+)
+
+
+# --- early_stopping -----------------------------------------------------------------------------
+
+# Few distinct values, so ties and plateaus are common; and curves of arbitrary floats. The contract bounds no
+# loss, so every curve is drawn at many orders of magnitude (draw.MAGNITUDES): improvements of 1e-6 and losses
+# of 1e12 both occur, and a "best so far" that starts at a number such as 1e5, or an improvement that must
+# exceed a threshold, shows.
+TIED_CURVES = draw.at_any_magnitude(st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0]), min_size=1, max_size=12))
+FLOAT_CURVES = draw.at_any_magnitude(st.lists(st.floats(0.0, 10.0, allow_nan=False), min_size=1, max_size=12))
+DECREASING_CURVES = (
+    draw.at_any_magnitude(st.lists(st.floats(0.0, 10.0, allow_nan=False), min_size=1, max_size=12, unique=True))
+    .map(lambda values: sorted(values, reverse=True))
+    .filter(lambda values: len(set(values)) == len(values))  # a tiny magnitude may round two values to one
+)
+PATIENCES = st.integers(1, 5)
+# The notebook's worked example, and a few more, with the answers the contract gives.
+WORKED_EXAMPLES: tuple[tuple[list[float], int, tuple[int, int]], ...] = (
+    ([3.0, 2.0, 2.0, 2.5, 1.0], 2, (3, 1)),
+    ([1.0, 2.0, 3.0], 5, (2, 0)),
+    ([5.0, 4.0, 3.0], 1, (2, 2)),
+    ([2.0, 2.0, 2.0, 2.0], 3, (3, 0)),
+    ([4.0, 3.0, 3.5, 3.0, 3.2, 1.0], 3, (4, 1)),
+    ([1.0, 0.5, 0.7, 0.6, 0.5, 0.9, 0.4], 2, (3, 1)),
+)
+
+
+def _stopping_examples(curves: st.SearchStrategy[list[float]], as_list: bool = False) -> st.SearchStrategy[Example]:
+    def build(pair: tuple[list[float], int]) -> Example:
+        curve, patience = pair
+        return {"val_losses": list(curve) if as_list else np.array(curve, dtype=np.float64), "patience": patience}
+
+    return st.tuples(curves, PATIENCES).map(build)
+
+
+def _rule(val_losses: Any, patience: int) -> tuple[int, int]:
+    """The contract's early-stopping rule, for the public checks."""
+    losses = np.asarray(val_losses, dtype=np.float64)
+    best = 0
+    for epoch in range(losses.size):
+        if losses[epoch] < losses[best]:
+            best = epoch
+        if epoch - best >= patience:
+            return epoch, best
+    return losses.size - 1, best
+
+
+def _epochs(calls: Calls, example: Example) -> tuple[int, int]:
+    """The student's ``(stop_epoch, best_epoch)`` as two ints, or a failure."""
+    pair = parts_of(calls.student(*example.values()), ("stop_epoch", "best_epoch"), "early_stopping")
+    epochs = []
+    for name, value in zip(("stop_epoch", "best_epoch"), pair, strict=True):
+        number = value.value if isinstance(value, NumpyScalar) else value
+        if isinstance(number, np.ndarray) and number.ndim == 0 and number.dtype.kind in "iu":
+            number = int(number)
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise PropertyFailure(f"early_stopping returned {name} = {value!r}; epochs are integers")
+        epochs.append(number)
+    return epochs[0], epochs[1]
+
+
+def _stopping_property(
+    name: str,
+    says: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    check: Callable[..., None],
+    **flags: bool,
+) -> Property:
+    """A property of ``early_stopping``: ``check(stop, best, losses, patience)`` raises on a failure.
+
+    ``flags`` (``establishes_correctness``, ``gated``) are :func:`drawn_property`'s."""
+
+    def test(calls: Calls, example: Example) -> None:
+        stop, best = _epochs(calls, example)
+        check(stop, best, np.asarray(example["val_losses"], dtype=np.float64), example["patience"])
+
+    made = drawn_property("early_stopping", name, says, hint, points, examples, **flags)(test)
+    return dataclasses.replace(made, hints=STOPPING_HINTS)
+
+
+# What a wrong answer shows, so that the hint fits it: an epoch index off by one, an improvement not taken
+# (a threshold such as min_delta, or a "best so far" that starts at a fixed number), a tie that moved the
+# best epoch, or a stop at the wrong distance from the best epoch.
+EPOCH_INDEX, MISSED_IMPROVEMENT, TIE_MOVED_BEST, WRONG_PATIENCE = (
+    "epoch_index",
+    "missed_improvement",
+    "tie_moved_best",
+    "wrong_patience",
+)
+STOPPING_HINTS = {
+    EPOCH_INDEX: "Epochs count from 0: the first epoch is 0 and the last is len(val_losses) - 1.",
+    MISSED_IMPROVEMENT: "The best epoch moves at every strict decrease of the loss, however small (no min_delta "
+    "or tolerance) and whatever the scale of the losses (start from the first loss, or from infinity, never "
+    "from a number such as 1e5).",
+    TIE_MOVED_BEST: "Only a strict improvement (<, not <=) moves the best epoch: on a tie the earlier epoch stays.",
+    WRONG_PATIENCE: "Stop at the first epoch e with e - best >= patience: count the epochs since the best one.",
+}
+
+
+def _diagnosis(stop: int, best: int, losses: np.ndarray) -> str | None:
+    """What a wrong ``(stop, best)`` shows about its rule (see :data:`STOPPING_HINTS`)."""
+    if not (0 <= stop < losses.size and 0 <= best <= stop):
+        return EPOCH_INDEX
+    lowest = float(np.min(losses[: stop + 1]))
+    if losses[best] > lowest:
+        return MISSED_IMPROVEMENT
+    if best != int(np.argmin(losses[: stop + 1])):
+        return TIE_MOVED_BEST
+    return WRONG_PATIENCE
+
+
+def _check_rule(stop: int, best: int, losses: np.ndarray, patience: int) -> None:
+    want = _rule(losses, patience)
+    if (stop, best) != want:
+        raise PropertyFailure(
+            "early_stopping gave the wrong epochs", want, (stop, best), observed=_diagnosis(stop, best, losses)
+        )
+
+
+def _check_first_of_ties(stop: int, best: int, losses: np.ndarray, patience: int) -> None:
+    first = int(np.argmin(losses[: max(stop, 0) + 1]))
+    if best != first:
+        raise PropertyFailure(
+            f"best_epoch is {best}, but the first epoch with the lowest loss up to stop_epoch {stop} is {first}",
+            first,
+            best,
+            observed=_diagnosis(stop, best, losses),
+        )
+
+
+def _check_waits_patience(stop: int, best: int, losses: np.ndarray, patience: int) -> None:
+    waited = stop - best
+    if waited > patience or (stop < losses.size - 1 and waited != patience):
+        raise PropertyFailure(
+            f"stopped at epoch {stop}, {waited} epochs after the best epoch {best}; with patience {patience} "
+            f"training stops as soon as {patience} epochs have passed without improvement",
+            observed=_diagnosis(stop, best, losses),
+        )
+
+
+def _check_never_triggered(stop: int, best: int, losses: np.ndarray, patience: int) -> None:
+    last = losses.size - 1
+    if (stop, best) != (last, last):
+        raise PropertyFailure(
+            f"every epoch improves, so training never stops early: expected ({last}, {last}), the last epoch",
+            (last, last),
+            (stop, best),
+            observed=_diagnosis(stop, best, losses),
+        )
+
+
+def _worked_examples() -> st.SearchStrategy[Example]:
+    return st.sampled_from(WORKED_EXAMPLES).map(lambda case: {"val_losses": np.array(case[0]), "patience": case[1]})
+
+
+def _check_worked(stop: int, best: int, losses: np.ndarray, patience: int) -> None:
+    want = next(answer for curve, p, answer in WORKED_EXAMPLES if p == patience and np.array_equal(curve, losses))
+    if (stop, best) != want:
+        raise PropertyFailure(
+            "early_stopping gave the wrong epochs on a worked example",
+            want,
+            (stop, best),
+            observed=_diagnosis(stop, best, losses),
+        )
+
+
+def _accepts_a_list(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        from_list = _epochs(calls, example)
+        from_array = _epochs(calls, {**example, "val_losses": np.array(example["val_losses"], dtype=np.float64)})
+        if from_list != from_array:
+            raise PropertyFailure("early_stopping gave other epochs for a list than for the same losses as an array")
+
+    return Property(
+        "early_stopping",
+        "accepts_a_list",
+        "early_stopping accepts a plain Python list of losses (and answers as for an array)",
+        "val_losses may be a list: use len() and indexing, or convert it once with np.asarray.",
+        points,
+        True,
+        _stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES), as_list=True),
+        test,
+        gated=True,  # a constant answers the same for both
+    )
+
+
+STOPPING = _stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES))
+
+EARLY_STOPPING_PROPERTIES: tuple[Property, ...] = (
+    _stopping_property(
+        "agrees_with_rule",
+        "early_stopping follows the contract's rule on drawn loss curves, ties and plateaus included",
+        "Walk through the epochs once, keeping the epoch of the lowest loss so far; stop at the first epoch "
+        "that is patience epochs past it.",
+        3,
+        STOPPING,
+        _check_rule,
+        establishes_correctness=True,
+    ),
+    agrees_with_reference_nested(
+        "early_stopping", "Try curves with plateaus, and patience 1.", 2, STOPPING, ("stop_epoch", "best_epoch")
+    ),
+    _stopping_property(
+        "worked_examples",
+        "early_stopping gives the stored answers on worked examples, the notebook's included",
+        "Work the example [3, 2, 2, 2.5, 1] with patience 2 by hand, epoch by epoch.",
+        1,
+        _worked_examples(),
+        _check_worked,
+        establishes_correctness=True,  # the stored answers
+    ),
+    _stopping_property(
+        "ties_keep_the_first_epoch",
+        "best_epoch is the first epoch of the lowest loss up to stop_epoch (ties keep the earlier epoch)",
+        "Only a strict improvement (<, not <=) moves the best epoch.",
+        1,
+        _stopping_examples(TIED_CURVES),
+        _check_first_of_ties,
+        gated=True,  # always answering (0, 0) keeps it
+    ),
+    _stopping_property(
+        "waits_exactly_patience_epochs",
+        "early stopping triggers exactly patience epochs after the best epoch",
+        "Stop at the first epoch e with e - best >= patience: count the epochs since the best one.",
+        1,
+        _stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES)),
+        _check_waits_patience,
+        gated=True,
+    ),
+    _stopping_property(
+        "runs_to_the_end_if_never_triggered",
+        "when the rule never triggers, stop_epoch is the last epoch, len(val_losses) - 1",
+        "Epochs count from 0, so the last epoch is len(val_losses) - 1.",
+        1,
+        _stopping_examples(DECREASING_CURVES),
+        _check_never_triggered,
+        gated=True,  # always answering the last epoch keeps it
+    ),
+    _accepts_a_list(1),
+)
+
+ASSIGNMENT = Assignment(
+    id="04_regularization",
+    notebook="regularization.ipynb",
+    properties=POLYNOMIAL_PROPERTIES
+    + L2_PENALTY_PROPERTIES
+    + L2_GRADS_PROPERTIES
+    + RIDGE_PROPERTIES
+    + DROPOUT_FORWARD_PROPERTIES
+    + DROPOUT_BACKWARD_PROPERTIES
+    + EARLY_STOPPING_PROPERTIES,
+    preload=("numpy", "matplotlib", "matplotlib.pyplot", "course_lib.datasets"),
+    dtypes={
+        "polynomial_features": "input",
+        "l2_penalty": "number",
+        "l2_penalty_grads": "input",
+        "ridge_fit": "input",
+        "dropout_forward": "input",
+        "dropout_backward": "input",
+        "early_stopping": "integers",
+    },
+)

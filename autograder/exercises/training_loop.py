@@ -1,0 +1,1177 @@
+"""The property catalogue of ``05_training_loop`` (contract: docs/CURRICULUM.md, section 05).
+
+Student code gets models, loaders and optimizers it cannot receive over the wire, so every property
+calls it through a trusted harness (:mod:`autograder.sandbox.torch_harness`) that builds them from a plain,
+drawn ``spec`` inside the worker and sends back plain data: parameters, losses, and what the device audit
+saw. Everything is compared here. Public properties check invariants the harness can observe (the mode
+during each forward pass, where each batch lived, how often the host waited for the device); hidden ones
+run the same harness on the instructor's reference in this process and compare, and time an epoch.
+
+The audit asks student code to use the device ``cpu:0`` and puts the loader's batches on ``cpu`` (the
+host), so a machine with no GPU still proves that batches are moved, and moved once (see the harness).
+Each function is worth 10 points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from autograder.exercises.common import Example
+from autograder.grading.calls import Calls, GraderError
+from autograder.grading.catalogue import Assignment, Property, Timing
+from autograder.grading.checks import PropertyFailure, Tolerance, assert_close
+from autograder.sandbox.callables import resolve_arguments
+from autograder.sandbox.protocol import NamedCallable
+
+Spec = dict[str, Any]
+Report = dict[str, Any]
+
+FLOAT32 = Tolerance(rtol=1e-4, atol=1e-5)  # the same float32 arithmetic, perhaps in another order
+EXACT = Tolerance(rtol=0.0, atol=0.0)
+
+
+# -- running a harness on the student's function and on the reference ------------------------------------
+def harnessed(name: str, spec: Spec) -> NamedCallable:
+    return NamedCallable("torch", name, spec)
+
+
+def student_report(calls: Calls, harness: str, spec: Spec) -> Report:
+    """What the harness saw when it ran the student's function in the worker (untrusted plain data)."""
+    report = calls.student(harness=harnessed(harness, spec))
+    if not isinstance(report, dict):
+        raise PropertyFailure(f"{calls.function} could not be run by the grader's harness")
+    return report
+
+
+def reference_report(calls: Calls, harness: str, spec: Spec) -> Report:
+    """The same harness run here, on the instructor's reference."""
+    if calls.references is None:
+        raise GraderError("this property needs the reference solutions, which are not available")
+    run = resolve_arguments(harnessed(harness, spec))
+    report: Report = run(calls.references.function(calls.function))
+    return report
+
+
+def field(report: Report, key: str, kind: type | tuple[type, ...]) -> Any:
+    """``report[key]`` if it has the expected type; a report is untrusted data, so check before use."""
+    value = report.get(key)
+    if not isinstance(value, kind):
+        raise PropertyFailure(f"the harness's report has no usable {key!r} (got {type(value).__name__})")
+    return value
+
+
+def numbers(report: Report, key: str) -> np.ndarray:
+    values = field(report, key, list)
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise PropertyFailure(f"the harness's report has no usable {key!r}") from None
+
+
+def arrays(report: Report, key: str) -> list[np.ndarray | None]:
+    values = field(report, key, list)
+    if not all(v is None or isinstance(v, np.ndarray) for v in values):
+        raise PropertyFailure(f"the harness's report has no usable {key!r}")
+    return list(values)
+
+
+def same_arrays(got: list[np.ndarray | None], want: list[np.ndarray | None], tolerance: Tolerance, what: str) -> None:
+    """Two lists of parameters (or gradients) agree entry by entry; the message names the first that differs."""
+    if len(got) != len(want):
+        raise PropertyFailure(f"{what}: {len(got)} tensors, expected {len(want)}")
+    for index, (g, w) in enumerate(zip(got, want, strict=True)):
+        if g is None or w is None:
+            if (g is None) != (w is None):
+                state = "None" if g is None else "set"
+                raise PropertyFailure(f"{what}: tensor {index} is {state}, expected {'set' if g is None else 'None'}")
+            continue
+        assert_close(g, w, tolerance, f"{what} (tensor {index}, shape {w.shape})")
+
+
+def check_on_device(report: Report, function: str) -> None:
+    """Everything that reached the model and the loss lived on the requested device."""
+    requested = field(report, "requested", str)
+    for key, what in (("model_inputs", "the model"), ("loss_inputs", "the loss")):
+        places = field(report, key, list)
+        wrong = [place for place in places if place != requested]
+        if wrong:
+            raise PropertyFailure(
+                f"{what} received a tensor on {wrong[0]!s}, but {function} was asked to use {requested} "
+                f"({len(wrong)} of {len(places)} tensors were elsewhere)"
+            )
+    if not field(report, "model_inputs", list):
+        raise PropertyFailure(f"{function} never called the model")
+
+
+# -- drawn specs --------------------------------------------------------------------------------------------
+def model_specs() -> st.SearchStrategy[Spec]:
+    """Small MLPs, often with Dropout and BatchNorm: then training and evaluation modes differ."""
+    return st.fixed_dictionaries(
+        {
+            "d_in": st.integers(2, 6),
+            "hidden": st.lists(st.integers(2, 8), min_size=1, max_size=2),
+            "d_out": st.integers(2, 4),
+            "dropout": st.sampled_from([0.3, 0.0]),
+            "batchnorm": st.booleans(),
+            "seed": st.integers(0, 999),
+        }
+    )
+
+
+def data_specs() -> st.SearchStrategy[Spec]:
+    """Two to four full batches and a shorter last one (of two or more: BatchNorm needs two).
+
+    A shorter last batch is what tells the mean over samples from the mean of the batch means.
+    """
+
+    def build(batch_size: int) -> st.SearchStrategy[Spec]:
+        return st.fixed_dictionaries(
+            {"full": st.integers(2, 4), "rest": st.integers(2, batch_size - 1), "seed": st.integers(0, 999)}
+        ).map(lambda d: {"n": d["full"] * batch_size + d["rest"], "batch_size": batch_size, "seed": d["seed"]})
+
+    return st.integers(4, 8).flatmap(build)
+
+
+OPTIMIZERS = st.sampled_from(
+    [
+        {"name": "sgd", "lr": 0.1, "momentum": 0.0},
+        {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+        {"name": "adam", "lr": 0.01},
+    ]
+)
+
+
+def training_examples(amp: bool | None = False) -> st.SearchStrategy[Example]:
+    """Training specs; ``amp`` fixed, or drawn when ``None``."""
+    amps = st.booleans() if amp is None else st.just(amp)
+    spec = st.fixed_dictionaries(
+        {
+            "model": model_specs(),
+            "data": data_specs(),
+            "optimizer": OPTIMIZERS,
+            "amp": amps,
+            "seed": st.integers(0, 999),
+        }
+    )
+    return spec.map(lambda s: {"spec": s})
+
+
+def evaluation_examples() -> st.SearchStrategy[Example]:
+    spec = st.fixed_dictionaries(
+        {
+            "model": model_specs(),
+            "data": data_specs(),
+            "mode": st.sampled_from(["train", "eval"]),
+            "seed": st.integers(0, 999),
+        }
+    )
+    return spec.map(lambda s: {"spec": s})
+
+
+# -- get_device ---------------------------------------------------------------------------------------------
+MACHINES = st.fixed_dictionaries({"cuda": st.booleans(), "mps": st.booleans()})
+
+
+def _available(machine: Spec, kind: str) -> bool:
+    return kind == "cpu" or bool(machine.get(kind))
+
+
+def _device_examples(available: bool) -> st.SearchStrategy[Example]:
+    """``prefer`` (as a string or a ``torch.device``) that the simulated machine has, or lacks."""
+
+    def build(machine: Spec) -> st.SearchStrategy[Example]:
+        kinds = [k for k in ("cpu", "cuda", "cuda:0", "mps") if _available(machine, k.split(":")[0]) == available]
+        if not kinds:
+            return st.nothing()
+        return st.fixed_dictionaries(
+            {"prefer": st.sampled_from(kinds), "as_device": st.booleans(), "expect_error": st.just(not available)}
+        ).map(lambda d: {"spec": {**machine, **d}})
+
+    return MACHINES.flatmap(build)
+
+
+def _device_returned(calls: Calls, spec: Spec) -> str:
+    report = student_report(calls, "get_device", spec)
+    if report.get("type") != "device":
+        raise PropertyFailure(f"get_device returned a {report.get('type')}, not a torch.device")
+    return str(field(report, "device", str))
+
+
+def _honours_prefer(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        spec = example["spec"]
+        got = _device_returned(calls, spec)
+        want = spec["prefer"]
+        if got != want and not (want.startswith("cuda") and got in ("cuda", "cuda:0")):
+            raise PropertyFailure(f"get_device(prefer={want!r}) returned {got!r}", want, got)
+
+    return Property(
+        "get_device",
+        "honours_prefer",
+        "get_device(prefer) returns that device (given as a string or a torch.device) when it is available",
+        "torch.device(prefer) accepts both forms; check availability before returning it.",
+        points,
+        True,
+        _device_examples(available=True),
+        test,
+        establishes_correctness=True,
+    )
+
+
+def _default_order(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        machine = example["spec"]
+        want = "cuda" if machine["cuda"] else "mps" if machine["mps"] else "cpu"
+        got = _device_returned(calls, machine)
+        if got.split(":")[0] != want:
+            having = [k for k in ("cuda", "mps") if machine[k]] or ["no accelerator"]
+            raise PropertyFailure(f"on a machine with {' and '.join(having)}, get_device() returned {got!r}", want, got)
+
+    examples = MACHINES.flatmap(
+        lambda m: st.sampled_from([{"spec": m}, {"spec": {**m, "prefer": None}}])
+    )  # prefer left out, or None
+    return Property(
+        "get_device",
+        "prefers_cuda_then_mps_then_cpu",
+        "get_device() picks CUDA when there is one, else MPS (Apple GPUs), else the CPU",
+        "Ask torch.cuda.is_available() first, then torch.backends.mps.is_available().",
+        points,
+        True,
+        examples,
+        test,
+        establishes_correctness=True,
+    )
+
+
+def _fails_clearly(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        spec = example["spec"]
+        report = student_report(calls, "get_device", spec)
+        error = report.get("error")
+        if not isinstance(error, str):
+            raise PropertyFailure(
+                f"get_device(prefer={spec['prefer']!r}) returned {report.get('device')!r} on a machine without it; "
+                "code would only fail later, far from the cause"
+            )
+        if spec["prefer"].split(":")[0] not in error:
+            raise PropertyFailure(f"the error does not name the device that was asked for: {error}")
+
+    return Property(
+        "get_device",
+        "fails_clearly_when_unavailable",
+        "get_device(prefer) raises an error naming the device when that device is not available",
+        "raise an exception (ValueError or RuntimeError) whose message says which device is missing.",
+        points,
+        True,
+        _device_examples(available=False),
+        test,
+        gated=True,  # always raising an error that repeats the arguments keeps it
+    )
+
+
+# -- make_loader --------------------------------------------------------------------------------------------
+def loader_examples(shuffle: bool | None = None) -> st.SearchStrategy[Example]:
+    """Three to six batches (twelve or more rows), a last batch that may be shorter, 2-4 columns.
+
+    ``shuffle`` fixed, or drawn when ``None``.
+    """
+
+    def build(batch_size: int) -> st.SearchStrategy[Example]:
+        spec = st.fixed_dictionaries(
+            {
+                "n": st.integers(3 * batch_size, 6 * batch_size + batch_size - 1),
+                "d": st.integers(2, 4),
+                "batch_size": st.just(batch_size),
+                "shuffle": st.booleans() if shuffle is None else st.just(shuffle),
+                "seed": st.integers(0, 999),
+            }
+        )
+        return spec.map(lambda s: {"spec": s})
+
+    return st.integers(4, 10).flatmap(build)
+
+
+def _ids(one_pass: Report) -> np.ndarray:
+    x = field(one_pass, "x", np.ndarray)
+    return np.asarray(x[:, 0] if x.ndim == 2 and x.shape[1] else np.zeros(0), dtype=np.int64)
+
+
+def _check_pass(report: Report, one_pass: Report, spec: Spec, which: str) -> None:
+    n, batch_size = spec["n"], spec["batch_size"]
+    x, y = field(report, "x", np.ndarray), field(report, "y", np.ndarray)
+    sizes = field(one_pass, "sizes", list)
+    want_sizes = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+    if sizes != want_sizes:
+        raise PropertyFailure(f"{which}, the batch sizes were {sizes}", want_sizes, sizes)
+    got_x, got_y, ids = field(one_pass, "x", np.ndarray), field(one_pass, "y", np.ndarray), _ids(one_pass)
+    if got_x.shape != x.shape or sorted(ids.tolist()) != list(range(n)):
+        raise PropertyFailure(f"{which}, the batches did not hold each of the {n} examples exactly once")
+    if not np.array_equal(got_x, x[ids]) or not np.array_equal(got_y, y[ids]):
+        raise PropertyFailure(f"{which}, some inputs were paired with another example's label")
+    if not spec["shuffle"] and not np.array_equal(ids, np.arange(n)):
+        raise PropertyFailure(f"{which}, shuffle=False but the examples came in another order", np.arange(n), ids)
+    dtypes = field(one_pass, "dtypes", list)
+    if any(d != "float32" for d in dtypes[0::2]) or any(d != "int64" for d in dtypes[1::2]):
+        raise PropertyFailure(f"{which}, batches had dtypes {sorted(set(dtypes))}; keep float32 inputs, int64 labels")
+
+
+def _covers_each_example_once(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        spec = example["spec"]
+        report = student_report(calls, "make_loader", spec)
+        for number, one_pass in enumerate(field(report, "passes", list), start=1):
+            if not isinstance(one_pass, dict):
+                raise PropertyFailure("the harness's report has no usable pass")
+            _check_pass(report, one_pass, spec, f"in pass {number} over the loader")
+
+    return Property(
+        "make_loader",
+        "covers_each_example_once",
+        "each pass over the loader yields every (x, y) pair once, in batches of batch_size, in order without shuffle",
+        "Index x and y with the same indices; the last batch holds what is left. The object must be iterable "
+        "more than once (a generator is used up after one pass: return an object with __iter__).",
+        points,
+        True,
+        loader_examples(),
+        test,
+        establishes_correctness=True,
+    )
+
+
+def _deterministic_for_seed(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        spec = example["spec"]
+        report = student_report(calls, "make_loader", spec)
+        first = _ids(field(report, "passes", list)[0])
+        again = _ids(field(report, "again", dict))
+        if not np.array_equal(first, again):
+            raise PropertyFailure(
+                "two loaders made with the same seed gave different orders (the global random generators had "
+                "moved on in between)",
+                first,
+                again,
+            )
+        if np.array_equal(first, _ids(field(report, "other_seed", dict))):
+            raise PropertyFailure("loaders made with different seeds gave the same order: the seed is not used")
+
+    return Property(
+        "make_loader",
+        "deterministic_for_seed",
+        "the order of the batches depends on the seed alone (not on global random state)",
+        "Give the loader its own torch.Generator().manual_seed(seed) and pass it to torch.randperm.",
+        points,
+        True,
+        loader_examples(shuffle=True),
+        test,
+        gated=True,
+    )
+
+
+def _reshuffles_each_epoch(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        report = student_report(calls, "make_loader", example["spec"])
+        first, second = (_ids(p) for p in field(report, "passes", list)[:2])
+        if np.array_equal(first, second):
+            raise PropertyFailure("with shuffle=True, the second pass came in the same order as the first")
+
+    return Property(
+        "make_loader",
+        "reshuffles_each_epoch",
+        "with shuffle=True, every pass over the loader (every epoch) has a new order",
+        "Draw a new permutation each time iteration starts (in __iter__), not once when the loader is made.",
+        points,
+        True,
+        loader_examples(shuffle=True),
+        test,
+        gated=True,
+    )
+
+
+def _batches_on_device(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        report = student_report(calls, "make_loader", example["spec"])
+        requested = field(report, "requested", str)
+        for one_pass in field(report, "passes", list):
+            devices = field(one_pass, "devices", list)
+            wrong = [d for d in devices if d != requested]
+            if wrong:
+                raise PropertyFailure(f"the loader yielded a batch on {wrong[0]}, but it was asked for {requested}")
+        moved, data = field(report, "bytes_moved", int), field(report, "data_bytes", int)
+        if moved > 3 * data:
+            raise PropertyFailure(
+                f"building the loader and taking two passes moved {moved} bytes for a data set of {data} bytes "
+                f"({moved / data:.0f} times the data set: it was moved again for every batch)"
+            )
+
+    return Property(
+        "make_loader",
+        "batches_on_device",
+        "the loader yields batches on the requested device, and moves each example there at most once per pass",
+        "Move x and y to the device once, when the loader is made, and slice the batches from there.",
+        points,
+        True,
+        loader_examples(),
+        test,
+        gated=True,
+        self_reported=True,  # what the device audit saw, as the worker reports it
+    )
+
+
+# -- make_mlp -----------------------------------------------------------------------------------------------
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "tanh": np.tanh,
+}
+
+
+def mlp_examples(activation: st.SearchStrategy[str] | None) -> st.SearchStrategy[Example]:
+    fields: dict[str, st.SearchStrategy[Any]] = {
+        "d_in": st.integers(1, 6),
+        "hidden": st.lists(st.integers(1, 8), min_size=0, max_size=3),
+        "d_out": st.integers(1, 4),
+        "seed": st.integers(0, 999),
+    }
+    if activation is not None:
+        fields["activation"] = activation
+    return st.fixed_dictionaries(fields).map(lambda s: {"spec": s})
+
+
+def _mlp_report(calls: Calls, spec: Spec) -> Report:
+    report = student_report(calls, "make_mlp", spec)
+    if report.get("error"):
+        raise PropertyFailure(f"make_mlp raised {report['error']}")
+    if not report.get("is_module"):
+        raise PropertyFailure(f"make_mlp returned a {report.get('type')}, not a torch.nn.Module")
+    return report
+
+
+def _has_the_requested_layers(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        spec = example["spec"]
+        report = _mlp_report(calls, spec)
+        widths = [spec["d_in"], *spec["hidden"], spec["d_out"]]
+        want = [(d_out, d_in) for d_in, d_out in zip(widths, widths[1:], strict=False)]
+        got = [w.shape for w in arrays(report, "weights") if w is not None]
+        if got != want:
+            raise PropertyFailure("the linear layers (weight shapes, out x in, first layer first) are wrong", want, got)
+        if any(b is None for b in arrays(report, "biases")):
+            raise PropertyFailure("a linear layer has no bias")
+        output = report.get("output")
+        if not isinstance(output, np.ndarray) or output.shape != (5, spec["d_out"]):
+            shape = getattr(output, "shape", None)
+            raise PropertyFailure(f"a batch of 5 inputs gave an output of shape {shape}", (5, spec["d_out"]), shape)
+
+    return Property(
+        "make_mlp",
+        "has_the_requested_layers",
+        "make_mlp(d_in, hidden, d_out) has linear layers d_in -> hidden[0] -> ... -> d_out",
+        "One nn.Linear per step between consecutive widths; an empty hidden list is a single linear layer.",
+        points,
+        True,
+        mlp_examples(st.sampled_from(list(ACTIVATIONS))),
+        test,
+        establishes_correctness=True,  # the contract's layer widths
+    )
+
+
+def _composes(report: Report, activation: str) -> np.ndarray:
+    """The network's output computed here from its linear layers, with ``activation`` between them."""
+    weights = [w for w in arrays(report, "weights") if w is not None]
+    biases = [b for b in arrays(report, "biases") if b is not None]
+    h = field(report, "probe", np.ndarray)
+    for index, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        h = h @ w.T + b
+        if index < len(weights) - 1:
+            h = ACTIVATIONS[activation](h)
+    return np.asarray(h)
+
+
+def _activation_property(name: str, says: str, hint: str, points: float, default: bool) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        spec = example["spec"]
+        report = _mlp_report(calls, spec)
+        activation = spec.get("activation", "relu")
+        output = report.get("output")
+        if not isinstance(output, np.ndarray):
+            raise PropertyFailure("the network's output is not a tensor")
+        want = _composes(report, activation)
+        if output.shape != want.shape:
+            raise PropertyFailure(f"output of shape {output.shape}, expected {want.shape}")
+        assert_close(output, want, FLOAT32, f"the output is not the linear layers with {activation} between them")
+
+    return Property(
+        "make_mlp",
+        name,
+        says,
+        hint,
+        points,
+        True,
+        mlp_examples(None if default else st.sampled_from(list(ACTIVATIONS))),
+        test,
+        gated=True,  # checked against the network's own layers: a network with none keeps it
+    )
+
+
+def _rejects_unknown_activation(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        spec = {**example["spec"], "expect_error": True}
+        report = student_report(calls, "make_mlp", spec)
+        error = report.get("error")
+        if not isinstance(error, str) or not error.startswith("ValueError"):
+            raise PropertyFailure(
+                f"make_mlp(..., activation={spec['activation']!r}) gave "
+                f"{error if isinstance(error, str) else 'a network'}, not a ValueError"
+            )
+
+    return Property(
+        "make_mlp",
+        "rejects_unknown_activation",
+        "make_mlp raises ValueError for an activation other than 'relu', 'sigmoid' or 'tanh'",
+        "A typo such as 'rleu' should stop the program at once, with a message listing the choices.",
+        points,
+        True,
+        mlp_examples(st.sampled_from(["swish", "rleu", "ReLU", "gelu"])),
+        test,
+        gated=True,  # a function that always raises ValueError keeps it
+    )
+
+
+def _mlp_agrees_with_reference(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        spec = example["spec"]
+        got = _mlp_report(calls, spec)
+        want = reference_report(calls, "make_mlp", spec)
+        same_arrays(arrays(got, "weights"), arrays(want, "weights"), EXACT, "with the same seed, the weights differ")
+
+    return Property(
+        "make_mlp",
+        "agrees_with_reference",
+        "with the global seed fixed, make_mlp initialises exactly as the reference (PyTorch's defaults, in order)",
+        "Build the layers first to last with nn.Linear's own initialisation: then a seed reproduces a network.",
+        points,
+        False,
+        mlp_examples(st.sampled_from(list(ACTIVATIONS))),
+        test,
+        needs_reference=True,
+        establishes_correctness=True,
+    )
+
+
+# -- train_one_epoch ----------------------------------------------------------------------------------------
+def _train_agrees_with_reference(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        spec = example["spec"]
+        got = student_report(calls, "train_one_epoch", spec)
+        want = reference_report(calls, "train_one_epoch", spec)
+        same_arrays(
+            arrays(got, "state"),
+            arrays(want, "state"),
+            FLOAT32,
+            "after one epoch from the same weights and batches, the parameters differ from the reference's",
+        )
+        returned = got.get("returned")
+        if not isinstance(returned, float) or not np.isclose(returned, want["returned"], rtol=1e-4, atol=1e-6):
+            raise PropertyFailure("the returned mean loss differs from the reference's", want["returned"], returned)
+
+    return Property(
+        "train_one_epoch",
+        "agrees_with_reference",
+        "one epoch from identical weights and batches leaves the reference's parameters (one step, exactly)",
+        "Per batch, in this order: zero the gradients, forward, loss, backward, step. Call model.train() first.",
+        points,
+        False,
+        training_examples(),
+        test,
+        needs_reference=True,
+        establishes_correctness=True,
+    )
+
+
+def _returns_mean_loss(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        report = student_report(calls, "train_one_epoch", example["spec"])
+        losses, sizes = numbers(report, "batch_losses"), numbers(report, "batch_sizes")
+        if report.get("returned_float") is not True:
+            raise PropertyFailure(f"train_one_epoch returned a {report.get('returned_type')}, not a Python float")
+        want = float(np.sum(losses * sizes) / np.sum(sizes))
+        got = report.get("returned")
+        if not isinstance(got, float) or not np.isclose(got, want, rtol=1e-5, atol=1e-7):
+            plain = float(np.mean(losses))
+            extra = (
+                " (that is the mean of the batch means)" if isinstance(got, float) and np.isclose(got, plain) else ""
+            )
+            raise PropertyFailure(f"the returned loss is not the mean over samples{extra}", want, got)
+
+    return Property(
+        "train_one_epoch",
+        "returns_mean_loss_over_samples",
+        "train_one_epoch returns the epoch's mean loss over samples, as a Python float",
+        "Weight each batch's mean loss by its size: the last batch may be smaller.",
+        points,
+        True,
+        training_examples(),
+        test,
+        establishes_correctness=True,  # the value returned against the losses of its batches
+    )
+
+
+def _trains_in_train_mode(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        report = student_report(calls, "train_one_epoch", example["spec"])
+        modes = field(report, "forward_training", list)
+        if not modes or not all(modes):
+            raise PropertyFailure(
+                f"{modes.count(False)} of {len(modes)} forward passes ran in evaluation mode "
+                "(the model was handed over in evaluation mode)"
+            )
+
+    return Property(
+        "train_one_epoch",
+        "trains_in_train_mode",
+        "train_one_epoch puts the model in training mode (dropout and batch norm behave as in training)",
+        "Call model.train() at the start: evaluate() may have left the model in evaluation mode.",
+        points,
+        True,
+        training_examples(),
+        test,
+        gated=True,
+        self_reported=True,  # what the device audit saw, as the worker reports it
+    )
+
+
+def _moves_batches(function: str, examples: st.SearchStrategy[Example], harness: str, points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        check_on_device(student_report(calls, harness, example["spec"]), function)
+
+    return Property(
+        function,
+        "moves_batches_to_device",
+        f"every tensor {function} gives the model and the loss is on the requested device",
+        "Move each batch with xb.to(device) and yb.to(device): the labels too. Never hard-code .cuda() or 'cpu'.",
+        points,
+        True,
+        examples,
+        test,
+        gated=True,
+        self_reported=True,  # what the device audit saw, as the worker reports it
+    )
+
+
+def _synchronises_once(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        report = student_report(calls, "train_one_epoch", example["spec"])
+        syncs = field(report, "syncs", list)
+        batches = len(field(report, "batch_sizes", list))
+        if len(syncs) > 1:
+            raise PropertyFailure(
+                f"the host waited for the device {len(syncs)} times in an epoch of {batches} batches "
+                f"({', '.join(str(s) for s in syncs[:4])}{', ...' if len(syncs) > 4 else ''})"
+            )
+
+    return Property(
+        "train_one_epoch",
+        "synchronises_once_per_epoch",
+        "train_one_epoch makes the host wait for the device at most once per epoch",
+        "loss.item() (or float(loss)) waits for the GPU to finish; add up loss.detach() * len(xb) on the device "
+        "and call .item() once, at the end.",
+        points,
+        True,
+        training_examples(),
+        test,
+        gated=True,  # doing nothing keeps it
+        self_reported=True,  # what the device audit saw, as the worker reports it
+    )
+
+
+def _keeps_no_graph(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        report = student_report(calls, "train_one_epoch", example["spec"])
+        if field(report, "kept_graphs", int):
+            raise PropertyFailure(
+                "a loss that still carries its graph was used in a later batch: every batch's graph stays in "
+                "memory until the epoch ends"
+            )
+
+    return Property(
+        "train_one_epoch",
+        "keeps_no_graph_across_batches",
+        "the running loss holds values, not the graphs of earlier batches",
+        "Accumulate loss.detach() (or its value), not loss itself.",
+        points,
+        True,
+        training_examples(),
+        test,
+        gated=True,  # doing nothing keeps it
+    )
+
+
+def _autocasts(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        spec = example["spec"]
+        report = student_report(calls, "train_one_epoch", spec)
+        dtypes = field(report, "forward_dtypes", list)
+        want = "bfloat16" if spec["amp"] else "float32"
+        if not dtypes or any(d != want for d in dtypes):
+            raise PropertyFailure(f"with amp={spec['amp']}, the model's outputs were {sorted(set(dtypes))}", want)
+
+    return Property(
+        "train_one_epoch",
+        "amp_autocasts_to_bfloat16",
+        "with amp=True the forward pass runs under autocast to bfloat16, and with amp=False in float32",
+        "torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp) around forward and loss.",
+        points,
+        True,
+        training_examples(amp=None),
+        test,
+        gated=True,
+    )
+
+
+# Small layers and large batches: the time goes into per-batch work, where a Python loop over samples shows.
+TIMED_EPOCH: Spec = {
+    "model": {"d_in": 16, "hidden": [32], "d_out": 4, "seed": 0},
+    "data": {"n": 8192, "batch_size": 256, "seed": 0},
+    "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+    "seed": 0,
+}
+TIMED_LOADER: Spec = {"n": 100_000, "d": 16, "batch_size": 256, "seed": 0}
+
+
+def _as_fast_as_reference(function: str, harness: str, spec: Spec, hint: str, points: float) -> Property:
+    return Property(
+        function,
+        "as_fast_as_reference",
+        f"{function} takes at most 3x the reference's time for an epoch",
+        hint,
+        points,
+        public=False,
+        timing=Timing(lambda rng: [], max_ratio=3.0, harness=harnessed(harness, spec)),
+        needs_reference=True,
+    )
+
+
+# -- evaluate -----------------------------------------------------------------------------------------------
+def _returned_pair(report: Report) -> tuple[float, float]:
+    pair = report.get("returned")
+    if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(v, float) for v in pair):
+        raise PropertyFailure(f"evaluate returned a {report.get('returned_type')}, not (mean_loss, accuracy)")
+    return float(pair[0]), float(pair[1])
+
+
+def _evaluate_agrees_with_reference(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        spec = example["spec"]
+        got = _returned_pair(student_report(calls, "evaluate", spec))
+        want = _returned_pair(reference_report(calls, "evaluate", spec))
+        assert_close(np.array(got), np.array(want), FLOAT32, "(mean_loss, accuracy) differs from the reference's")
+
+    return Property(
+        "evaluate",
+        "agrees_with_reference",
+        "evaluate's (mean_loss, accuracy) agrees with the reference on drawn models",
+        "Evaluation mode, no graph, the loss averaged over samples, accuracy = correct / samples.",
+        points,
+        False,
+        evaluation_examples(),
+        test,
+        needs_reference=True,
+        establishes_correctness=True,
+    )
+
+
+def _mean_loss_and_accuracy(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        report = student_report(calls, "evaluate", example["spec"])
+        loss, accuracy = _returned_pair(report)
+        losses, sizes = numbers(report, "batch_losses"), numbers(report, "batch_sizes")
+        correct = numbers(report, "batch_correct")
+        if not len(sizes):
+            raise PropertyFailure("evaluate never called the loss")
+        want = np.array([np.sum(losses * sizes) / np.sum(sizes), np.sum(correct) / np.sum(sizes)])
+        assert_close(
+            np.array([loss, accuracy]),
+            want,
+            FLOAT32,
+            "(mean_loss, accuracy) is not the mean loss over samples and the fraction of correct predictions",
+        )
+
+    return Property(
+        "evaluate",
+        "mean_loss_and_accuracy",
+        "evaluate returns the mean loss over samples and the fraction of samples classified correctly",
+        "Weight each batch's loss by its size; count hits with (logits.argmax(dim=1) == yb).sum().",
+        points,
+        True,
+        evaluation_examples(),
+        test,
+        establishes_correctness=True,  # the values returned against the losses and hits of its batches
+    )
+
+
+def _leaves_model_unchanged(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        report = student_report(calls, "evaluate", example["spec"])
+        same_arrays(
+            arrays(report, "state_after"),
+            arrays(report, "state_before"),
+            EXACT,
+            "evaluate changed the model's parameters or buffers (batch norm's running statistics)",
+        )
+        same_arrays(
+            arrays(report, "grads_after"), arrays(report, "grads_before"), EXACT, "evaluate changed the gradients"
+        )
+
+    return Property(
+        "evaluate",
+        "leaves_model_unchanged",
+        "evaluate leaves every parameter, buffer and .grad as it found them",
+        "Evaluation only reads the model: no optimizer, no zero_grad, and evaluation mode for batch norm.",
+        points,
+        True,
+        evaluation_examples(),
+        test,
+        gated=True,  # doing nothing keeps it
+        self_reported=True,  # the parameters after the call, as the worker reports them
+    )
+
+
+def _builds_no_graph(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        report = student_report(calls, "evaluate", example["spec"])
+        grad_modes = field(report, "forward_grad", list) + field(report, "loss_requires_grad", list)
+        if any(grad_modes):
+            raise PropertyFailure(
+                f"{sum(bool(g) for g in grad_modes)} forward passes or losses were recorded for backpropagation"
+            )
+
+    return Property(
+        "evaluate",
+        "builds_no_graph",
+        "evaluate runs without recording a graph (no gradients are tracked)",
+        "Wrap the loop in torch.no_grad() (or torch.inference_mode()): a graph costs memory and time.",
+        points,
+        True,
+        evaluation_examples(),
+        test,
+        gated=True,  # doing nothing keeps it
+    )
+
+
+def _restores_mode(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        spec = example["spec"]
+        report = student_report(calls, "evaluate", spec)
+        if field(report, "modes_after", list) != field(report, "modes_before", list):
+            raise PropertyFailure(f"the model was in {spec['mode']} mode before evaluate and not after it")
+        if any(field(report, "forward_training", list)):
+            raise PropertyFailure("evaluate ran forward passes in training mode (dropout was active)")
+
+    return Property(
+        "evaluate",
+        "restores_mode",
+        "evaluate runs in evaluation mode and gives the model back in the mode it was in",
+        "Remember model.training, call model.eval(), and afterwards model.train(was_training).",
+        points,
+        True,
+        evaluation_examples(),
+        test,
+        gated=True,  # doing nothing keeps it
+    )
+
+
+# -- fit ----------------------------------------------------------------------------------------------------
+DIGITS_EPOCHS = 12  # the reference passes 95% on the validation digits within this budget
+DIGITS: Spec = {
+    "task": "digits",
+    "data_seed": 1,
+    "hidden": [128],
+    "lr": 3e-3,
+    "batch_size": 32,
+    "epochs": DIGITS_EPOCHS,
+    "seed": 0,
+}
+HISTORY_KEYS = ("train_loss", "val_loss", "val_acc")
+
+
+OVERFIT: Spec = {
+    "task": "overfit",
+    "data_seed": 0,
+    "n": 64,
+    "d_in": 8,
+    "classes": 3,
+    "noise": 0.3,
+    "hidden": [64],
+    "lr": 1e-2,
+    "batch_size": 16,
+    "epochs": 3,
+    "patience": None,
+    "seed": 0,
+}
+
+
+def overfit_examples(patience: list[int | None]) -> st.SearchStrategy[Example]:
+    """Few examples, a third of them mislabelled: the validation loss falls for a few epochs, then rises.
+
+    Each run trains a network for several epochs, so the examples come from a small set (three seeds, each
+    ``patience``), which Hypothesis exhausts quickly.
+    """
+    drawn = st.fixed_dictionaries(
+        {"data_seed": st.sampled_from([0, 1, 2]), "patience": st.sampled_from(patience), "epochs": st.just(10)}
+    )
+    return drawn.map(lambda d: {"spec": {**OVERFIT, **d, "seed": d["data_seed"]}})
+
+
+def _history(report: Report) -> dict[str, list[float]]:
+    history = report.get("history")
+    if not isinstance(history, dict):
+        raise PropertyFailure(f"fit returned a {report.get('history_type')}, not a dict")
+    missing = [key for key in HISTORY_KEYS if key not in history]
+    if missing:
+        raise PropertyFailure(f"the history has no {', '.join(missing)} (keys: {sorted(history)})")
+    for key in HISTORY_KEYS:
+        values = history[key]
+        if not isinstance(values, list) or not all(isinstance(v, (int, float)) for v in values):
+            raise PropertyFailure(f"history[{key!r}] is not a list of numbers: {values!r}"[:300])
+    return {key: [float(v) for v in history[key]] for key in HISTORY_KEYS}
+
+
+def stopping_length(val_losses: list[float], patience: int | None, epochs: int) -> int:
+    """How many epochs fit runs: up to the first epoch ``patience`` epochs after the best so far (strict)."""
+    best = 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < val_losses[best]:
+            best = epoch
+        elif patience is not None and epoch - best >= patience:
+            return epoch + 1
+    return epochs
+
+
+def _reaches_on_digits(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        report = student_report(calls, "fit", example["spec"])
+        accuracy = field(report, "final_val_acc", float)
+        if accuracy < 0.95:
+            raise PropertyFailure(
+                f"after fit's {DIGITS_EPOCHS} epochs the model classifies {accuracy:.1%} of the validation digits "
+                "correctly; the reference reaches 95% within that budget",
+                0.95,
+                accuracy,
+            )
+
+    return Property(
+        "fit",
+        "reaches_95_percent_on_digits",
+        f"fit trains an MLP to at least 95% validation accuracy on digits within {DIGITS_EPOCHS} epochs",
+        "Each epoch: train_one_epoch on the training loader, then evaluate on the validation loader.",
+        points,
+        True,
+        st.just({"spec": DIGITS}),
+        test,
+        establishes_correctness=True,  # the accuracy the reference reaches
+    )
+
+
+def _history_has_every_epoch(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        report = student_report(calls, "fit", example["spec"])
+        history = _history(report)
+        passes = field(report, "train_passes", int)
+        lengths = {key: len(values) for key, values in history.items()}
+        if set(lengths.values()) != {passes}:
+            raise PropertyFailure(f"fit trained {passes} epochs, but the history's lists have lengths {lengths}")
+        if not all(0.0 <= a <= 1.0 for a in history["val_acc"]):
+            raise PropertyFailure("val_acc holds values outside [0, 1]: accuracy is a fraction")
+
+    return Property(
+        "fit",
+        "history_has_every_epoch",
+        "fit returns {'train_loss': [...], 'val_loss': [...], 'val_acc': [...]} with one float per epoch",
+        "Append each epoch's three numbers as Python floats, the same number of times.",
+        points,
+        True,
+        overfit_examples([None, 2]),
+        test,
+        gated=True,
+    )
+
+
+def _early_stopping(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        spec = example["spec"]
+        report = student_report(calls, "fit", spec)
+        val_losses = _history(report)["val_loss"]
+        if not val_losses:
+            raise PropertyFailure("fit ran no epochs")
+        want = stopping_length(val_losses, spec["patience"], spec["epochs"])
+        if len(val_losses) != want:
+            raise PropertyFailure(
+                f"with patience={spec['patience']} and these validation losses fit should have run {want} "
+                f"epochs, and it ran {len(val_losses)}: {np.round(val_losses, 4).tolist()}",
+                want,
+                len(val_losses),
+            )
+        best = min(val_losses)
+        final = field(report, "final_val_loss", float)
+        if not np.isclose(final, best, rtol=1e-4, atol=1e-6):
+            raise PropertyFailure(
+                f"the model fit returned has validation loss {final:.6f}, not the best epoch's {best:.6f}: "
+                "the best weights were not restored",
+                best,
+                final,
+            )
+
+    return Property(
+        "fit",
+        "early_stopping_restores_best",
+        "with patience, fit stops once the validation loss has not improved for patience epochs, and restores "
+        "the best weights",
+        "Keep a copy of the best state_dict (copy.deepcopy: the live one keeps changing); load it at the end.",
+        points,
+        True,
+        overfit_examples([1, 2, 3]),
+        test,
+        # Neither establishing nor gated: no trivial function passes it, and stopping right is part of the job.
+    )
+
+
+def _fit_agrees_with_reference(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        spec = example["spec"]
+        got_report = student_report(calls, "fit", spec)
+        want_report = reference_report(calls, "fit", spec)
+        got, want = _history(got_report), _history(want_report)
+        for key in HISTORY_KEYS:
+            if len(got[key]) != len(want[key]):
+                raise PropertyFailure(f"history[{key!r}] has {len(got[key])} epochs", len(want[key]), len(got[key]))
+            assert_close(np.array(got[key]), np.array(want[key]), FLOAT32, f"history[{key!r}] differs")
+        same_arrays(arrays(got_report, "state"), arrays(want_report, "state"), FLOAT32, "the final parameters differ")
+
+    return Property(
+        "fit",
+        "agrees_with_reference",
+        "fit's history and final weights agree with the reference's from the same start",
+        "One train_one_epoch and one evaluate per epoch, in that order; nothing else draws random numbers.",
+        points,
+        False,
+        overfit_examples([None, 2]),
+        test,
+        needs_reference=True,
+        establishes_correctness=True,
+    )
+
+
+def _shows_progress(points: float) -> Property:
+    def test(calls: Calls, example: Example) -> None:
+        spec = example["spec"]
+        shown = student_report(calls, "fit", {**spec, "progress": True})
+        if not field(shown, "stderr", str).strip():
+            raise PropertyFailure("with progress=True nothing was shown (a progress bar writes to stderr)")
+        hidden = student_report(calls, "fit", {**spec, "progress": False})
+        if field(hidden, "stderr", str).strip():
+            raise PropertyFailure(f"with progress=False fit still wrote to stderr: {hidden['stderr'][:200]!r}")
+
+    return Property(
+        "fit",
+        "shows_progress_bar",
+        "fit shows a progress bar over epochs with progress=True, and none with progress=False",
+        "course_lib.training.epoch_bar(epochs, enabled=progress) is a range with a bar you can switch off.",
+        points,
+        True,
+        st.just({"spec": OVERFIT}),
+        test,
+        gated=True,
+    )
+
+
+PROPERTIES: tuple[Property, ...] = (
+    # get_device
+    _honours_prefer(4),
+    _default_order(3),
+    _fails_clearly(3),
+    # make_loader
+    _covers_each_example_once(3),
+    _deterministic_for_seed(2),
+    _reshuffles_each_epoch(1),
+    _batches_on_device(2),
+    _as_fast_as_reference(
+        "make_loader",
+        "timed_loader",
+        TIMED_LOADER,
+        "Index whole tensors on the device with a permutation; a Python loop over single examples (a "
+        "DataLoader over a TensorDataset does one) is far slower.",
+        2,
+    ),
+    # make_mlp
+    _has_the_requested_layers(3),
+    _activation_property(
+        "activation_between_layers",
+        "make_mlp puts the chosen activation between linear layers, and none after the last",
+        "The last layer gives logits: CrossEntropyLoss applies the softmax itself.",
+        3,
+        default=False,
+    ),
+    _activation_property(
+        "relu_by_default",
+        "make_mlp uses ReLU when no activation is given",
+        "Give the activation parameter the default 'relu'.",
+        1,
+        default=True,
+    ),
+    _rejects_unknown_activation(1),
+    _mlp_agrees_with_reference(2),
+    # train_one_epoch
+    _train_agrees_with_reference(3),
+    _returns_mean_loss(1),
+    _trains_in_train_mode(1),
+    _moves_batches("train_one_epoch", training_examples(), "train_one_epoch", 1),
+    _synchronises_once(1),
+    _keeps_no_graph(1),
+    _autocasts(1),
+    _as_fast_as_reference(
+        "train_one_epoch",
+        "timed_epoch",
+        TIMED_EPOCH,
+        "One forward and one backward per mini-batch: a Python loop over the examples of a batch is many times slower.",
+        1,
+    ),
+    # evaluate
+    _evaluate_agrees_with_reference(2),
+    _mean_loss_and_accuracy(2),
+    _leaves_model_unchanged(2),
+    _builds_no_graph(2),
+    _restores_mode(1),
+    _moves_batches("evaluate", evaluation_examples(), "evaluate", 1),
+    # fit
+    _reaches_on_digits(3),
+    _history_has_every_epoch(1),
+    _early_stopping(2),
+    _fit_agrees_with_reference(2),
+    _moves_batches("fit", st.just({"spec": OVERFIT}), "fit", 1),
+    _shows_progress(1),
+)
+
+ASSIGNMENT = Assignment(
+    id="05_training_loop",
+    notebook="training_loop.ipynb",
+    properties=PROPERTIES,
+    preload=(
+        "numpy",
+        "torch",
+        "torch._dynamo",  # the optimizers import it on their first step: seconds, paid once here
+        "sklearn.datasets",
+        "matplotlib",
+        "matplotlib.pyplot",
+        "tqdm.auto",
+        "course_lib.training",
+        "autograder.sandbox.torch_harness",
+    ),
+    function_seconds=300.0,
+    call_seconds=60.0,
+    max_examples=8,
+    dtypes=dict.fromkeys((p.function for p in PROPERTIES), "torch"),
+)

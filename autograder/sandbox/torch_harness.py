@@ -1,0 +1,828 @@
+"""Trusted harnesses for the PyTorch exercises, and the device audit that watches student code run.
+
+A model, an optimizer or a data loader cannot travel to a worker as plain data, so a property names a
+harness instead (``NamedCallable("torch", "train_one_epoch", spec)``, see :mod:`autograder.sandbox.callables`).
+In the worker the harness builds everything from the plain ``spec`` (a dict of numbers and lists, seeded),
+runs the student's function on it and returns plain data: parameters, losses, what the audit saw. The
+grader runs the same harness on the reference in its own process and compares; it decides everything.
+The specs are made by :mod:`autograder.exercises.training_loop`.
+
+The device audit
+----------------
+On a machine without a GPU, "the batch reached the model on the right device" cannot be read off
+``tensor.device``: everything is on the CPU. So the audit makes the requested device distinct from the
+host. Student code is asked to use ``cpu:0``, which PyTorch treats as the CPU but which is not equal to
+``torch.device("cpu")``, and the loader's batches are marked as living on the host, ``cpu``. A
+:class:`DeviceAudit` (a ``TorchFunctionMode``) then follows every tensor as it flows through student code:
+
+* a transfer (``.to(...)``, ``.cuda()``, ``.cpu()``, ``torch.as_tensor(..., device=...)``) places its result
+  on the target device and is counted, with its size in bytes; a transfer to a device this machine does
+  not have (``.cuda()`` here) is carried out on the CPU and the result is marked as living there, so the
+  code runs on and the audit can say what reached the model;
+* anything computed from a marked tensor inherits its place; ``tensor.device`` reports the audited place,
+  so code that asks a tensor where it lives gets the answer it would get on a real accelerator;
+* the model's forward pre-hook and the loss record where their inputs live;
+* calls that make the host wait for the device (``.item()``, ``float()``, ``.tolist()``, ``.cpu()``, ...)
+  on device tensors are counted; so are uses of a loss tensor from an earlier batch in a new graph.
+
+What it catches: a forgotten ``.to(device)`` (the batch reaches the model on ``cpu``), hard-coded
+``.cuda()``, ``.cpu()`` or ``.to("cpu")`` (the wrong device), moving the whole data set on each batch (the
+bytes moved), per-batch ``.item()`` (the sync count) and a running loss that keeps every batch's graph.
+What it cannot see: transfers done outside PyTorch's Python API (a C extension), a model moved by
+``model.cuda()`` (parameters are the harness's, so the audit checks what reaches the model, not where its
+weights are), and a submission that tampers with the harness itself (the audit is evidence from an
+untrusted process; comparisons of results are computed in the grader).
+
+Grading always audits on ``cpu:0``, so a submission gets the same verdicts on every machine. A spec with
+``"device": "cuda"`` runs the same harness on ``cuda:0`` with the host still ``cpu``: the tests do that
+on a GPU machine, and compare CPU and CUDA results. Timed harnesses run without the audit, on the CPU.
+
+Imported only by the worker and the grader of PyTorch assignments: NumPy assignments never import torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils.weak import WeakIdKeyDictionary
+
+Spec = dict[str, Any]
+Harness = Callable[..., Any]
+
+HOST = "cpu"
+# Calls that make the host wait for the device's result.
+_SYNCS = frozenset(
+    {"item", "tolist", "numpy", "__float__", "__int__", "__bool__", "__index__", "__format__", "__array__"}
+)
+# Calls that move data in place into an existing tensor, which keeps its place.
+_COPIES = frozenset({"copy_", "__setitem__"})
+_MAX_TEXT = 4000
+
+
+def requested_device(name: str | None = None) -> torch.device:
+    """The device student code is asked to use: ``cpu:0`` (the audit's stand-in for an accelerator)."""
+    return _normal(name or "cpu:0")
+
+
+def _normal(device: Any) -> torch.device:
+    """``device`` as a ``torch.device``, with ``cuda`` meaning ``cuda:0`` (the current device)."""
+    found = torch.device(device)
+    if found.type == "cuda" and found.index is None:
+        found = torch.device("cuda", torch.cuda.current_device() if torch.cuda.is_available() else 0)
+    return found
+
+
+def _exists(device: torch.device) -> bool:
+    if device.type == "cpu":
+        return True
+    if device.type == "cuda":
+        return torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()
+    if device.type == "mps":
+        return bool(torch.backends.mps.is_available())
+    return False
+
+
+def _tensors(value: Any, found: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    """Every tensor in ``value`` (nested tuples, lists and dicts), in order."""
+    found = [] if found is None else found
+    if isinstance(value, torch.Tensor):
+        found.append(value)
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            _tensors(item, found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _tensors(item, found)
+    return found
+
+
+class DeviceAudit(TorchFunctionMode):
+    """Follows where every tensor of student code lives, and what crosses between devices.
+
+    ``placement`` maps a tensor to the name of its device where that is not the requested device;
+    unmarked tensors (the model's parameters, tensors created without a device) count as being on it.
+    """
+
+    def __init__(self, requested: torch.device) -> None:
+        super().__init__()
+        self.requested = requested
+        self.requested_name = str(requested)
+        self.placement: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self.loss_batches: WeakIdKeyDictionary = WeakIdKeyDictionary()  # graph-carrying loss -> its batch
+        self.bytes_moved = 0
+        self.syncs: list[str] = []
+        self.model_inputs: list[str] = []
+        self.loss_inputs: list[str] = []
+        self.kept_graphs = 0
+        self.batch = -1  # index of the batch the loader last yielded
+        self._trusted = 0  # > 0 while harness code runs (the model's layers, the loss, the optimizer)
+
+    # -- bookkeeping --------------------------------------------------------------------------------------
+    def where(self, tensor: torch.Tensor) -> str:
+        return str(self.placement.get(tensor, self.requested_name))  # type: ignore[no-untyped-call]
+
+    def place(self, tensor: torch.Tensor, device: str) -> None:
+        if device == self.requested_name:
+            self.placement.pop(tensor, None)  # type: ignore[no-untyped-call]
+        else:
+            self.placement[tensor] = device
+
+    @contextlib.contextmanager
+    def trusted(self) -> Iterator[None]:
+        """Harness code runs inside this: its calls are neither audited nor counted."""
+        self._trusted += 1
+        try:
+            yield
+        finally:
+            self._trusted -= 1
+
+    def enter_trusted(self, *_: Any, **__: Any) -> None:
+        self._trusted += 1
+
+    def leave_trusted(self, *_: Any, **__: Any) -> None:
+        self._trusted -= 1
+
+    # -- the mode -----------------------------------------------------------------------------------------
+    def __torch_function__(
+        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+    ) -> Any:
+        kwargs = kwargs or {}
+        if self._trusted:
+            return func(*args, **kwargs)
+        name = getattr(func, "__name__", "")
+        inputs = _tensors((args, kwargs))
+        if name == "__get__" and getattr(getattr(func, "__self__", None), "__name__", "") == "device" and inputs:
+            return torch.device(self.where(inputs[0]))  # tensor.device: where the audit says it is
+        if name in _SYNCS and inputs and self.where(inputs[0]) != HOST:
+            self.syncs.append(name)
+        target = self._target(name, args, kwargs)
+        if target is not None:
+            return self._transfer(func, name, args, kwargs, target, inputs)
+        result = func(*args, **kwargs)
+        self._follow(name, args, inputs, result)
+        return result
+
+    def _target(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        """The device a call moves data to, or ``None`` if it is not a transfer."""
+        if name == "to" and args and isinstance(args[0], torch.Tensor):
+            rest = args[1:]
+            if rest and isinstance(rest[0], torch.Tensor):
+                return self.where(rest[0])
+            if isinstance(kwargs.get("other"), torch.Tensor):
+                return self.where(kwargs["other"])
+            options = {key: value for key, value in kwargs.items() if key != "copy"}
+            device = torch._C._nn._parse_to(*rest, **options)[0]
+            return None if device is None else str(_normal(device))
+        if name == "cuda" and args and isinstance(args[0], torch.Tensor):
+            index = args[1] if len(args) > 1 else kwargs.get("device")
+            device = torch.device("cuda", index) if isinstance(index, int) else _normal(index or "cuda")
+            return str(_normal(device))
+        if name == "cpu" and args and isinstance(args[0], torch.Tensor):
+            return HOST
+        if kwargs.get("device") is not None and name not in _COPIES:
+            return str(_normal(kwargs["device"]))
+        return None
+
+    def _transfer(
+        self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], target: str, inputs: list[Any]
+    ) -> Any:
+        source = inputs[0] if inputs else None
+        if _exists(torch.device(target)):
+            result = func(*args, **kwargs)
+        else:  # a device this machine lacks: carry the call out on the host and remember where it was meant to go
+            result = self._on_host(func, name, args, kwargs)
+        if source is not None:
+            where = self.where(source)
+            if where != target:
+                self.bytes_moved += source.nelement() * source.element_size()
+                if target == HOST:
+                    self.syncs.append(name)
+            if result is source and where != target:
+                result = result.clone()  # a no-op move: give the moved tensor its own identity (and place)
+        for tensor in _tensors(result):
+            self.place(tensor, target)
+        return result
+
+    @staticmethod
+    def _on_host(func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if name in ("cuda", "cpu"):
+            return args[0].clone()
+        if name == "to":
+            options = {key: value for key, value in kwargs.items() if key != "copy"}
+            dtype = torch._C._nn._parse_to(*args[1:], **options)[1]
+            return args[0].to(dtype=dtype or args[0].dtype, copy=True)
+        return func(*args, **{**kwargs, "device": HOST})
+
+    def _follow(self, name: str, args: tuple[Any, ...], inputs: list[torch.Tensor], result: Any) -> None:
+        """Give the outputs of a call the place of its inputs, and follow graphs that carry a loss."""
+        outputs = _tensors(result)
+        if not outputs:
+            return
+        if name in _COPIES and args and isinstance(args[0], torch.Tensor):
+            destination = self.where(args[0])
+            for source in inputs[1:]:
+                if self.where(source) != destination:
+                    self.bytes_moved += source.nelement() * source.element_size()
+            return
+        placed = next((self.where(t) for t in inputs if t in self.placement), None)
+        if placed is not None:
+            for tensor in outputs:
+                self.placement[tensor] = placed
+        births = [self.loss_batches[t] for t in inputs if t in self.loss_batches]
+        if births and torch.is_grad_enabled():
+            born = min(births)
+            carrying = [t for t in outputs if t.requires_grad]
+            if carrying and born < self.batch:
+                self.kept_graphs += 1
+            for tensor in carrying:
+                self.loss_batches[tensor] = born
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "requested": self.requested_name,
+            "model_inputs": list(self.model_inputs),
+            "loss_inputs": list(self.loss_inputs),
+            "bytes_moved": int(self.bytes_moved),
+            "syncs": list(self.syncs),
+            "kept_graphs": int(self.kept_graphs),
+        }
+
+
+# -- what the harnesses build: data, models, loaders, losses ----------------------------------------------
+@contextlib.contextmanager
+def controlled(seed: int) -> Iterator[None]:
+    """One thread, deterministic algorithms, seeded global generators; restored afterwards."""
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    state = torch.random.get_rng_state()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        torch.random.set_rng_state(state)
+
+
+def build_model(spec: Spec) -> nn.Sequential:
+    """An MLP ``d_in -> hidden… -> d_out`` with ReLU, optional BatchNorm and Dropout, seeded by ``spec``.
+
+    BatchNorm and Dropout make train and evaluation modes differ; BatchNorm's running statistics start
+    at seeded random values so that evaluation mode visibly uses them.
+    """
+    generator = torch.Generator().manual_seed(int(spec["seed"]))
+    layers: list[nn.Module] = []
+    width = int(spec["d_in"])
+    for hidden in spec.get("hidden", []):
+        layers.append(nn.Linear(width, int(hidden)))
+        if spec.get("batchnorm"):
+            norm = nn.BatchNorm1d(int(hidden))
+            norm.running_mean = torch.randn(int(hidden), generator=generator) * 0.5
+            norm.running_var = torch.rand(int(hidden), generator=generator) + 0.5
+            layers.append(norm)
+        layers.append(nn.ReLU())
+        if spec.get("dropout"):
+            layers.append(nn.Dropout(float(spec["dropout"])))
+        width = int(hidden)
+    layers.append(nn.Linear(width, int(spec["d_out"])))
+    model = nn.Sequential(*layers)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) / max(1, parameter.shape[-1]) ** 0.5)
+    return model
+
+
+def build_data(spec: Spec, d_in: int, d_out: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` standard normal inputs ``(n, d_in)`` float32 and uniform labels ``(n,)`` int64."""
+    generator = torch.Generator().manual_seed(int(spec["seed"]))
+    n = int(spec["n"])
+    return torch.randn(n, d_in, generator=generator), torch.randint(0, d_out, (n,), generator=generator)
+
+
+def build_optimizer(spec: Spec, model: nn.Module) -> torch.optim.Optimizer:
+    if spec["name"] == "adam":
+        return torch.optim.Adam(model.parameters(), lr=float(spec["lr"]))
+    return torch.optim.SGD(model.parameters(), lr=float(spec["lr"]), momentum=float(spec.get("momentum", 0.0)))
+
+
+class TensorDataset(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """What ``loader.dataset`` gives: the examples, so ``len(loader.dataset)`` works as with a DataLoader."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.tensors = (x, y)
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.tensors[0][index], self.tensors[1][index]
+
+
+class HostLoader:
+    """Fixed mini-batches in order, living on the host: what a training loop must move to its device.
+
+    Each pass yields fresh copies (student code may modify a batch in place) and tells the audit.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, audit: DeviceAudit | None) -> None:
+        self.x, self.y, self.batch_size, self.audit = x, y, batch_size, audit
+        self.dataset = TensorDataset(x, y)
+        self.passes = 0
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        self.passes += 1
+        for start in range(0, len(self.x), self.batch_size):
+            audit = self.audit
+            if audit is None:
+                yield self.x[start : start + self.batch_size], self.y[start : start + self.batch_size]
+                continue
+            with audit.trusted():
+                xb = self.x[start : start + self.batch_size].clone()
+                yb = self.y[start : start + self.batch_size].clone()
+                audit.place(xb, HOST)
+                audit.place(yb, HOST)
+                audit.batch += 1
+            yield xb, yb
+
+
+class AuditedLoss(nn.Module):
+    """Mean cross-entropy that records each call: where its inputs live, the loss, the batch, the hits."""
+
+    def __init__(self, audit: DeviceAudit) -> None:
+        super().__init__()
+        self.audit = audit
+        self.losses: list[torch.Tensor] = []
+        self.sizes: list[int] = []
+        self.correct: list[torch.Tensor] = []
+        self.requires_grad: list[bool] = []
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        audit = self.audit
+        with audit.trusted():
+            audit.loss_inputs.extend(audit.where(t) for t in (logits, labels) if isinstance(t, torch.Tensor))
+            loss = F.cross_entropy(logits, labels)
+            self.losses.append(loss.detach().float())
+            self.sizes.append(len(labels))
+            self.correct.append((logits.detach().argmax(dim=1) == labels).sum())
+            self.requires_grad.append(bool(loss.requires_grad))
+        if loss.requires_grad:
+            audit.loss_batches[loss] = audit.batch
+        return loss
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "batch_losses": [float(v) for v in self.losses],
+            "batch_sizes": list(self.sizes),
+            "batch_correct": [int(v) for v in self.correct],
+            "loss_requires_grad": list(self.requires_grad),
+        }
+
+
+class ForwardRecord:
+    """Hooks on the model: the place of its inputs, its mode, grad mode and output dtype at each forward."""
+
+    def __init__(self, model: nn.Module, audit: DeviceAudit) -> None:
+        self.audit = audit
+        self.training: list[bool] = []
+        self.grad_enabled: list[bool] = []
+        self.dtypes: list[str] = []
+        model.register_forward_pre_hook(self._before)
+        model.register_forward_hook(self._after, always_call=True)
+
+    def _before(self, module: nn.Module, inputs: tuple[Any, ...]) -> None:
+        audit = self.audit
+        audit.enter_trusted()
+        audit.model_inputs.extend(audit.where(t) for t in _tensors(inputs))
+        self.training.append(bool(module.training))
+        self.grad_enabled.append(bool(torch.is_grad_enabled()))
+
+    def _after(self, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+        self.dtypes.extend(str(t.dtype).removeprefix("torch.") for t in _tensors(output))
+        self.audit.leave_trusted()
+
+    def summary(self) -> dict[str, Any]:
+        return {"forward_training": self.training, "forward_grad": self.grad_enabled, "forward_dtypes": self.dtypes}
+
+
+def state_arrays(model: nn.Module) -> list[np.ndarray]:
+    """Every parameter and buffer, in ``state_dict`` order, as float64 arrays."""
+    return [value.detach().cpu().double().numpy() for value in model.state_dict().values()]
+
+
+def grad_arrays(model: nn.Module) -> list[np.ndarray | None]:
+    return [None if p.grad is None else p.grad.detach().cpu().double().numpy() for p in model.parameters()]
+
+
+def _modes(model: nn.Module) -> list[bool]:
+    return [bool(m.training) for m in model.modules()]
+
+
+def _as_float(value: Any) -> float | None:
+    """A returned number as a float (read by the harness, for comparison), or ``None`` if it is not one."""
+    try:
+        if isinstance(value, torch.Tensor):
+            return float(value.detach().cpu().double().reshape(-1)[0]) if value.numel() == 1 else None
+        if isinstance(value, (bool, str)) or value is None:
+            return None
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def _audited_setup(spec: Spec) -> tuple[nn.Sequential, DeviceAudit, HostLoader, AuditedLoss, torch.device]:
+    device = requested_device(spec.get("device"))
+    model = build_model(spec["model"]).to(device)
+    audit = DeviceAudit(device)
+    x, y = build_data(spec["data"], int(spec["model"]["d_in"]), int(spec["model"]["d_out"]))
+    return model, audit, HostLoader(x, y, int(spec["data"]["batch_size"]), audit), AuditedLoss(audit), device
+
+
+# -- the harnesses: each takes plain data and returns a callable(student_function, *args) -> plain data ---
+def train_one_epoch_harness(spec: Spec) -> Harness:
+    """One epoch of ``train_one_epoch`` from a seeded model, optimizer and host loader, under the audit.
+
+    The model starts in evaluation mode, so a loop that forgets ``model.train()`` trains without dropout
+    (and with BatchNorm's running statistics) and ends with different parameters.
+    """
+
+    def run(train_one_epoch: Callable[..., Any]) -> dict[str, Any]:
+        with controlled(int(spec["seed"])):
+            model, audit, loader, loss_fn, device = _audited_setup(spec)
+            optimizer = build_optimizer(spec["optimizer"], model)
+            optimizer.register_step_pre_hook(audit.enter_trusted)
+            optimizer.register_step_post_hook(audit.leave_trusted)
+            forwards = ForwardRecord(model, audit)
+            model.eval()
+            torch.manual_seed(int(spec["seed"]))
+            with audit:
+                returned = train_one_epoch(model, loader, loss_fn, optimizer, device, bool(spec.get("amp", False)))
+            return {
+                "returned": _as_float(returned),
+                "returned_type": type(returned).__name__,
+                "returned_float": isinstance(returned, float),
+                "state": state_arrays(model),
+                **loss_fn.summary(),
+                **forwards.summary(),
+                **audit.report(),
+            }
+
+    return run
+
+
+def evaluate_harness(spec: Spec) -> Harness:
+    """``evaluate`` on a seeded model in ``spec["mode"]``, with stale gradients in place, under the audit."""
+
+    def run(evaluate: Callable[..., Any]) -> dict[str, Any]:
+        with controlled(int(spec["seed"])):
+            model, audit, loader, loss_fn, device = _audited_setup(spec)
+            model.train(spec["mode"] == "train")
+            generator = torch.Generator().manual_seed(int(spec["seed"]) + 1)
+            for parameter in model.parameters():
+                parameter.grad = torch.randn(parameter.shape, generator=generator).to(device)
+            forwards = ForwardRecord(model, audit)
+            before = {
+                "state_before": state_arrays(model),
+                "grads_before": grad_arrays(model),
+                "modes_before": _modes(model),
+            }
+            torch.manual_seed(int(spec["seed"]))
+            with audit:
+                returned = evaluate(model, loader, loss_fn, device)
+            pair = list(returned) if isinstance(returned, (tuple, list)) else []
+            return {
+                "returned": [_as_float(v) for v in pair] if len(pair) == 2 else None,
+                "returned_type": type(returned).__name__,
+                **before,
+                "state_after": state_arrays(model),
+                "grads_after": grad_arrays(model),
+                "modes_after": _modes(model),
+                **loss_fn.summary(),
+                **forwards.summary(),
+                **audit.report(),
+            }
+
+    return run
+
+
+def loader_data(n: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows that name themselves: ``x[i, 0] == i``, and labels ``y[i] = (7 i + 3) mod 11``."""
+    index = torch.arange(n)
+    x = torch.cat([index[:, None].float(), torch.randn(n, d - 1, generator=torch.Generator().manual_seed(n))], 1)
+    return x, (7 * index + 3) % 11
+
+
+def _one_pass(loader: Any, audit: DeviceAudit, limit: int) -> dict[str, Any]:
+    """Iterate ``loader`` once; the batches as arrays, where they live, and their dtypes."""
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    devices: list[str] = []
+    dtypes: list[str] = []
+    for count, batch in enumerate(loader):
+        if count >= limit:
+            raise RuntimeError(f"the loader yielded more than {limit} batches in one pass")
+        with audit.trusted():
+            xb, yb = batch
+            for tensor in (xb, yb):
+                devices.append(audit.where(tensor) if isinstance(tensor, torch.Tensor) else type(tensor).__name__)
+                dtypes.append(str(tensor.dtype).removeprefix("torch.") if hasattr(tensor, "dtype") else "")
+            xs.append(np.asarray(torch.as_tensor(xb).detach().cpu().double().numpy()).reshape(len(xb), -1))
+            ys.append(np.asarray(torch.as_tensor(yb).detach().cpu().numpy()).reshape(-1))
+    return {
+        "x": np.concatenate(xs) if xs else np.zeros((0, 0)),
+        "y": np.concatenate(ys) if ys else np.zeros(0, dtype=np.int64),
+        "sizes": [len(y) for y in ys],
+        "devices": devices,
+        "dtypes": dtypes,
+    }
+
+
+def _disturb_global_generators(seed: int) -> None:
+    """Move every global generator on, so that only the loader's own seed can repeat an order."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % (1 << 32))
+    random.seed(seed)
+
+
+def make_loader_harness(spec: Spec) -> Harness:
+    """Build loaders from host tensors and take their batches: two passes, the same seed again, another seed."""
+
+    def run(make_loader: Callable[..., Any]) -> dict[str, Any]:
+        n, d, batch_size = int(spec["n"]), int(spec["d"]), int(spec["batch_size"])
+        shuffle, seed = bool(spec["shuffle"]), int(spec["seed"])
+        limit = 2 * (-(-n // batch_size)) + 5
+        with controlled(seed + 1):
+            device = requested_device(spec.get("device"))
+            x, y = loader_data(n, d)
+            audit = DeviceAudit(device)
+            audit.place(x, HOST)
+            audit.place(y, HOST)
+            with audit:
+                loader = make_loader(x, y, batch_size, shuffle, seed, device)
+                passes = [_one_pass(loader, audit, limit) for _ in range(2)]
+            moved, syncs = audit.bytes_moved, list(audit.syncs)
+            _disturb_global_generators(seed + 12345)
+            with audit:
+                again = _one_pass(make_loader(x, y, batch_size, shuffle, seed, device), audit, limit)
+                other = _one_pass(make_loader(x, y, batch_size, shuffle, seed + 1, device), audit, limit)
+        return {
+            "x": x.double().numpy(),
+            "y": y.numpy(),
+            "passes": passes,
+            "again": again,
+            "other_seed": other,
+            "bytes_moved": int(moved),
+            "data_bytes": int(x.nelement() * x.element_size() + y.nelement() * y.element_size()),
+            "syncs": syncs,
+            "requested": str(device),
+        }
+
+    return run
+
+
+def make_mlp_harness(spec: Spec) -> Harness:
+    """Build the student's MLP with the global generator seeded; its linear layers and its output on a probe."""
+
+    def run(make_mlp: Callable[..., Any]) -> dict[str, Any]:
+        args = [int(spec["d_in"]), [int(h) for h in spec["hidden"]], int(spec["d_out"])]
+        if "activation" in spec:
+            args.append(str(spec["activation"]))
+        with controlled(int(spec["seed"])):
+            try:
+                model = make_mlp(*args)
+            except NotImplementedError:
+                raise
+            except Exception as error:  # noqa: BLE001 - an error is an answer here (an unknown activation)
+                if not spec.get("expect_error"):
+                    raise
+                return {"error": f"{type(error).__name__}: {error}"[:_MAX_TEXT]}
+            if not isinstance(model, nn.Module):
+                return {"error": None, "type": type(model).__name__, "is_module": False}
+            probe = torch.randn(5, int(spec["d_in"]), generator=torch.Generator().manual_seed(int(spec["seed"])))
+            with torch.no_grad():
+                output = model(probe)
+        linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        return {
+            "error": None,
+            "type": type(model).__name__,
+            "is_module": True,
+            "modules": [type(m).__name__ for m in model.modules() if not list(m.children())],
+            "weights": [m.weight.detach().double().numpy() for m in linears],
+            "biases": [None if m.bias is None else m.bias.detach().double().numpy() for m in linears],
+            "probe": probe.double().numpy(),
+            "output": output.detach().double().numpy() if isinstance(output, torch.Tensor) else None,
+        }
+
+    return run
+
+
+@contextlib.contextmanager
+def simulated_machine(cuda: bool, mps: bool) -> Iterator[None]:
+    """Make PyTorch report CUDA and MPS as available or not, whatever this machine has."""
+    patches: list[tuple[Any, str, Any]] = [
+        (torch.cuda, "is_available", lambda: cuda),
+        (torch.cuda, "device_count", lambda: 1 if cuda else 0),
+        (torch.backends.mps, "is_available", lambda: mps),
+        (torch.backends.mps, "is_built", lambda: mps),
+    ]
+    accelerator = getattr(torch, "accelerator", None)
+    if accelerator is not None:
+        current = torch.device("cuda") if cuda else torch.device("mps") if mps else None
+        patches += [
+            (accelerator, "is_available", lambda: cuda or mps),
+            (accelerator, "current_accelerator", lambda *a: current),
+        ]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    for owner, name, value in patches:
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for owner, name, value in saved:
+            setattr(owner, name, value)
+
+
+def get_device_harness(spec: Spec) -> Harness:
+    """``get_device(prefer)`` on a simulated machine; an exception is an answer when ``prefer`` is missing."""
+
+    def run(get_device: Callable[..., Any]) -> dict[str, Any]:
+        prefer = spec.get("prefer")
+        if prefer is not None and spec.get("as_device"):
+            prefer = torch.device(prefer)
+        with simulated_machine(bool(spec["cuda"]), bool(spec["mps"])):
+            try:
+                found = get_device() if "prefer" not in spec else get_device(prefer)
+            except NotImplementedError:
+                raise
+            except Exception as error:  # noqa: BLE001 - a clear error is the expected answer here
+                if not spec.get("expect_error"):
+                    raise
+                return {"error": f"{type(error).__name__}: {error}"[:_MAX_TEXT], "type": None, "device": None}
+        return {
+            "error": None,
+            "type": type(found).__name__,
+            "device": str(found) if isinstance(found, (torch.device, str)) else None,
+        }
+
+    return run
+
+
+def fit_harness(spec: Spec) -> Harness:
+    """``fit`` on digits or on noise (which overfits), under the audit, with its output captured.
+
+    Returns the history as sent back, the final model's validation loss and accuracy measured here, the
+    parameters, what the audit saw, and what ``fit`` wrote to stderr (a progress bar) and stdout.
+    """
+
+    def run(fit: Callable[..., Any]) -> dict[str, Any]:
+        with controlled(int(spec["seed"])):
+            device = requested_device(spec.get("device"))
+            (x_train, y_train, x_val, y_val), d_in, d_out = fit_data(spec)
+            model = build_model({"d_in": d_in, "hidden": spec["hidden"], "d_out": d_out, "seed": spec["seed"]})
+            model = model.to(device)
+            audit = DeviceAudit(device)
+            optimizer = torch.optim.Adam(model.parameters(), lr=float(spec["lr"]))
+            optimizer.register_step_pre_hook(audit.enter_trusted)
+            optimizer.register_step_post_hook(audit.leave_trusted)
+            ForwardRecord(model, audit)
+            train = HostLoader(x_train, y_train, int(spec["batch_size"]), audit)
+            val = HostLoader(x_val, y_val, int(spec["batch_size"]), audit)
+            args: list[Any] = [model, train, val, AuditedLoss(audit), optimizer, device, int(spec["epochs"])]
+            kwargs: dict[str, Any] = {"progress": bool(spec.get("progress", False))}
+            if spec.get("patience") is not None:
+                kwargs["patience"] = int(spec["patience"])
+            err, out = io.StringIO(), io.StringIO()
+            torch.manual_seed(int(spec["seed"]))
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out), audit:
+                history = fit(*args, **kwargs)
+            seen = audit.report()
+            with torch.no_grad():
+                model.eval()
+                logits = model(x_val.to(device))
+                final_loss = float(F.cross_entropy(logits, y_val.to(device)))
+                final_acc = float((logits.argmax(dim=1) == y_val.to(device)).float().mean())
+        return {
+            "history": _plain_history(history),
+            "history_type": type(history).__name__,
+            "final_val_loss": final_loss,
+            "final_val_acc": final_acc,
+            "state": state_arrays(model),
+            "train_passes": train.passes,
+            "stderr": err.getvalue()[-_MAX_TEXT:],
+            "stdout": out.getvalue()[-_MAX_TEXT:],
+            **seen,
+        }
+
+    return run
+
+
+def fit_data(spec: Spec) -> tuple[tuple[torch.Tensor, ...], int, int]:
+    """``(x_train, y_train, x_val, y_val), d_in, n_classes`` for a fit task.
+
+    ``digits``: scikit-learn's digits (:func:`course_lib.training.digits_split`). ``overfit``: ``n``
+    examples labelled by a random linear rule with a fraction ``noise`` of random labels, and 256
+    validation examples; a network memorises the noise within a few epochs, so the validation loss falls
+    and then rises, which is what early stopping is for.
+    """
+    if spec["task"] == "digits":
+        from course_lib.training import digits_split
+
+        x_train, y_train, x_val, y_val, _, _ = digits_split(seed=int(spec["data_seed"]))
+        return tuple(torch.as_tensor(a) for a in (x_train, y_train, x_val, y_val)), 64, 10
+    generator = torch.Generator().manual_seed(int(spec["data_seed"]))
+    n, d, k, total = int(spec["n"]), int(spec["d_in"]), int(spec["classes"]), int(spec["n"]) + 256
+    x = torch.randn(total, d, generator=generator)
+    y = (x @ torch.randn(d, k, generator=generator)).argmax(dim=1)
+    noisy = torch.rand(total, generator=generator) < float(spec["noise"])
+    y = torch.where(noisy, torch.randint(0, k, (total,), generator=generator), y)
+    return (x[:n], y[:n], x[n:], y[n:]), d, k
+
+
+def _plain_history(history: Any) -> Any:
+    """The history as plain data: a dict of lists of floats where it is one; the type names where not."""
+    if not isinstance(history, dict):
+        return None
+    plain: dict[str, Any] = {}
+    for key, values in history.items():
+        if isinstance(values, (list, tuple)):
+            plain[str(key)] = [
+                v if isinstance(v, (int, float)) and not isinstance(v, bool) else type(v).__name__ for v in values
+            ]
+        else:
+            plain[str(key)] = type(values).__name__
+    return plain
+
+
+# -- timed harnesses: the same setup each call, built once per process ---------------------------------------
+_SETUPS: dict[str, Any] = {}
+
+
+def _cached(key: str, build: Callable[[], Any]) -> Any:
+    if key not in _SETUPS:
+        _SETUPS[key] = build()
+    return _SETUPS[key]
+
+
+def timed_epoch_harness(spec: Spec) -> Harness:
+    """One epoch on a fixed model and data set (no audit: only the time counts)."""
+
+    def build() -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        model = build_model(spec["model"])
+        x, y = build_data(spec["data"], int(spec["model"]["d_in"]), int(spec["model"]["d_out"]))
+        return {k: v.clone() for k, v in model.state_dict().items()}, x, y
+
+    def run(train_one_epoch: Callable[..., Any]) -> None:
+        initial, x, y = _cached(repr(("epoch", spec)), build)
+        with controlled(int(spec["seed"])):
+            model = build_model(spec["model"])
+            model.load_state_dict(initial)
+            optimizer = build_optimizer(spec["optimizer"], model)
+            loader = HostLoader(x, y, int(spec["data"]["batch_size"]), None)
+            train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, torch.device("cpu"), False)
+
+    return run
+
+
+def timed_loader_harness(spec: Spec) -> Harness:
+    """Build a loader over a fixed data set and take one pass of its batches."""
+
+    def run(make_loader: Callable[..., Any]) -> None:
+        x, y = _cached(repr(("loader", spec)), lambda: loader_data(int(spec["n"]), int(spec["d"])))
+        with controlled(int(spec["seed"])):
+            for _ in make_loader(x, y, int(spec["batch_size"]), True, int(spec["seed"]), torch.device("cpu")):
+                pass
+
+    return run
+
+
+HARNESSES: dict[str, Callable[..., Harness]] = {
+    "get_device": get_device_harness,
+    "make_loader": make_loader_harness,
+    "make_mlp": make_mlp_harness,
+    "train_one_epoch": train_one_epoch_harness,
+    "evaluate": evaluate_harness,
+    "fit": fit_harness,
+    "timed_epoch": timed_epoch_harness,
+    "timed_loader": timed_loader_harness,
+}
+
+
+def harness(name: str, *args: Any) -> Harness:
+    """The harness ``name`` built from plain ``args``; an unknown name is a protocol error."""
+    if name not in HARNESSES:
+        raise ValueError(f"unknown torch harness {name!r}")
+    return HARNESSES[name](*args)
