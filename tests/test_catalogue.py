@@ -13,8 +13,8 @@ from autograder.grading.catalogue import Assignment, CatalogueError, Plot, Prope
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _property(name: str, points: float = 5.0, **flags: bool) -> Property:
-    return Property("relu", name, "says", "hint", points, **flags)  # type: ignore[arg-type]
+def _property(*, name: str, points: float = 5.0, **flags: bool) -> Property:
+    return Property(function="relu", name=name, says="says", hint="hint", points=points, **flags)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("assignment_id", known_assignments())
@@ -35,52 +35,69 @@ def test_check_has_a_public_property_that_establishes_correctness_wherever_it_ha
 
 
 def test_a_gated_property_without_one_that_establishes_correctness_is_refused() -> None:
-    catalogue = Assignment("x", "x.ipynb", (_property("keeps_shape", gated=True), _property("within_range")))
+    catalogue = Assignment("x", "x.ipynb", (_property(name="keeps_shape", gated=True), _property(name="within_range")))
     with pytest.raises(CatalogueError, match="relu has gated or timed properties"):
         catalogue.validate()
 
 
 def test_a_timed_property_counts_only_when_correct() -> None:
-    timed = Property("relu", "fast", "says", "hint", 5.0, timing=Timing(make_input=lambda rng: []))
+    timed = Property(
+        function="relu", name="fast", says="says", hint="hint", points=5.0, timing=Timing(make_input=lambda rng: [])
+    )
     assert timed.counts_only_when_correct
     with pytest.raises(CatalogueError):
-        Assignment("x", "x.ipynb", (timed, _property("within_range", establishes_correctness=False))).validate()
+        Assignment("x", "x.ipynb", (timed, _property(name="within_range", establishes_correctness=False))).validate()
 
 
 def test_a_property_cannot_both_establish_correctness_and_be_gated() -> None:
-    both = _property("agrees", 10.0, establishes_correctness=True, gated=True)
+    both = _property(name="agrees", points=10.0, establishes_correctness=True, gated=True)
     with pytest.raises(CatalogueError, match="cannot both"):
         Assignment("x", "x.ipynb", (both,)).validate()
 
 
 def test_gated_and_establishing_properties_together_are_accepted() -> None:
-    properties = (_property("agrees", establishes_correctness=True), _property("k", gated=True))
+    properties = (_property(name="agrees", establishes_correctness=True), _property(name="k", gated=True))
     Assignment("x", "x.ipynb", properties).validate()
 
 
 def test_an_establishing_property_after_a_timed_one_is_refused() -> None:
     """The runner decides whether to time a function when it reaches the timed property."""
-    timed = Property("relu", "fast", "says", "hint", 5.0, timing=Timing(make_input=lambda rng: []))
+    timed = Property(
+        function="relu", name="fast", says="says", hint="hint", points=5.0, timing=Timing(make_input=lambda rng: [])
+    )
     with pytest.raises(CatalogueError, match="after a timed one"):
-        Assignment("x", "x.ipynb", (timed, _property("agrees", establishes_correctness=True))).validate()
-    Assignment("x", "x.ipynb", (_property("agrees", establishes_correctness=True), timed)).validate()
+        Assignment("x", "x.ipynb", (timed, _property(name="agrees", establishes_correctness=True))).validate()
+    Assignment("x", "x.ipynb", (_property(name="agrees", establishes_correctness=True), timed)).validate()
 
 
 def test_a_function_worth_other_than_ten_points_is_refused() -> None:
-    hidden = Property("relu", "agrees_with_reference", "says", "hint", 1.0, public=False, establishes_correctness=True)
+    hidden = Property(
+        function="relu",
+        name="agrees_with_reference",
+        says="says",
+        hint="hint",
+        points=1.0,
+        public=False,
+        establishes_correctness=True,
+    )
     with pytest.raises(CatalogueError, match="relu is worth 9 points, not 10"):
-        Assignment("x", "x.ipynb", (_property("agrees", 8.0, establishes_correctness=True), hidden)).validate()
-    Assignment("x", "x.ipynb", (_property("agrees", 9.0, establishes_correctness=True), hidden)).validate()
+        Assignment(
+            "x", "x.ipynb", (_property(name="agrees", points=8.0, establishes_correctness=True), hidden)
+        ).validate()
+    Assignment("x", "x.ipynb", (_property(name="agrees", points=9.0, establishes_correctness=True), hidden)).validate()
 
 
 def test_a_property_name_used_twice_is_refused() -> None:
-    twice = (_property("agrees", establishes_correctness=True), _property("agrees", establishes_correctness=True))
+    twice = (
+        _property(name="agrees", establishes_correctness=True),
+        _property(name="agrees", establishes_correctness=True),
+    )
     with pytest.raises(CatalogueError, match=r"used twice: relu\.agrees"):
         Assignment("x", "x.ipynb", twice).validate()
 
 
 def test_a_plot_of_a_function_not_graded_is_refused() -> None:
-    graded = (_property("agrees", 10.0, establishes_correctness=True),)
+    graded = (_property(name="agrees", points=10.0, establishes_correctness=True),)
     with pytest.raises(CatalogueError, match="a plot names tanh"):
         Assignment("x", "x.ipynb", graded, plots=(Plot("tanh", -3.0, 3.0),)).validate()
 
@@ -99,5 +116,5 @@ def test_every_graded_function_has_its_check_and_points_cells_in_the_solution_no
 
 def test_a_name_alone_neither_establishes_correctness_nor_gates() -> None:
     """Each catalogue declares both flags; nothing is derived from a property's name."""
-    assert not _property("agrees_with_reference").establishes_correctness
-    assert not _property("agrees_with_reference").counts_only_when_correct
+    assert not _property(name="agrees_with_reference").establishes_correctness
+    assert not _property(name="agrees_with_reference").counts_only_when_correct

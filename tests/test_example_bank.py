@@ -146,12 +146,22 @@ def test_a_key_file_that_is_not_private_is_never_used(cache: Path, tmp_path: Pat
 
 def test_too_few_examples_is_a_grader_error_never_a_pass(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Hypothesis drawing fewer than a property's minimum is refused; so is a drawn property run on none."""
-    one_value = Property("softmax", "one_value", "one value", "", 1.0, strategy=st.just(1.0), min_examples=3)
+    one_value = Property(
+        function="softmax",
+        name="one_value",
+        says="one value",
+        hint="",
+        points=1.0,
+        strategy=st.just(1.0),
+        min_examples=3,
+    )
     with pytest.raises(example_bank.ExampleBankError, match="drew 1 examples, fewer than the 3 it needs"):
         example_bank.drawn_examples(one_value, 1, 10)
     with pytest.raises(GraderError, match="softmax.one_value"):
         examples_of(one_value, 1, 10)
-    assert example_bank.drawn_examples(Property("softmax", "any", "", "", 1.0, strategy=st.just(1.0)), 1, 10) == [1.0]
+    assert example_bank.drawn_examples(
+        Property(function="softmax", name="any", says="", hint="", points=1.0, strategy=st.just(1.0)), 1, 10
+    ) == [1.0]
     # The runner refuses to check a drawn property on no example, wherever the list came from.
     monkeypatch.setattr("autograder.grading.runner.drawn_examples", lambda prop, seed, max_examples: [])
     with pytest.raises(GraderError, match="would be checked on 0 examples"):

@@ -175,12 +175,13 @@ def _shared(calls, example):
     return None
 
 
-SECRET = Property("f", "secret_property", "f is secret", "a hint only the hidden property has", 1.0, public=False,
-                  test=_secret_check)
+SECRET = Property(function="f", name="secret_property", says="f is secret",
+                  hint="a hint only the hidden property has", points=1.0, public=False, test=_secret_check)
 PROPERTIES = (
-    Property("f", "shown", "f is shown", "a public hint", 1.0, test=_shared),
+    Property(function="f", name="shown", says="f is shown", hint="a public hint", points=1.0, test=_shared),
     SECRET,
-    Property("f", "inline_secret", "f is secret too", "another hidden hint", 1.0, public=False, test=_shared),
+    Property(function="f", name="inline_secret", says="f is secret too", hint="another hidden hint", points=1.0,
+             public=False, test=_shared),
 )
 ASSIGNMENT = Assignment("99_fake", "fake.ipynb", PROPERTIES)
 '''

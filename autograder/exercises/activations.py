@@ -101,7 +101,7 @@ SOFTMAX_AXIS = (
 
 
 def symmetric(
-    function: str, says: str, hint: str, points: float, relation: Callable[[np.ndarray], np.ndarray]
+    *, function: str, says: str, hint: str, points: float, relation: Callable[[np.ndarray], np.ndarray]
 ) -> Property:
     """``function(-z)`` equals ``relation(function(z))``."""
 
@@ -111,11 +111,20 @@ def symmetric(
         at_minus_z = result_of(calls, {"z": np.negative(z)})
         assert_close(at_minus_z, relation(at_z), tolerance_for(z.dtype), f"{function}(-z) breaks the symmetry")
 
-    return Property(function, "symmetry", says, hint, points, True, MODERATE, test, gated=True)
+    return Property(
+        function=function,
+        name="symmetry",
+        says=says,
+        hint=hint,
+        points=points,
+        strategy=MODERATE,
+        test=test,
+        gated=True,
+    )
 
 
 def _zero_derivative(
-    function: str, says: str, value: Callable[[Example], float], points: float, examples: st.SearchStrategy[Example]
+    *, function: str, says: str, value: Callable[[Example], float], points: float, examples: st.SearchStrategy[Example]
 ) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
@@ -123,19 +132,18 @@ def _zero_derivative(
         assert_close(got, want, tolerance_for(example["z"].dtype), f"{function} is wrong at z = 0")
 
     return Property(
-        function,
-        "value_at_zero",
-        says,
-        "The contract fixes the derivative at the kink: read it again.",
-        points,
-        True,
-        examples,
-        test,
+        function=function,
+        name="value_at_zero",
+        says=says,
+        hint="The contract fixes the derivative at the kink: read it again.",
+        points=points,
+        strategy=examples,
+        test=test,
         gated=True,  # a zero function is right at 0 for relu_grad
     )
 
 
-def _sums_to_one(points: float) -> Property:
+def _sums_to_one(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
         totals = got.astype(np.float64).sum(axis=-1)
@@ -144,14 +152,13 @@ def _sums_to_one(points: float) -> Property:
             raise PropertyFailure("softmax(z) does not sum to 1 along the last axis", np.ones_like(totals), totals)
 
     return Property(
-        "softmax",
-        "sums_to_one",
-        "softmax(z) sums to 1 along the last axis (rows of a batch)",
-        SOFTMAX_AXIS,
-        points,
-        True,
-        BATCHES,
-        test,
+        function="softmax",
+        name="sums_to_one",
+        says="softmax(z) sums to 1 along the last axis (rows of a batch)",
+        hint=SOFTMAX_AXIS,
+        points=points,
+        strategy=BATCHES,
+        test=test,
         gated=True,  # a constant 1 / classes sums to one
         hints={NOT_FINITE: SOFTMAX_ZERO_BY_ZERO},  # NaN sums: 0/0, not a wrong axis of normalisation alone
     )
@@ -160,7 +167,7 @@ def _sums_to_one(points: float) -> Property:
 SHIFTS = st.sampled_from([-50.0, -3.0, 2.5, 20.0, 100.0])
 
 
-def _shift_invariant(points: float) -> Property:
+def _shift_invariant(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         z, shift = example["z"], example["shift"]
         got = result_of(calls, {"z": z})
@@ -169,15 +176,14 @@ def _shift_invariant(points: float) -> Property:
 
     examples = st.fixed_dictionaries({"z": draw.batches(max_abs=10.0), "shift": SHIFTS})
     return Property(
-        "softmax",
-        "shift_invariant",
-        "softmax(z + c) equals softmax(z) for a constant c",
-        "Adding the same number to every logit of a row cannot change the probabilities. "
+        function="softmax",
+        name="shift_invariant",
+        says="softmax(z + c) equals softmax(z) for a constant c",
+        hint="Adding the same number to every logit of a row cannot change the probabilities. "
         "Which number could you subtract so that exp never overflows?",
-        points,
-        True,
-        examples,
-        test,
+        points=points,
+        strategy=examples,
+        test=test,
         gated=True,
     )
 
@@ -189,7 +195,7 @@ def _axis_examples() -> st.SearchStrategy[Example]:
     return draw.arrays(min_dims=1, max_dims=3, min_side=1, max_abs=100.0).flatmap(with_axis)
 
 
-def _exp_is_softmax(points: float) -> Property:
+def _exp_is_softmax(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
         with np.errstate(all="ignore"):
@@ -200,15 +206,14 @@ def _exp_is_softmax(points: float) -> Property:
         )
 
     return Property(
-        "log_softmax",
-        "is_log_of_softmax",
-        "exp(log_softmax(z)) equals softmax(z)",
-        "log_softmax(z) is log(softmax(z)) mathematically, but compute it without taking the log of a "
+        function="log_softmax",
+        name="is_log_of_softmax",
+        says="exp(log_softmax(z)) equals softmax(z)",
+        hint="log_softmax(z) is log(softmax(z)) mathematically, but compute it without taking the log of a "
         "probability that may have underflowed to 0: expand log(exp(a) / sum(exp(b))).",
-        points,
-        True,
-        BATCHES,
-        test,
+        points=points,
+        strategy=BATCHES,
+        test=test,
         establishes_correctness=True,  # compared with SciPy's softmax
     )
 
@@ -226,200 +231,288 @@ LOOP_HINT = "Python loops over elements are slow; a few NumPy operations on the 
 PROPERTIES: tuple[Property, ...] = (
     # sigmoid
     agrees_with(
-        "sigmoid",
-        "agrees_with_scipy",
-        "sigmoid agrees with scipy.special.expit",
-        "sigma(z) = 1 / (1 + exp(-z)).",
-        2,
-        ANY,
-        lambda calls, ex: _expit(ex["z"]),
-    ),
-    agrees_with_reference("sigmoid", "Compare your values with 1 / (1 + exp(-z)) for a few large negative z.", 2, ANY),
-    within(
-        "sigmoid", 0.0, 1.0, "sigmoid(z) lies in [0, 1]", "A probability can be neither negative nor above 1.", 1, ANY
-    ),
-    symmetric(
-        "sigmoid",
-        "sigmoid(-z) equals 1 - sigmoid(z)",
-        "The sigmoid is symmetric around (0, 1/2).",
-        1,
-        lambda s: 1.0 - s,
-    ),
-    stable_for_large_inputs("sigmoid", STABILITY_HINT + " For z < 0, 1/(1+exp(-z)) = exp(z)/(1+exp(z)).", 1, LARGE),
-    keeps_shape_and_dtype("sigmoid", 1, ANY),
-    leaves_input_unchanged("sigmoid", 1, ANY),
-    as_fast_as_reference("sigmoid", _large_input, LOOP_HINT, 1),
-    # sigmoid_grad
-    matches_central_differences(
-        "sigmoid_grad",
-        "sigmoid",
-        lambda ex: _expit,
-        "sigma'(z) = sigma(z) (1 - sigma(z)); note the argument is z, the pre-activation, not sigma(z).",
-        3,
-        MODERATE,
-    ),
-    agrees_with_reference("sigmoid_grad", "Compute sigma(z) first, then the derivative from it.", 3, ANY),
-    within(
-        "sigmoid_grad",
-        0.0,
-        0.25,
-        "sigmoid_grad(z) lies in [0, 1/4]",
-        "The sigmoid's slope is largest at 0, where it is 1/4.",
-        1,
-        ANY,
-    ),
-    stable_for_large_inputs("sigmoid_grad", STABILITY_HINT, 1, LARGE),
-    keeps_shape_and_dtype("sigmoid_grad", 1, ANY),
-    leaves_input_unchanged("sigmoid_grad", 1, ANY),
-    # tanh
-    agrees_with(
-        "tanh",
-        "agrees_with_numpy",
-        "tanh agrees with numpy.tanh",
-        "tanh(z) = (e^z - e^-z) / (e^z + e^-z).",
-        2,
-        ANY,
-        lambda calls, ex: np.tanh(ex["z"].astype(np.float64)),
-    ),
-    agrees_with_reference("tanh", "Check large |z|, where the textbook formula divides inf by inf.", 2, ANY),
-    within("tanh", -1.0, 1.0, "tanh(z) lies in [-1, 1]", "tanh saturates at -1 and 1.", 1, ANY),
-    symmetric("tanh", "tanh(-z) equals -tanh(z)", "tanh is an odd function.", 1, np.negative),
-    stable_for_large_inputs("tanh", STABILITY_HINT, 1, LARGE),
-    keeps_shape_and_dtype("tanh", 2, ANY),
-    leaves_input_unchanged("tanh", 1, ANY),
-    # tanh_grad
-    matches_central_differences(
-        "tanh_grad", "tanh", lambda ex: np.tanh, "tanh'(z) = 1 - tanh(z)^2, with z the pre-activation.", 3, MODERATE
-    ),
-    agrees_with_reference("tanh_grad", "The derivative is taken at z, not at tanh(z).", 3, ANY),
-    stable_for_large_inputs("tanh_grad", STABILITY_HINT, 1, LARGE),
-    within(
-        "tanh_grad", 0.0, 1.0, "tanh_grad(z) lies in [0, 1]", "tanh's slope is largest at 0, where it is 1.", 1, ANY
-    ),
-    keeps_shape_and_dtype("tanh_grad", 1, ANY),
-    leaves_input_unchanged("tanh_grad", 1, ANY),
-    # relu
-    agrees_with(
-        "relu",
-        "agrees_with_numpy",
-        "relu agrees with numpy.maximum(z, 0)",
-        "relu(z) = max(z, 0), elementwise.",
-        2,
-        ANY,
-        lambda calls, ex: np.maximum(ex["z"].astype(np.float64), 0.0),
-    ),
-    agrees_with_reference("relu", "relu keeps positive values and zeroes the rest.", 2, ANY),
-    within("relu", 0.0, np.inf, "relu(z) is never negative", "relu(z) = max(z, 0).", 1, ANY),
-    stable_for_large_inputs("relu", "relu needs no exp at all.", 1, LARGE),
-    keeps_shape_and_dtype("relu", 2, ANY),
-    leaves_input_unchanged("relu", 2, ANY),
-    # relu_grad
-    matches_central_differences(
-        "relu_grad",
-        "relu",
-        lambda ex: lambda z: np.maximum(z, 0.0),
-        "The slope of relu is 1 where it is active and 0 elsewhere.",
-        2,
-        kink_free(ANY),
-    ),
-    agrees_with_reference("relu_grad", "Which values of z make relu active?", 3, ANY),
-    _zero_derivative("relu_grad", "relu_grad(0) is 0", lambda ex: 0.0, 1, z_examples(ZERO_ARRAYS)),
-    stable_for_large_inputs("relu_grad", "relu_grad needs no exp at all.", 1, LARGE),
-    keeps_shape_and_dtype("relu_grad", 2, ANY),
-    leaves_input_unchanged("relu_grad", 1, ANY),
-    # leaky_relu
-    agrees_with(
-        "leaky_relu",
-        "agrees_with_formula",
-        "leaky_relu agrees with z if z > 0 else alpha * z (default alpha 0.01)",
-        "Negative inputs are scaled by alpha, not zeroed; the default alpha is 0.01.",
-        3,
-        leaky_examples(),
-        lambda calls, ex: _leaky(ex["z"], _alpha(ex)),
-    ),
-    agrees_with_reference("leaky_relu", "Check both signs of z and a non-default alpha.", 2, leaky_examples()),
-    stable_for_large_inputs(
-        "leaky_relu", "leaky_relu needs no exp at all.", 1, leaky_examples(draw.large_value_arrays())
-    ),
-    keeps_shape_and_dtype("leaky_relu", 2, leaky_examples()),
-    leaves_input_unchanged("leaky_relu", 2, leaky_examples()),
-    # leaky_relu_grad
-    matches_central_differences(
-        "leaky_relu_grad",
-        "leaky_relu",
-        lambda ex: lambda z: _leaky(z, _alpha(ex)),
-        "The slope is 1 for z > 0 and alpha for z < 0: a leaky unit never stops learning.",
-        2,
-        kink_free(leaky_examples()),
+        function="sigmoid",
+        name="agrees_with_scipy",
+        says="sigmoid agrees with scipy.special.expit",
+        hint="sigma(z) = 1 / (1 + exp(-z)).",
+        points=2,
+        examples=ANY,
+        expected=lambda calls, ex: _expit(ex["z"]),
     ),
     agrees_with_reference(
-        "leaky_relu_grad", "Use the alpha you were given, on the negative side.", 3, leaky_examples()
+        function="sigmoid",
+        hint="Compare your values with 1 / (1 + exp(-z)) for a few large negative z.",
+        points=2,
+        examples=ANY,
     ),
-    _zero_derivative("leaky_relu_grad", "leaky_relu_grad(0) is alpha", _alpha, 1, leaky_examples(ZERO_ARRAYS)),
-    stable_for_large_inputs("leaky_relu_grad", "No exp is needed here.", 1, leaky_examples(draw.large_value_arrays())),
-    keeps_shape_and_dtype("leaky_relu_grad", 2, leaky_examples()),
-    leaves_input_unchanged("leaky_relu_grad", 1, leaky_examples()),
+    within(
+        function="sigmoid",
+        low=0.0,
+        high=1.0,
+        says="sigmoid(z) lies in [0, 1]",
+        hint="A probability can be neither negative nor above 1.",
+        points=1,
+        examples=ANY,
+    ),
+    symmetric(
+        function="sigmoid",
+        says="sigmoid(-z) equals 1 - sigmoid(z)",
+        hint="The sigmoid is symmetric around (0, 1/2).",
+        points=1,
+        relation=lambda s: 1.0 - s,
+    ),
+    stable_for_large_inputs(
+        function="sigmoid",
+        hint=STABILITY_HINT + " For z < 0, 1/(1+exp(-z)) = exp(z)/(1+exp(z)).",
+        points=1,
+        examples=LARGE,
+    ),
+    keeps_shape_and_dtype(function="sigmoid", points=1, examples=ANY),
+    leaves_input_unchanged(function="sigmoid", points=1, examples=ANY),
+    as_fast_as_reference(function="sigmoid", make_input=_large_input, hint=LOOP_HINT, points=1),
+    # sigmoid_grad
+    matches_central_differences(
+        function="sigmoid_grad",
+        forward_name="sigmoid",
+        forward=lambda ex: _expit,
+        hint="sigma'(z) = sigma(z) (1 - sigma(z)); note the argument is z, the pre-activation, not sigma(z).",
+        points=3,
+        examples=MODERATE,
+    ),
+    agrees_with_reference(
+        function="sigmoid_grad", hint="Compute sigma(z) first, then the derivative from it.", points=3, examples=ANY
+    ),
+    within(
+        function="sigmoid_grad",
+        low=0.0,
+        high=0.25,
+        says="sigmoid_grad(z) lies in [0, 1/4]",
+        hint="The sigmoid's slope is largest at 0, where it is 1/4.",
+        points=1,
+        examples=ANY,
+    ),
+    stable_for_large_inputs(function="sigmoid_grad", hint=STABILITY_HINT, points=1, examples=LARGE),
+    keeps_shape_and_dtype(function="sigmoid_grad", points=1, examples=ANY),
+    leaves_input_unchanged(function="sigmoid_grad", points=1, examples=ANY),
+    # tanh
+    agrees_with(
+        function="tanh",
+        name="agrees_with_numpy",
+        says="tanh agrees with numpy.tanh",
+        hint="tanh(z) = (e^z - e^-z) / (e^z + e^-z).",
+        points=2,
+        examples=ANY,
+        expected=lambda calls, ex: np.tanh(ex["z"].astype(np.float64)),
+    ),
+    agrees_with_reference(
+        function="tanh", hint="Check large |z|, where the textbook formula divides inf by inf.", points=2, examples=ANY
+    ),
+    within(
+        function="tanh",
+        low=-1.0,
+        high=1.0,
+        says="tanh(z) lies in [-1, 1]",
+        hint="tanh saturates at -1 and 1.",
+        points=1,
+        examples=ANY,
+    ),
+    symmetric(
+        function="tanh",
+        says="tanh(-z) equals -tanh(z)",
+        hint="tanh is an odd function.",
+        points=1,
+        relation=np.negative,
+    ),
+    stable_for_large_inputs(function="tanh", hint=STABILITY_HINT, points=1, examples=LARGE),
+    keeps_shape_and_dtype(function="tanh", points=2, examples=ANY),
+    leaves_input_unchanged(function="tanh", points=1, examples=ANY),
+    # tanh_grad
+    matches_central_differences(
+        function="tanh_grad",
+        forward_name="tanh",
+        forward=lambda ex: np.tanh,
+        hint="tanh'(z) = 1 - tanh(z)^2, with z the pre-activation.",
+        points=3,
+        examples=MODERATE,
+    ),
+    agrees_with_reference(
+        function="tanh_grad", hint="The derivative is taken at z, not at tanh(z).", points=3, examples=ANY
+    ),
+    stable_for_large_inputs(function="tanh_grad", hint=STABILITY_HINT, points=1, examples=LARGE),
+    within(
+        function="tanh_grad",
+        low=0.0,
+        high=1.0,
+        says="tanh_grad(z) lies in [0, 1]",
+        hint="tanh's slope is largest at 0, where it is 1.",
+        points=1,
+        examples=ANY,
+    ),
+    keeps_shape_and_dtype(function="tanh_grad", points=1, examples=ANY),
+    leaves_input_unchanged(function="tanh_grad", points=1, examples=ANY),
+    # relu
+    agrees_with(
+        function="relu",
+        name="agrees_with_numpy",
+        says="relu agrees with numpy.maximum(z, 0)",
+        hint="relu(z) = max(z, 0), elementwise.",
+        points=2,
+        examples=ANY,
+        expected=lambda calls, ex: np.maximum(ex["z"].astype(np.float64), 0.0),
+    ),
+    agrees_with_reference(
+        function="relu", hint="relu keeps positive values and zeroes the rest.", points=2, examples=ANY
+    ),
+    within(
+        function="relu",
+        low=0.0,
+        high=np.inf,
+        says="relu(z) is never negative",
+        hint="relu(z) = max(z, 0).",
+        points=1,
+        examples=ANY,
+    ),
+    stable_for_large_inputs(function="relu", hint="relu needs no exp at all.", points=1, examples=LARGE),
+    keeps_shape_and_dtype(function="relu", points=2, examples=ANY),
+    leaves_input_unchanged(function="relu", points=2, examples=ANY),
+    # relu_grad
+    matches_central_differences(
+        function="relu_grad",
+        forward_name="relu",
+        forward=lambda ex: lambda z: np.maximum(z, 0.0),
+        hint="The slope of relu is 1 where it is active and 0 elsewhere.",
+        points=2,
+        examples=kink_free(ANY),
+    ),
+    agrees_with_reference(function="relu_grad", hint="Which values of z make relu active?", points=3, examples=ANY),
+    _zero_derivative(
+        function="relu_grad", says="relu_grad(0) is 0", value=lambda ex: 0.0, points=1, examples=z_examples(ZERO_ARRAYS)
+    ),
+    stable_for_large_inputs(function="relu_grad", hint="relu_grad needs no exp at all.", points=1, examples=LARGE),
+    keeps_shape_and_dtype(function="relu_grad", points=2, examples=ANY),
+    leaves_input_unchanged(function="relu_grad", points=1, examples=ANY),
+    # leaky_relu
+    agrees_with(
+        function="leaky_relu",
+        name="agrees_with_formula",
+        says="leaky_relu agrees with z if z > 0 else alpha * z (default alpha 0.01)",
+        hint="Negative inputs are scaled by alpha, not zeroed; the default alpha is 0.01.",
+        points=3,
+        examples=leaky_examples(),
+        expected=lambda calls, ex: _leaky(ex["z"], _alpha(ex)),
+    ),
+    agrees_with_reference(
+        function="leaky_relu",
+        hint="Check both signs of z and a non-default alpha.",
+        points=2,
+        examples=leaky_examples(),
+    ),
+    stable_for_large_inputs(
+        function="leaky_relu",
+        hint="leaky_relu needs no exp at all.",
+        points=1,
+        examples=leaky_examples(draw.large_value_arrays()),
+    ),
+    keeps_shape_and_dtype(function="leaky_relu", points=2, examples=leaky_examples()),
+    leaves_input_unchanged(function="leaky_relu", points=2, examples=leaky_examples()),
+    # leaky_relu_grad
+    matches_central_differences(
+        function="leaky_relu_grad",
+        forward_name="leaky_relu",
+        forward=lambda ex: lambda z: _leaky(z, _alpha(ex)),
+        hint="The slope is 1 for z > 0 and alpha for z < 0: a leaky unit never stops learning.",
+        points=2,
+        examples=kink_free(leaky_examples()),
+    ),
+    agrees_with_reference(
+        function="leaky_relu_grad",
+        hint="Use the alpha you were given, on the negative side.",
+        points=3,
+        examples=leaky_examples(),
+    ),
+    _zero_derivative(
+        function="leaky_relu_grad",
+        says="leaky_relu_grad(0) is alpha",
+        value=_alpha,
+        points=1,
+        examples=leaky_examples(ZERO_ARRAYS),
+    ),
+    stable_for_large_inputs(
+        function="leaky_relu_grad",
+        hint="No exp is needed here.",
+        points=1,
+        examples=leaky_examples(draw.large_value_arrays()),
+    ),
+    keeps_shape_and_dtype(function="leaky_relu_grad", points=2, examples=leaky_examples()),
+    leaves_input_unchanged(function="leaky_relu_grad", points=1, examples=leaky_examples()),
     # softmax
     agrees_with(
-        "softmax",
-        "agrees_with_scipy",
-        "softmax agrees with scipy.special.softmax along the last axis",
-        SOFTMAX_AXIS,
-        2,
-        BATCHES,
-        lambda calls, ex: _scipy_softmax(ex["z"]),
+        function="softmax",
+        name="agrees_with_scipy",
+        says="softmax agrees with scipy.special.softmax along the last axis",
+        hint=SOFTMAX_AXIS,
+        points=2,
+        examples=BATCHES,
+        expected=lambda calls, ex: _scipy_softmax(ex["z"]),
     ),
     agrees_with(
-        "softmax",
-        "respects_axis",
-        "softmax(z, axis) normalises along the axis it is given",
-        "Pass axis to every reduction (max, sum), with keepdims=True.",
-        1,
-        _axis_examples(),
-        lambda calls, ex: _scipy_softmax(ex["z"], ex["axis"]),
+        function="softmax",
+        name="respects_axis",
+        says="softmax(z, axis) normalises along the axis it is given",
+        hint="Pass axis to every reduction (max, sum), with keepdims=True.",
+        points=1,
+        examples=_axis_examples(),
+        expected=lambda calls, ex: _scipy_softmax(ex["z"], ex["axis"]),
     ),
-    agrees_with_reference("softmax", "Try a batch with one very large logit in a row.", 1, BATCHES),
-    _sums_to_one(1),
-    _shift_invariant(1),
+    agrees_with_reference(
+        function="softmax", hint="Try a batch with one very large logit in a row.", points=1, examples=BATCHES
+    ),
+    _sums_to_one(points=1),
+    _shift_invariant(points=1),
     stable_for_large_inputs(
-        "softmax",
-        STABILITY_HINT,
-        1,
-        z_examples(draw.large_value_arrays().filter(lambda z: z.ndim >= 1)),
+        function="softmax",
+        hint=STABILITY_HINT,
+        points=1,
+        examples=z_examples(draw.large_value_arrays().filter(lambda z: z.ndim >= 1)),
         hints={ZERO_BY_ZERO: SOFTMAX_ZERO_BY_ZERO},
     ),
-    keeps_shape_and_dtype("softmax", 1, BATCHES),
-    leaves_input_unchanged("softmax", 1, BATCHES),
-    as_fast_as_reference("softmax", _large_batch, LOOP_HINT, 1),
+    keeps_shape_and_dtype(function="softmax", points=1, examples=BATCHES),
+    leaves_input_unchanged(function="softmax", points=1, examples=BATCHES),
+    as_fast_as_reference(function="softmax", make_input=_large_batch, hint=LOOP_HINT, points=1),
     # log_softmax
     agrees_with(
-        "log_softmax",
-        "agrees_with_scipy",
-        "log_softmax agrees with scipy.special.log_softmax along the last axis",
-        "log_softmax(z) = z - log(sum(exp(z))), computed stably.",
-        2,
-        BATCHES,
-        lambda calls, ex: _scipy_log_softmax(ex["z"]),
+        function="log_softmax",
+        name="agrees_with_scipy",
+        says="log_softmax agrees with scipy.special.log_softmax along the last axis",
+        hint="log_softmax(z) = z - log(sum(exp(z))), computed stably.",
+        points=2,
+        examples=BATCHES,
+        expected=lambda calls, ex: _scipy_log_softmax(ex["z"]),
     ),
-    agrees_with_reference("log_softmax", "Try a row such as [0, 1000]: the true answer is finite.", 2, BATCHES),
-    _exp_is_softmax(2),
+    agrees_with_reference(
+        function="log_softmax",
+        hint="Try a row such as [0, 1000]: the true answer is finite.",
+        points=2,
+        examples=BATCHES,
+    ),
+    _exp_is_softmax(points=2),
     within(
-        "log_softmax",
-        -np.inf,
-        0.0,
-        "log_softmax(z) is never positive",
-        "The log of a probability is at most 0.",
-        1,
-        BATCHES,
+        function="log_softmax",
+        low=-np.inf,
+        high=0.0,
+        says="log_softmax(z) is never positive",
+        hint="The log of a probability is at most 0.",
+        points=1,
+        examples=BATCHES,
     ),
     stable_for_large_inputs(
-        "log_softmax",
-        STABILITY_HINT + " log(0) is -inf: never take the log of an underflowed probability.",
-        1,
-        z_examples(draw.large_value_arrays().filter(lambda z: z.ndim >= 1)),
+        function="log_softmax",
+        hint=STABILITY_HINT + " log(0) is -inf: never take the log of an underflowed probability.",
+        points=1,
+        examples=z_examples(draw.large_value_arrays().filter(lambda z: z.ndim >= 1)),
     ),
-    keeps_shape_and_dtype("log_softmax", 1, BATCHES),
-    leaves_input_unchanged("log_softmax", 1, BATCHES),
+    keeps_shape_and_dtype(function="log_softmax", points=1, examples=BATCHES),
+    leaves_input_unchanged(function="log_softmax", points=1, examples=BATCHES),
 )
 
 ASSIGNMENT = Assignment(

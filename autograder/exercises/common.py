@@ -67,6 +67,7 @@ def first_array(example: Example) -> np.ndarray:
 
 
 def agrees_with(
+    *,
     function: str,
     name: str,
     says: str,
@@ -85,13 +86,13 @@ def agrees_with(
     :data:`NOT_FINITE_HINT`, unless ``hints`` says otherwise."""
 
     @drawn_property(
-        function,
-        name,
-        says,
-        hint,
-        points,
-        examples,
-        public,
+        function=function,
+        name=name,
+        says=says,
+        hint=hint,
+        points=points,
+        examples=examples,
+        public=public,
         needs_reference=needs_reference,
         establishes_correctness=True,
     )
@@ -105,21 +106,21 @@ def agrees_with(
     return dataclasses.replace(test, hints={NOT_FINITE: NOT_FINITE_HINT, **(hints or {})})
 
 
-def agrees_with_reference(function: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+def agrees_with_reference(*, function: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
     return agrees_with(
-        function,
-        "agrees_with_reference",
-        f"{function} agrees with the reference solution",
-        hint,
-        points,
-        examples,
-        lambda calls, example: calls.reference(*example.values()),
+        function=function,
+        name="agrees_with_reference",
+        says=f"{function} agrees with the reference solution",
+        hint=hint,
+        points=points,
+        examples=examples,
+        expected=lambda calls, example: calls.reference(*example.values()),
         public=False,
         needs_reference=True,
     )
 
 
-def keeps_shape_and_dtype(function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+def keeps_shape_and_dtype(*, function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
     def test(calls: Calls, example: Example) -> None:
         z = first_array(example)
         got = result_of(calls, example)
@@ -132,20 +133,19 @@ def keeps_shape_and_dtype(function: str, points: float, examples: st.SearchStrat
             )
 
     return Property(
-        function,
-        "keeps_shape_and_dtype",
-        f"{function} returns an array of its input's shape and dtype",
-        "Work with NumPy operations on the whole array: the result has the input's shape and float dtype.",
-        points,
-        True,
-        examples,
-        test,
+        function=function,
+        name="keeps_shape_and_dtype",
+        says=f"{function} returns an array of its input's shape and dtype",
+        hint="Work with NumPy operations on the whole array: the result has the input's shape and float dtype.",
+        points=points,
+        strategy=examples,
+        test=test,
         gated=True,
         hints=DTYPE_HINTS,
     )
 
 
-def leaves_input_unchanged(function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+def leaves_input_unchanged(*, function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
     def test(calls: Calls, example: Example) -> None:
         _, after = calls.student_and_args_after(*example.values())
         for (argument, before), now in zip(example.items(), after, strict=False):
@@ -157,14 +157,13 @@ def leaves_input_unchanged(function: str, points: float, examples: st.SearchStra
                 raise PropertyFailure(f"{function} modified its argument {argument} in place", before, now)
 
     return Property(
-        function,
-        "leaves_input_unchanged",
-        f"{function} leaves its input unchanged",
-        "Assignments like z[mask] = 0 or z *= 2 change the caller's array; build a new array instead.",
-        points,
-        True,
-        examples,
-        test,
+        function=function,
+        name="leaves_input_unchanged",
+        says=f"{function} leaves its input unchanged",
+        hint="Assignments like z[mask] = 0 or z *= 2 change the caller's array; build a new array instead.",
+        points=points,
+        strategy=examples,
+        test=test,
         gated=True,
     )
 
@@ -188,6 +187,7 @@ NOT_FINITE_HINT = (
 
 
 def stable_for_large_inputs(
+    *,
     function: str,
     hint: str,
     points: float,
@@ -202,21 +202,20 @@ def stable_for_large_inputs(
         assert_finite(got, f"{function} is not finite where the true value is")
 
     return Property(
-        function,
-        "stable_for_large_inputs",
-        f"{function} is finite and raises no NumPy error for |z| up to 1e4",
-        hint,
-        points,
-        True,
-        examples,
-        test,
+        function=function,
+        name="stable_for_large_inputs",
+        says=f"{function} is finite and raises no NumPy error for |z| up to 1e4",
+        hint=hint,
+        points=points,
+        strategy=examples,
+        test=test,
         gated=True,
         hints={**STABILITY_HINTS, NOT_FINITE: hint, **(hints or {})},
     )
 
 
 def within(
-    function: str, low: float, high: float, says: str, hint: str, points: float, examples: st.SearchStrategy[Example]
+    *, function: str, low: float, high: float, says: str, hint: str, points: float, examples: st.SearchStrategy[Example]
 ) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
@@ -229,7 +228,16 @@ def within(
                 f"{function} returned values outside [{low:g}, {high:g}], e.g. {got[outside].ravel()[0]!r}", got=got
             )
 
-    return Property(function, "within_range", says, hint, points, True, examples, test, gated=True)
+    return Property(
+        function=function,
+        name="within_range",
+        says=says,
+        hint=hint,
+        points=points,
+        strategy=examples,
+        test=test,
+        gated=True,
+    )
 
 
 def central_differences(forward: Callable[[np.ndarray], np.ndarray], z: np.ndarray) -> np.ndarray:
@@ -244,6 +252,7 @@ DERIVATIVE_TOLERANCE = Tolerance(rtol=1e-4, atol=1e-6)
 
 
 def matches_central_differences(
+    *,
     function: str,
     forward_name: str,
     forward: Callable[[Example], Callable[[np.ndarray], np.ndarray]],
@@ -261,19 +270,19 @@ def matches_central_differences(
         )
 
     return Property(
-        function,
-        "matches_central_differences",
-        f"{function} agrees with central differences of {forward_name} (away from kinks)",
-        hint,
-        points,
-        True,
-        examples,
-        test,
+        function=function,
+        name="matches_central_differences",
+        says=f"{function} agrees with central differences of {forward_name} (away from kinks)",
+        hint=hint,
+        points=points,
+        strategy=examples,
+        test=test,
         establishes_correctness=True,  # the grader's own forward function, not the student's
     )
 
 
 def as_fast_as_reference(
+    *,
     function: str,
     make_input: Callable[[np.random.Generator], list[Any]],
     hint: str,
@@ -281,11 +290,11 @@ def as_fast_as_reference(
     max_ratio: float = 3.0,
 ) -> Property:
     return Property(
-        function,
-        "as_fast_as_reference",
-        f"{function} is within {max_ratio:g}x the reference's time on a large input",
-        hint,
-        points,
+        function=function,
+        name="as_fast_as_reference",
+        says=f"{function} is within {max_ratio:g}x the reference's time on a large input",
+        hint=hint,
+        points=points,
         public=False,
         timing=Timing(make_input, max_ratio=max_ratio),
         needs_reference=True,
@@ -377,6 +386,7 @@ def _nested_test(
 
 
 def agrees_with_nested(
+    *,
     function: str,
     name: str,
     says: str,
@@ -387,11 +397,14 @@ def agrees_with_nested(
     tolerance: Tolerance | None = None,
 ) -> Property:
     """Like :func:`agrees_with` for results made of numbers, arrays, tuples and lists (float64 tolerance)."""
-    plain = agrees_with(function, name, says, hint, points, examples, expected)
+    plain = agrees_with(
+        function=function, name=name, says=says, hint=hint, points=points, examples=examples, expected=expected
+    )
     return dataclasses.replace(plain, test=_nested_test(function, expected, tolerance))
 
 
 def agrees_with_reference_nested(
+    *,
     function: str,
     hint: str,
     points: float,
@@ -400,7 +413,7 @@ def agrees_with_reference_nested(
 ) -> Property:
     """Like :func:`agrees_with_reference` for results made of numbers, arrays, tuples and lists (``names``
     names the items of a returned tuple in messages)."""
-    plain = agrees_with_reference(function, hint, points, examples)
+    plain = agrees_with_reference(function=function, hint=hint, points=points, examples=examples)
     return dataclasses.replace(
         plain, test=_nested_test(function, lambda calls, example: calls.reference(*example.values()), None, names)
     )
@@ -436,6 +449,7 @@ def same_data(before: Any, after: Any) -> bool:
 
 
 def leaves_nested_input_unchanged(
+    *,
     function: str,
     points: float,
     examples: st.SearchStrategy[Example],
@@ -451,14 +465,13 @@ def leaves_nested_input_unchanged(
                 raise PropertyFailure(f"{function} modified its argument {argument} in place", before, now)
 
     return Property(
-        function,
-        "leaves_input_unchanged",
-        f"{function} leaves its inputs unchanged",
-        hint,
-        points,
-        True,
-        examples,
-        test,
+        function=function,
+        name="leaves_input_unchanged",
+        says=f"{function} leaves its inputs unchanged",
+        hint=hint,
+        points=points,
+        strategy=examples,
+        test=test,
         gated=True,
     )
 
@@ -559,6 +572,7 @@ def first_dtype(example: Example) -> np.dtype[Any]:
 
 
 def value_agrees_with(
+    *,
     function: str,
     name: str,
     says: str,
@@ -580,11 +594,22 @@ def value_agrees_with(
         chosen = tolerance or tolerance_for(first_dtype(example))
         assert_nested_close(got, want, chosen, f"{function} gave a wrong value", function, names=names)
 
-    plain = agrees_with(function, name, says, hint, points, examples, expected, public, needs_reference)
+    plain = agrees_with(
+        function=function,
+        name=name,
+        says=says,
+        hint=hint,
+        points=points,
+        examples=examples,
+        expected=expected,
+        public=public,
+        needs_reference=needs_reference,
+    )
     return dataclasses.replace(plain, test=test)
 
 
 def value_agrees_with_reference(
+    *,
     function: str,
     hint: str,
     points: float,
@@ -593,13 +618,13 @@ def value_agrees_with_reference(
     names: str | tuple[str, ...] | None = None,
 ) -> Property:
     return value_agrees_with(
-        function,
-        "agrees_with_reference",
-        f"{function} agrees with the reference solution",
-        hint,
-        points,
-        examples,
-        lambda calls, example: calls.reference(*example.values()),
+        function=function,
+        name="agrees_with_reference",
+        says=f"{function} agrees with the reference solution",
+        hint=hint,
+        points=points,
+        examples=examples,
+        expected=lambda calls, example: calls.reference(*example.values()),
         public=False,
         needs_reference=True,
         tolerance=tolerance,
@@ -607,7 +632,7 @@ def value_agrees_with_reference(
     )
 
 
-def returns_one_number(function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+def returns_one_number(*, function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
     """A loss is one number: a Python float, a NumPy scalar or a 0-d array, not an array of losses."""
 
     def test(calls: Calls, example: Example) -> None:
@@ -620,20 +645,19 @@ def returns_one_number(function: str, points: float, examples: st.SearchStrategy
         raise PropertyFailure(f"{function} returned {_what_it_is(value)}; expected one float", got=value)
 
     return Property(
-        function,
-        "returns_one_number",
-        f"{function} returns one number (a Python float or a 0-d array)",
-        "float(...) turns a NumPy result into a Python float; an array of shape (1,) or (1, 1) is not a number.",
-        points,
-        True,
-        examples,
-        test,
+        function=function,
+        name="returns_one_number",
+        says=f"{function} returns one number (a Python float or a 0-d array)",
+        hint="float(...) turns a NumPy result into a Python float; an array of shape (1,) or (1, 1) is not a number.",
+        points=points,
+        strategy=examples,
+        test=test,
         gated=True,
     )
 
 
 def number_stable_for_large_inputs(
-    function: str, hint: str, points: float, examples: st.SearchStrategy[Example]
+    *, function: str, hint: str, points: float, examples: st.SearchStrategy[Example]
 ) -> Property:
     """Like :func:`stable_for_large_inputs`, for a function whose result is one number."""
 
@@ -642,14 +666,13 @@ def number_stable_for_large_inputs(
         assert_finite(np.asarray(got), f"{function} is not finite where the true value is")
 
     return Property(
-        function,
-        "stable_for_large_inputs",
-        f"{function} is finite and raises no NumPy error for |z| up to 1e4",
-        hint,
-        points,
-        True,
-        examples,
-        test,
+        function=function,
+        name="stable_for_large_inputs",
+        says=f"{function} is finite and raises no NumPy error for |z| up to 1e4",
+        hint=hint,
+        points=points,
+        strategy=examples,
+        test=test,
         gated=True,
     )
 
@@ -701,14 +724,14 @@ def drawn_property(
 
     def make(test: Test) -> Property:
         return Property(
-            function,
-            name,
-            says,
-            hint,
-            points,
-            public,
-            examples,
-            test,
+            function=function,
+            name=name,
+            says=says,
+            hint=hint,
+            points=points,
+            public=public,
+            strategy=examples,
+            test=test,
             needs_reference=needs_reference,
             establishes_correctness=establishes_correctness,
             gated=gated,

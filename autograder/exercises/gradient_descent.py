@@ -220,28 +220,28 @@ STABILITY_HINT = (
 )
 
 
-def agrees_with_torch(loss: str, torch_name: str, hint: str, points: float, examples: Any) -> Property:
+def agrees_with_torch(*, loss: str, torch_name: str, hint: str, points: float, examples: Any) -> Property:
     return value_agrees_with(
-        loss,
-        "agrees_with_torch",
-        f"{loss} agrees with torch.nn.functional.{torch_name} on float64 inputs",
-        hint,
-        points,
-        examples,
-        lambda calls, ex: torch_value_and_grad(loss, *ex.values())[0],
+        function=loss,
+        name="agrees_with_torch",
+        says=f"{loss} agrees with torch.nn.functional.{torch_name} on float64 inputs",
+        hint=hint,
+        points=points,
+        examples=examples,
+        expected=lambda calls, ex: torch_value_and_grad(loss, *ex.values())[0],
     )
 
 
-def mean_over_the_batch(loss: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+def mean_over_the_batch(*, loss: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
     """The loss of a batch stacked on itself equals the loss of the batch: a mean, not a sum."""
 
     @drawn_property(
-        loss,
-        "mean_over_the_batch",
-        f"{loss} of a batch stacked on itself equals {loss} of the batch (a mean, not a sum)",
-        "A loss averages over the examples, so that it does not grow with the batch size: divide by the count.",
-        points,
-        examples,
+        function=loss,
+        name="mean_over_the_batch",
+        says=f"{loss} of a batch stacked on itself equals {loss} of the batch (a mean, not a sum)",
+        hint="A loss averages over the examples, so that it does not grow with the batch size: divide by the count.",
+        points=points,
+        examples=examples,
         gated=True,  # a constant is the same for any batch
     )
     def test(calls: Calls, example: Example) -> None:
@@ -252,28 +252,28 @@ def mean_over_the_batch(loss: str, points: float, examples: st.SearchStrategy[Ex
     return test
 
 
-def grad_agrees_with_torch(loss: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+def grad_agrees_with_torch(*, loss: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
     return agrees_with(
-        f"{loss}_grad",
-        "agrees_with_torch_autograd",
-        f"{loss}_grad agrees with torch.autograd's gradient of the same loss",
-        hint,
-        points,
-        examples,
-        lambda calls, ex: torch_value_and_grad(loss, *ex.values())[1],
+        function=f"{loss}_grad",
+        name="agrees_with_torch_autograd",
+        says=f"{loss}_grad agrees with torch.autograd's gradient of the same loss",
+        hint=hint,
+        points=points,
+        examples=examples,
+        expected=lambda calls, ex: torch_value_and_grad(loss, *ex.values())[1],
     )
 
 
 def grad_matches_central_differences(
-    loss: str, hint: str, points: float, examples: st.SearchStrategy[Example]
+    *, loss: str, hint: str, points: float, examples: st.SearchStrategy[Example]
 ) -> Property:
     @drawn_property(
-        f"{loss}_grad",
-        "matches_central_differences",
-        f"{loss}_grad agrees with central differences of {loss} in every coordinate",
-        hint,
-        points,
-        examples,
+        function=f"{loss}_grad",
+        name="matches_central_differences",
+        says=f"{loss}_grad agrees with central differences of {loss} in every coordinate",
+        hint=hint,
+        points=points,
+        examples=examples,
         establishes_correctness=True,  # the grader's own formula of the loss, not the student's
     )
     def test(calls: Calls, example: Example) -> None:
@@ -318,12 +318,12 @@ def _differences_of_cubes(example: Example) -> np.ndarray:
 
 
 @drawn_property(
-    "numerical_gradient",
-    "accurate_for_float32_input",
-    "numerical_gradient of a float32 x is accurate and float64 (it perturbs a float64 copy)",
-    "In float32, x + 1e-6 rounds to a neighbour of x that is not 1e-6 away: perturb a float64 copy.",
-    1,
-    SINES_FLOAT32,
+    function="numerical_gradient",
+    name="accurate_for_float32_input",
+    says="numerical_gradient of a float32 x is accurate and float64 (it perturbs a float64 copy)",
+    hint="In float32, x + 1e-6 rounds to a neighbour of x that is not 1e-6 away: perturb a float64 copy.",
+    points=1,
+    examples=SINES_FLOAT32,
 )  # neither establishing nor gated: no trivial function passes it, and one right in float64 does most of its job
 def numerical_gradient_of_float32(calls: Calls, example: Example) -> None:
     got = result_of(calls, example)
@@ -333,12 +333,12 @@ def numerical_gradient_of_float32(calls: Calls, example: Example) -> None:
 
 
 @drawn_property(
-    "numerical_gradient",
-    "returns_float64_shaped_like_x",
-    "numerical_gradient returns a float64 array of x's shape (0-d included)",
-    "np.zeros(x.shape) and np.ndindex(x.shape) work for every shape, 0-d included.",
-    1,
-    SINES,
+    function="numerical_gradient",
+    name="returns_float64_shaped_like_x",
+    says="numerical_gradient returns a float64 array of x's shape (0-d included)",
+    hint="np.zeros(x.shape) and np.ndindex(x.shape) work for every shape, 0-d included.",
+    points=1,
+    examples=SINES,
     gated=True,
 )
 def numerical_gradient_shape(calls: Calls, example: Example) -> None:
@@ -362,12 +362,12 @@ ERROR_PAIRS = _pairs(("a", "b"), max_abs=1e4)
 
 
 @drawn_property(
-    "relative_error",
-    "zero_for_equal_inputs",
-    "relative_error(a, a) is 0, zeros included",
-    "Where a and b are both 0, |a| + |b| is 0 too: that is what the floor of 1e-8 is for.",
-    2,
-    ERROR_PAIRS,
+    function="relative_error",
+    name="zero_for_equal_inputs",
+    says="relative_error(a, a) is 0, zeros included",
+    hint="Where a and b are both 0, |a| + |b| is 0 too: that is what the floor of 1e-8 is for.",
+    points=2,
+    examples=ERROR_PAIRS,
     gated=True,  # a zero function keeps it
 )
 def relative_error_of_equal_arrays(calls: Calls, example: Example) -> None:
@@ -377,12 +377,12 @@ def relative_error_of_equal_arrays(calls: Calls, example: Example) -> None:
 
 
 @drawn_property(
-    "relative_error",
-    "symmetric",
-    "relative_error(a, b) equals relative_error(b, a)",
-    "Neither array is the 'true' one: scale the difference by both of them.",
-    1,
-    ERROR_PAIRS,
+    function="relative_error",
+    name="symmetric",
+    says="relative_error(a, b) equals relative_error(b, a)",
+    hint="Neither array is the 'true' one: scale the difference by both of them.",
+    points=1,
+    examples=ERROR_PAIRS,
     gated=True,
 )
 def relative_error_is_symmetric(calls: Calls, example: Example) -> None:
@@ -396,12 +396,12 @@ def relative_error_is_symmetric(calls: Calls, example: Example) -> None:
 
 
 @drawn_property(
-    "relative_error",
-    "within_range",
-    "relative_error lies in [0, 1] (|a - b| never exceeds |a| + |b|)",
-    "Divide by |a| + |b| (each absolute value on its own), not by |a + b|.",
-    1,
-    ERROR_PAIRS,
+    function="relative_error",
+    name="within_range",
+    says="relative_error lies in [0, 1] (|a - b| never exceeds |a| + |b|)",
+    hint="Divide by |a| + |b| (each absolute value on its own), not by |a + b|.",
+    points=1,
+    examples=ERROR_PAIRS,
     gated=True,
 )
 def relative_error_at_most_one(calls: Calls, example: Example) -> None:
@@ -476,10 +476,18 @@ def _torch_of(example: Example) -> tuple[float, Layers]:
     return torch_mlp(example["x"], example["labels"], example["params"], _activation(example))
 
 
-def mlp_agrees_with_torch(name: str, says: str, hint: str, part: int) -> Property:
+def mlp_agrees_with_torch(*, name: str, says: str, hint: str, part: int) -> Property:
     """Part 0 (the loss) or part 1 (the grads) of ``mlp_loss_and_grads`` equals PyTorch's."""
 
-    @drawn_property("mlp_loss_and_grads", name, says, hint, 2, MLPS, establishes_correctness=True)
+    @drawn_property(
+        function="mlp_loss_and_grads",
+        name=name,
+        says=says,
+        hint=hint,
+        points=2,
+        examples=MLPS,
+        establishes_correctness=True,
+    )
     def test(calls: Calls, example: Example) -> None:
         what = "the loss differs from PyTorch's" if part == 0 else "{} differs from torch.autograd's"
         _close("mlp_loss_and_grads", _loss_and_grads(calls, example)[part], _torch_of(example)[part], what, "grads")
@@ -488,12 +496,12 @@ def mlp_agrees_with_torch(name: str, says: str, hint: str, part: int) -> Propert
 
 
 @drawn_property(
-    "mlp_loss_and_grads",
-    "matches_central_differences",
-    "grads agree with central differences of the loss in every parameter (away from ReLU's kink)",
-    "Check your gradients with your own numerical_gradient, one layer at a time, starting from the last.",
-    1,
-    MLPS.filter(_away_from_kinks),
+    function="mlp_loss_and_grads",
+    name="matches_central_differences",
+    says="grads agree with central differences of the loss in every parameter (away from ReLU's kink)",
+    hint="Check your gradients with your own numerical_gradient, one layer at a time, starting from the last.",
+    points=1,
+    examples=MLPS.filter(_away_from_kinks),
     establishes_correctness=True,  # the grader's own loss of the MLP, not the student's
 )
 def mlp_grads_match_central_differences(calls: Calls, example: Example) -> None:
@@ -503,16 +511,18 @@ def mlp_grads_match_central_differences(calls: Calls, example: Example) -> None:
     assert_nested_close(got, want, DERIVATIVE_TOLERANCE, what, "mlp_loss_and_grads", names="grads")
 
 
-def mlp_unchanged_when(name: str, says: str, hint: str, change: Callable[[Example, np.ndarray], Example]) -> Property:
+def mlp_unchanged_when(
+    *, name: str, says: str, hint: str, change: Callable[[Example, np.ndarray], Example]
+) -> Property:
     """The loss and grads stay the same when ``change`` rearranges the batch (given a drawn permutation)."""
 
     @drawn_property(
-        "mlp_loss_and_grads",
-        name,
-        f"the loss and grads stay the same when {says}",
-        hint,
-        1,
-        PERMUTED_MLPS,
+        function="mlp_loss_and_grads",
+        name=name,
+        says=f"the loss and grads stay the same when {says}",
+        hint=hint,
+        points=1,
+        examples=PERMUTED_MLPS,
         gated=True,  # a constant stays the same
     )
     def test(calls: Calls, drawn: Example) -> None:
@@ -615,6 +625,7 @@ def _iterates(calls: Calls, example: Example) -> np.ndarray:
 
 
 def bowl_property(
+    *,
     name: str,
     says: str,
     hint: str,
@@ -626,7 +637,7 @@ def bowl_property(
 
     ``flags`` (``establishes_correctness``, ``gated``) are :func:`drawn_property`'s."""
 
-    @drawn_property("gradient_descent", name, says, hint, 1, examples, **flags)
+    @drawn_property(function="gradient_descent", name=name, says=says, hint=hint, points=1, examples=examples, **flags)
     def test(calls: Calls, example: Example) -> None:
         check(example, _iterates(calls, example))
 
@@ -713,12 +724,12 @@ def _step_results(value: Any, count: int, function: str) -> list[np.ndarray]:
 
 
 @drawn_property(
-    "sgd_momentum_step",
-    "agrees_with_torch_sgd",
-    "four steps agree with torch.optim.SGD(momentum=beta), w and the velocity",
-    "First the velocity, v = beta * v + dw, then the step with the new velocity, w = w - lr * v.",
-    4,
-    _optimizer_runs({"lr": st.floats(1e-3, 1.0), "beta": st.floats(0.1, 0.99)}),
+    function="sgd_momentum_step",
+    name="agrees_with_torch_sgd",
+    says="four steps agree with torch.optim.SGD(momentum=beta), w and the velocity",
+    hint="First the velocity, v = beta * v + dw, then the step with the new velocity, w = w - lr * v.",
+    points=4,
+    examples=_optimizer_runs({"lr": st.floats(1e-3, 1.0), "beta": st.floats(0.1, 0.99)}),
     establishes_correctness=True,
 )
 def momentum_agrees_with_torch(calls: Calls, example: Example) -> None:
@@ -741,7 +752,7 @@ def momentum_agrees_with_torch(calls: Calls, example: Example) -> None:
         )
 
 
-def momentum_special_case(name: str, says: str, hint: str, zero: str) -> Property:
+def momentum_special_case(*, name: str, says: str, hint: str, zero: str) -> Property:
     """With ``zero = "beta"``, a plain gradient step (``w - lr dw``, ``v = dw``); with ``zero = "lr"``, ``w``
     stays where it is while the velocity still accumulates.
 
@@ -750,12 +761,12 @@ def momentum_special_case(name: str, says: str, hint: str, zero: str) -> Propert
     """
 
     @drawn_property(
-        "sgd_momentum_step",
-        name,
-        f"sgd_momentum_step: {says}",
-        hint,
-        1,
-        MOMENTUM_STEPS.map(lambda ex: {**ex, zero: 0.0}),
+        function="sgd_momentum_step",
+        name=name,
+        says=f"sgd_momentum_step: {says}",
+        hint=hint,
+        points=1,
+        examples=MOMENTUM_STEPS.map(lambda ex: {**ex, zero: 0.0}),
     )
     def test(calls: Calls, example: Example) -> None:
         w, dw, velocity = example["w"], example["dw"], example["velocity"]
@@ -771,12 +782,12 @@ def momentum_special_case(name: str, says: str, hint: str, zero: str) -> Propert
 
 
 @drawn_property(
-    "adam_step",
-    "agrees_with_torch_adam",
-    "four steps (t = 1, 2, 3, 4) agree with torch.optim.Adam, w and both moments",
-    "Update m and v first, then correct both for their start at zero with 1 - beta**t, t counting from 1.",
-    4,
-    _optimizer_runs(
+    function="adam_step",
+    name="agrees_with_torch_adam",
+    says="four steps (t = 1, 2, 3, 4) agree with torch.optim.Adam, w and both moments",
+    hint="Update m and v first, then correct both for their start at zero with 1 - beta**t, t counting from 1.",
+    points=4,
+    examples=_optimizer_runs(
         {
             "lr": st.floats(1e-3, 0.5),
             "beta1": st.floats(0.0, 0.99),
@@ -816,12 +827,12 @@ def _first_adam_step(example: Example) -> Example:
 
 
 @drawn_property(
-    "adam_step",
-    "first_step_has_length_lr",
-    "the first step from m = v = 0 (t = 1) moves each coordinate by lr (bias correction)",
-    "m and v start at 0, so early averages are too small: divide them by 1 - beta1**t and 1 - beta2**t.",
-    1,
-    ADAM_STEPS.map(_first_adam_step),
+    function="adam_step",
+    name="first_step_has_length_lr",
+    says="the first step from m = v = 0 (t = 1) moves each coordinate by lr (bias correction)",
+    hint="m and v start at 0, so early averages are too small: divide them by 1 - beta1**t and 1 - beta2**t.",
+    points=1,
+    examples=ADAM_STEPS.map(_first_adam_step),
 )  # neither establishing nor gated: no trivial function passes it, and a right first step is part of the job
 def adam_first_step(calls: Calls, example: Example) -> None:
     dw = example["dw"]
@@ -835,12 +846,12 @@ def adam_first_step(calls: Calls, example: Example) -> None:
 
 
 @drawn_property(
-    "adam_step",
-    "zero_lr_changes_nothing",
-    "adam_step with lr = 0 leaves w where it is",
-    "The step is lr times the corrected ratio; nothing else may move w.",
-    1,
-    ADAM_STEPS.map(lambda ex: {**ex, "lr": 0.0}),
+    function="adam_step",
+    name="zero_lr_changes_nothing",
+    says="adam_step with lr = 0 leaves w where it is",
+    hint="The step is lr times the corrected ratio; nothing else may move w.",
+    points=1,
+    examples=ADAM_STEPS.map(lambda ex: {**ex, "lr": 0.0}),
     gated=True,  # a step that returns (w, m, v) as they came keeps it
 )
 def adam_with_zero_lr(calls: Calls, example: Example) -> None:
@@ -852,17 +863,17 @@ def adam_with_zero_lr(calls: Calls, example: Example) -> None:
     )
 
 
-def optimizer_shapes(function: str, names: tuple[str, ...], examples: st.SearchStrategy[Example]) -> Property:
+def optimizer_shapes(*, function: str, names: tuple[str, ...], examples: st.SearchStrategy[Example]) -> Property:
     """The step returns the arrays ``names``, each of w's shape and dtype."""
     count = len(names)
 
     @drawn_property(
-        function,
-        "keeps_shape_and_dtype",
-        f"{function} returns ({', '.join(names)}), each of w's shape and dtype (float32 included)",
-        "A Python float times an array keeps the array's dtype; np.float64 values promote float32.",
-        1,
-        draw.in_float_dtypes(examples),
+        function=function,
+        name="keeps_shape_and_dtype",
+        says=f"{function} returns ({', '.join(names)}), each of w's shape and dtype (float32 included)",
+        hint="A Python float times an array keeps the array's dtype; np.float64 values promote float32.",
+        points=1,
+        examples=draw.in_float_dtypes(examples),
         gated=True,
     )
     def test(calls: Calls, example: Example) -> None:
@@ -989,12 +1000,12 @@ def _orders(example: Example, recorded: list[dict[str, Any]]) -> list[np.ndarray
 
 
 @drawn_property(
-    "minibatch_sgd",
-    "full_batch_is_gradient_descent",
-    "with batch_size >= n (one batch per epoch), minibatch_sgd is plain gradient descent",
-    "Each step: (loss, grads) = loss_and_grads(x[idx], y[idx], params), then p - lr * g for every array.",
-    2,
-    FULL_BATCH_RUNS,
+    function="minibatch_sgd",
+    name="full_batch_is_gradient_descent",
+    says="with batch_size >= n (one batch per epoch), minibatch_sgd is plain gradient descent",
+    hint="Each step: (loss, grads) = loss_and_grads(x[idx], y[idx], params), then p - lr * g for every array.",
+    points=2,
+    examples=FULL_BATCH_RUNS,
     establishes_correctness=True,  # the grader's own gradient descent
 )
 def minibatch_full_batch(calls: Calls, example: Example) -> None:
@@ -1017,13 +1028,13 @@ def minibatch_full_batch(calls: Calls, example: Example) -> None:
 
 
 @drawn_property(
-    "minibatch_sgd",
-    "uses_every_example_once_per_epoch",
-    "each epoch passes every example (with its own y) exactly once, in mini-batches of at most batch_size",
-    "Shuffle the indices, then take consecutive slices order[start:start + batch_size]: the last one "
+    function="minibatch_sgd",
+    name="uses_every_example_once_per_epoch",
+    says="each epoch passes every example (with its own y) exactly once, in mini-batches of at most batch_size",
+    hint="Shuffle the indices, then take consecutive slices order[start:start + batch_size]: the last one "
     "may be shorter. Index x and y with the same indices.",
-    2,
-    MINI_BATCH_RUNS,
+    points=2,
+    examples=MINI_BATCH_RUNS,
     gated=True,  # structural: how the examples are dealt, whatever is done with them
 )
 def minibatch_uses_every_example(calls: Calls, example: Example) -> None:
@@ -1040,12 +1051,12 @@ def minibatch_uses_every_example(calls: Calls, example: Example) -> None:
 
 
 @drawn_property(
-    "minibatch_sgd",
-    "steps_from_the_latest_params",
-    "every step is p - lr * g from the params of the step before, and the last step's params are returned",
-    "Pass the current params to loss_and_grads and update them after every mini-batch, not once per epoch.",
-    2,
-    MINI_BATCH_RUNS,
+    function="minibatch_sgd",
+    name="steps_from_the_latest_params",
+    says="every step is p - lr * g from the params of the step before, and the last step's params are returned",
+    hint="Pass the current params to loss_and_grads and update them after every mini-batch, not once per epoch.",
+    points=2,
+    examples=MINI_BATCH_RUNS,
     establishes_correctness=True,  # every step against the grader's own p - lr * g
 )
 def minibatch_steps(calls: Calls, example: Example) -> None:
@@ -1059,12 +1070,12 @@ def minibatch_steps(calls: Calls, example: Example) -> None:
 
 
 @drawn_property(
-    "minibatch_sgd",
-    "epoch_loss_is_mean_of_batches",
-    "each epoch's loss is the mean of the losses of its mini-batches",
-    "Collect the loss of every mini-batch of the epoch, then append their mean.",
-    1,
-    MINI_BATCH_RUNS,
+    function="minibatch_sgd",
+    name="epoch_loss_is_mean_of_batches",
+    says="each epoch's loss is the mean of the losses of its mini-batches",
+    hint="Collect the loss of every mini-batch of the epoch, then append their mean.",
+    points=1,
+    examples=MINI_BATCH_RUNS,
     establishes_correctness=True,  # the losses returned against the mean of the mini-batches' losses
 )
 def minibatch_epoch_losses(calls: Calls, example: Example) -> None:
@@ -1074,12 +1085,12 @@ def minibatch_epoch_losses(calls: Calls, example: Example) -> None:
 
 
 @drawn_property(
-    "minibatch_sgd",
-    "shuffles_every_epoch",
-    "the order of the examples changes from epoch to epoch",
-    "Draw a fresh rng.permutation(n) at the start of every epoch.",
-    1,
-    SHUFFLED_RUNS,
+    function="minibatch_sgd",
+    name="shuffles_every_epoch",
+    says="the order of the examples changes from epoch to epoch",
+    hint="Draw a fresh rng.permutation(n) at the start of every epoch.",
+    points=1,
+    examples=SHUFFLED_RUNS,
     gated=True,
 )
 def minibatch_shuffles(calls: Calls, example: Example) -> None:
@@ -1089,12 +1100,12 @@ def minibatch_shuffles(calls: Calls, example: Example) -> None:
 
 
 @drawn_property(
-    "minibatch_sgd",
-    "shuffles_with_the_given_rng",
-    "the shuffling comes from rng alone: the same seed gives the same run, another seed another order",
-    "Use the rng you are given (rng.permutation), not np.random or a generator of your own.",
-    1,
-    SHUFFLED_RUNS,
+    function="minibatch_sgd",
+    name="shuffles_with_the_given_rng",
+    says="the shuffling comes from rng alone: the same seed gives the same run, another seed another order",
+    hint="Use the rng you are given (rng.permutation), not np.random or a generator of your own.",
+    points=1,
+    examples=SHUFFLED_RUNS,
     gated=True,
 )
 def minibatch_uses_its_rng(calls: Calls, example: Example) -> None:
@@ -1124,232 +1135,286 @@ LOOP_HINT = "Python loops over examples are slow; a few NumPy operations on the 
 PROPERTIES: tuple[Property, ...] = (
     # mse_loss
     agrees_with_torch(
-        "mse_loss", "mse_loss", "mean((y_pred - y)**2) over every element, as one number.", 3, PREDICTIONS
+        loss="mse_loss",
+        torch_name="mse_loss",
+        hint="mean((y_pred - y)**2) over every element, as one number.",
+        points=3,
+        examples=PREDICTIONS,
     ),
-    value_agrees_with_reference("mse_loss", "Average the squared differences over all elements.", 2, PREDICTIONS),
-    mean_over_the_batch("mse_loss", 2, PREDICTIONS),
-    returns_one_number("mse_loss", 1, PREDICTIONS),
-    leaves_input_unchanged("mse_loss", 1, PREDICTIONS),
-    as_fast_as_reference("mse_loss", _large_pair, LOOP_HINT, 1),
+    value_agrees_with_reference(
+        function="mse_loss", hint="Average the squared differences over all elements.", points=2, examples=PREDICTIONS
+    ),
+    mean_over_the_batch(loss="mse_loss", points=2, examples=PREDICTIONS),
+    returns_one_number(function="mse_loss", points=1, examples=PREDICTIONS),
+    leaves_input_unchanged(function="mse_loss", points=1, examples=PREDICTIONS),
+    as_fast_as_reference(function="mse_loss", make_input=_large_pair, hint=LOOP_HINT, points=1),
     # mse_loss_grad
     grad_agrees_with_torch(
-        "mse_loss", "d/dy_pred of mean((y_pred - y)**2) is 2 (y_pred - y) / N: keep the 2 and the 1/N.", 3, PREDICTIONS
+        loss="mse_loss",
+        hint="d/dy_pred of mean((y_pred - y)**2) is 2 (y_pred - y) / N: keep the 2 and the 1/N.",
+        points=3,
+        examples=PREDICTIONS,
     ),
     grad_matches_central_differences(
-        "mse_loss", "Differentiate one term (y_pred_i - y_i)**2 / N with the chain rule.", 3, PREDICTIONS_MODERATE
+        loss="mse_loss",
+        hint="Differentiate one term (y_pred_i - y_i)**2 / N with the chain rule.",
+        points=3,
+        examples=PREDICTIONS_MODERATE,
     ),
-    agrees_with_reference("mse_loss_grad", "N is the number of elements, y.size.", 2, PREDICTIONS),
-    keeps_shape_and_dtype("mse_loss_grad", 1, PREDICTIONS_ANY_DTYPE),
-    leaves_input_unchanged("mse_loss_grad", 1, PREDICTIONS),
+    agrees_with_reference(
+        function="mse_loss_grad", hint="N is the number of elements, y.size.", points=2, examples=PREDICTIONS
+    ),
+    keeps_shape_and_dtype(function="mse_loss_grad", points=1, examples=PREDICTIONS_ANY_DTYPE),
+    leaves_input_unchanged(function="mse_loss_grad", points=1, examples=PREDICTIONS),
     # bce_with_logits
     agrees_with_torch(
-        "bce_with_logits",
-        "binary_cross_entropy_with_logits",
-        "Per element: max(z, 0) - z * y + log(1 + exp(-|z|)), then the mean.",
-        3,
-        BINARY,
+        loss="bce_with_logits",
+        torch_name="binary_cross_entropy_with_logits",
+        hint="Per element: max(z, 0) - z * y + log(1 + exp(-|z|)), then the mean.",
+        points=3,
+        examples=BINARY,
     ),
-    value_agrees_with_reference("bce_with_logits", "Try z = -1e4 and z = 50 with y = 1 and y = 0.", 2, BINARY),
-    number_stable_for_large_inputs("bce_with_logits", STABILITY_HINT, 2, BINARY_LARGE),
-    mean_over_the_batch("bce_with_logits", 1, BINARY),
-    returns_one_number("bce_with_logits", 1, BINARY),
-    leaves_input_unchanged("bce_with_logits", 1, BINARY),
+    value_agrees_with_reference(
+        function="bce_with_logits", hint="Try z = -1e4 and z = 50 with y = 1 and y = 0.", points=2, examples=BINARY
+    ),
+    number_stable_for_large_inputs(function="bce_with_logits", hint=STABILITY_HINT, points=2, examples=BINARY_LARGE),
+    mean_over_the_batch(loss="bce_with_logits", points=1, examples=BINARY),
+    returns_one_number(function="bce_with_logits", points=1, examples=BINARY),
+    leaves_input_unchanged(function="bce_with_logits", points=1, examples=BINARY),
     # bce_with_logits_grad
     grad_agrees_with_torch(
-        "bce_with_logits", "The gradient is (sigmoid(z) - y) / N: prediction minus target, averaged.", 3, BINARY
+        loss="bce_with_logits",
+        hint="The gradient is (sigmoid(z) - y) / N: prediction minus target, averaged.",
+        points=3,
+        examples=BINARY,
     ),
     grad_matches_central_differences(
-        "bce_with_logits", "Differentiate max(z, 0) - z y + log(1 + exp(-|z|)) for z > 0 and z < 0.", 2, BINARY_MODERATE
+        loss="bce_with_logits",
+        hint="Differentiate max(z, 0) - z y + log(1 + exp(-|z|)) for z > 0 and z < 0.",
+        points=2,
+        examples=BINARY_MODERATE,
     ),
-    agrees_with_reference("bce_with_logits_grad", "Use a stable sigmoid, written with exp(-|z|).", 2, BINARY),
-    stable_for_large_inputs("bce_with_logits_grad", STABILITY_HINT, 1, BINARY_LARGE),
-    keeps_shape_and_dtype("bce_with_logits_grad", 1, BINARY_ANY_DTYPE),
-    leaves_input_unchanged("bce_with_logits_grad", 1, BINARY),
+    agrees_with_reference(
+        function="bce_with_logits_grad", hint="Use a stable sigmoid, written with exp(-|z|).", points=2, examples=BINARY
+    ),
+    stable_for_large_inputs(function="bce_with_logits_grad", hint=STABILITY_HINT, points=1, examples=BINARY_LARGE),
+    keeps_shape_and_dtype(function="bce_with_logits_grad", points=1, examples=BINARY_ANY_DTYPE),
+    leaves_input_unchanged(function="bce_with_logits_grad", points=1, examples=BINARY),
     # cross_entropy
     agrees_with_torch(
-        "cross_entropy",
-        "cross_entropy",
-        "The mean over the rows of -log softmax(logits)[i, labels[i]]: logits are not probabilities.",
-        3,
-        LOGITS,
+        loss="cross_entropy",
+        torch_name="cross_entropy",
+        hint="The mean over the rows of -log softmax(logits)[i, labels[i]]: logits are not probabilities.",
+        points=3,
+        examples=LOGITS,
     ),
-    value_agrees_with_reference("cross_entropy", "Softmax along each row (axis 1), then pick its label.", 2, LOGITS),
-    number_stable_for_large_inputs("cross_entropy", STABILITY_HINT, 1, LOGITS_LARGE),
-    mean_over_the_batch("cross_entropy", 1, LOGITS),
-    returns_one_number("cross_entropy", 1, LOGITS),
-    leaves_input_unchanged("cross_entropy", 1, LOGITS),
-    as_fast_as_reference("cross_entropy", _large_logits, LOOP_HINT, 1),
+    value_agrees_with_reference(
+        function="cross_entropy",
+        hint="Softmax along each row (axis 1), then pick its label.",
+        points=2,
+        examples=LOGITS,
+    ),
+    number_stable_for_large_inputs(function="cross_entropy", hint=STABILITY_HINT, points=1, examples=LOGITS_LARGE),
+    mean_over_the_batch(loss="cross_entropy", points=1, examples=LOGITS),
+    returns_one_number(function="cross_entropy", points=1, examples=LOGITS),
+    leaves_input_unchanged(function="cross_entropy", points=1, examples=LOGITS),
+    as_fast_as_reference(function="cross_entropy", make_input=_large_logits, hint=LOOP_HINT, points=1),
     # cross_entropy_grad
     grad_agrees_with_torch(
-        "cross_entropy", "(softmax(logits) - onehot(labels)) / n, with n the number of rows.", 3, LOGITS
+        loss="cross_entropy",
+        hint="(softmax(logits) - onehot(labels)) / n, with n the number of rows.",
+        points=3,
+        examples=LOGITS,
     ),
     grad_matches_central_differences(
-        "cross_entropy", "Each row's gradient is its softmax minus the one-hot label, over n.", 2, LOGITS_MODERATE
+        loss="cross_entropy",
+        hint="Each row's gradient is its softmax minus the one-hot label, over n.",
+        points=2,
+        examples=LOGITS_MODERATE,
     ),
-    agrees_with_reference("cross_entropy_grad", "Divide by the number of rows, not of elements.", 2, LOGITS),
-    stable_for_large_inputs("cross_entropy_grad", STABILITY_HINT, 1, LOGITS_LARGE),
-    keeps_shape_and_dtype("cross_entropy_grad", 1, LOGITS_ANY_DTYPE),
-    leaves_input_unchanged("cross_entropy_grad", 1, LOGITS),
+    agrees_with_reference(
+        function="cross_entropy_grad", hint="Divide by the number of rows, not of elements.", points=2, examples=LOGITS
+    ),
+    stable_for_large_inputs(function="cross_entropy_grad", hint=STABILITY_HINT, points=1, examples=LOGITS_LARGE),
+    keeps_shape_and_dtype(function="cross_entropy_grad", points=1, examples=LOGITS_ANY_DTYPE),
+    leaves_input_unchanged(function="cross_entropy_grad", points=1, examples=LOGITS),
     # numerical_gradient
     agrees_with(
-        "numerical_gradient",
-        "agrees_with_analytic_gradient",
-        "numerical_gradient of f(x) = sum(c sin(x)) agrees with c cos(x), for x of any shape",
-        "For each index j: (f(x + eps e_j) - f(x - eps e_j)) / (2 eps), with x restored in between.",
-        3,
-        SINES,
-        lambda calls, ex: _gradient_of_sines(ex),
+        function="numerical_gradient",
+        name="agrees_with_analytic_gradient",
+        says="numerical_gradient of f(x) = sum(c sin(x)) agrees with c cos(x), for x of any shape",
+        hint="For each index j: (f(x + eps e_j) - f(x - eps e_j)) / (2 eps), with x restored in between.",
+        points=3,
+        examples=SINES,
+        expected=lambda calls, ex: _gradient_of_sines(ex),
         tolerance=NUMERICAL_TOLERANCE,
     ),
     agrees_with(
-        "numerical_gradient",
-        "central_differences_with_eps",
-        "numerical_gradient takes central differences with the eps it is given: exact on cubics",
-        "Step eps both ways, (f(x + eps) - f(x - eps)) / (2 eps): a one-sided difference is far less "
+        function="numerical_gradient",
+        name="central_differences_with_eps",
+        says="numerical_gradient takes central differences with the eps it is given: exact on cubics",
+        hint="Step eps both ways, (f(x + eps) - f(x - eps)) / (2 eps): a one-sided difference is far less "
         "accurate, and eps is an argument.",
-        2,
-        CUBES,
-        lambda calls, ex: _differences_of_cubes(ex),
+        points=2,
+        examples=CUBES,
+        expected=lambda calls, ex: _differences_of_cubes(ex),
         tolerance=Tolerance(rtol=1e-7, atol=1e-8),
     ),
     numerical_gradient_of_float32,
     numerical_gradient_shape,
-    leaves_input_unchanged("numerical_gradient", 1, st.one_of(SINES, SINES_FLOAT32)),
+    leaves_input_unchanged(function="numerical_gradient", points=1, examples=st.one_of(SINES, SINES_FLOAT32)),
     value_agrees_with_reference(
-        "numerical_gradient",
-        "Perturb one coordinate at a time, by eps each way.",
-        2,
-        SINES_ANY_EPS,
-        NUMERICAL_TOLERANCE,
+        function="numerical_gradient",
+        hint="Perturb one coordinate at a time, by eps each way.",
+        points=2,
+        examples=SINES_ANY_EPS,
+        tolerance=NUMERICAL_TOLERANCE,
     ),
     # relative_error
     value_agrees_with(
-        "relative_error",
-        "agrees_with_formula",
-        "relative_error agrees with max(|a - b| / maximum(1e-8, |a| + |b|))",
-        "Elementwise |a - b| / maximum(1e-8, |a| + |b|), then the largest value.",
-        3,
-        ERROR_PAIRS,
-        lambda calls, ex: _relative_error(ex["a"], ex["b"]),
+        function="relative_error",
+        name="agrees_with_formula",
+        says="relative_error agrees with max(|a - b| / maximum(1e-8, |a| + |b|))",
+        hint="Elementwise |a - b| / maximum(1e-8, |a| + |b|), then the largest value.",
+        points=3,
+        examples=ERROR_PAIRS,
+        expected=lambda calls, ex: _relative_error(ex["a"], ex["b"]),
     ),
-    value_agrees_with_reference("relative_error", "Take the maximum, not the mean.", 2, ERROR_PAIRS),
+    value_agrees_with_reference(
+        function="relative_error", hint="Take the maximum, not the mean.", points=2, examples=ERROR_PAIRS
+    ),
     relative_error_of_equal_arrays,
     relative_error_is_symmetric,
     relative_error_at_most_one,
-    returns_one_number("relative_error", 1, ERROR_PAIRS),
+    returns_one_number(function="relative_error", points=1, examples=ERROR_PAIRS),
     # mlp_loss_and_grads
     mlp_agrees_with_torch(
-        "agrees_with_torch_loss",
-        "the loss agrees with torch.nn.functional.cross_entropy of the same MLP",
-        "Hidden layers g(h @ W + b), a linear last layer, then the mean of -log softmax at each label.",
-        0,
+        name="agrees_with_torch_loss",
+        says="the loss agrees with torch.nn.functional.cross_entropy of the same MLP",
+        hint="Hidden layers g(h @ W + b), a linear last layer, then the mean of -log softmax at each label.",
+        part=0,
     ),
     mlp_agrees_with_torch(
-        "agrees_with_torch_autograd",
-        "grads agree with torch.autograd for every activation, depth and width",
-        "Check each layer: dW = h_prev.T @ delta, db = delta summed over the rows, and the activation's "
+        name="agrees_with_torch_autograd",
+        says="grads agree with torch.autograd for every activation, depth and width",
+        hint="Check each layer: dW = h_prev.T @ delta, db = delta summed over the rows, and the activation's "
         "derivative taken at the pre-activation z.",
-        1,
+        part=1,
     ),
     mlp_grads_match_central_differences,
     value_agrees_with_reference(
-        "mlp_loss_and_grads", "Compare one layer at a time.", 1, MLPS, names=("the loss", "grads")
+        function="mlp_loss_and_grads",
+        hint="Compare one layer at a time.",
+        points=1,
+        examples=MLPS,
+        names=("the loss", "grads"),
     ),
     mlp_unchanged_when(
-        "batch_invariant",
-        "the batch is stacked on itself",
-        "The loss is a mean over the examples; its gradients are too (delta is divided by n).",
-        _stacked,
+        name="batch_invariant",
+        says="the batch is stacked on itself",
+        hint="The loss is a mean over the examples; its gradients are too (delta is divided by n).",
+        change=_stacked,
     ),
     mlp_unchanged_when(
-        "permutation_invariant",
-        "the examples are permuted",
-        "The order of the examples cannot matter: reduce over the rows (axis 0) for db.",
-        _permuted,
+        name="permutation_invariant",
+        says="the examples are permuted",
+        hint="The order of the examples cannot matter: reduce over the rows (axis 0) for db.",
+        change=_permuted,
     ),
-    leaves_nested_input_unchanged("mlp_loss_and_grads", 1, MLPS),
-    as_fast_as_reference("mlp_loss_and_grads", _large_mlp, LOOP_HINT, 1),
+    leaves_nested_input_unchanged(function="mlp_loss_and_grads", points=1, examples=MLPS),
+    as_fast_as_reference(function="mlp_loss_and_grads", make_input=_large_mlp, hint=LOOP_HINT, points=1),
     # gradient_descent
     value_agrees_with(
-        "gradient_descent",
-        "agrees_with_torch_sgd",
-        "gradient_descent's iterates agree with torch.optim.SGD on a quadratic bowl",
-        "w <- w - lr * grad(w), and every iterate kept.",
-        3,
-        BOWLS,
-        lambda calls, ex: torch_sgd_path(ex),
+        function="gradient_descent",
+        name="agrees_with_torch_sgd",
+        says="gradient_descent's iterates agree with torch.optim.SGD on a quadratic bowl",
+        hint="w <- w - lr * grad(w), and every iterate kept.",
+        points=3,
+        examples=BOWLS,
+        expected=lambda calls, ex: torch_sgd_path(ex),
     ),
     bowl_property(
-        "returns_every_iterate",
-        "gradient_descent returns steps + 1 float64 iterates of w0's shape, w0 first, for any shape of w0",
-        "np.empty((steps + 1, *w0.shape)) has room for every iterate; row 0 is w0.",
-        ANY_SHAPE_BOWLS,
-        _first_is_w0,
+        name="returns_every_iterate",
+        says="gradient_descent returns steps + 1 float64 iterates of w0's shape, w0 first, for any shape of w0",
+        hint="np.empty((steps + 1, *w0.shape)) has room for every iterate; row 0 is w0.",
+        examples=ANY_SHAPE_BOWLS,
+        check=_first_is_w0,
         gated=True,
     ),
     bowl_property(
-        "zero_lr_changes_nothing",
-        "with lr = 0 every iterate is w0",
-        "The step is lr * grad(w) and nothing else.",
-        STANDING_STILL,
-        _never_moves,
+        name="zero_lr_changes_nothing",
+        says="with lr = 0 every iterate is w0",
+        hint="The step is lr * grad(w) and nothing else.",
+        examples=STANDING_STILL,
+        check=_never_moves,
         gated=True,  # standing still keeps it
     ),
     bowl_property(
-        "descends_below_2_over_L",
-        "with lr < 2/L on a convex quadratic, f(w) goes down at every step",
-        "Step against the gradient, with the gradient at the current w.",
-        DESCENDING,
-        _descends,
+        name="descends_below_2_over_L",
+        says="with lr < 2/L on a convex quadratic, f(w) goes down at every step",
+        hint="Step against the gradient, with the gradient at the current w.",
+        examples=DESCENDING,
+        check=_descends,
         gated=True,  # standing still keeps it
     ),
     bowl_property(
-        "converges_to_the_minimum",
-        "with lr around 1/L, 400 steps reach the closed-form minimum A^-1 b",
-        "Keep stepping with the same lr: no decay, no early stop.",
-        CONVERGING,
-        _converges,
+        name="converges_to_the_minimum",
+        says="with lr around 1/L, 400 steps reach the closed-form minimum A^-1 b",
+        hint="Keep stepping with the same lr: no decay, no early stop.",
+        examples=CONVERGING,
+        check=_converges,
         establishes_correctness=True,  # the closed-form minimum
     ),
     bowl_property(
-        "diverges_above_2_over_L",
-        "with lr > 2/L, the iterates move away from the minimum (too large a learning rate diverges)",
-        "Plain gradient descent has no safety net: do not clip, normalise or decay the step.",
-        DIVERGING,
-        _diverges,  # neither establishing nor gated: no trivial function blows up
+        name="diverges_above_2_over_L",
+        says="with lr > 2/L, the iterates move away from the minimum (too large a learning rate diverges)",
+        hint="Plain gradient descent has no safety net: do not clip, normalise or decay the step.",
+        examples=DIVERGING,
+        check=_diverges,  # neither establishing nor gated: no trivial function blows up
     ),
-    leaves_input_unchanged("gradient_descent", 1, BOWLS),
+    leaves_input_unchanged(function="gradient_descent", points=1, examples=BOWLS),
     value_agrees_with_reference(
-        "gradient_descent", "Row t + 1 is row t minus lr times the gradient at row t.", 1, BOWLS
+        function="gradient_descent",
+        hint="Row t + 1 is row t minus lr times the gradient at row t.",
+        points=1,
+        examples=BOWLS,
     ),
     # sgd_momentum_step
     momentum_agrees_with_torch,
     momentum_special_case(
-        "beta_zero_is_gradient_descent",
-        "beta = 0 is a plain gradient step",
-        "With beta = 0 the velocity is dw.",
-        "beta",
+        name="beta_zero_is_gradient_descent",
+        says="beta = 0 is a plain gradient step",
+        hint="With beta = 0 the velocity is dw.",
+        zero="beta",
     ),
     momentum_special_case(
-        "zero_lr_changes_nothing",
-        "lr = 0 leaves w where it is",
-        "Only lr * v moves w; the velocity itself still accumulates.",
-        "lr",
+        name="zero_lr_changes_nothing",
+        says="lr = 0 leaves w where it is",
+        hint="Only lr * v moves w; the velocity itself still accumulates.",
+        zero="lr",
     ),
     value_agrees_with_reference(
-        "sgd_momentum_step", "v = beta * v + dw first, then w - lr * v.", 2, MOMENTUM_STEPS, names=("w", "v")
+        function="sgd_momentum_step",
+        hint="v = beta * v + dw first, then w - lr * v.",
+        points=2,
+        examples=MOMENTUM_STEPS,
+        names=("w", "v"),
     ),
-    optimizer_shapes("sgd_momentum_step", ("w", "v"), MOMENTUM_STEPS),
-    leaves_nested_input_unchanged("sgd_momentum_step", 1, MOMENTUM_STEPS),
+    optimizer_shapes(function="sgd_momentum_step", names=("w", "v"), examples=MOMENTUM_STEPS),
+    leaves_nested_input_unchanged(function="sgd_momentum_step", points=1, examples=MOMENTUM_STEPS),
     # adam_step
     adam_agrees_with_torch,
     adam_first_step,
     adam_with_zero_lr,
     value_agrees_with_reference(
-        "adam_step", "eps is added after the square root.", 2, ADAM_STEPS, names=("w", "m", "v")
+        function="adam_step",
+        hint="eps is added after the square root.",
+        points=2,
+        examples=ADAM_STEPS,
+        names=("w", "m", "v"),
     ),
-    optimizer_shapes("adam_step", ("w", "m", "v"), ADAM_STEPS),
-    leaves_nested_input_unchanged("adam_step", 1, ADAM_STEPS),
+    optimizer_shapes(function="adam_step", names=("w", "m", "v"), examples=ADAM_STEPS),
+    leaves_nested_input_unchanged(function="adam_step", points=1, examples=ADAM_STEPS),
     # minibatch_sgd
     minibatch_full_batch,
     minibatch_uses_every_example,
@@ -1357,7 +1422,7 @@ PROPERTIES: tuple[Property, ...] = (
     minibatch_epoch_losses,
     minibatch_shuffles,
     minibatch_uses_its_rng,
-    leaves_nested_input_unchanged("minibatch_sgd", 1, MINI_BATCH_RUNS),
+    leaves_nested_input_unchanged(function="minibatch_sgd", points=1, examples=MINI_BATCH_RUNS),
 )
 
 ASSIGNMENT = Assignment(

@@ -92,15 +92,15 @@ def _layer(example: Example) -> np.ndarray:
     return np.asarray(activation(np.asarray(example["x"] @ weights + example["b"])))
 
 
-def _formula(function: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+def _formula(*, function: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
     return agrees_with(
-        function,
-        "agrees_with_formula",
-        says,
-        hint,
-        points,
-        examples,
-        lambda calls, example: _layer(example),
+        function=function,
+        name="agrees_with_formula",
+        says=says,
+        hint=hint,
+        points=points,
+        examples=examples,
+        expected=lambda calls, example: _layer(example),
     )
 
 
@@ -113,7 +113,7 @@ def check_dtype(function: str, got: np.ndarray, x: np.ndarray) -> None:
         )
 
 
-def _shape_of(function: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+def _shape_of(*, function: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
         want = _layer(example).shape
@@ -123,21 +123,20 @@ def _shape_of(function: str, says: str, hint: str, points: float, examples: st.S
         check_dtype(function, got, example["x"])
 
     return Property(
-        function,
-        "returns_the_right_shape_and_dtype",
-        says,
-        hint,
-        points,
-        True,
-        draw.in_float_dtypes(examples),
-        test,
+        function=function,
+        name="returns_the_right_shape_and_dtype",
+        says=says,
+        hint=hint,
+        points=points,
+        strategy=draw.in_float_dtypes(examples),
+        test=test,
         gated=True,
         hints=DTYPE_HINTS,
     )
 
 
 def _rows_are_independent(
-    function: str, points: float, examples: st.SearchStrategy[Example], hint: str = ""
+    *, function: str, points: float, examples: st.SearchStrategy[Example], hint: str = ""
 ) -> Property:
     """Each example of a batch is computed on its own: reversing the rows reverses the output, and the
     first row alone gives the first row of the output."""
@@ -153,21 +152,20 @@ def _rows_are_independent(
         assert_close(first, whole[:1], FLOAT64, f"{function} of the first row alone differs from its row in the batch")
 
     return Property(
-        function,
-        "rows_are_independent",
-        f"each row of {function}'s output depends on its own input row only",
-        hint
+        function=function,
+        name="rows_are_independent",
+        says=f"each row of {function}'s output depends on its own input row only",
+        hint=hint
         or "A batch is n separate examples: nothing computed for one row may use another row "
         "(no statistics over the batch, no mixing of axes).",
-        points,
-        True,
-        examples,
-        test,
+        points=points,
+        strategy=examples,
+        test=test,
         gated=True,  # a constant is the same for every row
     )
 
 
-def _within_activation_range(function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+def _within_activation_range(*, function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
         low, high = RANGES[_label(example["activation"])]
@@ -181,14 +179,13 @@ def _within_activation_range(function: str, points: float, examples: st.SearchSt
             )
 
     return Property(
-        function,
-        "within_activation_range",
-        f"{function}'s outputs lie in the activation's range (the bias goes inside the activation)",
-        "The activation is applied last, to the whole pre-activation: g(x·w + b), not g(x·w) + b.",
-        points,
-        True,
-        examples,
-        test,
+        function=function,
+        name="within_activation_range",
+        says=f"{function}'s outputs lie in the activation's range (the bias goes inside the activation)",
+        hint="The activation is applied last, to the whole pre-activation: g(x·w + b), not g(x·w) + b.",
+        points=points,
+        strategy=examples,
+        test=test,
         gated=True,
     )
 
@@ -211,46 +208,53 @@ DENSE = _dense_examples()
 
 NEURON_PROPERTIES: tuple[Property, ...] = (
     _formula(
-        "neuron",
-        "neuron computes activation(x @ w + b), for one example and for a batch",
-        "A neuron is g(w·x + b): a weighted sum of the inputs, plus the bias, through the activation.",
-        3,
-        NEURON,
+        function="neuron",
+        says="neuron computes activation(x @ w + b), for one example and for a batch",
+        hint="A neuron is g(w·x + b): a weighted sum of the inputs, plus the bias, through the activation.",
+        points=3,
+        examples=NEURON,
     ),
-    agrees_with_reference("neuron", "Try one example x: (d,) and a batch x: (n, d) with the same w and b.", 2, NEURON),
+    agrees_with_reference(
+        function="neuron",
+        hint="Try one example x: (d,) and a batch x: (n, d) with the same w and b.",
+        points=2,
+        examples=NEURON,
+    ),
     _shape_of(
-        "neuron",
-        "neuron returns a 0-d result for x: (d,) and shape (n,) for x: (n, d), of x's float dtype",
-        "x @ w handles both shapes: it sums over the last axis of x only.",
-        1,
-        NEURON,
+        function="neuron",
+        says="neuron returns a 0-d result for x: (d,) and shape (n,) for x: (n, d), of x's float dtype",
+        hint="x @ w handles both shapes: it sums over the last axis of x only.",
+        points=1,
+        examples=NEURON,
     ),
-    _rows_are_independent("neuron", 1, NEURON_BATCHES),
-    _within_activation_range("neuron", 1, NEURON_BOUNDED),
-    leaves_nested_input_unchanged("neuron", 1, NEURON, IN_PLACE_HINT),
-    as_fast_as_reference("neuron", _large_single_neuron, LOOP_HINT, 1),
+    _rows_are_independent(function="neuron", points=1, examples=NEURON_BATCHES),
+    _within_activation_range(function="neuron", points=1, examples=NEURON_BOUNDED),
+    leaves_nested_input_unchanged(function="neuron", points=1, examples=NEURON, hint=IN_PLACE_HINT),
+    as_fast_as_reference(function="neuron", make_input=_large_single_neuron, hint=LOOP_HINT, points=1),
 )
 
 DENSE_PROPERTIES: tuple[Property, ...] = (
     _formula(
-        "dense_forward",
-        "dense_forward computes activation(x @ W + b)",
-        "W has shape (d_in, d_out): column j holds the weights of neuron j, and b[j] is its bias.",
-        3,
-        DENSE,
+        function="dense_forward",
+        says="dense_forward computes activation(x @ W + b)",
+        hint="W has shape (d_in, d_out): column j holds the weights of neuron j, and b[j] is its bias.",
+        points=3,
+        examples=DENSE,
     ),
-    agrees_with_reference("dense_forward", "Check a batch whose d_in, d_out and n all differ.", 2, DENSE),
+    agrees_with_reference(
+        function="dense_forward", hint="Check a batch whose d_in, d_out and n all differ.", points=2, examples=DENSE
+    ),
     _shape_of(
-        "dense_forward",
-        "dense_forward returns shape (n, d_out), of x's float dtype",
-        "(n, d_in) @ (d_in, d_out) gives (n, d_out); b: (d_out,) broadcasts over the rows.",
-        1,
-        DENSE,
+        function="dense_forward",
+        says="dense_forward returns shape (n, d_out), of x's float dtype",
+        hint="(n, d_in) @ (d_in, d_out) gives (n, d_out); b: (d_out,) broadcasts over the rows.",
+        points=1,
+        examples=DENSE,
     ),
-    _rows_are_independent("dense_forward", 1, _dense_examples(min_rows=2)),
-    _within_activation_range("dense_forward", 1, _dense_examples(activations=BOUNDED)),
-    leaves_nested_input_unchanged("dense_forward", 1, DENSE, IN_PLACE_HINT),
-    as_fast_as_reference("dense_forward", _large_layer, LOOP_HINT, 1),
+    _rows_are_independent(function="dense_forward", points=1, examples=_dense_examples(min_rows=2)),
+    _within_activation_range(function="dense_forward", points=1, examples=_dense_examples(activations=BOUNDED)),
+    leaves_nested_input_unchanged(function="dense_forward", points=1, examples=DENSE, hint=IN_PLACE_HINT),
+    as_fast_as_reference(function="dense_forward", make_input=_large_layer, hint=LOOP_HINT, points=1),
 )
 
 
@@ -293,6 +297,7 @@ def _contract_std(example: Example) -> float:
 
 
 def _init_property(
+    *,
     name: str,
     says: str,
     hint: str,
@@ -309,7 +314,9 @@ def _init_property(
         W, b = _weights_and_biases(calls, example)
         check(W, b, example)
 
-    return drawn_property("init_dense", name, says, hint, points, examples, **flags)(test)
+    return drawn_property(
+        function="init_dense", name=name, says=says, hint=hint, points=points, examples=examples, **flags
+    )(test)
 
 
 def _check_shapes(W: np.ndarray, b: np.ndarray, example: Example) -> None:
@@ -362,7 +369,7 @@ def _check_normal(W: np.ndarray, b: np.ndarray, example: Example) -> None:
         )
 
 
-def _uses_the_rng(points: float) -> Property:
+def _uses_the_rng(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         seed = int(example["rng"].args[0])
         first = _weights_and_biases(calls, example)
@@ -375,20 +382,19 @@ def _uses_the_rng(points: float) -> Property:
 
     examples = _init_examples(("he", "glorot"), side=SMALL_SIDE)
     return Property(
-        "init_dense",
-        "uses_the_rng",
-        "init_dense draws its weights from the rng it is given (same seed, same weights)",
-        "All randomness comes from the rng argument (rng.normal, rng.standard_normal): not np.random, "
+        function="init_dense",
+        name="uses_the_rng",
+        says="init_dense draws its weights from the rng it is given (same seed, same weights)",
+        hint="All randomness comes from the rng argument (rng.normal, rng.standard_normal): not np.random, "
         "not a generator of your own.",
-        points,
-        True,
-        examples,
-        test,
+        points=points,
+        strategy=examples,
+        test=test,
         gated=True,  # any use of the rng keeps it, whatever is drawn
     )
 
 
-def _raises_for_unknown_scheme(points: float) -> Property:
+def _raises_for_unknown_scheme(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         scheme = example["scheme"]
         try:
@@ -404,78 +410,77 @@ def _raises_for_unknown_scheme(points: float) -> Property:
         raise PropertyFailure(f"init_dense returned a result for the unknown scheme {scheme!r} instead of raising")
 
     return Property(
-        "init_dense",
-        "rejects_unknown_schemes",
-        "init_dense raises a ValueError that names an unknown scheme",
-        "Only 'he' and 'glorot' are schemes: for anything else, raise ValueError with a message that says "
+        function="init_dense",
+        name="rejects_unknown_schemes",
+        says="init_dense raises a ValueError that names an unknown scheme",
+        hint="Only 'he' and 'glorot' are schemes: for anything else, raise ValueError with a message that says "
         "which scheme was asked for.",
-        points,
-        True,
-        _init_examples(UNKNOWN_SCHEMES, side=SMALL_SIDE),
-        test,
+        points=points,
+        strategy=_init_examples(UNKNOWN_SCHEMES, side=SMALL_SIDE),
+        test=test,
         gated=True,  # a function that always raises ValueError(repr(args)) keeps it
     )
 
 
 INIT_PROPERTIES: tuple[Property, ...] = (
     _init_property(
-        "returns_the_right_shapes",
-        "init_dense returns W: (d_in, d_out) and b: (d_out,), float64",
-        "Column j of W holds the weights of neuron j, as in dense_forward.",
-        1,
-        _init_examples(("he", "glorot"), side=SMALL_SIDE, default=True),
-        _check_shapes,
+        name="returns_the_right_shapes",
+        says="init_dense returns W: (d_in, d_out) and b: (d_out,), float64",
+        hint="Column j of W holds the weights of neuron j, as in dense_forward.",
+        points=1,
+        examples=_init_examples(("he", "glorot"), side=SMALL_SIDE, default=True),
+        check=_check_shapes,
         gated=True,
     ),
     _init_property(
-        "zero_biases",
-        "init_dense's biases are zero",
-        "Only the weights are random; every bias starts at 0.",
-        1,
-        _init_examples(("he", "glorot"), side=SMALL_SIDE, default=True),
-        _check_zero_biases,
+        name="zero_biases",
+        says="init_dense's biases are zero",
+        hint="Only the weights are random; every bias starts at 0.",
+        points=1,
+        examples=_init_examples(("he", "glorot"), side=SMALL_SIDE, default=True),
+        check=_check_zero_biases,
         gated=True,
     ),
     _init_property(
-        "zero_mean",
-        "init_dense's weights have mean 0 (within six standard errors)",
-        "The weights are centred on zero: positive and negative equally likely.",
-        1,
-        _init_examples(("he", "glorot"), default=True),
-        _check_mean,
+        name="zero_mean",
+        says="init_dense's weights have mean 0 (within six standard errors)",
+        hint="The weights are centred on zero: positive and negative equally likely.",
+        points=1,
+        examples=_init_examples(("he", "glorot"), default=True),
+        check=_check_mean,
         gated=True,  # all-zero weights have mean 0
     ),
     _init_property(
-        "he_std",
-        'with scheme "he" (the default), the weights\' standard deviation is sqrt(2 / d_in)',
-        "rng.normal(loc, scale, size) takes the standard deviation as scale, not the variance; "
+        name="he_std",
+        says='with scheme "he" (the default), the weights\' standard deviation is sqrt(2 / d_in)',
+        hint="rng.normal(loc, scale, size) takes the standard deviation as scale, not the variance; "
         "He counts the inputs of a neuron (d_in).",
-        2,
-        _init_examples(("he",), default=True),
-        _check_std,
+        points=2,
+        examples=_init_examples(("he",), default=True),
+        check=_check_std,
         establishes_correctness=True,  # the contract's standard deviation
     ),
     _init_property(
-        "glorot_std",
-        'with scheme "glorot", the weights\' standard deviation is sqrt(2 / (d_in + d_out))',
-        "Glorot averages the fan-in and the fan-out; mind standard deviation versus variance.",
-        2,
-        _init_examples(("glorot",)),
-        _check_std,
+        name="glorot_std",
+        says='with scheme "glorot", the weights\' standard deviation is sqrt(2 / (d_in + d_out))',
+        hint="Glorot averages the fan-in and the fan-out; mind standard deviation versus variance.",
+        points=2,
+        examples=_init_examples(("glorot",)),
+        check=_check_std,
         establishes_correctness=True,
     ),
     # Neither establishing nor gated: no trivial function passes it, and weights of the right spread drawn
     # from another distribution still do part of the job.
     _init_property(
-        "normally_distributed",
-        "init_dense's weights are normally distributed (Kolmogorov-Smirnov test)",
-        "The contract asks for W ~ N(0, std**2): a normal distribution, not a uniform one.",
-        1,
-        _init_examples(("he", "glorot"), default=True),
-        _check_normal,
+        name="normally_distributed",
+        says="init_dense's weights are normally distributed (Kolmogorov-Smirnov test)",
+        hint="The contract asks for W ~ N(0, std**2): a normal distribution, not a uniform one.",
+        points=1,
+        examples=_init_examples(("he", "glorot"), default=True),
+        check=_check_normal,
     ),
-    _uses_the_rng(1),
-    _raises_for_unknown_scheme(1),
+    _uses_the_rng(points=1),
+    _raises_for_unknown_scheme(points=1),
 )
 
 
@@ -523,7 +528,7 @@ def _large_network(rng: np.random.Generator) -> list[Any]:
     return [rng.standard_normal((1 << 16, widths[0])), params, RELU]
 
 
-def _mlp_shape(points: float) -> Property:
+def _mlp_shape(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
         want = (example["x"].shape[0], example["params"][-1][0].shape[1])
@@ -533,14 +538,13 @@ def _mlp_shape(points: float) -> Property:
         check_dtype("mlp_forward", got, example["x"])
 
     return Property(
-        "mlp_forward",
-        "returns_the_right_shape_and_dtype",
-        "mlp_forward returns shape (n, d_L), the width of the last layer, of x's float dtype",
-        "Every layer, the last one included, maps (n, d_in) to (n, d_out).",
-        points,
-        True,
-        draw.in_float_dtypes(_mlp_examples()),
-        test,
+        function="mlp_forward",
+        name="returns_the_right_shape_and_dtype",
+        says="mlp_forward returns shape (n, d_L), the width of the last layer, of x's float dtype",
+        hint="Every layer, the last one included, maps (n, d_in) to (n, d_out).",
+        points=points,
+        strategy=draw.in_float_dtypes(_mlp_examples()),
+        test=test,
         gated=True,
         hints=DTYPE_HINTS,
     )
@@ -550,34 +554,41 @@ MLP = _mlp_examples()
 
 MLP_PROPERTIES: tuple[Property, ...] = (
     agrees_with(
-        "mlp_forward",
-        "agrees_with_formula",
-        "mlp_forward composes the layers: activation on hidden layers, output_activation on the last",
-        "h <- activation(h @ W + b) for every layer but the last; the last uses output_activation, or nothing.",
-        3,
-        MLP,
-        lambda calls, example: _mlp(example),
+        function="mlp_forward",
+        name="agrees_with_formula",
+        says="mlp_forward composes the layers: activation on hidden layers, output_activation on the last",
+        hint="h <- activation(h @ W + b) for every layer but the last; the last uses output_activation, or nothing.",
+        points=3,
+        examples=MLP,
+        expected=lambda calls, example: _mlp(example),
     ),
-    agrees_with_reference("mlp_forward", "Try networks of one, two and three layers.", 2, MLP),
+    agrees_with_reference(
+        function="mlp_forward", hint="Try networks of one, two and three layers.", points=2, examples=MLP
+    ),
     agrees_with(
-        "mlp_forward",
-        "single_layer_network",
-        "a one-layer mlp_forward is output_activation(x @ W + b): the identity when output_activation is None",
-        "The hidden activation is for hidden layers only; with one layer there is none, and None means "
+        function="mlp_forward",
+        name="single_layer_network",
+        says="a one-layer mlp_forward is output_activation(x @ W + b): the identity when output_activation is None",
+        hint="The hidden activation is for hidden layers only; with one layer there is none, and None means "
         "no activation at all on the output.",
-        1,
-        _mlp_examples(layers=1),
-        lambda calls, example: _mlp(example),
+        points=1,
+        examples=_mlp_examples(layers=1),
+        expected=lambda calls, example: _mlp(example),
     ),
-    _mlp_shape(1),
+    _mlp_shape(points=1),
     _rows_are_independent(
-        "mlp_forward",
-        1,
-        _mlp_examples(min_rows=2),
-        "Every layer works on each row on its own: no statistics over the batch.",
+        function="mlp_forward",
+        points=1,
+        examples=_mlp_examples(min_rows=2),
+        hint="Every layer works on each row on its own: no statistics over the batch.",
     ),
-    leaves_nested_input_unchanged("mlp_forward", 1, MLP),
-    as_fast_as_reference("mlp_forward", _large_network, "Loop over the layers, never over the examples.", 1),
+    leaves_nested_input_unchanged(function="mlp_forward", points=1, examples=MLP),
+    as_fast_as_reference(
+        function="mlp_forward",
+        make_input=_large_network,
+        hint="Loop over the layers, never over the examples.",
+        points=1,
+    ),
 )
 
 ASSIGNMENT = Assignment(

@@ -69,7 +69,7 @@ def _vander(example: Example) -> np.ndarray:
     return np.vander(example["x"], example["degree"] + 1, increasing=True)
 
 
-def _polynomial_shape(points: float) -> Property:
+def _polynomial_shape(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got, x = result_of(calls, example), example["x"]
         want = (x.shape[0], example["degree"] + 1)
@@ -85,20 +85,19 @@ def _polynomial_shape(points: float) -> Property:
             )
 
     return Property(
-        "polynomial_features",
-        "returns_the_right_shape_and_dtype",
-        "polynomial_features returns shape (n, degree + 1), of x's float dtype",
-        "Degree D has D + 1 coefficients: the powers 0, 1, ..., D.",
-        points,
-        True,
-        draw.in_float_dtypes(_polynomial_examples()),
-        test,
+        function="polynomial_features",
+        name="returns_the_right_shape_and_dtype",
+        says="polynomial_features returns shape (n, degree + 1), of x's float dtype",
+        hint="Degree D has D + 1 coefficients: the powers 0, 1, ..., D.",
+        points=points,
+        strategy=draw.in_float_dtypes(_polynomial_examples()),
+        test=test,
         gated=True,
         hints=DTYPE_HINTS,
     )
 
 
-def _first_column_is_ones(points: float) -> Property:
+def _first_column_is_ones(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
         if got.ndim != 2 or got.shape[1] == 0:
@@ -107,14 +106,13 @@ def _first_column_is_ones(points: float) -> Property:
         assert_close(got[:, 0], ones, FLOAT64, "column 0 of polynomial_features is not x**0 = 1")
 
     return Property(
-        "polynomial_features",
-        "first_column_is_ones",
-        "column 0 of polynomial_features is x**0 = 1 (the intercept), then increasing powers",
-        "Column k holds x**k, starting at k = 0; the intercept column comes first.",
-        points,
-        True,
-        _polynomial_examples(min_degree=1),
-        test,
+        function="polynomial_features",
+        name="first_column_is_ones",
+        says="column 0 of polynomial_features is x**0 = 1 (the intercept), then increasing powers",
+        hint="Column k holds x**k, starting at k = 0; the intercept column comes first.",
+        points=points,
+        strategy=_polynomial_examples(min_degree=1),
+        test=test,
         gated=True,  # a constant 1 keeps it
     )
 
@@ -129,28 +127,30 @@ POLYNOMIAL = _polynomial_examples()
 
 POLYNOMIAL_PROPERTIES: tuple[Property, ...] = (
     agrees_with(
-        "polynomial_features",
-        "agrees_with_numpy",
-        "polynomial_features agrees with numpy.vander(x, degree + 1, increasing=True)",
-        "Row i is (1, x_i, x_i**2, ..., x_i**degree).",
-        4,
-        POLYNOMIAL,
-        lambda calls, example: _vander(example),
+        function="polynomial_features",
+        name="agrees_with_numpy",
+        says="polynomial_features agrees with numpy.vander(x, degree + 1, increasing=True)",
+        hint="Row i is (1, x_i, x_i**2, ..., x_i**degree).",
+        points=4,
+        examples=POLYNOMIAL,
+        expected=lambda calls, example: _vander(example),
     ),
-    agrees_with_reference("polynomial_features", "Check degree 0 and negative inputs.", 2, POLYNOMIAL),
-    _polynomial_shape(1),
-    _first_column_is_ones(1),
+    agrees_with_reference(
+        function="polynomial_features", hint="Check degree 0 and negative inputs.", points=2, examples=POLYNOMIAL
+    ),
+    _polynomial_shape(points=1),
+    _first_column_is_ones(points=1),
     leaves_nested_input_unchanged(
-        "polynomial_features",
-        1,
-        POLYNOMIAL,
-        "Setting x.shape or x /= ... changes the caller's array; x[:, None] is a new view that leaves it alone.",
+        function="polynomial_features",
+        points=1,
+        examples=POLYNOMIAL,
+        hint="Setting x.shape or x /= ... changes the caller's array; x[:, None] is a new view that leaves it alone.",
     ),
     as_fast_as_reference(
-        "polynomial_features",
-        _many_inputs,
-        "A Python loop over the inputs is slow: broadcast a column of inputs against a row of powers.",
-        1,
+        function="polynomial_features",
+        make_input=_many_inputs,
+        hint="A Python loop over the inputs is slow: broadcast a column of inputs against a row of powers.",
+        points=1,
     ),
 )
 
@@ -172,7 +172,7 @@ def _penalty(params: Params, lam: float) -> float:
 
 
 def _penalty_relation(
-    name: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example], check: Callable[..., None]
+    *, name: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example], check: Callable[..., None]
 ) -> Property:
     """A property relating ``l2_penalty`` on several inputs: ``check(penalty, example)`` raises on a failure,
     where ``penalty(params, lam)`` calls the student's function."""
@@ -184,7 +184,16 @@ def _penalty_relation(
         check(penalty, example)
 
     # Relations between calls: a zero function keeps every one of them.
-    return Property("l2_penalty", name, says, hint, points, True, examples, test, gated=True)
+    return Property(
+        function="l2_penalty",
+        name=name,
+        says=says,
+        hint=hint,
+        points=points,
+        strategy=examples,
+        test=test,
+        gated=True,
+    )
 
 
 def _check_ignores_biases(penalty: Callable[[Params, float], float], example: Example) -> None:
@@ -215,40 +224,42 @@ L2 = _l2_examples()
 
 L2_PENALTY_PROPERTIES: tuple[Property, ...] = (
     agrees_with_nested(
-        "l2_penalty",
-        "agrees_with_formula",
-        "l2_penalty is lam / 2 times the sum of the squared weights of every layer",
-        "lam / 2 * sum over layers of ||W||_F**2, returned as one number.",
-        3,
-        L2,
-        lambda calls, example: _penalty(example["params"], example["lam"]),
+        function="l2_penalty",
+        name="agrees_with_formula",
+        says="l2_penalty is lam / 2 times the sum of the squared weights of every layer",
+        hint="lam / 2 * sum over layers of ||W||_F**2, returned as one number.",
+        points=3,
+        examples=L2,
+        expected=lambda calls, example: _penalty(example["params"], example["lam"]),
     ),
-    agrees_with_reference_nested("l2_penalty", "Check a network of several layers with lam = 0.5.", 2, L2),
-    _penalty_relation(
-        "ignores_biases",
-        "changing the biases does not change l2_penalty",
-        "Biases only shift a unit's output; the penalty is on the weights W alone.",
-        2,
-        _l2_examples(POSITIVE_LAMBDAS),
-        _check_ignores_biases,
+    agrees_with_reference_nested(
+        function="l2_penalty", hint="Check a network of several layers with lam = 0.5.", points=2, examples=L2
     ),
     _penalty_relation(
-        "zero_at_zero_lambda",
-        "l2_penalty is 0 when lam = 0",
-        "lam is the strength of the penalty: with lam = 0 there is no penalty at all.",
-        1,
-        L2,
-        _check_zero_at_zero,
+        name="ignores_biases",
+        says="changing the biases does not change l2_penalty",
+        hint="Biases only shift a unit's output; the penalty is on the weights W alone.",
+        points=2,
+        examples=_l2_examples(POSITIVE_LAMBDAS),
+        check=_check_ignores_biases,
     ),
     _penalty_relation(
-        "sums_over_layers",
-        "l2_penalty of a network is the sum of the penalties of its layers",
-        "Add up the squared weights of every layer, not just one: accumulate with +=, or sum a generator.",
-        1,
-        _l2_examples(POSITIVE_LAMBDAS, min_layers=2),
-        _check_sums_over_layers,
+        name="zero_at_zero_lambda",
+        says="l2_penalty is 0 when lam = 0",
+        hint="lam is the strength of the penalty: with lam = 0 there is no penalty at all.",
+        points=1,
+        examples=L2,
+        check=_check_zero_at_zero,
     ),
-    leaves_nested_input_unchanged("l2_penalty", 1, L2),
+    _penalty_relation(
+        name="sums_over_layers",
+        says="l2_penalty of a network is the sum of the penalties of its layers",
+        hint="Add up the squared weights of every layer, not just one: accumulate with +=, or sum a generator.",
+        points=1,
+        examples=_l2_examples(POSITIVE_LAMBDAS, min_layers=2),
+        check=_check_sums_over_layers,
+    ),
+    leaves_nested_input_unchanged(function="l2_penalty", points=1, examples=L2),
 )
 
 
@@ -273,6 +284,7 @@ def _loose(value: Any, what: str) -> np.ndarray:
 
 
 def _grads_property(
+    *,
     name: str,
     says: str,
     hint: str,
@@ -289,7 +301,9 @@ def _grads_property(
         for layer, ((W, b), (dW, db)) in enumerate(zip(example["params"], _grad_pairs(calls, example), strict=True)):
             check(layer, W, b, dW, db, example["lam"])
 
-    return drawn_property("l2_penalty_grads", name, says, hint, points, examples, **flags)(test)
+    return drawn_property(
+        function="l2_penalty_grads", name=name, says=says, hint=hint, points=points, examples=examples, **flags
+    )(test)
 
 
 def _check_weight_grads(layer: int, W: np.ndarray, b: np.ndarray, dW: Any, db: Any, lam: float) -> None:
@@ -341,46 +355,51 @@ def _check_shapes(layer: int, W: np.ndarray, b: np.ndarray, dW: Any, db: Any, la
 
 L2_GRADS_PROPERTIES: tuple[Property, ...] = (
     _grads_property(
-        "agrees_with_formula",
-        "l2_penalty_grads gives dW = lam * W for every layer",
-        "Differentiate lam / 2 * w**2 with respect to w.",
-        3,
-        L2,
-        _check_weight_grads,
+        name="agrees_with_formula",
+        says="l2_penalty_grads gives dW = lam * W for every layer",
+        hint="Differentiate lam / 2 * w**2 with respect to w.",
+        points=3,
+        examples=L2,
+        check=_check_weight_grads,
         establishes_correctness=True,
     ),
-    agrees_with_reference_nested("l2_penalty_grads", "Check several layers, and look at what you return for b.", 2, L2),
+    agrees_with_reference_nested(
+        function="l2_penalty_grads",
+        hint="Check several layers, and look at what you return for b.",
+        points=2,
+        examples=L2,
+    ),
     _grads_property(
-        "matches_central_differences",
-        "l2_penalty_grads agrees with central differences of the penalty lam / 2 * sum ||W||**2",
-        "The 1/2 in the penalty cancels the 2 of the derivative of w**2.",
-        2,
-        L2,
-        _check_central_differences,
+        name="matches_central_differences",
+        says="l2_penalty_grads agrees with central differences of the penalty lam / 2 * sum ||W||**2",
+        hint="The 1/2 in the penalty cancels the 2 of the derivative of w**2.",
+        points=2,
+        examples=L2,
+        check=_check_central_differences,
         establishes_correctness=True,  # the grader's own penalty, not the student's
     ),
     _grads_property(
-        "zero_bias_gradients",
-        "l2_penalty_grads gives db = 0: biases are not penalized",
-        "The penalty does not contain b, so its derivative with respect to b is zero.",
-        1,
-        L2,
-        _check_zero_bias_grads,
+        name="zero_bias_gradients",
+        says="l2_penalty_grads gives db = 0: biases are not penalized",
+        hint="The penalty does not contain b, so its derivative with respect to b is zero.",
+        points=1,
+        examples=L2,
+        check=_check_zero_bias_grads,
         gated=True,  # a zero function keeps it
     ),
     dataclasses.replace(
         _grads_property(
-            "shaped_like_params",
-            "l2_penalty_grads returns a (dW, db) pair of arrays shaped like each (W, b), of its float dtype",
-            "Return one tuple per layer, with arrays of the same shapes as W and b (np.zeros_like helps).",
-            1,
-            draw.in_float_dtypes(L2),
-            _check_shapes,
+            name="shaped_like_params",
+            says="l2_penalty_grads returns a (dW, db) pair of arrays shaped like each (W, b), of its float dtype",
+            hint="Return one tuple per layer, with arrays of the same shapes as W and b (np.zeros_like helps).",
+            points=1,
+            examples=draw.in_float_dtypes(L2),
+            check=_check_shapes,
             gated=True,
         ),
         hints=DTYPE_HINTS,
     ),
-    leaves_nested_input_unchanged("l2_penalty_grads", 1, L2),
+    leaves_nested_input_unchanged(function="l2_penalty_grads", points=1, examples=L2),
 )
 
 
@@ -415,7 +434,7 @@ def _sklearn_ridge(example: Example) -> np.ndarray:
     return np.concatenate([[model.intercept_], model.coef_])
 
 
-def _ridge_shape(points: float) -> Property:
+def _ridge_shape(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
         want = (example["X"].shape[1],)
@@ -423,19 +442,18 @@ def _ridge_shape(points: float) -> Property:
             raise PropertyFailure(f"ridge_fit returned shape {got.shape} for X: {example['X'].shape}; expected {want}")
 
     return Property(
-        "ridge_fit",
-        "returns_the_right_shape",
-        "ridge_fit returns w of shape (p,), one weight per column of X",
-        "Keep y one-dimensional: (p, n) @ (n,) gives (p,).",
-        points,
-        True,
-        _ridge_examples(),
-        test,
+        function="ridge_fit",
+        name="returns_the_right_shape",
+        says="ridge_fit returns w of shape (p,), one weight per column of X",
+        hint="Keep y one-dimensional: (p, n) @ (n,) gives (p,).",
+        points=points,
+        strategy=_ridge_examples(),
+        test=test,
         gated=True,
     )
 
 
-def _shift_moves_only_intercept(points: float) -> Property:
+def _shift_moves_only_intercept(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         shift = example["shift"]
         unshifted = {name: value for name, value in example.items() if name != "shift"}
@@ -454,19 +472,18 @@ def _shift_moves_only_intercept(points: float) -> Property:
         lambda pair: {**pair[0], "shift": pair[1]}
     )
     return Property(
-        "ridge_fit",
-        "shift_moves_only_intercept",
-        "adding a constant to y moves only the intercept w[0], by that constant",
-        "An unpenalized intercept absorbs any constant shift of y for free; a penalized one cannot.",
-        points,
-        True,
-        examples,
-        test,
+        function="ridge_fit",
+        name="shift_moves_only_intercept",
+        says="adding a constant to y moves only the intercept w[0], by that constant",
+        hint="An unpenalized intercept absorbs any constant shift of y for free; a penalized one cannot.",
+        points=points,
+        strategy=examples,
+        test=test,
         gated=True,  # predicting mean(y) with zero weights keeps it
     )
 
 
-def _huge_lambda_keeps_only_intercept(points: float) -> Property:
+def _huge_lambda_keeps_only_intercept(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
         want = np.zeros(example["X"].shape[1])
@@ -479,14 +496,13 @@ def _huge_lambda_keeps_only_intercept(points: float) -> Property:
         )
 
     return Property(
-        "ridge_fit",
-        "huge_lambda_leaves_the_mean",
-        "with a huge lam, every weight but the intercept is 0 and the intercept is mean(y)",
-        "As lam grows the penalized weights shrink to 0; the unpenalized intercept then fits the best constant.",
-        points,
-        True,
-        _ridge_examples(st.just(HUGE_LAMBDA)),
-        test,
+        function="ridge_fit",
+        name="huge_lambda_leaves_the_mean",
+        says="with a huge lam, every weight but the intercept is 0 and the intercept is mean(y)",
+        hint="As lam grows the penalized weights shrink to 0; the unpenalized intercept then fits the best constant.",
+        points=points,
+        strategy=_ridge_examples(st.just(HUGE_LAMBDA)),
+        test=test,
         gated=True,  # predicting mean(y) with zero weights keeps it
     )
 
@@ -495,21 +511,26 @@ RIDGE = _ridge_examples()
 
 RIDGE_PROPERTIES: tuple[Property, ...] = (
     agrees_with(
-        "ridge_fit",
-        "agrees_with_sklearn",
-        "ridge_fit agrees with sklearn.linear_model.Ridge(alpha=lam) with an intercept",
-        "Solve (X^T X + lam * D) w = X^T y, where D is the identity with D[0, 0] = 0.",
-        3,
-        RIDGE,
-        lambda calls, example: _sklearn_ridge(example),
+        function="ridge_fit",
+        name="agrees_with_sklearn",
+        says="ridge_fit agrees with sklearn.linear_model.Ridge(alpha=lam) with an intercept",
+        hint="Solve (X^T X + lam * D) w = X^T y, where D is the identity with D[0, 0] = 0.",
+        points=3,
+        examples=RIDGE,
+        expected=lambda calls, example: _sklearn_ridge(example),
         tolerance=RIDGE_TOLERANCE,
     ),
-    agrees_with_reference("ridge_fit", "Try X with a single row, and with more columns than rows.", 2, RIDGE),
-    _shift_moves_only_intercept(2),
-    _huge_lambda_keeps_only_intercept(1),
-    _ridge_shape(1),
+    agrees_with_reference(
+        function="ridge_fit", hint="Try X with a single row, and with more columns than rows.", points=2, examples=RIDGE
+    ),
+    _shift_moves_only_intercept(points=2),
+    _huge_lambda_keeps_only_intercept(points=1),
+    _ridge_shape(points=1),
     leaves_nested_input_unchanged(
-        "ridge_fit", 1, RIDGE, "y -= y.mean() or X[:, 0] = 0 change the caller's arrays; make centred copies instead."
+        function="ridge_fit",
+        points=1,
+        examples=RIDGE,
+        hint="y -= y.mean() or X[:, 0] = 0 change the caller's arrays; make centred copies instead.",
     ),
 )
 
@@ -551,6 +572,7 @@ def _out_and_mask(
 
 
 def _dropout_property(
+    *,
     name: str,
     says: str,
     hint: str,
@@ -568,7 +590,9 @@ def _dropout_property(
         out, kept = _out_and_mask(calls, example, errstate)
         check(out, kept, example)
 
-    return drawn_property("dropout_forward", name, says, hint, points, examples, **flags)(test)
+    return drawn_property(
+        function="dropout_forward", name=name, says=says, hint=hint, points=points, examples=examples, **flags
+    )(test)
 
 
 def _check_mask_explains_output(out: np.ndarray, kept: np.ndarray, example: Example) -> None:
@@ -629,7 +653,7 @@ def _check_fraction(out: np.ndarray, kept: np.ndarray, example: Example) -> None
         )
 
 
-def _uses_the_rng(points: float) -> Property:
+def _uses_the_rng(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         seed = int(example["rng"].args[0])
         _, first = _out_and_mask(calls, example)
@@ -642,14 +666,13 @@ def _uses_the_rng(points: float) -> Property:
 
     x = st.tuples(st.integers(8, 16), st.integers(8, 16)).flatmap(lambda shape: draw.float64_arrays(shape, 10.0))
     return Property(
-        "dropout_forward",
-        "uses_the_rng",
-        "dropout_forward draws its mask from the rng it is given (same seed, same mask)",
-        "All randomness comes from the rng argument (rng.random): not np.random, not a generator of your own.",
-        points,
-        True,
-        _dropout_examples(x=x, p=st.sampled_from([0.3, 0.5])),
-        test,
+        function="dropout_forward",
+        name="uses_the_rng",
+        says="dropout_forward draws its mask from the rng it is given (same seed, same mask)",
+        hint="All randomness comes from the rng argument (rng.random): not np.random, not a generator of your own.",
+        points=points,
+        strategy=_dropout_examples(x=x, p=st.sampled_from([0.3, 0.5])),
+        test=test,
         gated=True,  # any use of the rng keeps it, whatever is drawn
     )
 
@@ -658,74 +681,77 @@ DROPOUT = _dropout_examples()
 
 DROPOUT_FORWARD_PROPERTIES: tuple[Property, ...] = (
     _dropout_property(
-        "mask_explains_output",
-        "dropout_forward's out is x * mask / (1 - p) for the mask it returns",
-        "Inverted dropout scales the kept units by 1 / (1 - p), so that the expected output is x.",
-        2,
-        DROPOUT,
-        _check_mask_explains_output,
+        name="mask_explains_output",
+        says="dropout_forward's out is x * mask / (1 - p) for the mask it returns",
+        hint="Inverted dropout scales the kept units by 1 / (1 - p), so that the expected output is x.",
+        points=2,
+        examples=DROPOUT,
+        check=_check_mask_explains_output,
         gated=True,  # checked against the student's own mask: dropping every unit keeps it
     ),
     Property(
-        "dropout_forward",
-        "mask_is_boolean",
-        "dropout_forward's mask is a boolean array shaped like x (True = kept)",
-        "Compare the random numbers with p: the comparison already gives booleans. Keep the scale out of the mask.",
-        1,
-        True,
-        DROPOUT,
-        _check_mask_is_boolean,
+        function="dropout_forward",
+        name="mask_is_boolean",
+        says="dropout_forward's mask is a boolean array shaped like x (True = kept)",
+        hint="Compare the random numbers with p: the comparison already gives booleans. "
+        "Keep the scale out of the mask.",
+        points=1,
+        strategy=DROPOUT,
+        test=_check_mask_is_boolean,
         gated=True,
     ),
     _dropout_property(
-        "keeps_the_mean",
-        "dropout_forward keeps the mean of x (within a binomial bound)",
-        "Each unit is kept with probability 1 - p; dividing the kept ones by 1 - p restores the mean.",
-        1,
-        _dropout_examples(x=LARGE_X),
-        _check_mean,
+        name="keeps_the_mean",
+        says="dropout_forward keeps the mean of x (within a binomial bound)",
+        hint="Each unit is kept with probability 1 - p; dividing the kept ones by 1 - p restores the mean.",
+        points=1,
+        examples=_dropout_examples(x=LARGE_X),
+        check=_check_mean,
         gated=True,  # returning x itself keeps the mean
     ),
     _dropout_property(
-        "drops_a_fraction_p",
-        "dropout_forward drops a fraction of units close to p (within a binomial bound)",
-        "p is the probability of DROPPING a unit: a unit is kept when its random number is at least p.",
-        1,
-        _dropout_examples(x=LARGE_X),
-        _check_fraction,
+        name="drops_a_fraction_p",
+        says="dropout_forward drops a fraction of units close to p (within a binomial bound)",
+        hint="p is the probability of DROPPING a unit: a unit is kept when its random number is at least p.",
+        points=1,
+        examples=_dropout_examples(x=LARGE_X),
+        check=_check_fraction,
         establishes_correctness=True,  # the contract's binomial distribution of the mask
     ),
     _dropout_property(
-        "identity_in_evaluation",
-        "dropout_forward with training=False returns x unchanged and a mask of all True",
-        "At evaluation time dropout does nothing: no random units are dropped and nothing is rescaled.",
-        1,
-        _dropout_examples(training=st.just(False)),
-        _check_identity,
+        name="identity_in_evaluation",
+        says="dropout_forward with training=False returns x unchanged and a mask of all True",
+        hint="At evaluation time dropout does nothing: no random units are dropped and nothing is rescaled.",
+        points=1,
+        examples=_dropout_examples(training=st.just(False)),
+        check=_check_identity,
         gated=True,  # returning x itself keeps it
     ),
     _dropout_property(
-        "identity_at_p_zero",
-        "dropout_forward with p = 0 returns x unchanged and a mask of all True",
-        "With p = 0 no unit is dropped, and 1 / (1 - 0) = 1.",
-        1,
-        _dropout_examples(p=st.just(0.0)),
-        _check_identity,
+        name="identity_at_p_zero",
+        says="dropout_forward with p = 0 returns x unchanged and a mask of all True",
+        hint="With p = 0 no unit is dropped, and 1 / (1 - 0) = 1.",
+        points=1,
+        examples=_dropout_examples(p=st.just(0.0)),
+        check=_check_identity,
         gated=True,
     ),
     _dropout_property(
-        "zeros_at_p_one",
-        "dropout_forward with p = 1 returns zeros and a mask of all False, without dividing by zero",
-        "With p = 1 every unit is dropped; 0 / (1 - 1) is 0 / 0. Handle p = 1 before dividing.",
-        1,
-        _dropout_examples(p=st.just(1.0)),
-        _check_all_dropped,
+        name="zeros_at_p_one",
+        says="dropout_forward with p = 1 returns zeros and a mask of all False, without dividing by zero",
+        hint="With p = 1 every unit is dropped; 0 / (1 - 1) is 0 / 0. Handle p = 1 before dividing.",
+        points=1,
+        examples=_dropout_examples(p=st.just(1.0)),
+        check=_check_all_dropped,
         errstate=True,
         gated=True,  # dropping every unit keeps it
     ),
-    _uses_the_rng(1),
+    _uses_the_rng(points=1),
     leaves_nested_input_unchanged(
-        "dropout_forward", 1, DROPOUT, "x *= mask or x[~mask] = 0 change the caller's array; compute a new one."
+        function="dropout_forward",
+        points=1,
+        examples=DROPOUT,
+        hint="x *= mask or x[~mask] = 0 change the caller's array; compute a new one.",
     ),
 )
 
@@ -742,7 +768,7 @@ def _backward_formula(example: Example) -> np.ndarray:
     return np.asarray(dout * mask / (1 - p))
 
 
-def _backward_central_differences(points: float) -> Property:
+def _backward_central_differences(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         dout, mask, p = example["dout"], example["mask"], example["p"]
         got = result_of(calls, example)
@@ -757,33 +783,31 @@ def _backward_central_differences(points: float) -> Property:
         )
 
     return Property(
-        "dropout_backward",
-        "matches_central_differences",
-        "dropout_backward is the gradient of the forward pass with the same mask and scale (central differences)",
-        "The forward pass multiplied each unit by mask / (1 - p): the backward pass multiplies by the same.",
-        points,
-        True,
-        _backward_examples(),
-        test,
+        function="dropout_backward",
+        name="matches_central_differences",
+        says="dropout_backward is the gradient of the forward pass with the same mask and scale (central differences)",
+        hint="The forward pass multiplied each unit by mask / (1 - p): the backward pass multiplies by the same.",
+        points=points,
+        strategy=_backward_examples(),
+        test=test,
         establishes_correctness=True,  # the grader's own forward pass, not the student's
     )
 
 
-def _backward_zeros_at_p_one(points: float) -> Property:
+def _backward_zeros_at_p_one(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got = result_under_errstate(calls, example, "with p = 1")
         assert_finite(got, "dropout_backward with p = 1")
         assert_close(got, np.zeros_like(example["dout"]), FLOAT64, "dropout_backward with p = 1 is not all zeros")
 
     return Property(
-        "dropout_backward",
-        "zeros_at_p_one",
-        "dropout_backward with p = 1 returns zeros, without dividing by zero",
-        "Nothing was kept, so no gradient flows back; handle p = 1 before dividing by 1 - p.",
-        points,
-        True,
-        _backward_examples(p=st.just(1.0)),
-        test,
+        function="dropout_backward",
+        name="zeros_at_p_one",
+        says="dropout_backward with p = 1 returns zeros, without dividing by zero",
+        hint="Nothing was kept, so no gradient flows back; handle p = 1 before dividing by 1 - p.",
+        points=points,
+        strategy=_backward_examples(p=st.just(1.0)),
+        test=test,
         gated=True,  # a zero function keeps it
     )
 
@@ -792,19 +816,24 @@ BACKWARD = _backward_examples()
 
 DROPOUT_BACKWARD_PROPERTIES: tuple[Property, ...] = (
     agrees_with(
-        "dropout_backward",
-        "agrees_with_formula",
-        "dropout_backward is dout * mask / (1 - p)",
-        "The gradient flows back through the kept units only, scaled by the same 1 / (1 - p) as the forward pass.",
-        4,
-        BACKWARD,
-        lambda calls, example: _backward_formula(example),
+        function="dropout_backward",
+        name="agrees_with_formula",
+        says="dropout_backward is dout * mask / (1 - p)",
+        hint="The gradient flows back through the kept units only, scaled by the same 1 / (1 - p) as the forward pass.",
+        points=4,
+        examples=BACKWARD,
+        expected=lambda calls, example: _backward_formula(example),
     ),
-    agrees_with_reference("dropout_backward", "Check a mask with both kept and dropped units.", 2, BACKWARD),
-    _backward_central_differences(2),
-    _backward_zeros_at_p_one(1),
+    agrees_with_reference(
+        function="dropout_backward", hint="Check a mask with both kept and dropped units.", points=2, examples=BACKWARD
+    ),
+    _backward_central_differences(points=2),
+    _backward_zeros_at_p_one(points=1),
     leaves_nested_input_unchanged(
-        "dropout_backward", 1, BACKWARD, "dout[~mask] = 0 or dout /= ... change the caller's array."
+        function="dropout_backward",
+        points=1,
+        examples=BACKWARD,
+        hint="dout[~mask] = 0 or dout /= ... change the caller's array.",
     ),
 )
 
@@ -869,6 +898,7 @@ def _epochs(calls: Calls, example: Example) -> tuple[int, int]:
 
 
 def _stopping_property(
+    *,
     name: str,
     says: str,
     hint: str,
@@ -885,7 +915,9 @@ def _stopping_property(
         stop, best = _epochs(calls, example)
         check(stop, best, np.asarray(example["val_losses"], dtype=np.float64), example["patience"])
 
-    made = drawn_property("early_stopping", name, says, hint, points, examples, **flags)(test)
+    made = drawn_property(
+        function="early_stopping", name=name, says=says, hint=hint, points=points, examples=examples, **flags
+    )(test)
     return dataclasses.replace(made, hints=STOPPING_HINTS)
 
 
@@ -975,7 +1007,7 @@ def _check_worked(stop: int, best: int, losses: np.ndarray, patience: int) -> No
         )
 
 
-def _accepts_a_list(points: float) -> Property:
+def _accepts_a_list(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         from_list = _epochs(calls, example)
         from_array = _epochs(calls, {**example, "val_losses": np.array(example["val_losses"], dtype=np.float64)})
@@ -983,14 +1015,13 @@ def _accepts_a_list(points: float) -> Property:
             raise PropertyFailure("early_stopping gave other epochs for a list than for the same losses as an array")
 
     return Property(
-        "early_stopping",
-        "accepts_a_list",
-        "early_stopping accepts a plain Python list of losses (and answers as for an array)",
-        "val_losses may be a list: use len() and indexing, or convert it once with np.asarray.",
-        points,
-        True,
-        _stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES), as_list=True),
-        test,
+        function="early_stopping",
+        name="accepts_a_list",
+        says="early_stopping accepts a plain Python list of losses (and answers as for an array)",
+        hint="val_losses may be a list: use len() and indexing, or convert it once with np.asarray.",
+        points=points,
+        strategy=_stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES), as_list=True),
+        test=test,
         gated=True,  # a constant answers the same for both
     )
 
@@ -999,55 +1030,59 @@ STOPPING = _stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES))
 
 EARLY_STOPPING_PROPERTIES: tuple[Property, ...] = (
     _stopping_property(
-        "agrees_with_rule",
-        "early_stopping follows the contract's rule on drawn loss curves, ties and plateaus included",
-        "Walk through the epochs once, keeping the epoch of the lowest loss so far; stop at the first epoch "
+        name="agrees_with_rule",
+        says="early_stopping follows the contract's rule on drawn loss curves, ties and plateaus included",
+        hint="Walk through the epochs once, keeping the epoch of the lowest loss so far; stop at the first epoch "
         "that is patience epochs past it.",
-        3,
-        STOPPING,
-        _check_rule,
+        points=3,
+        examples=STOPPING,
+        check=_check_rule,
         establishes_correctness=True,
     ),
     agrees_with_reference_nested(
-        "early_stopping", "Try curves with plateaus, and patience 1.", 2, STOPPING, ("stop_epoch", "best_epoch")
+        function="early_stopping",
+        hint="Try curves with plateaus, and patience 1.",
+        points=2,
+        examples=STOPPING,
+        names=("stop_epoch", "best_epoch"),
     ),
     _stopping_property(
-        "worked_examples",
-        "early_stopping gives the stored answers on worked examples, the notebook's included",
-        "Work the example [3, 2, 2, 2.5, 1] with patience 2 by hand, epoch by epoch.",
-        1,
-        _worked_examples(),
-        _check_worked,
+        name="worked_examples",
+        says="early_stopping gives the stored answers on worked examples, the notebook's included",
+        hint="Work the example [3, 2, 2, 2.5, 1] with patience 2 by hand, epoch by epoch.",
+        points=1,
+        examples=_worked_examples(),
+        check=_check_worked,
         establishes_correctness=True,  # the stored answers
     ),
     _stopping_property(
-        "ties_keep_the_first_epoch",
-        "best_epoch is the first epoch of the lowest loss up to stop_epoch (ties keep the earlier epoch)",
-        "Only a strict improvement (<, not <=) moves the best epoch.",
-        1,
-        _stopping_examples(TIED_CURVES),
-        _check_first_of_ties,
+        name="ties_keep_the_first_epoch",
+        says="best_epoch is the first epoch of the lowest loss up to stop_epoch (ties keep the earlier epoch)",
+        hint="Only a strict improvement (<, not <=) moves the best epoch.",
+        points=1,
+        examples=_stopping_examples(TIED_CURVES),
+        check=_check_first_of_ties,
         gated=True,  # always answering (0, 0) keeps it
     ),
     _stopping_property(
-        "waits_exactly_patience_epochs",
-        "early stopping triggers exactly patience epochs after the best epoch",
-        "Stop at the first epoch e with e - best >= patience: count the epochs since the best one.",
-        1,
-        _stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES)),
-        _check_waits_patience,
+        name="waits_exactly_patience_epochs",
+        says="early stopping triggers exactly patience epochs after the best epoch",
+        hint="Stop at the first epoch e with e - best >= patience: count the epochs since the best one.",
+        points=1,
+        examples=_stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES)),
+        check=_check_waits_patience,
         gated=True,
     ),
     _stopping_property(
-        "runs_to_the_end_if_never_triggered",
-        "when the rule never triggers, stop_epoch is the last epoch, len(val_losses) - 1",
-        "Epochs count from 0, so the last epoch is len(val_losses) - 1.",
-        1,
-        _stopping_examples(DECREASING_CURVES),
-        _check_never_triggered,
+        name="runs_to_the_end_if_never_triggered",
+        says="when the rule never triggers, stop_epoch is the last epoch, len(val_losses) - 1",
+        hint="Epochs count from 0, so the last epoch is len(val_losses) - 1.",
+        points=1,
+        examples=_stopping_examples(DECREASING_CURVES),
+        check=_check_never_triggered,
         gated=True,  # always answering the last epoch keeps it
     ),
-    _accepts_a_list(1),
+    _accepts_a_list(points=1),
 )
 
 ASSIGNMENT = Assignment(

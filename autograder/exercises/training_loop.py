@@ -201,7 +201,7 @@ def _device_returned(calls: Calls, spec: Spec) -> str:
     return str(field(report, "device", str))
 
 
-def _honours_prefer(points: float) -> Property:
+def _honours_prefer(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         spec = example["spec"]
         got = _device_returned(calls, spec)
@@ -210,19 +210,18 @@ def _honours_prefer(points: float) -> Property:
             raise PropertyFailure(f"get_device(prefer={want!r}) returned {got!r}", want, got)
 
     return Property(
-        "get_device",
-        "honours_prefer",
-        "get_device(prefer) returns that device (given as a string or a torch.device) when it is available",
-        "torch.device(prefer) accepts both forms; check availability before returning it.",
-        points,
-        True,
-        _device_examples(available=True),
-        test,
+        function="get_device",
+        name="honours_prefer",
+        says="get_device(prefer) returns that device (given as a string or a torch.device) when it is available",
+        hint="torch.device(prefer) accepts both forms; check availability before returning it.",
+        points=points,
+        strategy=_device_examples(available=True),
+        test=test,
         establishes_correctness=True,
     )
 
 
-def _default_order(points: float) -> Property:
+def _default_order(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         machine = example["spec"]
         want = "cuda" if machine["cuda"] else "mps" if machine["mps"] else "cpu"
@@ -235,19 +234,18 @@ def _default_order(points: float) -> Property:
         lambda m: st.sampled_from([{"spec": m}, {"spec": {**m, "prefer": None}}])
     )  # prefer left out, or None
     return Property(
-        "get_device",
-        "prefers_cuda_then_mps_then_cpu",
-        "get_device() picks CUDA when there is one, else MPS (Apple GPUs), else the CPU",
-        "Ask torch.cuda.is_available() first, then torch.backends.mps.is_available().",
-        points,
-        True,
-        examples,
-        test,
+        function="get_device",
+        name="prefers_cuda_then_mps_then_cpu",
+        says="get_device() picks CUDA when there is one, else MPS (Apple GPUs), else the CPU",
+        hint="Ask torch.cuda.is_available() first, then torch.backends.mps.is_available().",
+        points=points,
+        strategy=examples,
+        test=test,
         establishes_correctness=True,
     )
 
 
-def _fails_clearly(points: float) -> Property:
+def _fails_clearly(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         spec = example["spec"]
         report = student_report(calls, "get_device", spec)
@@ -261,14 +259,13 @@ def _fails_clearly(points: float) -> Property:
             raise PropertyFailure(f"the error does not name the device that was asked for: {error}")
 
     return Property(
-        "get_device",
-        "fails_clearly_when_unavailable",
-        "get_device(prefer) raises an error naming the device when that device is not available",
-        "raise an exception (ValueError or RuntimeError) whose message says which device is missing.",
-        points,
-        True,
-        _device_examples(available=False),
-        test,
+        function="get_device",
+        name="fails_clearly_when_unavailable",
+        says="get_device(prefer) raises an error naming the device when that device is not available",
+        hint="raise an exception (ValueError or RuntimeError) whose message says which device is missing.",
+        points=points,
+        strategy=_device_examples(available=False),
+        test=test,
         gated=True,  # always raising an error that repeats the arguments keeps it
     )
 
@@ -319,7 +316,7 @@ def _check_pass(report: Report, one_pass: Report, spec: Spec, which: str) -> Non
         raise PropertyFailure(f"{which}, batches had dtypes {sorted(set(dtypes))}; keep float32 inputs, int64 labels")
 
 
-def _covers_each_example_once(points: float) -> Property:
+def _covers_each_example_once(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         spec = example["spec"]
         report = student_report(calls, "make_loader", spec)
@@ -329,20 +326,20 @@ def _covers_each_example_once(points: float) -> Property:
             _check_pass(report, one_pass, spec, f"in pass {number} over the loader")
 
     return Property(
-        "make_loader",
-        "covers_each_example_once",
-        "each pass over the loader yields every (x, y) pair once, in batches of batch_size, in order without shuffle",
-        "Index x and y with the same indices; the last batch holds what is left. The object must be iterable "
+        function="make_loader",
+        name="covers_each_example_once",
+        says="each pass over the loader yields every (x, y) pair once, in batches of batch_size, "
+        "in order without shuffle",
+        hint="Index x and y with the same indices; the last batch holds what is left. The object must be iterable "
         "more than once (a generator is used up after one pass: return an object with __iter__).",
-        points,
-        True,
-        loader_examples(),
-        test,
+        points=points,
+        strategy=loader_examples(),
+        test=test,
         establishes_correctness=True,
     )
 
 
-def _deterministic_for_seed(points: float) -> Property:
+def _deterministic_for_seed(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         spec = example["spec"]
         report = student_report(calls, "make_loader", spec)
@@ -359,19 +356,18 @@ def _deterministic_for_seed(points: float) -> Property:
             raise PropertyFailure("loaders made with different seeds gave the same order: the seed is not used")
 
     return Property(
-        "make_loader",
-        "deterministic_for_seed",
-        "the order of the batches depends on the seed alone (not on global random state)",
-        "Give the loader its own torch.Generator().manual_seed(seed) and pass it to torch.randperm.",
-        points,
-        True,
-        loader_examples(shuffle=True),
-        test,
+        function="make_loader",
+        name="deterministic_for_seed",
+        says="the order of the batches depends on the seed alone (not on global random state)",
+        hint="Give the loader its own torch.Generator().manual_seed(seed) and pass it to torch.randperm.",
+        points=points,
+        strategy=loader_examples(shuffle=True),
+        test=test,
         gated=True,
     )
 
 
-def _reshuffles_each_epoch(points: float) -> Property:
+def _reshuffles_each_epoch(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         report = student_report(calls, "make_loader", example["spec"])
         first, second = (_ids(p) for p in field(report, "passes", list)[:2])
@@ -379,19 +375,18 @@ def _reshuffles_each_epoch(points: float) -> Property:
             raise PropertyFailure("with shuffle=True, the second pass came in the same order as the first")
 
     return Property(
-        "make_loader",
-        "reshuffles_each_epoch",
-        "with shuffle=True, every pass over the loader (every epoch) has a new order",
-        "Draw a new permutation each time iteration starts (in __iter__), not once when the loader is made.",
-        points,
-        True,
-        loader_examples(shuffle=True),
-        test,
+        function="make_loader",
+        name="reshuffles_each_epoch",
+        says="with shuffle=True, every pass over the loader (every epoch) has a new order",
+        hint="Draw a new permutation each time iteration starts (in __iter__), not once when the loader is made.",
+        points=points,
+        strategy=loader_examples(shuffle=True),
+        test=test,
         gated=True,
     )
 
 
-def _batches_on_device(points: float) -> Property:
+def _batches_on_device(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         report = student_report(calls, "make_loader", example["spec"])
         requested = field(report, "requested", str)
@@ -408,14 +403,13 @@ def _batches_on_device(points: float) -> Property:
             )
 
     return Property(
-        "make_loader",
-        "batches_on_device",
-        "the loader yields batches on the requested device, and moves each example there at most once per pass",
-        "Move x and y to the device once, when the loader is made, and slice the batches from there.",
-        points,
-        True,
-        loader_examples(),
-        test,
+        function="make_loader",
+        name="batches_on_device",
+        says="the loader yields batches on the requested device, and moves each example there at most once per pass",
+        hint="Move x and y to the device once, when the loader is made, and slice the batches from there.",
+        points=points,
+        strategy=loader_examples(),
+        test=test,
         gated=True,
         self_reported=True,  # what the device audit saw, as the worker reports it
     )
@@ -450,7 +444,7 @@ def _mlp_report(calls: Calls, spec: Spec) -> Report:
     return report
 
 
-def _has_the_requested_layers(points: float) -> Property:
+def _has_the_requested_layers(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         spec = example["spec"]
         report = _mlp_report(calls, spec)
@@ -467,14 +461,13 @@ def _has_the_requested_layers(points: float) -> Property:
             raise PropertyFailure(f"a batch of 5 inputs gave an output of shape {shape}", (5, spec["d_out"]), shape)
 
     return Property(
-        "make_mlp",
-        "has_the_requested_layers",
-        "make_mlp(d_in, hidden, d_out) has linear layers d_in -> hidden[0] -> ... -> d_out",
-        "One nn.Linear per step between consecutive widths; an empty hidden list is a single linear layer.",
-        points,
-        True,
-        mlp_examples(st.sampled_from(list(ACTIVATIONS))),
-        test,
+        function="make_mlp",
+        name="has_the_requested_layers",
+        says="make_mlp(d_in, hidden, d_out) has linear layers d_in -> hidden[0] -> ... -> d_out",
+        hint="One nn.Linear per step between consecutive widths; an empty hidden list is a single linear layer.",
+        points=points,
+        strategy=mlp_examples(st.sampled_from(list(ACTIVATIONS))),
+        test=test,
         establishes_correctness=True,  # the contract's layer widths
     )
 
@@ -491,7 +484,7 @@ def _composes(report: Report, activation: str) -> np.ndarray:
     return np.asarray(h)
 
 
-def _activation_property(name: str, says: str, hint: str, points: float, default: bool) -> Property:
+def _activation_property(*, name: str, says: str, hint: str, points: float, default: bool) -> Property:
     def test(calls: Calls, example: Example) -> None:
         spec = example["spec"]
         report = _mlp_report(calls, spec)
@@ -505,19 +498,18 @@ def _activation_property(name: str, says: str, hint: str, points: float, default
         assert_close(output, want, FLOAT32, f"the output is not the linear layers with {activation} between them")
 
     return Property(
-        "make_mlp",
-        name,
-        says,
-        hint,
-        points,
-        True,
-        mlp_examples(None if default else st.sampled_from(list(ACTIVATIONS))),
-        test,
+        function="make_mlp",
+        name=name,
+        says=says,
+        hint=hint,
+        points=points,
+        strategy=mlp_examples(None if default else st.sampled_from(list(ACTIVATIONS))),
+        test=test,
         gated=True,  # checked against the network's own layers: a network with none keeps it
     )
 
 
-def _rejects_unknown_activation(points: float) -> Property:
+def _rejects_unknown_activation(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         spec = {**example["spec"], "expect_error": True}
         report = student_report(calls, "make_mlp", spec)
@@ -529,19 +521,18 @@ def _rejects_unknown_activation(points: float) -> Property:
             )
 
     return Property(
-        "make_mlp",
-        "rejects_unknown_activation",
-        "make_mlp raises ValueError for an activation other than 'relu', 'sigmoid' or 'tanh'",
-        "A typo such as 'rleu' should stop the program at once, with a message listing the choices.",
-        points,
-        True,
-        mlp_examples(st.sampled_from(["swish", "rleu", "ReLU", "gelu"])),
-        test,
+        function="make_mlp",
+        name="rejects_unknown_activation",
+        says="make_mlp raises ValueError for an activation other than 'relu', 'sigmoid' or 'tanh'",
+        hint="A typo such as 'rleu' should stop the program at once, with a message listing the choices.",
+        points=points,
+        strategy=mlp_examples(st.sampled_from(["swish", "rleu", "ReLU", "gelu"])),
+        test=test,
         gated=True,  # a function that always raises ValueError keeps it
     )
 
 
-def _mlp_agrees_with_reference(points: float) -> Property:
+def _mlp_agrees_with_reference(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         spec = example["spec"]
         got = _mlp_report(calls, spec)
@@ -549,21 +540,21 @@ def _mlp_agrees_with_reference(points: float) -> Property:
         same_arrays(arrays(got, "weights"), arrays(want, "weights"), EXACT, "with the same seed, the weights differ")
 
     return Property(
-        "make_mlp",
-        "agrees_with_reference",
-        "with the global seed fixed, make_mlp initialises exactly as the reference (PyTorch's defaults, in order)",
-        "Build the layers first to last with nn.Linear's own initialisation: then a seed reproduces a network.",
-        points,
-        False,
-        mlp_examples(st.sampled_from(list(ACTIVATIONS))),
-        test,
+        function="make_mlp",
+        name="agrees_with_reference",
+        says="with the global seed fixed, make_mlp initialises exactly as the reference (PyTorch's defaults, in order)",
+        hint="Build the layers first to last with nn.Linear's own initialisation: then a seed reproduces a network.",
+        points=points,
+        public=False,
+        strategy=mlp_examples(st.sampled_from(list(ACTIVATIONS))),
+        test=test,
         needs_reference=True,
         establishes_correctness=True,
     )
 
 
 # -- train_one_epoch ----------------------------------------------------------------------------------------
-def _train_agrees_with_reference(points: float) -> Property:
+def _train_agrees_with_reference(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         spec = example["spec"]
         got = student_report(calls, "train_one_epoch", spec)
@@ -579,20 +570,20 @@ def _train_agrees_with_reference(points: float) -> Property:
             raise PropertyFailure("the returned mean loss differs from the reference's", want["returned"], returned)
 
     return Property(
-        "train_one_epoch",
-        "agrees_with_reference",
-        "one epoch from identical weights and batches leaves the reference's parameters (one step, exactly)",
-        "Per batch, in this order: zero the gradients, forward, loss, backward, step. Call model.train() first.",
-        points,
-        False,
-        training_examples(),
-        test,
+        function="train_one_epoch",
+        name="agrees_with_reference",
+        says="one epoch from identical weights and batches leaves the reference's parameters (one step, exactly)",
+        hint="Per batch, in this order: zero the gradients, forward, loss, backward, step. Call model.train() first.",
+        points=points,
+        public=False,
+        strategy=training_examples(),
+        test=test,
         needs_reference=True,
         establishes_correctness=True,
     )
 
 
-def _returns_mean_loss(points: float) -> Property:
+def _returns_mean_loss(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         report = student_report(calls, "train_one_epoch", example["spec"])
         losses, sizes = numbers(report, "batch_losses"), numbers(report, "batch_sizes")
@@ -608,19 +599,18 @@ def _returns_mean_loss(points: float) -> Property:
             raise PropertyFailure(f"the returned loss is not the mean over samples{extra}", want, got)
 
     return Property(
-        "train_one_epoch",
-        "returns_mean_loss_over_samples",
-        "train_one_epoch returns the epoch's mean loss over samples, as a Python float",
-        "Weight each batch's mean loss by its size: the last batch may be smaller.",
-        points,
-        True,
-        training_examples(),
-        test,
+        function="train_one_epoch",
+        name="returns_mean_loss_over_samples",
+        says="train_one_epoch returns the epoch's mean loss over samples, as a Python float",
+        hint="Weight each batch's mean loss by its size: the last batch may be smaller.",
+        points=points,
+        strategy=training_examples(),
+        test=test,
         establishes_correctness=True,  # the value returned against the losses of its batches
     )
 
 
-def _trains_in_train_mode(points: float) -> Property:
+def _trains_in_train_mode(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         report = student_report(calls, "train_one_epoch", example["spec"])
         modes = field(report, "forward_training", list)
@@ -631,38 +621,36 @@ def _trains_in_train_mode(points: float) -> Property:
             )
 
     return Property(
-        "train_one_epoch",
-        "trains_in_train_mode",
-        "train_one_epoch puts the model in training mode (dropout and batch norm behave as in training)",
-        "Call model.train() at the start: evaluate() may have left the model in evaluation mode.",
-        points,
-        True,
-        training_examples(),
-        test,
+        function="train_one_epoch",
+        name="trains_in_train_mode",
+        says="train_one_epoch puts the model in training mode (dropout and batch norm behave as in training)",
+        hint="Call model.train() at the start: evaluate() may have left the model in evaluation mode.",
+        points=points,
+        strategy=training_examples(),
+        test=test,
         gated=True,
         self_reported=True,  # what the device audit saw, as the worker reports it
     )
 
 
-def _moves_batches(function: str, examples: st.SearchStrategy[Example], harness: str, points: float) -> Property:
+def _moves_batches(*, function: str, examples: st.SearchStrategy[Example], harness: str, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         check_on_device(student_report(calls, harness, example["spec"]), function)
 
     return Property(
-        function,
-        "moves_batches_to_device",
-        f"every tensor {function} gives the model and the loss is on the requested device",
-        "Move each batch with xb.to(device) and yb.to(device): the labels too. Never hard-code .cuda() or 'cpu'.",
-        points,
-        True,
-        examples,
-        test,
+        function=function,
+        name="moves_batches_to_device",
+        says=f"every tensor {function} gives the model and the loss is on the requested device",
+        hint="Move each batch with xb.to(device) and yb.to(device): the labels too. Never hard-code .cuda() or 'cpu'.",
+        points=points,
+        strategy=examples,
+        test=test,
         gated=True,
         self_reported=True,  # what the device audit saw, as the worker reports it
     )
 
 
-def _synchronises_once(points: float) -> Property:
+def _synchronises_once(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         report = student_report(calls, "train_one_epoch", example["spec"])
         syncs = field(report, "syncs", list)
@@ -674,21 +662,20 @@ def _synchronises_once(points: float) -> Property:
             )
 
     return Property(
-        "train_one_epoch",
-        "synchronises_once_per_epoch",
-        "train_one_epoch makes the host wait for the device at most once per epoch",
-        "loss.item() (or float(loss)) waits for the GPU to finish; add up loss.detach() * len(xb) on the device "
+        function="train_one_epoch",
+        name="synchronises_once_per_epoch",
+        says="train_one_epoch makes the host wait for the device at most once per epoch",
+        hint="loss.item() (or float(loss)) waits for the GPU to finish; add up loss.detach() * len(xb) on the device "
         "and call .item() once, at the end.",
-        points,
-        True,
-        training_examples(),
-        test,
+        points=points,
+        strategy=training_examples(),
+        test=test,
         gated=True,  # doing nothing keeps it
         self_reported=True,  # what the device audit saw, as the worker reports it
     )
 
 
-def _keeps_no_graph(points: float) -> Property:
+def _keeps_no_graph(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         report = student_report(calls, "train_one_epoch", example["spec"])
         if field(report, "kept_graphs", int):
@@ -698,19 +685,18 @@ def _keeps_no_graph(points: float) -> Property:
             )
 
     return Property(
-        "train_one_epoch",
-        "keeps_no_graph_across_batches",
-        "the running loss holds values, not the graphs of earlier batches",
-        "Accumulate loss.detach() (or its value), not loss itself.",
-        points,
-        True,
-        training_examples(),
-        test,
+        function="train_one_epoch",
+        name="keeps_no_graph_across_batches",
+        says="the running loss holds values, not the graphs of earlier batches",
+        hint="Accumulate loss.detach() (or its value), not loss itself.",
+        points=points,
+        strategy=training_examples(),
+        test=test,
         gated=True,  # doing nothing keeps it
     )
 
 
-def _autocasts(points: float) -> Property:
+def _autocasts(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         spec = example["spec"]
         report = student_report(calls, "train_one_epoch", spec)
@@ -720,14 +706,13 @@ def _autocasts(points: float) -> Property:
             raise PropertyFailure(f"with amp={spec['amp']}, the model's outputs were {sorted(set(dtypes))}", want)
 
     return Property(
-        "train_one_epoch",
-        "amp_autocasts_to_bfloat16",
-        "with amp=True the forward pass runs under autocast to bfloat16, and with amp=False in float32",
-        "torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp) around forward and loss.",
-        points,
-        True,
-        training_examples(amp=None),
-        test,
+        function="train_one_epoch",
+        name="amp_autocasts_to_bfloat16",
+        says="with amp=True the forward pass runs under autocast to bfloat16, and with amp=False in float32",
+        hint="torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp) around forward and loss.",
+        points=points,
+        strategy=training_examples(amp=None),
+        test=test,
         gated=True,
     )
 
@@ -742,13 +727,13 @@ TIMED_EPOCH: Spec = {
 TIMED_LOADER: Spec = {"n": 100_000, "d": 16, "batch_size": 256, "seed": 0}
 
 
-def _as_fast_as_reference(function: str, harness: str, spec: Spec, hint: str, points: float) -> Property:
+def _as_fast_as_reference(*, function: str, harness: str, spec: Spec, hint: str, points: float) -> Property:
     return Property(
-        function,
-        "as_fast_as_reference",
-        f"{function} takes at most 3x the reference's time for an epoch",
-        hint,
-        points,
+        function=function,
+        name="as_fast_as_reference",
+        says=f"{function} takes at most 3x the reference's time for an epoch",
+        hint=hint,
+        points=points,
         public=False,
         timing=Timing(lambda rng: [], max_ratio=3.0, harness=harnessed(harness, spec)),
         needs_reference=True,
@@ -763,7 +748,7 @@ def _returned_pair(report: Report) -> tuple[float, float]:
     return float(pair[0]), float(pair[1])
 
 
-def _evaluate_agrees_with_reference(points: float) -> Property:
+def _evaluate_agrees_with_reference(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         spec = example["spec"]
         got = _returned_pair(student_report(calls, "evaluate", spec))
@@ -771,20 +756,20 @@ def _evaluate_agrees_with_reference(points: float) -> Property:
         assert_close(np.array(got), np.array(want), FLOAT32, "(mean_loss, accuracy) differs from the reference's")
 
     return Property(
-        "evaluate",
-        "agrees_with_reference",
-        "evaluate's (mean_loss, accuracy) agrees with the reference on drawn models",
-        "Evaluation mode, no graph, the loss averaged over samples, accuracy = correct / samples.",
-        points,
-        False,
-        evaluation_examples(),
-        test,
+        function="evaluate",
+        name="agrees_with_reference",
+        says="evaluate's (mean_loss, accuracy) agrees with the reference on drawn models",
+        hint="Evaluation mode, no graph, the loss averaged over samples, accuracy = correct / samples.",
+        points=points,
+        public=False,
+        strategy=evaluation_examples(),
+        test=test,
         needs_reference=True,
         establishes_correctness=True,
     )
 
 
-def _mean_loss_and_accuracy(points: float) -> Property:
+def _mean_loss_and_accuracy(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         report = student_report(calls, "evaluate", example["spec"])
         loss, accuracy = _returned_pair(report)
@@ -801,19 +786,18 @@ def _mean_loss_and_accuracy(points: float) -> Property:
         )
 
     return Property(
-        "evaluate",
-        "mean_loss_and_accuracy",
-        "evaluate returns the mean loss over samples and the fraction of samples classified correctly",
-        "Weight each batch's loss by its size; count hits with (logits.argmax(dim=1) == yb).sum().",
-        points,
-        True,
-        evaluation_examples(),
-        test,
+        function="evaluate",
+        name="mean_loss_and_accuracy",
+        says="evaluate returns the mean loss over samples and the fraction of samples classified correctly",
+        hint="Weight each batch's loss by its size; count hits with (logits.argmax(dim=1) == yb).sum().",
+        points=points,
+        strategy=evaluation_examples(),
+        test=test,
         establishes_correctness=True,  # the values returned against the losses and hits of its batches
     )
 
 
-def _leaves_model_unchanged(points: float) -> Property:
+def _leaves_model_unchanged(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         report = student_report(calls, "evaluate", example["spec"])
         same_arrays(
@@ -827,20 +811,19 @@ def _leaves_model_unchanged(points: float) -> Property:
         )
 
     return Property(
-        "evaluate",
-        "leaves_model_unchanged",
-        "evaluate leaves every parameter, buffer and .grad as it found them",
-        "Evaluation only reads the model: no optimizer, no zero_grad, and evaluation mode for batch norm.",
-        points,
-        True,
-        evaluation_examples(),
-        test,
+        function="evaluate",
+        name="leaves_model_unchanged",
+        says="evaluate leaves every parameter, buffer and .grad as it found them",
+        hint="Evaluation only reads the model: no optimizer, no zero_grad, and evaluation mode for batch norm.",
+        points=points,
+        strategy=evaluation_examples(),
+        test=test,
         gated=True,  # doing nothing keeps it
         self_reported=True,  # the parameters after the call, as the worker reports them
     )
 
 
-def _builds_no_graph(points: float) -> Property:
+def _builds_no_graph(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         report = student_report(calls, "evaluate", example["spec"])
         grad_modes = field(report, "forward_grad", list) + field(report, "loss_requires_grad", list)
@@ -850,19 +833,18 @@ def _builds_no_graph(points: float) -> Property:
             )
 
     return Property(
-        "evaluate",
-        "builds_no_graph",
-        "evaluate runs without recording a graph (no gradients are tracked)",
-        "Wrap the loop in torch.no_grad() (or torch.inference_mode()): a graph costs memory and time.",
-        points,
-        True,
-        evaluation_examples(),
-        test,
+        function="evaluate",
+        name="builds_no_graph",
+        says="evaluate runs without recording a graph (no gradients are tracked)",
+        hint="Wrap the loop in torch.no_grad() (or torch.inference_mode()): a graph costs memory and time.",
+        points=points,
+        strategy=evaluation_examples(),
+        test=test,
         gated=True,  # doing nothing keeps it
     )
 
 
-def _restores_mode(points: float) -> Property:
+def _restores_mode(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         spec = example["spec"]
         report = student_report(calls, "evaluate", spec)
@@ -872,14 +854,13 @@ def _restores_mode(points: float) -> Property:
             raise PropertyFailure("evaluate ran forward passes in training mode (dropout was active)")
 
     return Property(
-        "evaluate",
-        "restores_mode",
-        "evaluate runs in evaluation mode and gives the model back in the mode it was in",
-        "Remember model.training, call model.eval(), and afterwards model.train(was_training).",
-        points,
-        True,
-        evaluation_examples(),
-        test,
+        function="evaluate",
+        name="restores_mode",
+        says="evaluate runs in evaluation mode and gives the model back in the mode it was in",
+        hint="Remember model.training, call model.eval(), and afterwards model.train(was_training).",
+        points=points,
+        strategy=evaluation_examples(),
+        test=test,
         gated=True,  # doing nothing keeps it
     )
 
@@ -951,7 +932,7 @@ def stopping_length(val_losses: list[float], patience: int | None, epochs: int) 
     return epochs
 
 
-def _reaches_on_digits(points: float) -> Property:
+def _reaches_on_digits(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         report = student_report(calls, "fit", example["spec"])
         accuracy = field(report, "final_val_acc", float)
@@ -964,19 +945,18 @@ def _reaches_on_digits(points: float) -> Property:
             )
 
     return Property(
-        "fit",
-        "reaches_95_percent_on_digits",
-        f"fit trains an MLP to at least 95% validation accuracy on digits within {DIGITS_EPOCHS} epochs",
-        "Each epoch: train_one_epoch on the training loader, then evaluate on the validation loader.",
-        points,
-        True,
-        st.just({"spec": DIGITS}),
-        test,
+        function="fit",
+        name="reaches_95_percent_on_digits",
+        says=f"fit trains an MLP to at least 95% validation accuracy on digits within {DIGITS_EPOCHS} epochs",
+        hint="Each epoch: train_one_epoch on the training loader, then evaluate on the validation loader.",
+        points=points,
+        strategy=st.just({"spec": DIGITS}),
+        test=test,
         establishes_correctness=True,  # the accuracy the reference reaches
     )
 
 
-def _history_has_every_epoch(points: float) -> Property:
+def _history_has_every_epoch(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         report = student_report(calls, "fit", example["spec"])
         history = _history(report)
@@ -988,19 +968,18 @@ def _history_has_every_epoch(points: float) -> Property:
             raise PropertyFailure("val_acc holds values outside [0, 1]: accuracy is a fraction")
 
     return Property(
-        "fit",
-        "history_has_every_epoch",
-        "fit returns {'train_loss': [...], 'val_loss': [...], 'val_acc': [...]} with one float per epoch",
-        "Append each epoch's three numbers as Python floats, the same number of times.",
-        points,
-        True,
-        overfit_examples([None, 2]),
-        test,
+        function="fit",
+        name="history_has_every_epoch",
+        says="fit returns {'train_loss': [...], 'val_loss': [...], 'val_acc': [...]} with one float per epoch",
+        hint="Append each epoch's three numbers as Python floats, the same number of times.",
+        points=points,
+        strategy=overfit_examples([None, 2]),
+        test=test,
         gated=True,
     )
 
 
-def _early_stopping(points: float) -> Property:
+def _early_stopping(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         spec = example["spec"]
         report = student_report(calls, "fit", spec)
@@ -1026,20 +1005,19 @@ def _early_stopping(points: float) -> Property:
             )
 
     return Property(
-        "fit",
-        "early_stopping_restores_best",
-        "with patience, fit stops once the validation loss has not improved for patience epochs, and restores "
+        function="fit",
+        name="early_stopping_restores_best",
+        says="with patience, fit stops once the validation loss has not improved for patience epochs, and restores "
         "the best weights",
-        "Keep a copy of the best state_dict (copy.deepcopy: the live one keeps changing); load it at the end.",
-        points,
-        True,
-        overfit_examples([1, 2, 3]),
-        test,
+        hint="Keep a copy of the best state_dict (copy.deepcopy: the live one keeps changing); load it at the end.",
+        points=points,
+        strategy=overfit_examples([1, 2, 3]),
+        test=test,
         # Neither establishing nor gated: no trivial function passes it, and stopping right is part of the job.
     )
 
 
-def _fit_agrees_with_reference(points: float) -> Property:
+def _fit_agrees_with_reference(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         spec = example["spec"]
         got_report = student_report(calls, "fit", spec)
@@ -1052,20 +1030,20 @@ def _fit_agrees_with_reference(points: float) -> Property:
         same_arrays(arrays(got_report, "state"), arrays(want_report, "state"), FLOAT32, "the final parameters differ")
 
     return Property(
-        "fit",
-        "agrees_with_reference",
-        "fit's history and final weights agree with the reference's from the same start",
-        "One train_one_epoch and one evaluate per epoch, in that order; nothing else draws random numbers.",
-        points,
-        False,
-        overfit_examples([None, 2]),
-        test,
+        function="fit",
+        name="agrees_with_reference",
+        says="fit's history and final weights agree with the reference's from the same start",
+        hint="One train_one_epoch and one evaluate per epoch, in that order; nothing else draws random numbers.",
+        points=points,
+        public=False,
+        strategy=overfit_examples([None, 2]),
+        test=test,
         needs_reference=True,
         establishes_correctness=True,
     )
 
 
-def _shows_progress(points: float) -> Property:
+def _shows_progress(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         spec = example["spec"]
         shown = student_report(calls, "fit", {**spec, "progress": True})
@@ -1076,83 +1054,83 @@ def _shows_progress(points: float) -> Property:
             raise PropertyFailure(f"with progress=False fit still wrote to stderr: {hidden['stderr'][:200]!r}")
 
     return Property(
-        "fit",
-        "shows_progress_bar",
-        "fit shows a progress bar over epochs with progress=True, and none with progress=False",
-        "course_lib.training.epoch_bar(epochs, enabled=progress) is a range with a bar you can switch off.",
-        points,
-        True,
-        st.just({"spec": OVERFIT}),
-        test,
+        function="fit",
+        name="shows_progress_bar",
+        says="fit shows a progress bar over epochs with progress=True, and none with progress=False",
+        hint="course_lib.training.epoch_bar(epochs, enabled=progress) is a range with a bar you can switch off.",
+        points=points,
+        strategy=st.just({"spec": OVERFIT}),
+        test=test,
         gated=True,
     )
 
 
 PROPERTIES: tuple[Property, ...] = (
     # get_device
-    _honours_prefer(4),
-    _default_order(3),
-    _fails_clearly(3),
+    _honours_prefer(points=4),
+    _default_order(points=3),
+    _fails_clearly(points=3),
     # make_loader
-    _covers_each_example_once(3),
-    _deterministic_for_seed(2),
-    _reshuffles_each_epoch(1),
-    _batches_on_device(2),
+    _covers_each_example_once(points=3),
+    _deterministic_for_seed(points=2),
+    _reshuffles_each_epoch(points=1),
+    _batches_on_device(points=2),
     _as_fast_as_reference(
-        "make_loader",
-        "timed_loader",
-        TIMED_LOADER,
-        "Index whole tensors on the device with a permutation; a Python loop over single examples (a "
+        function="make_loader",
+        harness="timed_loader",
+        spec=TIMED_LOADER,
+        hint="Index whole tensors on the device with a permutation; a Python loop over single examples (a "
         "DataLoader over a TensorDataset does one) is far slower.",
-        2,
+        points=2,
     ),
     # make_mlp
-    _has_the_requested_layers(3),
+    _has_the_requested_layers(points=3),
     _activation_property(
-        "activation_between_layers",
-        "make_mlp puts the chosen activation between linear layers, and none after the last",
-        "The last layer gives logits: CrossEntropyLoss applies the softmax itself.",
-        3,
+        name="activation_between_layers",
+        says="make_mlp puts the chosen activation between linear layers, and none after the last",
+        hint="The last layer gives logits: CrossEntropyLoss applies the softmax itself.",
+        points=3,
         default=False,
     ),
     _activation_property(
-        "relu_by_default",
-        "make_mlp uses ReLU when no activation is given",
-        "Give the activation parameter the default 'relu'.",
-        1,
+        name="relu_by_default",
+        says="make_mlp uses ReLU when no activation is given",
+        hint="Give the activation parameter the default 'relu'.",
+        points=1,
         default=True,
     ),
-    _rejects_unknown_activation(1),
-    _mlp_agrees_with_reference(2),
+    _rejects_unknown_activation(points=1),
+    _mlp_agrees_with_reference(points=2),
     # train_one_epoch
-    _train_agrees_with_reference(3),
-    _returns_mean_loss(1),
-    _trains_in_train_mode(1),
-    _moves_batches("train_one_epoch", training_examples(), "train_one_epoch", 1),
-    _synchronises_once(1),
-    _keeps_no_graph(1),
-    _autocasts(1),
+    _train_agrees_with_reference(points=3),
+    _returns_mean_loss(points=1),
+    _trains_in_train_mode(points=1),
+    _moves_batches(function="train_one_epoch", examples=training_examples(), harness="train_one_epoch", points=1),
+    _synchronises_once(points=1),
+    _keeps_no_graph(points=1),
+    _autocasts(points=1),
     _as_fast_as_reference(
-        "train_one_epoch",
-        "timed_epoch",
-        TIMED_EPOCH,
-        "One forward and one backward per mini-batch: a Python loop over the examples of a batch is many times slower.",
-        1,
+        function="train_one_epoch",
+        harness="timed_epoch",
+        spec=TIMED_EPOCH,
+        hint="One forward and one backward per mini-batch: "
+        "a Python loop over the examples of a batch is many times slower.",
+        points=1,
     ),
     # evaluate
-    _evaluate_agrees_with_reference(2),
-    _mean_loss_and_accuracy(2),
-    _leaves_model_unchanged(2),
-    _builds_no_graph(2),
-    _restores_mode(1),
-    _moves_batches("evaluate", evaluation_examples(), "evaluate", 1),
+    _evaluate_agrees_with_reference(points=2),
+    _mean_loss_and_accuracy(points=2),
+    _leaves_model_unchanged(points=2),
+    _builds_no_graph(points=2),
+    _restores_mode(points=1),
+    _moves_batches(function="evaluate", examples=evaluation_examples(), harness="evaluate", points=1),
     # fit
-    _reaches_on_digits(3),
-    _history_has_every_epoch(1),
-    _early_stopping(2),
-    _fit_agrees_with_reference(2),
-    _moves_batches("fit", st.just({"spec": OVERFIT}), "fit", 1),
-    _shows_progress(1),
+    _reaches_on_digits(points=3),
+    _history_has_every_epoch(points=1),
+    _early_stopping(points=2),
+    _fit_agrees_with_reference(points=2),
+    _moves_batches(function="fit", examples=st.just({"spec": OVERFIT}), harness="fit", points=1),
+    _shows_progress(points=1),
 )
 
 ASSIGNMENT = Assignment(

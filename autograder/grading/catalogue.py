@@ -35,9 +35,9 @@ class Timing:
     harness: Any = None  # a NamedCallable: call the function through a trusted harness (see Calls.student)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Property:
-    """One named, checkable promise about one function."""
+    """One named, checkable promise about one function (every field by keyword)."""
 
     function: str
     name: str
