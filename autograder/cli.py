@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from autograder import __version__, service
@@ -107,11 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         if options.command == "service":
             return service_command(options)
         report = run(options.path, options.assignment, GRADE, grading_seed(options.seed))
-        text = (
-            json.dumps(to_gradescope(report), indent=2) + "\n"
-            if options.format == "gradescope"
-            else render_text(report)
-        )
+        text = rendered(report, options.format)
         if options.out:
             try:
                 options.out.write_text(text, encoding="utf-8")
@@ -278,10 +274,16 @@ def service_command(options: argparse.Namespace) -> int:
     return 0
 
 
-def grading_seed(option: int | None) -> int:
+def rendered(report: Report, format: str) -> str:
+    """A graded report as ``autograder grade --format`` prints it: ``text`` or ``gradescope`` (JSON)."""
+    return json.dumps(to_gradescope(report), indent=2) + "\n" if format == "gradescope" else render_text(report)
+
+
+def grading_seed(option: int | None, environment: Mapping[str, str] | None = None) -> int:
+    """``option``, else ``$AUTOGRADER_SEED`` (of ``environment``, by default this process's), else the default."""
     if option is not None:
         return option
-    configured = os.environ.get(SEED_VARIABLE)
+    configured = (os.environ if environment is None else environment).get(SEED_VARIABLE)
     if configured is None:
         return GRADING_SEED
     try:
