@@ -10,7 +10,6 @@ grader itself cannot run (no such path, unknown assignment, a broken reference).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -29,7 +28,7 @@ from autograder.exercises import UnknownAssignment, load_assignment
 from autograder.grade import SEED_VARIABLE, UsageError, grade_path, grading_seed
 from autograder.grading.calls import GraderError
 from autograder.grading.references import ReferenceUnusable, load_references
-from autograder.grading.report import render_text, to_gradescope
+from autograder.grading.report import render_text, rendered
 from autograder.grading.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED
 from autograder.sandbox.locations import find_course_root
 
@@ -105,11 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         if options.command == "service":
             return service_command(options)
         report = grade_path(options.path, options.assignment, GRADE, grading_seed(options.seed))
-        text = (
-            json.dumps(to_gradescope(report), indent=2) + "\n"
-            if options.format == "gradescope"
-            else render_text(report)
-        )
+        text = rendered(report, options.format)
         if options.out:
             try:
                 options.out.write_text(text, encoding="utf-8")

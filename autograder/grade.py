@@ -10,6 +10,7 @@ notes); a problem with how the grader was asked to run is a :class:`UsageError`.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from autograder.exercises import known_assignments, load_assignment
@@ -26,10 +27,11 @@ class UsageError(Exception):
     """A problem with how the grader was asked to run: reported in one line, exit status 2."""
 
 
-def grading_seed(option: int | None) -> int:
+def grading_seed(option: int | None, environment: Mapping[str, str] | None = None) -> int:
+    """``option``, else ``$AUTOGRADER_SEED`` (of ``environment``, by default this process's), else the default."""
     if option is not None:
         return option
-    configured = os.environ.get(SEED_VARIABLE)
+    configured = (os.environ if environment is None else environment).get(SEED_VARIABLE)
     if configured is None:
         return GRADING_SEED
     try:

@@ -18,38 +18,55 @@ Imports stay inside the methods: this module is imported in every student kernel
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from autograder.grading.submission import Submission
+    from autograder.grading.catalogue import Assignment
 
 
 class AssignmentChecks:
-    """Checks of one assignment, bound to the notebook that creates it."""
+    """Checks of one assignment, bound to the notebook that creates it.
+
+    Creating it imports nothing heavy (it runs in a notebook's first cell): the catalogue, NumPy and
+    Hypothesis are loaded by the warm service (:mod:`autograder.service`), or here only when a check
+    must be graded in this process (no service) or points are asked for.
+    """
 
     def __init__(self, assignment_id: str) -> None:
-        from autograder.exercises import load_assignment
+        from autograder.exercises import is_known, load_assignment
 
-        self.assignment = load_assignment(assignment_id)
+        if not is_known(assignment_id):
+            load_assignment(assignment_id)  # raises UnknownAssignment, naming the known ones
+        self.id = assignment_id
+        self._assignment: Assignment | None = None
+        if os.environ.get("AUTOGRADER_SERVICE", "on") != "off":
+            from autograder import service
+
+            service.prepare(assignment_id)  # the service loads the catalogue and zygote while the student works
+
+    @property
+    def assignment(self) -> Assignment:
+        """The catalogue, loaded on first use in this process (the in-process fallback, ``points``)."""
+        if self._assignment is None:
+            from autograder.exercises import load_assignment
+
+            self._assignment = load_assignment(self.id)
+        return self._assignment
 
     def check(self, function: Any) -> None:
         """Print the public checks' feedback for ``function`` (a function or its name)."""
-        from autograder.grade import grade_submission
-        from autograder.grading.report import render_text
-        from autograder.grading.runner import CHECK, PUBLIC_SEED, quiet_stderr
-        from autograder.grading.submission import submission_from_cells
-
-        name = self._name(function)
-        saved = saved_notebook(self.assignment.notebook)
-        notebook, cells, locations = self._kernel_cells(saved)
-        submission = submission_from_cells(Path(notebook), cells, locations)
-        warning = unsaved_warning(name, submission, saved, self.assignment.notebook)
-        request = {"cells": cells, "locations": locations, "notebook": str(notebook), "functions": [name]}
-        text = self._check_in_service({**request, "notes": [warning] if warning else []})
+        name = function if isinstance(function, str) else getattr(function, "__name__", None)
+        text = self._check_in_service(name) if isinstance(name, str) else None
         if text is None:
+            from autograder.grade import grade_submission
+            from autograder.grading.report import render_text
+            from autograder.grading.runner import CHECK, PUBLIC_SEED, quiet_stderr
+
+            name = self._name(function)
+            from autograder.grading.kernel_cells import kernel_submission
+
+            submission, warning = kernel_submission(self.assignment, name, _kernel_history(), _kernel_candidates())
             with quiet_stderr():
                 report = grade_submission(submission, self.assignment, CHECK, PUBLIC_SEED, [name])
             if warning:
@@ -57,18 +74,30 @@ class AssignmentChecks:
             text = render_text(report)
         print(text.strip())
 
-    def _check_in_service(self, request: dict[str, Any]) -> str | None:
-        """The warm service's feedback on this kernel's cells (autograder.service), or None to grade here."""
-        import os
+    def _check_in_service(self, name: str) -> str | None:
+        """The warm service's feedback on this kernel's cells (autograder.service), or None to grade here.
 
+        Only the kernel's raw history and where the saved notebook may be travel: the service names the
+        cells, reads the saved notebook and grades (:func:`autograder.grading.kernel_cells.kernel_submission`),
+        so this kernel imports no NumPy, Hypothesis or catalogue for it.
+        """
         from autograder import service
 
         if os.environ.get(service.SERVICE_VARIABLE, "on") == "off":
             return None
+        request = {
+            "assignment": self.id,
+            "function": name,
+            "history": _kernel_history(),
+            "candidates": _kernel_candidates(),
+            "cwd": os.getcwd(),
+        }
         try:
-            answer = service.check({**request, "assignment": self.assignment.id})
+            answer = service.check(request)
         except service.ServiceUnavailable:
             return None
+        if answer.get("refused"):  # not a graded function: the same error as in-process
+            raise ValueError(str(answer.get("error")))
         return str(answer["text"]) if answer.get("ok") else None
 
     def points(self, function: Any) -> float | None:
@@ -81,7 +110,6 @@ class AssignmentChecks:
         from autograder.grade import grade_submission, grading_seed
         from autograder.grading.references import load_references
         from autograder.grading.runner import GRADE, quiet_stderr
-        from autograder.grading.submission import submission_from_cells
 
         name = self._name(function)
         if os.environ.get("NBGRADER_EXECUTION") == "autograde":
@@ -97,7 +125,9 @@ class AssignmentChecks:
                     f"for feedback now, run autograde.check({name})"
                 )
                 return None
-            submission = submission_from_cells(*self._kernel_cells(saved_notebook(self.assignment.notebook)))
+            from autograder.grading.kernel_cells import kernel_submission
+
+            submission, _ = kernel_submission(self.assignment, name, _kernel_history(), _kernel_candidates())
             seed = grading_seed(None)
             report = grade_submission(submission, self.assignment, GRADE, seed, [name], references)
         result = report.function(name)
@@ -114,80 +144,17 @@ class AssignmentChecks:
             raise ValueError(f"{name!r} is not graded in {self.assignment.id}; the graded functions are {known}")
         return str(name)
 
-    def _kernel_cells(self, saved: Path | None) -> tuple[Path, list[str], list[str]]:
-        """The notebook's name, the kernel's cells, and each one's name as in the saved notebook (where it
-        holds the cell): the makings of :func:`autograder.grading.submission.submission_from_cells`."""
-        from autograder.grading.submission import code_cell_label, first_line_of, notebook_code_cells
 
-        history = _kernel_history()
-        name = saved.name if saved is not None else Path(self.assignment.notebook).name
-        cells = notebook_code_cells(_read_notebook(saved)) if saved is not None else []
-        positions = {cell.rstrip(): number for number, cell in reversed(list(enumerate(cells, start=1)))}
-        locations = []
-        for count, text in history:
-            position = positions.get(text.rstrip())
-            if position is not None:
-                locations.append(code_cell_label(name, position, text))
-            else:  # not in the saved notebook (edited or added since it was saved): named by its run
-                locations.append(f"{name}, unsaved cell In [{count}] `{first_line_of(text)}`")
-        return Path(name), [text for _, text in history], locations
-
-
-def saved_notebook(notebook: str) -> Path | None:
-    """The notebook file this kernel runs, where it can be found: Jupyter's and VS Code's word for it,
-    else the assignment's notebook in the kernel's working folder."""
+def _kernel_candidates() -> list[str]:
+    """What the kernel calls its notebook file: Jupyter's and VS Code's word for it, where they give one."""
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - notebooks always have IPython
         get_ipython = None
     shell = get_ipython() if get_ipython is not None else None
     user_ns = getattr(shell, "user_ns", {}) or {}
-    candidates = [user_ns.get("__vsc_ipynb_file__"), user_ns.get("__session__"), os.environ.get("JPY_SESSION_NAME")]
-    for candidate in [*candidates, notebook]:
-        if isinstance(candidate, str) and candidate.endswith(".ipynb") and Path(candidate).is_file():
-            return Path(candidate)
-    return None
-
-
-def _read_notebook(path: Path) -> Any:
-    from autograder.grading.submission import SubmissionError, read_text
-
-    try:
-        return json.loads(read_text(path))
-    except (SubmissionError, ValueError, RecursionError):
-        return None
-
-
-def unsaved_warning(name: str, kernel: Submission, saved: Path | None, notebook: str) -> str:
-    """What a student must know before submitting, when the saved notebook is not what this check graded:
-    ``name`` (or what it uses) defined differently there, or a notebook this check cannot find."""
-    from autograder.grading.submission import SubmissionError, load_submission
-
-    advice = "your grade reads the saved notebook: save it, then restart the kernel and run all cells"
-    if saved is None:
-        return f"this check graded this kernel's cells; {advice} (this check could not find {Path(notebook).name})"
-    try:
-        on_disk = load_submission(saved)
-    except SubmissionError as error:
-        return f"this check graded this kernel's cells, but {error}; {advice}"
-    top_level = {n for chunk in kernel.chunks for n in chunk.defines}
-    differ = [
-        n
-        for n in sorted({name} | (kernel.reads_of(name) & top_level))
-        if _definition(kernel, n) != _definition(on_disk, n)
-    ]
-    if not differ:
-        return ""
-    what = ", ".join(f"`{n}`" for n in differ)
-    return (
-        f"the saved {saved.name} defines {what} differently from this kernel (or not at all), and this check "
-        f"graded the kernel; {advice}"
-    )
-
-
-def _definition(submission: Submission, name: str) -> str | None:
-    found = [chunk.source.strip() for chunk in submission.chunks if name in chunk.defines]
-    return found[-1] if found else None
+    found = [user_ns.get("__vsc_ipynb_file__"), user_ns.get("__session__"), os.environ.get("JPY_SESSION_NAME")]
+    return [str(candidate) for candidate in found if isinstance(candidate, str)]
 
 
 def _kernel_history() -> list[tuple[int, str]]:

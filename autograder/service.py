@@ -143,24 +143,32 @@ def check(request: dict[str, Any], start: bool = True) -> dict[str, Any]:
 
 
 def quick_check(argv: list[str]) -> int | None:
-    """``autograder check PATH [--assignment ID]`` answered by the service, before any grader import.
+    """``autograder check PATH [--assignment ID]`` (or ``grade PATH [--assignment ID] [--seed N] [--format F]``)
+    answered by the service, before any grader import.
 
-    None when the command is anything else, the service is switched off (``$AUTOGRADER_SERVICE=off``) or
-    cannot answer: the full command line then runs, and grades in its own process.
+    None when the command is anything else (``grade --out`` included), the service is switched off
+    (``$AUTOGRADER_SERVICE=off``) or cannot answer: the full command line then runs, and grades in its own process.
     """
-    if not argv or argv[0] != "check" or os.environ.get(SERVICE_VARIABLE, "on") == "off":
+    if not argv or argv[0] not in ("check", "grade") or os.environ.get(SERVICE_VARIABLE, "on") == "off":
         return None
     parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     parser.add_argument("path", type=Path)
     parser.add_argument("--assignment")
+    if argv[0] == "grade":
+        parser.add_argument("--seed", type=int)
+        parser.add_argument("--format", choices=("text", "gradescope"), default="text")
     try:
         options, unknown = parser.parse_known_args(argv[1:])
     except (argparse.ArgumentError, SystemExit):
         return None
     if unknown or not options.path.exists():
         return None  # the full command line says what is wrong
+    request: dict[str, Any] = {"path": str(options.path.absolute()), "assignment": options.assignment}
+    if argv[0] == "grade":  # the seed as this command's environment sets it, not the service's
+        request |= {"mode": "grade", "seed": options.seed, "format": options.format}
+        request["seed_setting"] = os.environ.get("AUTOGRADER_SEED")
     try:
-        answer = check({"path": str(options.path.absolute()), "assignment": options.assignment})
+        answer = check(request)
     except ServiceUnavailable:
         return None
     if answer.get("ok"):
@@ -170,6 +178,24 @@ def quick_check(argv: list[str]) -> int | None:
         return None
     print(f"autograder: {answer.get('error')}", file=sys.stderr)
     return 2
+
+
+def prepare(assignment_id: str) -> None:
+    """Ask the service to load ``assignment_id``'s catalogue and zygote now, without waiting for it.
+
+    A notebook's first cell calls this (:class:`autograder.notebook.AssignmentChecks`), so that the first
+    check finds them warm. Best effort and non-blocking: a service that is not running is started in the
+    background (the first check waits for it), and nothing is read back.
+    """
+    request = {"op": "prepare", "assignment": assignment_id, "identity": identity()}
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(0.5)
+            connection.connect(str(folder() / _SOCKET))
+            _send(connection, request)
+    except (OSError, ServiceUnavailable):
+        with contextlib.suppress(OSError, ServiceUnavailable):
+            _launch([assignment_id])
 
 
 def status() -> dict[str, Any] | None:
@@ -204,29 +230,42 @@ def _ask(request: dict[str, Any], connect_seconds: float = 0.5) -> dict[str, Any
         return _receive(connection, _REQUEST_SECONDS)
 
 
-def _start() -> None:
-    """Start a service in the background and wait until it listens."""
+_launched: list[float] = []  # when this process last started a service (a second start would replace it)
+
+
+def _launch(prepare: list[str]) -> None:
+    """Start a service in the background, which loads the ``prepare`` assignments first; do not wait."""
     log = folder() / "service.log"
     with log.open("ab") as output:
         subprocess.Popen(
-            [sys.executable, "-m", "autograder.service"],
+            [sys.executable, "-m", "autograder.service", *prepare],
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=output,
             start_new_session=True,  # it outlives the command that started it
             cwd=str(Path.cwd()),
         )
-    deadline = time.monotonic() + START_SECONDS
+    _launched[:] = [time.monotonic()]
+
+
+def _start() -> None:
+    """Start a service in the background (unless this process just did) and wait until it listens."""
+    if not _launched or time.monotonic() - _launched[0] > START_SECONDS:
+        _launch([])
+    deadline = _launched[0] + START_SECONDS
     while time.monotonic() < deadline:
         if status() is not None:
             return
-        time.sleep(0.05)
-    raise ServiceUnavailable(f"the service did not start within {START_SECONDS:g} s (see {log})")
+        time.sleep(0.02)
+    raise ServiceUnavailable(f"the service did not start within {START_SECONDS:g} s (see {folder() / 'service.log'})")
 
 
 # -- the service ------------------------------------------------------------------------------------------------
-def serve(idle_seconds: float = IDLE_SECONDS) -> None:
-    """Listen until idle for ``idle_seconds`` or told to stop; answer one check at a time."""
+def serve(idle_seconds: float = IDLE_SECONDS, prepare: tuple[str, ...] = ()) -> None:
+    """Listen until idle for ``idle_seconds`` or told to stop; answer one check at a time.
+
+    The ``prepare`` assignments' catalogues and zygotes are loaded once it listens (see :func:`prepare`).
+    """
     from autograder.grading.runner import CHECK, PUBLIC_SEED  # the warm part: imported once, kept
     from autograder.sandbox.launcher import shutdown
 
@@ -243,6 +282,8 @@ def serve(idle_seconds: float = IDLE_SECONDS) -> None:
         bound = path.stat().st_ino
         started, checks, last = time.time(), 0, time.monotonic()
         try:
+            for assignment_id in prepare:  # clients wait in the listen queue meanwhile
+                _prepare(assignment_id)
             while True:
                 try:
                     connection, _ = listener.accept()
@@ -267,6 +308,8 @@ def serve(idle_seconds: float = IDLE_SECONDS) -> None:
                     elif request.get("identity") != mine:
                         _send(connection, {"stale": True})
                         return  # the client starts a service with its own code
+                    elif op == "prepare":
+                        answer = _prepare(str(request.get("assignment")))
                     else:
                         checks += 1
                         answer = _check(request, CHECK, PUBLIC_SEED)
@@ -278,15 +321,45 @@ def serve(idle_seconds: float = IDLE_SECONDS) -> None:
             shutdown()
 
 
+def _prepare(assignment_id: str) -> dict[str, Any]:
+    """Load an assignment's catalogue and start its zygote, so that its first check finds both warm."""
+    from autograder.exercises import load_assignment
+    from autograder.grading.runner import Grader
+    from autograder.sandbox.launcher import zygote_for
+
+    try:
+        assignment = load_assignment(assignment_id)
+        zygote_for(assignment.preload, Grader(assignment, None).limits)
+    except Exception as error:  # noqa: BLE001 - a check reports it, in its own words
+        return {"ok": False, "error": f"{type(error).__name__}: {error}"}
+    return {"ok": True}
+
+
 def _check(request: dict[str, Any], mode: Mode, seed: int) -> dict[str, Any]:
     """Grade one check request as ``autograder check`` would in its own process; the text to print."""
-    from autograder.exercises import load_assignment
-    from autograder.grade import UsageError, grade_path, grade_submission
-    from autograder.grading.report import render_text
+    from autograder.exercises import UnknownAssignment, load_assignment
+    from autograder.grade import SEED_VARIABLE, UsageError, grade_path, grade_submission, grading_seed
+    from autograder.grading.calls import GraderError
+    from autograder.grading.kernel_cells import kernel_submission
+    from autograder.grading.references import ReferenceUnusable
+    from autograder.grading.report import render_text, rendered
+    from autograder.grading.runner import GRADE
     from autograder.grading.submission import submission_from_cells
 
     try:
-        if "cells" in request:
+        if "history" in request:  # a kernel's cells: autograde.check in a notebook
+            assignment = load_assignment(str(request["assignment"]))
+            name = str(request.get("function"))
+            if name not in assignment.functions:
+                known = ", ".join(assignment.functions)
+                error = f"{name!r} is not graded in {assignment.id}; the graded functions are {known}"
+                return {"ok": False, "refused": True, "error": error}
+            history = [(int(count), str(text)) for count, text in request["history"]]
+            candidates = [str(c) for c in request.get("candidates") or []]
+            submission, warning = kernel_submission(assignment, name, history, candidates, str(request.get("cwd", "")))
+            report = grade_submission(submission, assignment, mode, seed, [name])
+            report.notes[:0] = [warning] if warning else []
+        elif "cells" in request:
             assignment = load_assignment(str(request["assignment"]))
             cells, locations = [str(c) for c in request["cells"]], request.get("locations")
             locations = [str(n) for n in locations] if isinstance(locations, list) else None
@@ -294,9 +367,14 @@ def _check(request: dict[str, Any], mode: Mode, seed: int) -> dict[str, Any]:
             functions = [str(f) for f in request.get("functions") or []] or None
             report = grade_submission(submission, assignment, mode, seed, functions)
             report.notes[:0] = [str(note) for note in request.get("notes") or []]  # the kernel's own (unsaved work)
+        elif request.get("mode") == "grade":  # an instructor's `autograder grade`: every property
+            setting = request.get("seed_setting")
+            seed = grading_seed(request.get("seed"), {} if setting is None else {SEED_VARIABLE: str(setting)})
+            report = grade_path(Path(str(request["path"])), request.get("assignment"), GRADE, seed)
+            return {"ok": True, "text": rendered(report, str(request.get("format", "text")))}
         else:
             report = grade_path(Path(str(request["path"])), request.get("assignment"), mode, seed)
-    except UsageError as error:
+    except (UsageError, UnknownAssignment, ReferenceUnusable, GraderError) as error:
         return {"ok": False, "error": str(error)}
     except Exception as error:  # noqa: BLE001 - the client falls back to grading in its own process
         return {"ok": False, "error": f"the service failed: {type(error).__name__}: {error}", "fallback": True}
@@ -318,4 +396,4 @@ def _peer_uid(connection: socket.socket) -> int:
 
 
 if __name__ == "__main__":
-    serve()
+    serve(prepare=tuple(sys.argv[1:]))

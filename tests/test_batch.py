@@ -313,7 +313,7 @@ def test_an_unreadable_notebook_gets_its_zero_report_without_any_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import autograder.grading.runner
-    from autograder.cli import run
+    from autograder.grade import grade_path as run
     from autograder.grading.runner import CHECK, GRADE
 
     def no_worker(*args: object, **kwargs: object) -> None:

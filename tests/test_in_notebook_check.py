@@ -89,3 +89,23 @@ def test_the_warm_service_names_the_cells_as_the_kernel_does_and_shows_its_warni
     answer = service._check(request, Grader, CHECK, PUBLIC_SEED)
     assert answer["ok"] and "! the saved notebook differs" in answer["text"]
     assert "relu raised ValueError: not yet (at activations.ipynb, code cell 3 `x`, line 2)" in answer["text"]
+
+
+def test_creating_the_checks_imports_nothing_heavy() -> None:
+    """A notebook's first cell creates the checks: it loads no catalogue, NumPy or Hypothesis (the warm service,
+    or the in-process fallback when a check is run, loads them)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom autograder.notebook import AssignmentChecks\nAssignmentChecks('02_activations')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'hypothesis', 'scipy', 'torch') "
+        "or m.startswith('autograder.exercises')))"
+    )
+    environment = {**__import__("os").environ, "AUTOGRADER_SERVICE": "off"}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=environment)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+    with pytest.raises(Exception, match="unknown assignment"):
+        from autograder.notebook import AssignmentChecks
+
+        AssignmentChecks("99_nothing")

@@ -7,6 +7,7 @@ and stops what it started.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -56,6 +57,24 @@ def test_a_check_through_the_service_says_what_a_check_in_its_own_process_says(e
     assert service.status()["checks"] == 2  # type: ignore[index]
     missing = autograder(environment, "check", "/no/such/file.py")
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_a_grade_through_the_service_is_the_grade_in_its_own_process(environment: dict[str, str]) -> None:
+    """`autograder grade` is answered by the warm service too (imports and zygote kept), with every property
+    and the seed of the command's own environment."""
+    arguments = ("grade", str(CORRECT), "--assignment", "02_activations", "--format", "gradescope")
+    seeded = {**environment, "AUTOGRADER_SEED": "11"}
+    alone = autograder({**seeded, service.SERVICE_VARIABLE: "off"}, *arguments)
+    served = autograder(seeded, *arguments)
+    assert service.status()["checks"] == 1  # type: ignore[index]
+    assert served.returncode == alone.returncode == 0
+    assert _scores(served.stdout) == _scores(alone.stdout) and '"seed": 11' in served.stdout
+
+
+def _scores(report: str) -> list[tuple[str, object]]:
+    """Each test's name and score in a Gradescope report (its text holds timings, which differ between runs)."""
+    tests = json.loads(report)["tests"]
+    return [(str(test["name"]), test["score"]) for test in tests]
 
 
 def test_only_this_user_can_reach_it(environment: dict[str, str]) -> None:

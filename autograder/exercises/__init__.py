@@ -9,6 +9,7 @@ to add an assignment; nothing else registers it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from functools import cache
 
@@ -32,6 +33,14 @@ def known_assignments() -> list[str]:
     """Every assignment id, found by importing each catalogue module."""
     modules = [m.name for m in pkgutil.iter_modules(__path__) if m.name not in SHARED_MODULES]
     return sorted(importlib.import_module(f"{__name__}.{name}").ASSIGNMENT.id for name in modules)
+
+
+def is_known(assignment_id: str) -> bool:
+    """Whether ``assignment_id`` has a catalogue module, found without importing it."""
+    module_name = catalogue_module(assignment_id)
+    if not module_name or module_name.rpartition(".")[2] in SHARED_MODULES:
+        return False
+    return importlib.util.find_spec(module_name) is not None
 
 
 def load_assignment(assignment_id: str) -> Assignment:

@@ -278,6 +278,11 @@ def render_public_text(report: Report) -> str:
     return render_text(public_view(report), public=True)
 
 
+def rendered(report: Report, format: str) -> str:
+    """A graded report as ``autograder grade --format`` prints it: ``text`` or ``gradescope`` (JSON)."""
+    return json.dumps(to_gradescope(report), indent=2) + "\n" if format == "gradescope" else render_text(report)
+
+
 def render_text(report: Report, public: bool = False) -> str:
     """The report as a person reads it: a line per function, then what failed and why.
 
