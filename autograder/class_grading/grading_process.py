@@ -1,9 +1,10 @@
 """One submission graded in a process of its own: what a batch runs for every submission.
 
-``python -m autograder.class_grading.grading_process`` reads a job as JSON on standard input (the assignment, the seed,
-and the submission file's name and content), writes the file into a private temporary folder, grades it
-with :func:`autograder.grade.grade_path` and prints the report (:func:`autograder.grading.report.report_to_dict`) as JSON
-on standard output. Student code still runs only in the sandbox workers that ``run`` starts; this
+``python -m autograder.class_grading.grading_process`` reads a job as JSON on standard input (the
+assignment, the seed, and the submission file's name and content), writes the file into a private
+temporary folder, grades it with :func:`autograder.grade.grade_path` and prints the report
+(:func:`autograder.grading.report.report_to_dict`) as JSON on standard output. Student code still runs
+only in the sandbox workers that the grading starts; this
 process exists so that one submission that brings the grader down (a crash, a hang past every limit)
 costs that submission alone, and so that a batch can hand a job to another machine as plain data.
 
