@@ -268,9 +268,9 @@ def _look_for_the_grader():
     places = set(PLANTED)
     module = sys.modules.get("autograder")
     if getattr(module, "__file__", None):
-        places.add(os.path.join(os.path.dirname(module.__file__), "properties", "activations.py"))
+        places.add(os.path.join(os.path.dirname(module.__file__), "exercises", "activations.py"))
     for entry in sys.path + site.getsitepackages():
-        places.add(os.path.join(entry or ".", "autograder", "properties", "activations.py"))
+        places.add(os.path.join(entry or ".", "autograder", "exercises", "activations.py"))
     found = []
     for place in sorted(places):
         try:
@@ -306,7 +306,7 @@ def install_like_setup_sh(root: Path) -> Path:
     install = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
     done = subprocess.run([*install, "--no-index", str(root / "source")], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert (site_packages / "autograder" / "properties" / "activations.py").is_file()
+    assert (site_packages / "autograder" / "exercises" / "activations.py").is_file()
     return venv
 
 
@@ -319,8 +319,8 @@ def test_a_submission_finds_nothing_of_the_grader_installed_in_the_bundles_venv(
     site_packages = venv / Path(sysconfig.get_paths()["purelib"]).relative_to(sys.prefix)
     cache = venv / "autograder-cache"  # a cache inside a folder the workers see: hidden all the same
     planted = [
-        str(site_packages / "autograder" / "properties" / "activations.py"),
-        str(root / "source" / "autograder" / "properties" / "activations.py"),
+        str(site_packages / "autograder" / "exercises" / "activations.py"),
+        str(root / "source" / "autograder" / "exercises" / "activations.py"),
         str(root / "source" / "solutions" / ASSIGNMENT / "activations.ipynb"),
         str(cache / "bank.key"),
         str(cache / "examples"),
@@ -334,7 +334,7 @@ def test_a_submission_finds_nothing_of_the_grader_installed_in_the_bundles_venv(
     assert {name for name, verdict in sigmoid.items() if verdict == "passed"} >= drawn  # it read nothing
     assert results["score"] <= 10  # and earned nothing more than an honest sigmoid
     text = json.dumps(results)
-    assert (cache / "bank.key").is_file() and "properties/activations.py:" not in text and "Assignment(" not in text
+    assert (cache / "bank.key").is_file() and "exercises/activations.py:" not in text and "Assignment(" not in text
     # Whichever copy the grader runs from, every copy is hidden: here, the one in the unpacked bundle.
     show = "import autograder, autograder.sandbox.launcher as s; print(autograder.__file__, *s._secrets(), sep='\\n')"
     done = subprocess.run(

@@ -311,7 +311,7 @@ def test_every_copy_of_the_grader_and_its_cache_are_secrets(tmp_path: Path, monk
     from autograder.sandbox import launcher as sandbox
 
     site = tmp_path / "site-packages"
-    (site / "autograder" / "properties").mkdir(parents=True)
+    (site / "autograder" / "exercises").mkdir(parents=True)
     (site / "autograder" / "__init__.py").write_text("")
     (site / "not_the_grader").mkdir()
     monkeypatch.setattr(sys, "path", [*sys.path, str(site)])

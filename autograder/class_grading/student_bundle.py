@@ -11,7 +11,7 @@ catalogue module is loaded, and its syntax tree is rewritten from what was loade
 tuple or list whose loaded value holds properties loses the entries that are hidden (entry for entry:
 a literal whose entries do not map one to one onto its loaded value is refused). Then every module-level
 definition that nothing kept uses any more (the helpers, strategies and hints of hidden properties, and
-the builders of ``properties/common.py`` that only hidden properties used) is dropped, and the module is
+the builders of ``exercises/common.py`` that only hidden properties used) is dropped, and the module is
 written back from the tree, without its comments. The result is checked before the bundle is put in
 place: loaded from the bundle alone by a separate Python, each catalogue must hold exactly the public
 properties of the course's, with the same promises, hints and points, and no file of the bundle may
@@ -123,7 +123,7 @@ def _build(course_root: Path, notebooks: list[Path], staging: Path) -> None:
     for path, module in catalogues.items():
         others = [text for other, text in sources.items() if other != path]
         rewritten[path] = public_catalogue(module, names_imported_from(module.__name__, others))
-    # The builders of properties/common.py that no kept catalogue uses (those of hidden properties) go too.
+    # The builders of exercises/common.py that no kept catalogue uses (those of hidden properties) go too.
     common = importlib.import_module(COMMON_MODULE)
     common_path = _source_file(common, course_root)
     others = [rewritten.get(path, text) for path, text in sources.items() if path != common_path]
