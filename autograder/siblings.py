@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from autograder.protocol import send_message
+from autograder.protocol import NamedCallable, encode, send_message
 from autograder.sandbox import Launcher, Worker, WorkerFailure
 
 # Exception types a reference's failure is reported by (anything else is a RuntimeError in the student's code).
@@ -69,6 +69,8 @@ class SiblingRelay:
                 "kwargs": request.get("kwargs", {"t": "dict", "v": {}}),
                 "errstate": bool(request.get("errstate")),
             }
+            if request.get("carried") == "torch":  # objects described as plain data: the torch harness rebuilds them
+                header["harness"] = encode(NamedCallable("torch", "sibling"), [])
             try:
                 response, answer = self._worker().request(header, blobs, max(deadline - time.monotonic(), 0.001))
             except WorkerFailure:

@@ -60,6 +60,7 @@ EXPECTED: dict[str, tuple[float, set[str]]] = {
     "evaluate_without_no_grad": (8, {"builds_no_graph"}),
     "evaluate_never_switches_back": (9, {"restores_mode"}),
     "evaluate_zeroes_gradients": (8, {"leaves_model_unchanged"}),
+    "evaluate_forgets_eval": (2, {"agrees_with_reference", "leaves_model_unchanged", "restores_mode"}),
     "evaluate_leaves_labels_behind": (9, {"moves_batches_to_device"}),
     "evaluate_averages_batch_accuracies": (0, {"agrees_with_reference", "mean_loss_and_accuracy"}),
     "fit_does_not_restore_best": (3, {"early_stopping_restores_best", "agrees_with_reference"}),
@@ -209,3 +210,73 @@ def test_the_same_submission_graded_twice_scores_the_same(reports: dict[str, Rep
         for run in runs
     ]
     assert all(texts == feedback[0] for texts in feedback)
+
+
+# -- a problem in one function costs that function only, when fit calls the others (issue 17) ----------------
+SIBLING_BUGS = ("train_forgets_zero_grad", "evaluate_forgets_eval")
+
+
+def through_siblings(path: Path, *, inspecting: bool = False, wrapped: bool = False) -> Path:
+    """The correct submission whose fit calls its own train_one_epoch and evaluate, both with a bug.
+
+    ``inspecting``: fit searches its whole process for the reference's code after each call (the attack);
+    ``wrapped``: fit hands train_one_epoch its loader as a list, which no reference worker can rebuild.
+    """
+    fit = _BUG_FILE.fit_through_siblings(CORRECT) + (_BUG_FILE.INSPECTING if inspecting else "")
+    if wrapped:
+        fit = fit.replace("train_one_epoch(model, train_loader,", "train_one_epoch(model, list(train_loader),")
+    source = CORRECT + "\n\n" + fit
+    for name in SIBLING_BUGS:
+        source = submission_with(ALL_BUGS[name], source)
+    path.write_text(source)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sibling_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
+    folder = tmp_path_factory.mktemp("siblings")
+    jobs = {
+        "inspecting": (through_siblings(folder / "inspecting.py", inspecting=True), ASSIGNMENT.id, "grade"),
+        "wrapped": (through_siblings(folder / "wrapped.py", wrapped=True), ASSIGNMENT.id, "grade"),
+    }
+    return dict(zip(jobs, grade_many(list(jobs.values())), strict=True))
+
+
+def test_a_correct_fit_keeps_its_points_when_its_siblings_are_wrong(sibling_reports: dict[str, Report]) -> None:
+    """fit is graded again with the reference's train_one_epoch and evaluate, reached as plain data: it earns
+    all its points, and each sibling loses exactly what its own bug costs it (EXPECTED), nothing more."""
+    report = sibling_reports["inspecting"]
+    expected = {f: POINTS_PER_FUNCTION for f in ASSIGNMENT.functions}
+    for name in SIBLING_BUGS:
+        expected[ALL_BUGS[name].function] = EXPECTED[name][0]
+    assert report.points_by_function() == expected
+    assert report.function("fit").note == (
+        "your `fit` is right; it failed only through your `evaluate` and `train_one_epoch` "
+        "(graded with the reference's in its place)"
+    )
+
+
+def test_the_stand_in_gives_the_student_s_process_values_and_never_the_reference_s_code(
+    sibling_reports: dict[str, Report],
+) -> None:
+    """The inspecting fit raises, losing its points, if what came back is not floats and tensors, if the
+    stand-in holds more than a name and a channel, or if the reference's docstrings or functions are anywhere
+    in its process; it also raises if its search cannot find its own docstring. It keeps all its points."""
+    fit = sibling_reports["inspecting"].function("fit")
+    assert fit.verdict == "passed"
+    assert all(p.passed for p in fit.properties), [(p.property, p.feedback) for p in fit.properties if not p.passed]
+
+
+def test_a_loader_the_harness_did_not_build_cannot_reach_the_reference_and_the_first_grading_stands(
+    sibling_reports: dict[str, Report],
+) -> None:
+    report = sibling_reports["wrapped"]
+    points = report.points_by_function()
+    assert points["fit"] < POINTS_PER_FUNCTION
+    assert {f: points[f] for f in ("train_one_epoch", "evaluate")} == {
+        ALL_BUGS[name].function: EXPECTED[name][0] for name in SIBLING_BUGS
+    }
+    assert report.function("fit").note.endswith(
+        "fit calls your `evaluate` and `train_one_epoch`: your code passes `train_one_epoch` a list, which cannot "
+        "reach the reference's, so fit is graded with yours"
+    )
