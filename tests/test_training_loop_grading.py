@@ -8,14 +8,24 @@ the number of gradings stays at the number of bugs of the function that has the 
 
 from __future__ import annotations
 
+import types
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+import torch
 from bug_suite import failed_and_gated, gated_by, wrong_costs
 from grading import grade_many
+from torch import nn
 
+from autograder import torch_harness
 from autograder.catalogue import POINTS_PER_FUNCTION, load_assignment
+from autograder.properties.training_loop import OVERFIT
+from autograder.protocol import decode, encode
+from autograder.references import load_references
 from autograder.report import Report
 
 pytestmark = pytest.mark.training_loop
@@ -280,3 +290,72 @@ def test_a_loader_the_harness_did_not_build_cannot_reach_the_reference_and_the_f
         "fit calls your `evaluate` and `train_one_epoch`: your code passes `train_one_epoch` a list, which cannot "
         "reach the reference's, so fit is graded with yours"
     )
+
+
+def _carried_through_the_wire(function: Any) -> Any:
+    """A stand-in for ``function`` that carries each call as the worker does: described, encoded, rebuilt and run
+    on another thread (the reference's worker is another process, outside the student's audit), answered."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        description, restore = torch_harness.carry(args, kwargs)
+        blobs: list[bytes] = []
+        (sent,) = decode(encode([description], blobs), blobs, lambda *_: None)
+        with ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(lambda: torch_harness.sibling_harness()(function, sent)).result()
+        blobs = []
+        return restore(decode(encode(answer, blobs), blobs, lambda *_: None))
+
+    return call
+
+
+def test_a_carried_call_leaves_the_student_s_objects_as_the_reference_s_call_would() -> None:
+    """The reference's fit with its siblings carried equals the reference's fit: history, weights, audit."""
+    references = load_references(ASSIGNMENT)
+    fit = references.function("fit")
+    namespace = dict(fit.__globals__)
+    for name in ("train_one_epoch", "evaluate"):
+        namespace[name] = _carried_through_the_wire(references.function(name))
+    carried = types.FunctionType(fit.__code__, namespace, "fit", fit.__defaults__)
+    spec = {**OVERFIT, "epochs": 6, "patience": 2}
+    want, got = torch_harness.fit_harness(spec)(fit), torch_harness.fit_harness(spec)(carried)
+    assert got["history"] == want["history"]
+    assert all(np.array_equal(g, w) for g, w in zip(got["state"], want["state"], strict=True))
+    for key in ("train_passes", "model_inputs", "loss_inputs", "syncs", "bytes_moved", "kept_graphs"):
+        assert got[key] == want[key], key
+
+
+class _OwnModel(nn.Sequential):
+    pass
+
+
+def _refused(change: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A train_one_epoch call on the harness's kinds of objects, with one ``change`` no reference could rebuild."""
+    layers: list[nn.Module] = [nn.Linear(3, 4), nn.GELU() if change == "layer" else nn.ReLU(), nn.Linear(4, 2)]
+    model = (_OwnModel if change == "class" else nn.Sequential)(*layers)
+    if change == "hook":
+        model.register_forward_hook(lambda *_: None)
+    kind = torch.optim.RMSprop if change == "optimizer" else torch.optim.SGD
+    optimizer = kind(nn.Linear(3, 4).parameters() if change == "parameters" else model.parameters(), lr=0.1)
+    loader: Any = torch_harness.HostLoader(torch.zeros(8, 3), torch.zeros(8, dtype=torch.long), 4, None)
+    if change == "loader":
+        loader = list(loader)
+    return (model, loader, nn.CrossEntropyLoss(), optimizer, torch.device("cpu")), {}
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ("class", "a model of type _OwnModel"),
+        ("layer", "a model with a GELU layer"),
+        ("hook", "a model with a hook of your own"),
+        ("optimizer", "an optimizer of type RMSprop"),
+        ("parameters", "an optimizer over parameters that are not the model's"),
+        ("loader", "a list"),
+    ],
+)
+def test_what_the_harness_does_not_build_cannot_be_carried(change: str, said: str) -> None:
+    args, kwargs = _refused(change)
+    with pytest.raises(torch_harness.CannotCarry, match=said):
+        torch_harness.carry(args, kwargs)
+    description, _ = torch_harness.carry(*_refused("nothing"))  # the same call, unchanged, can be
+    assert description["optimizers"][0]["type"] == "SGD"
