@@ -320,8 +320,9 @@ def test_a_carried_call_leaves_the_student_s_objects_as_the_reference_s_call_wou
     want, got = torch_harness.fit_harness(spec)(fit), torch_harness.fit_harness(spec)(carried)
     assert got["history"] == want["history"]
     assert all(np.array_equal(g, w) for g, w in zip(got["state"], want["state"], strict=True))
-    for key in ("train_passes", "model_inputs", "loss_inputs", "syncs", "bytes_moved", "kept_graphs"):
+    for key in ("train_passes", "model_inputs", "loss_inputs", "bytes_moved", "kept_graphs"):
         assert got[key] == want[key], key
+    assert len(got["syncs"]) == len(want["syncs"])  # counted, not named: how the reference is written stays there
 
 
 class _OwnModel(nn.Sequential):
