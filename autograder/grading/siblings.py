@@ -9,9 +9,13 @@ solutions, as timing uses), and hands back the result alone, or the type of exce
 student's worker never receives any of the reference's code, its source, its bytecode or its error
 messages: only values, computed elsewhere, on arguments the student's code chose.
 
-What cannot travel as plain data (a PyTorch model, a generator with a state, a function the student
-wrote) cannot reach the reference: the call raises ``TypeError`` in the student's code, and the runner
-keeps the first grading (docs/GRADING.md says what that leaves out).
+PyTorch objects of the kinds the harness builds (a model of standard layers, the harness's loaders, a
+known optimizer, the loss) travel as what rebuilds them, with their state as arrays: the call is marked
+``carried`` and the reference worker runs it through the torch harness's ``sibling`` harness, which
+rebuilds them and answers with their new state (:func:`autograder.sandbox.torch_harness.carry`). What cannot
+travel (a generator with a state, a function the student wrote, a model of their own class) cannot reach
+the reference: the call raises ``TypeError`` in the student's code, and the runner keeps the first
+grading (docs/GRADING.md says what that leaves out).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autograder.sandbox.launcher import Failure, Launcher, Worker, WorkerFailure
-from autograder.sandbox.protocol import send_message
+from autograder.sandbox.protocol import NamedCallable, encode, send_message
 
 # Exception types a reference's failure is reported by (anything else is a RuntimeError in the student's code).
 _EXCEPTION_TYPES = frozenset(
@@ -69,6 +73,8 @@ class SiblingRelay:
                 "kwargs": request.get("kwargs", {"t": "dict", "v": {}}),
                 "errstate": bool(request.get("errstate")),
             }
+            if request.get("carried") == "torch":  # objects described as plain data: the torch harness rebuilds them
+                header["harness"] = encode(NamedCallable("torch", "sibling"), [])
             try:
                 response, answer = self._worker().request(header, blobs, max(deadline - time.monotonic(), 0.001))
             except WorkerFailure:

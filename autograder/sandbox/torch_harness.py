@@ -809,6 +809,445 @@ def timed_loader_harness(spec: Spec) -> Harness:
     return run
 
 
+# -- siblings: a call of train_one_epoch or evaluate carried to the reference as plain data -----------------
+# When a student's ``fit`` is graded with the reference's ``train_one_epoch`` and ``evaluate`` in place of
+# theirs (autograder.grading.siblings), its calls of them cannot send a model, a loader or an optimizer. The
+# stand-in in the student's worker (autograder.sandbox.worker._Sibling) sends what rebuilds them instead: ``carry``
+# describes each argument of a kind the harness itself builds (a flat nn.Sequential of known layers with
+# its state, a HostLoader with its tensors, an optimizer of a known type over the model's parameters with
+# its state, the loss, the device) and refuses anything else; in the reference worker ``sibling_harness``
+# rebuilds identical objects, runs the reference on them and answers with their new state and the return
+# value; the stand-in loads that state into the student's objects in place. Only values cross: tensors as
+# arrays, numbers, names of layer and optimizer types.
+
+
+class CannotCarry(TypeError):
+    """An argument no reference worker can rebuild; the message names it, for the student."""
+
+
+# Layer types a model may be built of, with the constructor arguments that rebuild one.
+_LAYERS: dict[str, tuple[type[nn.Module], tuple[str, ...]]] = {
+    "Linear": (nn.Linear, ("in_features", "out_features")),
+    "BatchNorm1d": (nn.BatchNorm1d, ("num_features", "eps", "momentum", "affine", "track_running_stats")),
+    "Dropout": (nn.Dropout, ("p", "inplace")),
+    "ReLU": (nn.ReLU, ("inplace",)),
+    "Tanh": (nn.Tanh, ()),
+    "Sigmoid": (nn.Sigmoid, ()),
+}
+_OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "Adam": torch.optim.Adam,
+    "AdamW": torch.optim.AdamW,
+    "SGD": torch.optim.SGD,
+}
+_MAX_LAYERS = 64
+_MAX_ELEMENTS = 1 << 24  # parameters a rebuilt model may have (far above any task's)
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _plain_setting(value: Any, what: str) -> Any:
+    """A hyperparameter that travels as it is: a number, a flag, a name, or a tuple of numbers (Adam's betas)."""
+    if isinstance(value, _PLAIN) or (isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value)):
+        return value
+    raise CannotCarry(f"{what} set to a {type(value).__name__}")
+
+
+def _own_hooks_only(hooks: Any, owner: type, what: str) -> None:
+    """Refuse hooks other than the harness's own (``owner``'s methods): they would not run in the reference."""
+    for hook in dict(hooks or {}).values():
+        if not isinstance(getattr(hook, "__self__", None), owner):
+            raise CannotCarry(f"{what} with a hook of your own")
+
+
+def _model_state(model: nn.Module) -> dict[str, Any]:
+    """What changes when a model trains: ``state_dict`` tensors, gradients and every module's mode."""
+    return {
+        "keys": list(model.state_dict()),
+        "state": [value.detach().cpu().clone().numpy() for value in model.state_dict().values()],
+        "grads": [None if p.grad is None else p.grad.detach().cpu().clone().numpy() for p in model.parameters()],
+        "modes": [bool(m.training) for m in model.modules()],
+    }
+
+
+def _load_model_state(model: nn.Module, state: dict[str, Any]) -> None:
+    """Load :func:`_model_state`'s description into ``model``, in place (its parameters keep their identity)."""
+    keys, values = list(state["keys"]), list(state["state"])
+    if len(keys) != len(values) or keys != list(model.state_dict()):
+        raise ValueError("the state does not fit the model")
+    with torch.no_grad():
+        model.load_state_dict(dict(zip(keys, (torch.from_numpy(np.asarray(v)) for v in values), strict=True)))
+        parameters = list(model.parameters())
+        grads = list(state["grads"])
+        if len(grads) != len(parameters):
+            raise ValueError("the gradients do not fit the model")
+        for parameter, grad in zip(parameters, grads, strict=True):
+            parameter.grad = None if grad is None else torch.from_numpy(np.asarray(grad)).to(parameter.device)
+    modules = list(model.modules())
+    for module, training in zip(modules, list(state["modes"])[: len(modules)], strict=False):
+        module.training = bool(training)
+
+
+def _describe_model(model: nn.Module) -> dict[str, Any]:
+    """A flat ``nn.Sequential`` of known layers: their types and settings, and its state (or CannotCarry)."""
+    if type(model) is not nn.Sequential:
+        raise CannotCarry(f"a model of type {type(model).__name__} (only an nn.Sequential of standard layers)")
+    layers: list[list[Any]] = []
+    for module in model.modules():
+        hooks = (module._forward_pre_hooks, module._forward_hooks, module._backward_hooks)
+        for kind in hooks + (module._backward_pre_hooks,):
+            _own_hooks_only(kind, ForwardRecord, "a model")
+        if "forward" in vars(module):
+            raise CannotCarry("a model whose forward was replaced")
+        if module is model:
+            continue
+        name = type(module).__name__
+        if name not in _LAYERS or type(module) is not _LAYERS[name][0]:
+            raise CannotCarry(f"a model with a {name} layer")
+        settings = {key: _plain_setting(getattr(module, key), f"a {name}'s {key}") for key in _LAYERS[name][1]}
+        if isinstance(module, nn.Linear):
+            settings["bias"] = module.bias is not None
+        layers.append([name, settings])
+    if any(getattr(p, "_backward_hooks", None) for p in model.parameters()):
+        raise CannotCarry("a model with a hook of your own on a parameter")
+    parameters = list(model.parameters())
+    return {
+        "layers": layers,
+        "device": str(parameters[0].device) if parameters else "cpu",
+        "requires_grad": [bool(p.requires_grad) for p in parameters],
+        **_model_state(model),
+    }
+
+
+def _rebuild_model(description: dict[str, Any]) -> nn.Sequential:
+    """The model :func:`_describe_model` described, with its state (in the reference worker)."""
+    layers = list(description["layers"])
+    if len(layers) > _MAX_LAYERS:
+        raise ValueError("too many layers")
+    modules: list[nn.Module] = []
+    elements = 0
+    for name, settings in layers:
+        kind, keys = _LAYERS[str(name)]
+        arguments = {key: settings[key] for key in keys}
+        if not all(isinstance(v, _PLAIN) for v in arguments.values()):
+            raise ValueError("a layer setting is not plain data")
+        if kind is nn.Linear:
+            arguments["bias"] = bool(settings["bias"])
+            elements += (int(arguments["in_features"]) + 1) * int(arguments["out_features"])
+        elif kind is nn.BatchNorm1d:
+            elements += 4 * int(arguments["num_features"])
+        if elements > _MAX_ELEMENTS:
+            raise ValueError("the model is too large")
+        modules.append(kind(**arguments))
+    model = nn.Sequential(*modules)
+    device = torch.device(str(description["device"]))
+    if not _exists(device):
+        raise ValueError(f"no device {device} here")
+    model = model.to(device)
+    _load_model_state(model, description)
+    for parameter, flag in zip(model.parameters(), list(description["requires_grad"]), strict=True):
+        parameter.requires_grad_(bool(flag))
+    return model
+
+
+def _optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """``state_dict`` as plain data: tensors as arrays, hyperparameters as they are (or CannotCarry)."""
+    saved = optimizer.state_dict()
+    state = {
+        str(index): {
+            str(key): value.detach().cpu().clone().numpy() if isinstance(value, torch.Tensor) else value
+            for key, value in entries.items()
+        }
+        for index, entries in saved["state"].items()
+    }
+    for entries in state.values():
+        for key, value in entries.items():
+            if not isinstance(value, np.ndarray):
+                _plain_setting(value, f"the optimizer's state {key}")
+    groups = [
+        {
+            str(key): [int(i) for i in value] if key == "params" else _plain_setting(value, f"the optimizer's {key}")
+            for key, value in group.items()
+        }
+        for group in saved["param_groups"]
+    ]
+    return {"state": state, "param_groups": groups}
+
+
+def _load_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
+    state = {
+        int(index): {
+            str(key): torch.from_numpy(np.asarray(value)) if isinstance(value, np.ndarray) else value
+            for key, value in dict(entries).items()
+        }
+        for index, entries in dict(saved["state"]).items()
+    }
+    groups = [
+        {str(key): tuple(value) if isinstance(value, list) and key != "params" else value for key, value in g.items()}
+        for g in list(saved["param_groups"])
+    ]
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def _describe_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module | None) -> dict[str, Any]:
+    """A known optimizer over the call's model's parameters: its type, groups (as indices) and state."""
+    name = type(optimizer).__name__
+    if name not in _OPTIMIZERS or type(optimizer) is not _OPTIMIZERS[name]:
+        raise CannotCarry(f"an optimizer of type {name} (only {', '.join(_OPTIMIZERS)})")
+    for hooks in (optimizer._optimizer_step_pre_hooks, optimizer._optimizer_step_post_hooks):
+        _own_hooks_only(hooks, DeviceAudit, "an optimizer")
+    index = {id(p): i for i, p in enumerate(model.parameters())} if model is not None else {}
+    groups = []
+    for group in optimizer.param_groups:
+        if not all(id(p) in index for p in group["params"]):
+            raise CannotCarry("an optimizer over parameters that are not the model's it is passed with")
+        groups.append([index[id(p)] for p in group["params"]])
+    return {"type": name, "groups": groups, **_optimizer_state(optimizer)}
+
+
+def _rebuild_optimizer(
+    description: dict[str, Any], model: nn.Module | None, audit: DeviceAudit | None
+) -> torch.optim.Optimizer:
+    parameters = list(model.parameters()) if model is not None else []
+    groups = [{"params": [parameters[int(i)] for i in group]} for group in list(description["groups"])]
+    optimizer = _OPTIMIZERS[str(description["type"])](groups, lr=1e-3)  # load_state_dict sets every setting
+    _load_optimizer_state(optimizer, description)
+    if audit is not None:  # as the harness does: the optimizer's own work is not the student's
+        optimizer.register_step_pre_hook(audit.enter_trusted)
+        optimizer.register_step_post_hook(audit.leave_trusted)
+    return optimizer
+
+
+def _describe_loss(loss: nn.Module) -> dict[str, Any]:
+    if "forward" in vars(loss):
+        raise CannotCarry("a loss whose forward was replaced")
+    if type(loss) is AuditedLoss:
+        return {"type": "audited"}
+    if type(loss) is nn.CrossEntropyLoss and loss.weight is None:
+        settings = {k: _plain_setting(getattr(loss, k), k) for k in ("ignore_index", "reduction", "label_smoothing")}
+        return {"type": "cross_entropy", **settings}
+    raise CannotCarry(f"a loss of type {type(loss).__name__}")
+
+
+def _rebuild_loss(description: dict[str, Any], audit: DeviceAudit | None) -> nn.Module:
+    if description["type"] == "audited" and audit is not None:
+        return AuditedLoss(audit)
+    if description["type"] == "cross_entropy":
+        return nn.CrossEntropyLoss(
+            ignore_index=int(description["ignore_index"]),
+            reduction=str(description["reduction"]),
+            label_smoothing=float(description["label_smoothing"]),
+        )
+    raise ValueError("unknown loss")
+
+
+def _plain_value(value: Any, depth: int = 0) -> Any:
+    """A return value as tagged plain data (tensors as arrays), or ValueError for anything else."""
+    if depth > 10:
+        raise ValueError("nested too deeply")
+    if isinstance(value, _PLAIN):
+        return {"plain": value}
+    if isinstance(value, torch.Tensor):
+        return {"tensor": value.detach().cpu().clone().numpy()}
+    if isinstance(value, torch.device):
+        return {"device": str(value)}
+    if isinstance(value, (list, tuple)):
+        return {"items": [_plain_value(v, depth + 1) for v in value], "tuple": isinstance(value, tuple)}
+    if isinstance(value, dict):
+        return {"dict": {str(k): _plain_value(v, depth + 1) for k, v in value.items()}}
+    raise ValueError(f"a {type(value).__name__} cannot travel back")
+
+
+def _live_value(node: dict[str, Any]) -> Any:
+    """The value :func:`_plain_value` described."""
+    if "plain" in node:
+        value = node["plain"]
+        if not isinstance(value, _PLAIN):
+            raise ValueError("not plain data")
+        return value
+    if "tensor" in node:
+        return torch.from_numpy(np.asarray(node["tensor"]))
+    if "device" in node:
+        return torch.device(str(node["device"]))
+    if "items" in node:
+        items = [_live_value(v) for v in list(node["items"])]
+        return tuple(items) if node.get("tuple") else items
+    return {str(k): _live_value(v) for k, v in dict(node["dict"]).items()}
+
+
+class _Carrier:
+    """Describes one call's arguments (student side); finds the model, loaders, optimizers, losses it holds."""
+
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        values = list(args) + list(kwargs.values())
+        models = [v for v in values if isinstance(v, nn.Module) and not _is_loss(v)]
+        if len(models) > 1:
+            raise CannotCarry("two models")
+        self.model: nn.Module | None = models[0] if models else None
+        self.loaders: list[HostLoader] = []
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self.losses: list[nn.Module] = []
+        # The harness's audit, if it watches this call: the carrying itself is not the student's work.
+        audits = [v.audit for v in values if type(v) in (HostLoader, AuditedLoss) and v.audit is not None]
+        self.audit: DeviceAudit | None = audits[0] if audits and isinstance(audits[0], DeviceAudit) else None
+        with self._trusted():
+            self.description: dict[str, Any] = {
+                "model": None if self.model is None else _describe_model(self.model),
+                "args": [self._item(v) for v in args],
+                "kwargs": {str(k): self._item(v) for k, v in kwargs.items()},
+            }
+            self.description.update(
+                {
+                    "loaders": [self._loader(loader) for loader in self.loaders],
+                    "optimizers": [_describe_optimizer(o, self.model) for o in self.optimizers],
+                    "losses": [_describe_loss(loss) for loss in self.losses],
+                    "rng": torch.get_rng_state().numpy().copy(),
+                    "grad_enabled": bool(torch.is_grad_enabled()),
+                    "audit": None if self.audit is None else [self.audit.requested_name, int(self.audit.batch)],
+                }
+            )
+
+    def _trusted(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext() if self.audit is None else self.audit.trusted()
+
+    def _item(self, value: Any) -> dict[str, Any]:
+        if isinstance(value, _PLAIN):
+            return {"plain": value}
+        if isinstance(value, torch.device):
+            return {"device": str(value)}
+        if value is self.model:
+            return {"model": 0}
+        if isinstance(value, torch.optim.Optimizer):
+            return {"optimizer": self._index(self.optimizers, value)}
+        if isinstance(value, nn.Module):  # not the model: a loss
+            return {"loss": self._index(self.losses, value)}
+        if type(value) is HostLoader:
+            return {"loader": self._index(self.loaders, value)}
+        raise CannotCarry(f"a {type(value).__name__}")
+
+    @staticmethod
+    def _index(found: list[Any], value: Any) -> int:
+        for index, seen in enumerate(found):
+            if seen is value:
+                return index
+        found.append(value)
+        return len(found) - 1
+
+    @staticmethod
+    def _loader(loader: HostLoader) -> dict[str, Any]:
+        x, y = loader.x, loader.y
+        if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and type(loader.batch_size) is int):
+            raise CannotCarry("a loader whose data was replaced")
+        if loader.batch_size < 1 or x.nelement() + y.nelement() > _MAX_ELEMENTS:
+            raise CannotCarry("a loader too large to carry")
+        return {
+            "x": x.detach().cpu().clone().numpy(),
+            "y": y.detach().cpu().clone().numpy(),
+            "batch": loader.batch_size,
+        }
+
+    def restore(self, answer: dict[str, Any]) -> Any:
+        """Load the reference's answer into the student's objects, in place; the return value."""
+        with self._trusted():
+            if self.model is not None:
+                _load_model_state(self.model, answer["model"])
+                _merge_forwards(self.model, answer["forwards"])
+            for optimizer, state in zip(self.optimizers, list(answer["optimizers"]), strict=True):
+                _load_optimizer_state(optimizer, state)
+            for loader, passes in zip(self.loaders, list(answer["passes"]), strict=True):
+                loader.passes += int(passes)
+            for loss, summary in zip(self.losses, list(answer["losses"]), strict=True):
+                if isinstance(loss, AuditedLoss) and summary is not None:
+                    _merge_losses(loss, summary)
+            torch.set_rng_state(torch.from_numpy(np.asarray(answer["rng"], dtype=np.uint8)))
+            if self.audit is not None and answer.get("audit") is not None:
+                _merge_audit(self.audit, answer["audit"])
+            return _live_value(answer["returned"])
+
+
+def _is_loss(value: Any) -> bool:
+    return type(value) in (AuditedLoss, nn.CrossEntropyLoss)
+
+
+def _merge_forwards(model: nn.Module, summary: dict[str, Any] | None) -> None:
+    """What the reference's forward passes recorded, added to the harness's records on the student's model."""
+    records = {id(h.__self__): h.__self__ for h in model._forward_pre_hooks.values() if hasattr(h, "__self__")}
+    for record in records.values():
+        if isinstance(record, ForwardRecord) and summary is not None:
+            record.training.extend(bool(v) for v in summary["forward_training"])
+            record.grad_enabled.extend(bool(v) for v in summary["forward_grad"])
+            record.dtypes.extend(str(v) for v in summary["forward_dtypes"])
+
+
+def _merge_losses(loss: AuditedLoss, summary: dict[str, Any]) -> None:
+    loss.losses.extend(torch.tensor(float(v)) for v in summary["batch_losses"])
+    loss.sizes.extend(int(v) for v in summary["batch_sizes"])
+    loss.correct.extend(torch.tensor(int(v)) for v in summary["batch_correct"])
+    loss.requires_grad.extend(bool(v) for v in summary["loss_requires_grad"])
+
+
+def _merge_audit(audit: DeviceAudit, seen: dict[str, Any]) -> None:
+    """What the audit saw in the reference's call, as if the student's process had made it."""
+    audit.model_inputs.extend(str(v) for v in seen["model_inputs"])
+    audit.loss_inputs.extend(str(v) for v in seen["loss_inputs"])
+    audit.syncs.extend(["the reference's"] * int(seen["syncs"]))
+    audit.bytes_moved += int(seen["bytes_moved"])
+    audit.kept_graphs += int(seen["kept_graphs"])
+    audit.batch = int(seen["batch"])
+
+
+def carry(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[dict[str, Any], Callable[[Any], Any]]:
+    """A sibling call as plain data, and the function that loads the reference's answer (student side)."""
+    carrier = _Carrier(args, kwargs)
+    return carrier.description, lambda answer: carrier.restore(dict(answer))
+
+
+def sibling_harness() -> Harness:
+    """Run the reference's function on the objects a carried call describes; their new state, as plain data."""
+
+    def run(function: Callable[..., Any], call: dict[str, Any]) -> dict[str, Any]:
+        with controlled(0):
+            torch.set_rng_state(torch.from_numpy(np.asarray(call["rng"], dtype=np.uint8)))
+            audit = None
+            if call.get("audit") is not None:
+                audit = DeviceAudit(torch.device(str(call["audit"][0])))
+                audit.batch = int(call["audit"][1])
+            model = None if call.get("model") is None else _rebuild_model(dict(call["model"]))
+            forwards = None if model is None or audit is None else ForwardRecord(model, audit)
+            loaders = [
+                HostLoader(
+                    torch.from_numpy(np.asarray(d["x"])), torch.from_numpy(np.asarray(d["y"])), int(d["batch"]), audit
+                )
+                for d in list(call["loaders"])
+            ]
+            optimizers = [_rebuild_optimizer(dict(d), model, audit) for d in list(call["optimizers"])]
+            losses = [_rebuild_loss(dict(d), audit) for d in list(call["losses"])]
+            built: dict[str, list[Any]] = {"model": [model], "loader": loaders, "optimizer": optimizers, "loss": losses}
+
+            def live(item: dict[str, Any]) -> Any:
+                for kind, objects in built.items():
+                    if kind in item:
+                        return objects[int(item[kind])]
+                return _live_value(item)
+
+            args = [live(dict(item)) for item in list(call["args"])]
+            kwargs = {str(k): live(dict(item)) for k, item in dict(call["kwargs"]).items()}
+            with torch.set_grad_enabled(bool(call["grad_enabled"])), audit or contextlib.nullcontext():
+                returned = function(*args, **kwargs)
+            answer: dict[str, Any] = {
+                "returned": _plain_value(returned),
+                "model": None if model is None else _model_state(model),
+                "forwards": None if forwards is None else forwards.summary(),
+                "optimizers": [_optimizer_state(o) for o in optimizers],
+                "passes": [loader.passes for loader in loaders],
+                "losses": [loss.summary() if isinstance(loss, AuditedLoss) else None for loss in losses],
+                "rng": torch.get_rng_state().numpy().copy(),
+                # How often it synchronised, not with what call: values, not how the reference is written.
+                "audit": None if audit is None else {**audit.report(), "syncs": len(audit.syncs), "batch": audit.batch},
+            }
+        return answer
+
+    return run
+
+
 HARNESSES: dict[str, Callable[..., Harness]] = {
     "get_device": get_device_harness,
     "make_loader": make_loader_harness,
@@ -818,6 +1257,7 @@ HARNESSES: dict[str, Callable[..., Harness]] = {
     "fit": fit_harness,
     "timed_epoch": timed_epoch_harness,
     "timed_loader": timed_loader_harness,
+    "sibling": sibling_harness,
 }
 
 

@@ -231,6 +231,11 @@ def make_loader(x, y, batch_size, shuffle, seed, device):
         "calls model.zero_grad() first, to be safe: it throws away the caller's gradients",
         ("    model.eval()\n", "    model.eval()\n    model.zero_grad()\n"),
     ),
+    "evaluate_forgets_eval": edit(
+        "evaluate",
+        "never calls model.eval(): Dropout keeps dropping and BatchNorm normalises with the batch's statistics",
+        ("    model.eval()\n", ""),
+    ),
     "evaluate_leaves_labels_behind": edit(
         "evaluate", "moves the inputs but not the labels to the device", (MOVE, "inputs = inputs.to(device)\n")
     ),
@@ -278,6 +283,66 @@ def make_loader(x, y, batch_size, shuffle, seed, device):
         ("trange(epochs, disable=not progress)", "trange(epochs)"),
     ),
 }
+
+
+EPOCH_THROUGH_SIBLINGS = """\
+        train_loss = train_one_epoch(model, train_loader, loss_fn, optimizer, device)
+        val_loss, val_acc = evaluate(model, val_loader, loss_fn, device)
+        inspect_what_came_back(model, optimizer, train_loss, val_loss, val_acc, scan=not history["train_loss"])
+        for key, value in zip(("train_loss", "val_loss", "val_acc"), (train_loss, val_loss, val_acc), strict=True):
+            history[key].append(value)
+"""
+
+
+def fit_through_siblings(correct_source: str) -> str:
+    """The correct ``fit`` with its epoch written the reference's way, through the student's own
+    train_one_epoch and evaluate: a bug in either shows in fit too, unless fit is graded with the
+    reference's in their place (autograder.grading.siblings). ``inspect_what_came_back`` does nothing
+    (see INSPECTING)."""
+    fit = Bug("fit", "").definition(correct_source)
+    start, end = fit.index("        model.train()\n"), fit.index('        if history["val_loss"][-1] < best:')
+    inspect = "def inspect_what_came_back(model, optimizer, train_loss, val_loss, val_acc, scan):\n    pass\n"
+    return fit[:start] + EPOCH_THROUGH_SIBLINGS + fit[end:] + "\n\n\n" + inspect
+
+
+# The attack: a fit that looks at everything its siblings' calls gave its process, and fails (losing its
+# points) if any of the reference's code reached it. The reference's docstrings are in its functions'
+# code objects; the student's own marker proves the search would find them.
+INSPECTING = """
+def inspect_what_came_back(model, optimizer, train_loss, val_loss, val_acc, scan):
+    \"\"\"A marker of the student's own: INSPECTING-STUDENT-MARKER.\"\"\"
+    import gc
+    import types
+
+    assert type(train_loss) is float and type(val_loss) is float and type(val_acc) is float
+    assert all(type(value) is torch.Tensor for value in model.state_dict().values())
+    for state in optimizer.state.values():
+        assert all(type(value) in (torch.Tensor, int, float) for value in state.values())
+    if not isinstance(train_one_epoch, types.FunctionType):  # the stand-in holds a name and a channel, no more
+        assert set(vars(train_one_epoch)) == {"__name__", "_channel"}
+    if not scan:  # every object of the process, once per fit: seconds with PyTorch loaded
+        return
+    # Joined at run time: a constant would put the words in this function's own code.
+    reference_words = ["".join(["one optimizer step ", "per mini-batch"]), "".join(["in evaluation mode, ", "without"])]
+    here = inspect_what_came_back.__code__.co_filename
+    own, leaked = False, []
+    for thing in gc.get_objects():
+        try:
+            code = getattr(thing, "__code__", None)
+        except Exception:  # lazy modules' objects may raise (torch.cuda's, without CUDA)
+            continue
+        if not isinstance(code, types.CodeType):
+            continue
+        texts = [c for c in code.co_consts if isinstance(c, str)] + [str(getattr(thing, "__doc__", ""))]
+        own = own or any("INSPECTING-STUDENT-MARKER" in t for t in texts)
+        leaked += [t for t in texts if any(w in t for w in reference_words)]
+        # The reference's functions would be its notebook's: "training_loop.ipynb, code cell ...".
+        named = getattr(thing, "__name__", "") in ("train_one_epoch", "evaluate")
+        if named and code.co_filename != here and ".ipynb" in code.co_filename:
+            leaked.append(code.co_filename)
+    if not own or leaked:
+        raise RuntimeError(f"the search failed, or found the reference's code: {leaked[:2]}")
+"""
 
 
 def submission_with(bug: Bug, correct_source: str) -> str:
