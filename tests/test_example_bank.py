@@ -22,13 +22,16 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
+from autograder import shipped_examples
 from autograder.exercises import load_assignment
 from autograder.grading import example_bank
 from autograder.grading.calls import GraderError
 from autograder.grading.catalogue import Property
 from autograder.grading.references import load_references
 from autograder.grading.runner import (
+    CHECK,
     GRADING_SEED,
+    PUBLIC_SEED,
     Grader,
     Mode,
     examples_of,
@@ -338,3 +341,175 @@ def test_an_examples_folder_that_is_a_link_is_neither_read_nor_written(bank: Pat
     bank.symlink_to(forged, target_is_directory=True)
     assert {"stub": grade_points(STUB), "correct": grade_points(CORRECT)} == FRESH_POINTS
     assert {p.name: p.read_bytes() for p in forged.iterdir()} == before
+
+
+# The shipped layer: the public checks' examples, drawn when the package is built (autograder.shipped_examples)
+
+PUBLIC_DRAWN = [p for p in ASSIGNMENT.properties if p.public and p.strategy is not None]
+
+
+def check_points(path: Path) -> dict[str, str]:
+    """The verdict of each public drawn property when ``path`` is checked (as ``autograder check`` does)."""
+    report = Grader(ASSIGNMENT, load_references(ASSIGNMENT), CHECK, PUBLIC_SEED).grade(load_submission(path))
+    drawn = {p.key for p in PUBLIC_DRAWN}
+    return {
+        f"{p.function}.{p.property}": p.verdict
+        for f in report.functions
+        for p in f.properties
+        if f"{p.function}.{p.property}" in drawn
+    }
+
+
+@pytest.fixture(scope="module")
+def built_layer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, str]]]:
+    """02's shipped layer as the build makes it (its own interpreters), and the verdicts a fresh bank gives."""
+    folder = tmp_path_factory.mktemp("built") / "shipped"
+    assert shipped_examples.build(folder, assignments=[ASSIGNMENT.id]) == len(PUBLIC_DRAWN)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(locations.CACHE_VARIABLE, str(tmp_path_factory.mktemp("no-shipped-layer")))
+        patch.setattr(example_bank, "shipped_folder", lambda: folder.parent / "none")
+        verdicts = {"stub": check_points(STUB), "correct": check_points(CORRECT)}
+    assert set(verdicts["correct"].values()) == {"passed"} and "passed" not in verdicts["stub"].values()
+    return folder, verdicts
+
+
+@pytest.fixture
+def layer(built_layer: tuple[Path, Any], cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the built layer that this test may poison, in use; the cache folder is empty."""
+    folder = tmp_path / "package" / "shipped"
+    shutil.copytree(built_layer[0], folder)
+    monkeypatch.setattr(example_bank, "shipped_folder", lambda: folder)
+    return folder
+
+
+@pytest.fixture
+def draws(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The property of each draw Hypothesis makes for the bank from now on."""
+    drawn: list[str] = []
+    draw = example_bank._draw
+
+    def counted(prop: Property, seed: int, max_examples: int) -> list[Any]:
+        drawn.append(prop.key)
+        return draw(prop, seed, max_examples)
+
+    monkeypatch.setattr(example_bank, "_draw", counted)
+    return drawn
+
+
+def test_a_check_uses_the_shipped_examples_and_draws_nothing(
+    built_layer: tuple[Path, Any], layer: Path, cache: Path, draws: list[str]
+) -> None:
+    assert {"stub": check_points(STUB), "correct": check_points(CORRECT)} == built_layer[1]
+    assert draws == [] and not (cache / "examples").exists()
+
+
+def test_the_build_lists_each_public_draw_by_what_it_is_for(built_layer: tuple[Path, Any], cache: Path) -> None:
+    """One file per public drawn property, listed under the bank's name for its draw, with that binding."""
+    manifest = json.loads((built_layer[0] / example_bank.MANIFEST_NAME).read_text())
+    count = examples_per_property(ASSIGNMENT, CHECK)
+    for prop in PUBLIC_DRAWN:
+        binding = example_bank._binding(prop, property_seed(PUBLIC_SEED, prop), count)
+        entry = manifest["files"][example_bank.bank_name(binding)]
+        assert entry["for"] == json.loads(binding) and entry["count"] == count
+    assert len(manifest["files"]) == len(PUBLIC_DRAWN) == len(list(built_layer[0].glob("*.json"))) - 1
+
+
+def zeroed_in_place(path: Path) -> None:
+    path.write_bytes(zeroed(path.read_bytes()))
+
+
+def empty_list_in_place(path: Path) -> None:
+    path.write_bytes(payload_of([]))
+
+
+def symbolic_link_to_the_shipped_copy(path: Path) -> None:
+    """A link to the very bytes the manifest lists: a link is refused, not followed."""
+    outside = path.parent.parent / "outside"
+    outside.mkdir(exist_ok=True)
+    shutil.move(path, outside / path.name)
+    path.symlink_to(outside / path.name)
+
+
+def removed(path: Path) -> None:
+    path.unlink()
+
+
+SHIPPED_POISONS: list[Callable[[Path], None]] = [
+    zeroed_in_place,
+    empty_list_in_place,
+    symbolic_link_to_the_shipped_copy,
+    fifo,
+    huge_file,
+    removed,
+]
+
+
+@pytest.mark.parametrize("poison", SHIPPED_POISONS, ids=lambda poison: poison.__name__)
+def test_a_tampered_shipped_file_is_refused_and_drawn_again(
+    built_layer: tuple[Path, Any], layer: Path, cache: Path, draws: list[str], poison: Callable[[Path], None]
+) -> None:
+    for path in layer.glob("*.json"):
+        if path.name != example_bank.MANIFEST_NAME:
+            poison(path)
+    assert {"stub": check_points(STUB), "correct": check_points(CORRECT)} == built_layer[1]
+    assert sorted(set(draws)) == sorted(p.key for p in PUBLIC_DRAWN)  # each drawn again, once
+    assert len(list((cache / "examples").glob("*.json"))) == len(PUBLIC_DRAWN)  # and kept in the user's bank
+
+
+def another_grader_version(monkeypatch: pytest.MonkeyPatch, layer: Path) -> None:
+    monkeypatch.setattr(example_bank, "__version__", "99.0")
+
+
+def another_catalogue(monkeypatch: pytest.MonkeyPatch, layer: Path) -> None:
+    monkeypatch.setattr(example_bank, "_sources_digest", lambda: "0" * 64)
+
+
+def entries_swapped_between_properties(monkeypatch: pytest.MonkeyPatch, layer: Path) -> None:
+    """Each file listed, checksum and all, under another property's name: its binding is another's."""
+    manifest = json.loads((layer / example_bank.MANIFEST_NAME).read_text())
+    names = sorted(manifest["files"])
+    manifest["files"] = {name: manifest["files"][names[i - 1]] for i, name in enumerate(names)}
+    for name in names:
+        (layer / name).write_bytes((layer.parent / "shipped-copy" / name).read_bytes())
+    (layer / example_bank.MANIFEST_NAME).write_text(json.dumps(manifest))
+
+
+def manifest_that_is_not_json(monkeypatch: pytest.MonkeyPatch, layer: Path) -> None:
+    (layer / example_bank.MANIFEST_NAME).write_text("not json")
+
+
+def manifest_too_large(monkeypatch: pytest.MonkeyPatch, layer: Path) -> None:
+    with (layer / example_bank.MANIFEST_NAME).open("r+b") as handle:
+        handle.truncate(example_bank.MAX_MANIFEST_BYTES + 1)
+
+
+def manifest_behind_a_link(monkeypatch: pytest.MonkeyPatch, layer: Path) -> None:
+    manifest = layer / example_bank.MANIFEST_NAME
+    shutil.move(manifest, layer.parent / "manifest-elsewhere")
+    manifest.symlink_to(layer.parent / "manifest-elsewhere")
+
+
+IGNORED: list[Callable[[pytest.MonkeyPatch, Path], None]] = [
+    another_grader_version,
+    another_catalogue,
+    entries_swapped_between_properties,
+    manifest_that_is_not_json,
+    manifest_too_large,
+    manifest_behind_a_link,
+]
+
+
+@pytest.mark.parametrize("change", IGNORED, ids=lambda change: change.__name__)
+def test_shipped_examples_for_another_draw_are_ignored(
+    layer: Path, cache: Path, draws: list[str], monkeypatch: pytest.MonkeyPatch, change: Callable[..., None]
+) -> None:
+    """A changed grader or catalogue, or a manifest that is not the build's, never uses the shipped files."""
+    shutil.copytree(layer, layer.parent / "shipped-copy")
+    change(monkeypatch, layer)
+    count = examples_per_property(ASSIGNMENT, CHECK)
+    for prop in PUBLIC_DRAWN[:3]:
+        seed = property_seed(PUBLIC_SEED, prop)
+        binding = example_bank._binding(prop, seed, count)
+        assert example_bank.read_shipped(example_bank.bank_name(binding), binding) is None
+        assert same(examples_of(prop, PUBLIC_SEED, count), example_bank._draw(prop, seed, count))
+    assert draws.count(PUBLIC_DRAWN[0].key) == 2  # drawn by the bank, then by this test

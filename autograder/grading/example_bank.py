@@ -18,6 +18,15 @@ raw array bytes whose dtype and shape are checked), which cannot execute code. A
 lists, changed values, a file copied from another property, a link, a FIFO, a huge file) is drawn again
 and rewritten, never used. Fewer examples than a property's minimum is a grader error, never a pass.
 
+Before the bank, a read-only shipped layer: the public checks' examples, drawn when the package was built
+(:mod:`autograder.shipped_examples` says why there and how), in ``shipped/`` beside this module, which no
+worker can see (the sandbox hides the whole package). Its manifest lists, by file name, what each file is
+for (the same binding as a bank file), its number of examples, its size and its SHA-256; a file is used
+only when the manifest lists it for exactly the draw asked for and it is a regular file (read as bank
+files are) whose checksum matches. Anything else (another grader version or catalogue, a changed, linked
+or huge file, a manifest that cannot be read) is ignored: the examples are drawn and kept in the bank.
+Nothing in that layer is keyed: it is as trusted as the package's own code, beside which it lies.
+
 What the seal cannot stop: a process that runs as the grader's own user outside the sandbox can read the
 key, as it can read everything else of that user (docs/SANDBOX.md).
 """
@@ -45,7 +54,9 @@ from autograder.sandbox.locations import cache_folder
 from autograder.sandbox.protocol import NamedCallable, ProtocolError, decode, encode
 
 if TYPE_CHECKING:
-    from autograder.grading.catalogue import Property
+    from collections.abc import Callable
+
+    from autograder.grading.catalogue import Assignment, Property
 
 # Hypothesis' own storage, inside the cache folder (see keep_hypothesis_home).
 HYPOTHESIS_HOME = "hypothesis"
@@ -60,6 +71,14 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEX
 _FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 # Keys read or made by this process, by cache folder: one key per folder for the process's life.
 _keys: dict[str, bytes] = {}
+# The shipped layer: a folder of the package, written when the package is built (autograder.shipped_examples).
+SHIPPED_FOLDER = "shipped"
+MANIFEST_NAME = "MANIFEST.json"
+MANIFEST_FORMAT = 1
+# The manifest of a course's public examples is about 100 KiB.
+MAX_MANIFEST_BYTES = 4 << 20
+# The manifest last read, by the (device, inode, size, mtime) of its file: read once per process, in effect.
+_manifests: dict[tuple[str, int, int, int, int], dict[str, Any]] = {}
 
 
 class ExampleBankError(Exception):
@@ -116,10 +135,13 @@ def drawn_examples(prop: Property, seed: int, max_examples: int) -> list[Any]:
     draws fewer examples than :func:`fewest_examples`.
     """
     binding = _binding(prop, seed, max_examples)
-    name = hashlib.sha256(binding).hexdigest()[:32] + ".json"
+    name = bank_name(binding)
+    fewest = fewest_examples(prop, max_examples)
+    shipped = read_shipped(name, binding)
+    if shipped is not None and len(shipped) >= fewest:
+        return shipped
     folder = cache_folder()
     key = bank_key(folder)
-    fewest = fewest_examples(prop, max_examples)
     kept = _read(folder / "examples", name, binding, key)
     if kept is not None and len(kept) >= fewest:
         return kept
@@ -132,6 +154,87 @@ def drawn_examples(prop: Property, seed: int, max_examples: int) -> list[Any]:
     return examples
 
 
+def shipped_folder() -> Path:
+    """The shipped layer: ``shipped/`` in this package, beside this module (hidden from every worker)."""
+    return Path(__file__).resolve().parent / SHIPPED_FOLDER
+
+
+def read_shipped(name: str, binding: bytes) -> list[Any] | None:
+    """The shipped examples of ``binding`` if the manifest lists them for exactly it and their file is
+    unchanged; ``None`` for anything else (then they are drawn, as without a shipped layer)."""
+    folder = shipped_folder()
+    entry = _manifest(folder).get(name)
+    if not isinstance(entry, dict):
+        return None
+    checksum, count, size = entry.get("sha256"), entry.get("count"), entry.get("bytes")
+    if not (isinstance(checksum, str) and type(count) is int and type(size) is int and 0 <= size):
+        return None
+    if json.dumps(entry.get("for")).encode() != binding:
+        return None  # drawn for another grader, catalogue or library version: stale
+    data = read_regular(folder, name, min(size, MAX_BANK_FILE_BYTES))
+    if data is None or not hmac.compare_digest(checksum.encode(errors="replace"), _sha256(data)):
+        return None
+    return decoded_payload(data, count)
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).hexdigest().encode()
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    """The shipped layer's manifest (file name: what it is for, its count, size and SHA-256), or nothing."""
+    try:
+        status = os.stat(folder / MANIFEST_NAME, follow_symlinks=False)
+    except OSError:
+        return {}
+    signature = (str(folder), status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+    if signature not in _manifests:
+        _manifests.clear()
+        data = read_regular(folder, MANIFEST_NAME, MAX_MANIFEST_BYTES)
+        try:
+            manifest = json.loads(data) if data is not None else {}
+        except (ValueError, RecursionError):
+            manifest = {}
+        valid = isinstance(manifest, dict) and manifest.get("format") == MANIFEST_FORMAT
+        files = manifest.get("files") if valid else None
+        _manifests[signature] = files if isinstance(files, dict) else {}
+    return _manifests[signature]
+
+
+def ship_public_examples(
+    assignment: Assignment, count: int, seed_of: Callable[[Property], int], folder: Path
+) -> dict[str, dict[str, Any]]:
+    """Draw ``count`` examples of every public drawn property of ``assignment`` (each with ``seed_of(it)``)
+    into ``folder``, as a check would draw them.
+
+    What :mod:`autograder.shipped_examples` runs when the package is built, in an interpreter that has
+    loaded what a check loads. Returns the manifest entries of the files written, by file name. A property
+    whose examples the wire format cannot carry, or of which Hypothesis draws fewer than its minimum, is
+    left out (a check draws it).
+    """
+    entries: dict[str, dict[str, Any]] = {}
+    for prop in assignment.properties:
+        if not prop.public or prop.strategy is None:
+            continue
+        seed = seed_of(prop)
+        binding = _binding(prop, seed, count)
+        examples = _draw(prop, seed, count)
+        payload = encoded_payload(examples)
+        if payload is None or len(examples) < fewest_examples(prop, count):
+            continue
+        if len(payload) > MAX_BANK_FILE_BYTES:
+            continue
+        name = bank_name(binding)
+        (folder / name).write_bytes(payload)
+        entries[name] = {
+            "for": json.loads(binding),
+            "count": len(examples),
+            "bytes": len(payload),
+            "sha256": hashlib.sha256(payload).hexdigest(),
+        }
+    return entries
+
+
 def _draw(prop: Property, seed: int, max_examples: int) -> list[Any]:
     assert prop.strategy is not None
     examples: list[Any] = []
@@ -141,6 +244,11 @@ def _draw(prop: Property, seed: int, max_examples: int) -> list[Any]:
 
     hypothesis_seed(seed)(hypothesis_settings(max_examples)(given(prop.strategy)(keep)))()
     return examples
+
+
+def bank_name(binding: bytes) -> str:
+    """The file name of the examples of ``binding``, in the bank and in the shipped layer."""
+    return hashlib.sha256(binding).hexdigest()[:32] + ".json"
 
 
 def _binding(prop: Property, seed: int, max_examples: int) -> bytes:
@@ -233,7 +341,7 @@ def _read(folder: Path, name: str, binding: bytes, key: bytes) -> list[Any] | No
 
     The seal and the checksum are checked before anything in the payload is decoded.
     """
-    data = _read_regular(folder, name)
+    data = read_regular(folder, name)
     if data is None:
         return None
     first_line, _, payload = data.partition(b"\n")
@@ -248,6 +356,15 @@ def _read(folder: Path, name: str, binding: bytes, key: bytes) -> list[Any] | No
         return None
     if not hmac.compare_digest(checksum.encode(errors="replace"), hashlib.sha256(payload).hexdigest().encode()):
         return None
+    return decoded_payload(payload, count)
+
+
+def decoded_payload(payload: bytes, count: int) -> list[Any] | None:
+    """The ``count`` examples of a payload of :func:`encoded_payload`; ``None`` for anything else.
+
+    Decoded from the wire format of :mod:`autograder.sandbox.protocol` (JSON and raw array bytes whose dtype and
+    shape are checked), which builds data and never runs code.
+    """
     try:
         stored = json.loads(payload)
         blobs = [base64.b64decode(blob) for blob in stored["blobs"]]
@@ -257,8 +374,20 @@ def _read(folder: Path, name: str, binding: bytes, key: bytes) -> list[Any] | No
     return examples if isinstance(examples, list) and len(examples) == count else None
 
 
-def _read_regular(folder: Path, name: str) -> bytes | None:
-    """``folder/name`` read as data: a regular file, never through a link, at most the size cap."""
+def encoded_payload(examples: list[Any]) -> bytes | None:
+    """``examples`` in the wire format, as JSON; ``None`` when it cannot carry one of them exactly."""
+    blobs: list[bytes] = []
+    try:
+        tree = encode(examples, blobs)
+    except (TypeError, ValueError):
+        return None
+    if _has_opaque(tree):
+        return None  # an example the wire format cannot carry: draw it afresh each time
+    return json.dumps({"examples": tree, "blobs": [base64.b64encode(b).decode() for b in blobs]}).encode()
+
+
+def read_regular(folder: Path, name: str, cap: int = MAX_BANK_FILE_BYTES) -> bytes | None:
+    """``folder/name`` read as data: a regular file, never through a link, at most ``cap`` bytes."""
     try:
         directory = os.open(folder, _FOLDER_FLAGS)
     except OSError:
@@ -271,15 +400,15 @@ def _read_regular(folder: Path, name: str) -> bytes | None:
         os.close(directory)
     try:
         status = os.fstat(handle)
-        if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_BANK_FILE_BYTES:
+        if not stat.S_ISREG(status.st_mode) or status.st_size > cap:
             return None
         with os.fdopen(handle, "rb", closefd=False) as stream:
-            data = stream.read(MAX_BANK_FILE_BYTES + 1)
+            data = stream.read(cap + 1)
     except OSError:
         return None
     finally:
         os.close(handle)
-    return data if len(data) <= MAX_BANK_FILE_BYTES else None
+    return data if len(data) <= cap else None
 
 
 def _has_opaque(tree: Any) -> bool:
@@ -293,14 +422,9 @@ def _has_opaque(tree: Any) -> bool:
 def _write(folder: Path, name: str, binding: bytes, key: bytes, examples: list[Any]) -> None:
     """Keep ``examples``, sealed, when the wire format carries them exactly; a bank that cannot be written
     is skipped (the examples are drawn again next time)."""
-    blobs: list[bytes] = []
-    try:
-        tree = encode(examples, blobs)
-    except (TypeError, ValueError):
+    payload = encoded_payload(examples)
+    if payload is None:
         return
-    if _has_opaque(tree):
-        return  # an example the wire format cannot carry: draw it afresh each time
-    payload = json.dumps({"examples": tree, "blobs": [base64.b64encode(b).decode() for b in blobs]}).encode()
     checksum = hashlib.sha256(payload).hexdigest()
     seal = _seal(key, binding, checksum, len(examples)).decode()
     header = {"format": _FORMAT, "for": json.loads(binding), "count": len(examples), "checksum": checksum}
