@@ -8,7 +8,7 @@ sentences in the catalogues: ``agrees_with(...)``, ``keeps_shape_and_dtype(...)`
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -700,41 +700,54 @@ Test = Callable[[Calls, Example], None]
 
 
 def drawn_property(
+    *,
     function: str,
-    name: str,
     says: str,
     hint: str,
     points: float,
     examples: st.SearchStrategy[Example],
+    name: str | None = None,
     public: bool = True,
-    *,
     needs_reference: bool = False,
     establishes_correctness: bool = False,
     gated: bool = False,
+    hints: Mapping[str, str] | None = None,
+    min_examples: int = 1,
+    self_reported: bool = False,
 ) -> Callable[[Test], Property]:
-    """Make the decorated ``test(calls, example)`` a drawn property of ``function``::
+    """Make the decorated ``test(calls, example)`` a drawn property of ``function``, named after the test
+    unless ``name`` says otherwise; its body states the relation, raising :class:`PropertyFailure` where it
+    does not hold::
 
-    @drawn_property("relative_error", "symmetric", "relative_error(a, b) equals relative_error(b, a)",
-                    "Neither array is the true one.", 1, ERROR_PAIRS, gated=True)
-    def relative_error_is_symmetric(calls: Calls, example: Example) -> None: ...
+        @drawn_property(
+            function="relative_error",
+            says="relative_error(a, b) equals relative_error(b, a)",
+            hint="Neither array is the true one.",
+            points=1,
+            examples=ERROR_PAIRS,
+            gated=True,
+        )
+        def symmetric(calls: Calls, example: Example) -> None: ...
 
-    ``needs_reference``, ``establishes_correctness`` and ``gated`` are :class:`Property`'s (see
-    docs/GRADING.md, partial credit).
+    The other arguments are :class:`Property`'s fields of the same names (docs/GRADING.md, partial credit).
     """
 
     def make(test: Test) -> Property:
         return Property(
             function=function,
-            name=name,
+            name=name or test.__name__,
             says=says,
             hint=hint,
             points=points,
-            public=public,
             strategy=examples,
             test=test,
+            public=public,
             needs_reference=needs_reference,
             establishes_correctness=establishes_correctness,
             gated=gated,
+            hints=hints or {},
+            min_examples=min_examples,
+            self_reported=self_reported,
         )
 
     return make
