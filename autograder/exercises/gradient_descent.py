@@ -631,7 +631,7 @@ def bowl_property(
     hint: str,
     examples: st.SearchStrategy[Example],
     check: Callable[[Example, np.ndarray], None],
-    **flags: bool,
+    **flags: Any,
 ) -> Property:
     """A 1-point property of gradient_descent: ``check(example, iterates)`` raises where it fails.
 

@@ -304,7 +304,7 @@ def _init_property(
     points: float,
     examples: st.SearchStrategy[Example],
     check: Callable[..., None],
-    **flags: bool,
+    **flags: Any,
 ) -> Property:
     """A property of ``init_dense``'s ``(W, b)``: ``check(W, b, example)`` raises on a failure.
 

@@ -291,7 +291,7 @@ def _grads_property(
     points: float,
     examples: st.SearchStrategy[Example],
     check: Callable[..., None],
-    **flags: bool,
+    **flags: Any,
 ) -> Property:
     """A property of ``l2_penalty_grads``: ``check(layer, W, b, dW, db, lam)`` raises on a failure.
 
@@ -580,7 +580,7 @@ def _dropout_property(
     examples: st.SearchStrategy[Example],
     check: Callable[..., None],
     errstate: bool = False,
-    **flags: bool,
+    **flags: Any,
 ) -> Property:
     """A property of ``dropout_forward``: ``check(out, kept, example)`` raises on a failure.
 
@@ -905,7 +905,7 @@ def _stopping_property(
     points: float,
     examples: st.SearchStrategy[Example],
     check: Callable[..., None],
-    **flags: bool,
+    **flags: Any,
 ) -> Property:
     """A property of ``early_stopping``: ``check(stop, best, losses, patience)`` raises on a failure.
 
