@@ -5,8 +5,9 @@ the contract's formulas evaluated here, with expected outputs stored for fixed i
 invariants. ``dropout_forward`` is random and the contract does not fix how a student draws random
 numbers, so its properties are statistical (binomial bounds six standard errors wide, on seeds drawn by
 Hypothesis) and structural (the returned mask explains the output exactly); none asks for the
-reference's random stream. Hidden properties compare with the reference and time
-``polynomial_features``, the one function here whose lesson is vectorisation.
+reference's random stream. Hidden properties compare with the reference and time the functions whose
+lesson is vectorisation: ``polynomial_features`` and both passes of dropout (``dropout_forward`` through a
+harness that checks that out follows the mask returned, whatever random numbers it drew).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from autograder.properties.common import (
     central_differences,
     drawn_property,
     in_order,
+    keeps_shape_and_dtype,
     leaves_nested_input_unchanged,
     parts_of,
     result_of,
@@ -576,14 +578,19 @@ def _check_mask_explains_output(out: np.ndarray, kept: np.ndarray, example: Exam
     assert_close(out, x * kept / (1 - p), FLOAT64, "out is not x * mask / (1 - p) for the mask returned")
 
 
-def _check_mask_is_boolean(calls: Calls, example: Example) -> None:
-    _, mask = parts_of(calls.student(*example.values()), ("out", "mask"), "dropout_forward")
-    mask = array_part(mask, "dropout_forward", "mask")
-    if mask.dtype != np.bool_ or mask.shape != example["x"].shape:
+def _check_dtypes(calls: Calls, example: Example) -> None:
+    out, mask = parts_of(calls.student(*example.values()), ("out", "mask"), "dropout_forward")
+    out, mask, x = array_part(out, "dropout_forward", "out"), array_part(mask, "dropout_forward", "mask"), example["x"]
+    if mask.dtype != np.bool_ or mask.shape != x.shape:
         raise PropertyFailure(
             f"the mask has dtype {mask.dtype} and shape {mask.shape}; expected booleans shaped like x "
-            f"{example['x'].shape} (True = kept)",
+            f"{x.shape} (True = kept)",
             got=mask,
+        )
+    if out.dtype != x.dtype or out.shape != x.shape:
+        raise PropertyFailure(
+            f"out has dtype {out.dtype} and shape {out.shape} for x of dtype {x.dtype} and shape {x.shape}",
+            observed=observed_dtype(out.dtype, x.dtype) if out.shape == x.shape else None,
         )
 
 
@@ -656,26 +663,60 @@ def _uses_the_rng(points: float) -> Property:
 
 DROPOUT = _dropout_examples()
 
+
+def _many_units(rng: np.random.Generator) -> list[Any]:
+    """A large batch for dropout_forward, with a seeded generator (rebuilt in each worker from its seed)."""
+    return [rng.standard_normal(1 << 19), 0.5, NamedCallable("rng", int(rng.integers(2**32)))]
+
+
+def _many_gradients(rng: np.random.Generator) -> list[Any]:
+    # The mask keeps or drops runs of 64 units: with a mask that changes at random from unit to unit,
+    # np.where(mask, dout, 0) and dout[mask] pay for the processor's mispredicted branches, about five times
+    # the cost of dout * mask; the timing is about passes over the data, not about branch prediction.
+    mask = np.repeat(rng.random(1 << 14) >= 0.5, 64)
+    return [rng.standard_normal(1 << 20), mask, 0.5]
+
+
+# dropout_backward's reference is one pass over the data, so most of its time goes to allocating the result,
+# which a loaded machine disturbs most: np.where(mask, dout, 0) / (1 - p), which allocates twice, measured 0.8
+# to 2.8 times the reference there, and twice that work up to 9 times (bench/timing_reliability.py). A Python
+# loop over the units is 150 times slower or more.
+BACKWARD_RATIO = 10.0
+
+
+DROPOUT_LOOP_HINT = "A Python loop over the units is slow: draw the whole mask at once and work on whole arrays."
+
+
+def _timed_through_a_check(timed: Property) -> Property:
+    """``timed`` with its calls made through the ``dropout_check`` harness: the student's mask and the
+    reference's differ (the contract does not fix how the rng is used), so both sides answer how many units
+    of out disagree with the mask they returned."""
+    assert timed.timing is not None
+    return dataclasses.replace(timed, timing=dataclasses.replace(timed.timing, harness=NamedCallable("dropout_check")))
+
+
 DROPOUT_FORWARD_PROPERTIES: tuple[Property, ...] = (
     _dropout_property(
         "mask_explains_output",
         "dropout_forward's out is x * mask / (1 - p) for the mask it returns",
         "Inverted dropout scales the kept units by 1 / (1 - p), so that the expected output is x.",
-        2,
+        1,
         DROPOUT,
         _check_mask_explains_output,
         gated=True,  # checked against the student's own mask: dropping every unit keeps it
     ),
     Property(
         "dropout_forward",
-        "mask_is_boolean",
-        "dropout_forward's mask is a boolean array shaped like x (True = kept)",
+        "returns_the_right_dtypes",
+        "dropout_forward's mask is a boolean array shaped like x (True = kept), and out has x's shape and float "
+        "dtype (float32 included)",
         "Compare the random numbers with p: the comparison already gives booleans. Keep the scale out of the mask.",
         1,
         True,
-        DROPOUT,
-        _check_mask_is_boolean,
+        draw.in_float_dtypes(DROPOUT),
+        _check_dtypes,
         gated=True,
+        hints=DTYPE_HINTS,
     ),
     _dropout_property(
         "keeps_the_mean",
@@ -727,6 +768,7 @@ DROPOUT_FORWARD_PROPERTIES: tuple[Property, ...] = (
     leaves_nested_input_unchanged(
         "dropout_forward", 1, DROPOUT, "x *= mask or x[~mask] = 0 change the caller's array; compute a new one."
     ),
+    _timed_through_a_check(as_fast_as_reference("dropout_forward", _many_units, DROPOUT_LOOP_HINT, 1)),
 )
 
 
@@ -796,16 +838,18 @@ DROPOUT_BACKWARD_PROPERTIES: tuple[Property, ...] = (
         "agrees_with_formula",
         "dropout_backward is dout * mask / (1 - p)",
         "The gradient flows back through the kept units only, scaled by the same 1 / (1 - p) as the forward pass.",
-        4,
+        3,
         BACKWARD,
         lambda calls, example: _backward_formula(example),
     ),
-    agrees_with_reference("dropout_backward", "Check a mask with both kept and dropped units.", 2, BACKWARD),
+    agrees_with_reference("dropout_backward", "Check a mask with both kept and dropped units.", 1, BACKWARD),
     _backward_central_differences(2),
     _backward_zeros_at_p_one(1),
     leaves_nested_input_unchanged(
         "dropout_backward", 1, BACKWARD, "dout[~mask] = 0 or dout /= ... change the caller's array."
     ),
+    keeps_shape_and_dtype("dropout_backward", 1, draw.in_float_dtypes(BACKWARD)),
+    as_fast_as_reference("dropout_backward", _many_gradients, DROPOUT_LOOP_HINT, 1, BACKWARD_RATIO),
 )
 
 
