@@ -143,6 +143,7 @@ EXPECTED: dict[str, tuple[float, set[str]]] = {
             "agrees_with_reference",
             "agrees_with_torch_autograd",
             "batch_invariant",
+            "keeps_shape_and_dtype",  # db of shape (n,), not (d_out,)
             "matches_central_differences",
             "permutation_invariant",
         },
