@@ -38,10 +38,6 @@ FLOAT64_ONLY = {
     "ridge_fit": "the reference solution returns float64 for a float32 X (solutions/ belongs to the course)",
     "gradient_descent": "the iterates take grad's dtype too (a float64 gradient promotes them): the contract "
     "does not say which wins, and the grader asks for float64 iterates",
-    "mlp_loss_and_grads": "no property checks the dtype of the grads: one would take points from the others",
-    "minibatch_sgd": "no property checks the dtype of the params: one would take points from the others",
-    "dropout_forward": "no property checks out's dtype: one would take points from the others",
-    "dropout_backward": "no property checks the dtype: one would take points from the others",
 }
 
 

@@ -24,17 +24,9 @@ from autograder.grading.catalogue import Property
 from autograder.grading.checks import PropertyFailure
 from autograder.grading.example_bank import hypothesis_settings
 from autograder.grading.report import to_gradescope
-from autograder.grading.runner import (
-    CHECK,
-    GRADING_SEED,
-    PUBLIC_SEED,
-    Grader,
-    _describe_example,
-    property_seed,
-    run_drawn,
-)
+from autograder.grading.runner import CHECK, GRADING_SEED, PUBLIC_SEED, Grader, _describe_example, property_seed, run_drawn
 from autograder.grading.submission import load_submission
-from autograder.sandbox.chunks import Chunk
+from autograder.sandbox.launcher.chunks import Chunk
 from autograder.sandbox.launcher import Launcher, Limits, WorkerFailure, Zygote, zygote_for
 
 pytestmark = pytest.mark.sandbox

@@ -5,8 +5,9 @@ the contract's formulas evaluated here, with expected outputs stored for fixed i
 invariants. ``dropout_forward`` is random and the contract does not fix how a student draws random
 numbers, so its properties are statistical (binomial bounds six standard errors wide, on seeds drawn by
 Hypothesis) and structural (the returned mask explains the output exactly); none asks for the
-reference's random stream. Hidden properties compare with the reference and time
-``polynomial_features``, the one function here whose lesson is vectorisation.
+reference's random stream. Hidden properties compare with the reference and time the functions whose
+lesson is vectorisation: ``polynomial_features`` and both passes of dropout (``dropout_forward`` through a
+harness that checks that out follows the mask returned, whatever random numbers it drew).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from autograder.exercises.common import (
     central_differences,
     drawn_property,
     in_order,
+    keeps_shape_and_dtype,
     leaves_nested_input_unchanged,
     parts_of,
     result_of,
@@ -185,14 +187,7 @@ def _penalty_relation(
 
     # Relations between calls: a zero function keeps every one of them.
     return Property(
-        function="l2_penalty",
-        name=name,
-        says=says,
-        hint=hint,
-        points=points,
-        strategy=examples,
-        test=test,
-        gated=True,
+        function="l2_penalty", name=name, says=says, hint=hint, points=points, strategy=examples, test=test, gated=True
     )
 
 
@@ -600,14 +595,19 @@ def _check_mask_explains_output(out: np.ndarray, kept: np.ndarray, example: Exam
     assert_close(out, x * kept / (1 - p), FLOAT64, "out is not x * mask / (1 - p) for the mask returned")
 
 
-def _check_mask_is_boolean(calls: Calls, example: Example) -> None:
-    _, mask = parts_of(calls.student(*example.values()), ("out", "mask"), "dropout_forward")
-    mask = array_part(mask, "dropout_forward", "mask")
-    if mask.dtype != np.bool_ or mask.shape != example["x"].shape:
+def _check_dtypes(calls: Calls, example: Example) -> None:
+    out, mask = parts_of(calls.student(*example.values()), ("out", "mask"), "dropout_forward")
+    out, mask, x = array_part(out, "dropout_forward", "out"), array_part(mask, "dropout_forward", "mask"), example["x"]
+    if mask.dtype != np.bool_ or mask.shape != x.shape:
         raise PropertyFailure(
             f"the mask has dtype {mask.dtype} and shape {mask.shape}; expected booleans shaped like x "
-            f"{example['x'].shape} (True = kept)",
+            f"{x.shape} (True = kept)",
             got=mask,
+        )
+    if out.dtype != x.dtype or out.shape != x.shape:
+        raise PropertyFailure(
+            f"out has dtype {out.dtype} and shape {out.shape} for x of dtype {x.dtype} and shape {x.shape}",
+            observed=observed_dtype(out.dtype, x.dtype) if out.shape == x.shape else None,
         )
 
 
@@ -679,26 +679,61 @@ def _uses_the_rng(*, points: float) -> Property:
 
 DROPOUT = _dropout_examples()
 
+
+def _many_units(rng: np.random.Generator) -> list[Any]:
+    """A large batch for dropout_forward, with a seeded generator (rebuilt in each worker from its seed)."""
+    return [rng.standard_normal(1 << 19), 0.5, NamedCallable("rng", int(rng.integers(2**32)))]
+
+
+def _many_gradients(rng: np.random.Generator) -> list[Any]:
+    # The mask keeps or drops runs of 64 units: with a mask that changes at random from unit to unit,
+    # np.where(mask, dout, 0) and dout[mask] pay for the processor's mispredicted branches, about five times
+    # the cost of dout * mask; the timing is about passes over the data, not about branch prediction.
+    mask = np.repeat(rng.random(1 << 14) >= 0.5, 64)
+    return [rng.standard_normal(1 << 20), mask, 0.5]
+
+
+# Dropout's references make one or two cheap passes over the data, so an honest variant is far from them in
+# ratio: np.where on dropout_forward's random mask pays for mispredicted branches (2 times the reference, 3.6
+# for twice that work), and dropout_backward's time goes mostly to allocating its result, which a loaded
+# machine disturbs most (np.where(mask, dout, 0) / (1 - p), allocating twice: up to 2.8 times, and up to 9 for
+# twice that work; bench/timing_reliability.py). A Python loop over the units is 100 to 150 times slower.
+DROPOUT_RATIO = 10.0
+
+
+DROPOUT_LOOP_HINT = "A Python loop over the units is slow: draw the whole mask at once and work on whole arrays."
+
+
+def _timed_through_a_check(*, timed: Property) -> Property:
+    """``timed`` with its calls made through the ``dropout_check`` harness: the student's mask and the
+    reference's differ (the contract does not fix how the rng is used), so both sides answer how many units
+    of out disagree with the mask they returned."""
+    assert timed.timing is not None
+    return dataclasses.replace(timed, timing=dataclasses.replace(timed.timing, harness=NamedCallable("dropout_check")))
+
+
 DROPOUT_FORWARD_PROPERTIES: tuple[Property, ...] = (
     _dropout_property(
         name="mask_explains_output",
         says="dropout_forward's out is x * mask / (1 - p) for the mask it returns",
         hint="Inverted dropout scales the kept units by 1 / (1 - p), so that the expected output is x.",
-        points=2,
+        points=1,
         examples=DROPOUT,
         check=_check_mask_explains_output,
         gated=True,  # checked against the student's own mask: dropping every unit keeps it
     ),
     Property(
         function="dropout_forward",
-        name="mask_is_boolean",
-        says="dropout_forward's mask is a boolean array shaped like x (True = kept)",
+        name="returns_the_right_dtypes",
+        says="dropout_forward's mask is a boolean array shaped like x (True = kept), and out has x's shape and float "
+        "dtype (float32 included)",
         hint="Compare the random numbers with p: the comparison already gives booleans. "
         "Keep the scale out of the mask.",
         points=1,
-        strategy=DROPOUT,
-        test=_check_mask_is_boolean,
+        strategy=draw.in_float_dtypes(DROPOUT),
+        test=_check_dtypes,
         gated=True,
+        hints=DTYPE_HINTS,
     ),
     _dropout_property(
         name="keeps_the_mean",
@@ -752,6 +787,15 @@ DROPOUT_FORWARD_PROPERTIES: tuple[Property, ...] = (
         points=1,
         examples=DROPOUT,
         hint="x *= mask or x[~mask] = 0 change the caller's array; compute a new one.",
+    ),
+    _timed_through_a_check(
+        timed=as_fast_as_reference(
+            function="dropout_forward",
+            make_input=_many_units,
+            hint=DROPOUT_LOOP_HINT,
+            points=1,
+            max_ratio=DROPOUT_RATIO,
+        )
     ),
 )
 
@@ -820,12 +864,12 @@ DROPOUT_BACKWARD_PROPERTIES: tuple[Property, ...] = (
         name="agrees_with_formula",
         says="dropout_backward is dout * mask / (1 - p)",
         hint="The gradient flows back through the kept units only, scaled by the same 1 / (1 - p) as the forward pass.",
-        points=4,
+        points=3,
         examples=BACKWARD,
         expected=lambda calls, example: _backward_formula(example),
     ),
     agrees_with_reference(
-        function="dropout_backward", hint="Check a mask with both kept and dropped units.", points=2, examples=BACKWARD
+        function="dropout_backward", hint="Check a mask with both kept and dropped units.", points=1, examples=BACKWARD
     ),
     _backward_central_differences(points=2),
     _backward_zeros_at_p_one(points=1),
@@ -834,6 +878,14 @@ DROPOUT_BACKWARD_PROPERTIES: tuple[Property, ...] = (
         points=1,
         examples=BACKWARD,
         hint="dout[~mask] = 0 or dout /= ... change the caller's array.",
+    ),
+    keeps_shape_and_dtype(function="dropout_backward", points=1, examples=draw.in_float_dtypes(BACKWARD)),
+    as_fast_as_reference(
+        function="dropout_backward",
+        make_input=_many_gradients,
+        hint=DROPOUT_LOOP_HINT,
+        points=1,
+        max_ratio=DROPOUT_RATIO,
     ),
 )
 

@@ -137,6 +137,24 @@ def _minibatch_probe() -> Callable[..., dict[str, Any]]:
     return run
 
 
+def _dropout_check() -> Callable[..., int]:
+    """A timing harness for ``dropout_forward(x, p, rng)``: how many units of ``out`` disagree with the ``mask``
+    returned (non-zero where it drops, or zero where it keeps a non-zero unit of ``x``); 0 for a right answer.
+
+    The contract does not fix how a mask is drawn from the rng, so the student's mask and the reference's
+    differ; this count does not. It asks no more than that out follows the mask: the scale, and the mask's
+    distribution, are other properties' points (a timing counts only once the mask's distribution is right).
+    """
+
+    def run(student: Callable[..., Any], x: np.ndarray, p: float, rng: np.random.Generator) -> int:
+        before = x.copy()  # a function that changes x in place loses its point elsewhere, not here
+        out, mask = student(x, p, rng)
+        kept = np.asarray(mask, dtype=bool)
+        return int(np.count_nonzero((np.asarray(out) != 0) != (kept & (before != 0))))
+
+    return run
+
+
 def _torch_harness(name: str, *args: Any) -> Any:
     """A PyTorch harness (:mod:`autograder.sandbox.torch_harness`), imported on first use: NumPy work never
     imports torch."""
@@ -157,6 +175,7 @@ REGISTRY: dict[str, Callable[..., Any]] = {
     "diagonal_quadratic_grad": _diagonal_quadratic_grad,
     "linear_network": _linear_network,
     "minibatch_probe": _minibatch_probe,
+    "dropout_check": _dropout_check,
     "torch": _torch_harness,
 }
 

@@ -27,7 +27,7 @@ def variant(template: str, *edits: tuple[str, str]) -> str:
 MLP = """
 def mlp_loss_and_grads(x, labels, params, activation="relu"):
     g = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[activation]
-    dg = {"relu": lambda z: (z > 0) * 1.0, "tanh": lambda z: 1 - np.tanh(z) ** 2,
+    dg = {"relu": lambda z: (z > 0).astype(z.dtype), "tanh": lambda z: 1 - np.tanh(z) ** 2,
           "sigmoid": lambda z: g(z) * (1 - g(z))}[activation]
     hs, zs = [x], []
     for i, (W, b) in enumerate(params):
@@ -156,6 +156,17 @@ def mse_loss_grad(y_pred, y):
     return y_pred
 """,
     ),
+    "mse_grad_python_loop": Bug(
+        "mse_loss_grad",
+        "a correct gradient, written element by element in a Python loop",
+        """
+def mse_loss_grad(y_pred, y):
+    grad = np.empty(y_pred.shape, dtype=y_pred.dtype)
+    for i in range(grad.size):
+        grad.flat[i] = 2 * (y_pred.flat[i] - y.flat[i]) / y.size
+    return grad
+""",
+    ),
     # ------------------------------------------------------------------ bce_with_logits
     "bce_naive_sigmoid_and_log": Bug(
         "bce_with_logits",
@@ -200,6 +211,19 @@ def bce_with_logits(z, y):
     return float(np.mean(positive_part - zy + np.log1p(np.exp(-z))))
 """,
     ),
+    "bce_python_loop": Bug(
+        "bce_with_logits",
+        "the stable formula, right, summed element by element in a Python loop",
+        """
+import math
+
+def bce_with_logits(z, y):
+    total = 0.0
+    for zi, yi in zip(z.ravel().tolist(), y.ravel().tolist()):
+        total += max(zi, 0.0) - zi * yi + math.log1p(math.exp(-abs(zi)))
+    return total / z.size
+""",
+    ),
     # ------------------------------------------------------------------ bce_with_logits_grad
     "bce_grad_naive_sigmoid": Bug(
         "bce_with_logits_grad",
@@ -235,6 +259,21 @@ def bce_with_logits_grad(z, y):
     e = np.exp(-np.abs(z))
     sig = np.where(z >= 0, ones / (ones + e), e / (ones + e))
     return (sig - y) / z.size
+""",
+    ),
+    "bce_grad_python_loop": Bug(
+        "bce_with_logits_grad",
+        "a stable sigmoid, right, computed element by element in a Python loop",
+        """
+import math
+
+def bce_with_logits_grad(z, y):
+    grad = np.empty(z.shape, dtype=z.dtype)
+    for i, (zi, yi) in enumerate(zip(z.ravel().tolist(), y.ravel().tolist())):
+        e = math.exp(-abs(zi))
+        sig = 1 / (1 + e) if zi >= 0 else e / (1 + e)
+        grad.flat[i] = (sig - yi) / z.size
+    return grad
 """,
     ),
     # ------------------------------------------------------------------ cross_entropy
@@ -341,6 +380,20 @@ def cross_entropy_grad(logits, labels):
     n, k = logits.shape
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return (e / e.sum(axis=1, keepdims=True) - np.eye(k)[labels]) / n
+""",
+    ),
+    "ce_grad_python_loop_over_rows": Bug(
+        "cross_entropy_grad",
+        "a correct gradient computed row by row in a Python loop",
+        """
+def cross_entropy_grad(logits, labels):
+    n = logits.shape[0]
+    grad = np.empty_like(logits)
+    for i in range(n):
+        e = np.exp(logits[i] - logits[i].max())
+        grad[i] = e / e.sum()
+        grad[i, labels[i]] -= 1
+    return grad / n
 """,
     ),
     # ------------------------------------------------------------------ numerical_gradient
@@ -504,7 +557,8 @@ def relative_error(a, b):
         """
 def mlp_loss_and_grads(x, labels, params, activation="relu"):
     g = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[activation]
-    dg = {"relu": lambda z, h: (z > 0) * 1.0, "tanh": lambda z, h: 1 - h**2, "sigmoid": lambda z, h: h * (1 - h)}
+    dg = {"relu": lambda z, h: (z > 0).astype(z.dtype), "tanh": lambda z, h: 1 - h**2,
+          "sigmoid": lambda z, h: h * (1 - h)}
     n = x.shape[0]
     grads = [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
     loss = 0.0
@@ -526,6 +580,11 @@ def mlp_loss_and_grads(x, labels, params, activation="relu"):
                 delta = (params[i][0] @ delta) * dg[activation](zs[i - 1], hs[i])
     return float(loss), grads
 """,
+    ),
+    "mlp_relu_derivative_promotes_float32": Bug(
+        "mlp_loss_and_grads",
+        "relu's derivative as (z > 0) * 1.0, a float64 array that promotes float32 gradients",
+        variant(MLP, ("(z > 0).astype(z.dtype)", "(z > 0) * 1.0")),
     ),
     # ------------------------------------------------------------------ gradient_descent
     "gd_appends_the_same_array": Bug(
@@ -715,6 +774,11 @@ def minibatch_sgd(loss_and_grads, params, x, y, lr, batch_size, epochs, rng):
         history.append(float(np.mean(losses)))
     return params, history
 """,
+    ),
+    "minibatch_copies_params_as_float64": Bug(
+        "minibatch_sgd",
+        "copies the params with np.array(p, dtype=float) 'to be safe', so float32 params come back float64",
+        variant(MINIBATCH, ("tuple(np.copy(p) for p in layer)", "tuple(np.array(p, dtype=float) for p in layer)")),
     ),
 }
 

@@ -61,7 +61,7 @@ def relative_error(a, b):
 
 def mlp_loss_and_grads(x, labels, params, activation="relu"):
     acts = {
-        "relu": (lambda z: np.maximum(z, 0), lambda z: (z > 0) * 1.0),
+        "relu": (lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(z.dtype)),
         "tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
         "sigmoid": (
             lambda z: 0.5 * (1 + np.tanh(z / 2)),

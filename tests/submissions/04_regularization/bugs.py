@@ -251,6 +251,34 @@ def dropout_forward(x, p, rng, training=True):
     return x * mask, mask
 """,
     ),
+    "dropout_python_loop": Bug(
+        "dropout_forward",
+        "right, but one unit at a time: a scalar rng.random() per unit in a Python loop",
+        """
+def dropout_forward(x, p, rng, training=True):
+    if not training or p == 0:
+        return x.copy(), np.ones(x.shape, dtype=bool)
+    out = np.zeros_like(x)
+    mask = np.zeros(x.shape, dtype=bool)
+    for i in range(x.size):
+        if rng.random() >= p:
+            mask.flat[i] = True
+            out.flat[i] = x.flat[i] / (1 - p)
+    return out, mask
+""",
+    ),
+    "dropout_scales_with_a_float64_mask": Bug(
+        "dropout_forward",
+        "scale = keep / (1 - p): a boolean mask divided by a number is float64, which promotes a float32 x",
+        """
+def dropout_forward(x, p, rng, training=True):
+    if not training or p == 0:
+        return x.copy(), np.ones(x.shape, dtype=bool)
+    keep = rng.random(x.shape) >= p
+    scale = keep / (1 - p) if p < 1 else np.zeros(x.shape)
+    return x * scale, keep
+""",
+    ),
     "dropout_backward_without_scaling": Bug(
         "dropout_backward",
         "dout * mask: forgets the 1 / (1 - p) of the forward pass",
@@ -279,6 +307,30 @@ def dropout_backward(dout, mask, p):
     dout[~mask] = 0.0
     dout /= 1 - p
     return dout
+""",
+    ),
+    "dropout_backward_python_loop": Bug(
+        "dropout_backward",
+        "right, but one unit at a time in a Python loop",
+        """
+def dropout_backward(dout, mask, p):
+    if p == 1:
+        return np.zeros_like(dout)
+    grad = np.zeros_like(dout)
+    for i in range(dout.size):
+        if mask.flat[i]:
+            grad.flat[i] = dout.flat[i] / (1 - p)
+    return grad
+""",
+    ),
+    "dropout_backward_float_mask": Bug(
+        "dropout_backward",
+        "mask.astype(float) is float64, which promotes a float32 gradient",
+        """
+def dropout_backward(dout, mask, p):
+    if p == 1:
+        return np.zeros_like(dout)
+    return dout * mask.astype(float) / (1 - p)
 """,
     ),
     "early_stopping_ties_move_the_best": Bug(
