@@ -28,7 +28,16 @@ from autograder.grading import example_bank
 from autograder.grading.calls import GraderError
 from autograder.grading.catalogue import Property
 from autograder.grading.references import load_references
-from autograder.grading.runner import CHECK, GRADING_SEED, PUBLIC_SEED, Grader, Mode, examples_of, examples_per_property, property_seed
+from autograder.grading.runner import (
+    CHECK,
+    GRADING_SEED,
+    PUBLIC_SEED,
+    Grader,
+    Mode,
+    examples_of,
+    examples_per_property,
+    property_seed,
+)
 from autograder.grading.submission import load_submission
 from autograder.sandbox import locations
 from autograder.sandbox.protocol import NamedCallable, decode, encode

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from autograder.sandbox.launcher.chunks import Chunk
 from hypothesis import given
 from hypothesis import seed as hypothesis_seed
 
@@ -24,9 +25,16 @@ from autograder.grading.catalogue import Property
 from autograder.grading.checks import PropertyFailure
 from autograder.grading.example_bank import hypothesis_settings
 from autograder.grading.report import to_gradescope
-from autograder.grading.runner import CHECK, GRADING_SEED, PUBLIC_SEED, Grader, _describe_example, property_seed, run_drawn
+from autograder.grading.runner import (
+    CHECK,
+    GRADING_SEED,
+    PUBLIC_SEED,
+    Grader,
+    _describe_example,
+    property_seed,
+    run_drawn,
+)
 from autograder.grading.submission import load_submission
-from autograder.sandbox.launcher.chunks import Chunk
 from autograder.sandbox.launcher import Launcher, Limits, WorkerFailure, Zygote, zygote_for
 
 pytestmark = pytest.mark.sandbox
