@@ -80,13 +80,13 @@ def test_the_warm_service_names_the_cells_as_the_kernel_does_and_shows_its_warni
     """``autograde.check`` asks the warm service first (autograder.service): it sends each cell's name and the
     warning along with the kernel's cells, so that the answer is the one it would have given itself."""
     from autograder import service
-    from autograder.grading.runner import CHECK, PUBLIC_SEED, Grader
+    from autograder.grading.runner import CHECK, PUBLIC_SEED
 
     cells = [source for kind, source in SAVED if kind == "code"]
     locations = [f"activations.ipynb, code cell {n} `x`" for n in range(1, len(cells) + 1)]
     request = {"assignment": "02_activations", "cells": cells, "locations": locations}
     request |= {"notebook": "activations.ipynb", "functions": ["relu"], "notes": ["the saved notebook differs"]}
-    answer = service._check(request, Grader, CHECK, PUBLIC_SEED)
+    answer = service._check(request, CHECK, PUBLIC_SEED)
     assert answer["ok"] and "! the saved notebook differs" in answer["text"]
     assert "relu raised ValueError: not yet (at activations.ipynb, code cell 3 `x`, line 2)" in answer["text"]
 
@@ -100,7 +100,7 @@ def test_creating_the_checks_imports_nothing_heavy() -> None:
     probe = (
         "import sys\nfrom autograder.notebook import AssignmentChecks\nAssignmentChecks('02_activations')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'hypothesis', 'scipy', 'torch') "
-        "or m.startswith('autograder.exercises')))"
+        "or m.startswith('autograder.exercises.')))"
     )
     environment = {**__import__("os").environ, "AUTOGRADER_SERVICE": "off"}
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=environment)
