@@ -7,9 +7,12 @@ the verdict is right on a busy machine.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from autograder.grading.timing import TimingResult, _net
+from autograder.grading.checks import PropertyFailure
+from autograder.grading.timing import TimingResult, _net, _same_answer
+from autograder.sandbox.callables import DIGEST_SAMPLE, digest
 
 MS = 1e-3
 
@@ -58,3 +61,27 @@ def test_a_single_round_decides_only_when_no_noise_could_explain_it() -> None:
 def test_a_side_faster_than_its_overhead_counts_as_one_microsecond_not_as_negative() -> None:
     timed = result([1.0, 1.1], [0.4, 0.5], [0.5, 0.6])
     assert timed.reference[0] > 0
+
+
+def test_a_large_answer_comes_back_as_its_shape_a_sample_and_its_mean_in_its_own_dtype() -> None:
+    z = np.linspace(-1, 1, 4096, dtype=np.float32).reshape(64, 64)
+    shape, sample, mean = digest(z)
+    assert shape.tolist() == [64, 64]
+    assert sample.dtype == mean.dtype == np.float32 and sample.size == DIGEST_SAMPLE
+    assert mean == pytest.approx(float(np.mean(np.abs(z))), rel=1e-6)
+    small = np.ones(3)
+    assert digest((small, 2.0, [z]))[0] is small and digest((small, 2.0))[1] == 2.0  # small answers come back whole
+
+
+def test_a_fast_wrong_answer_shows_in_its_digest() -> None:
+    """What timing compares: a right answer's digest agrees with the reference's; zeros, one wrong sampled
+    element, a wrong scale or a wrong shape do not."""
+    want = np.sin(np.arange(1 << 16, dtype=np.float64))
+    _same_answer("f", digest(want + 1e-12), digest(want))
+    for wrong in (np.zeros_like(want), want * 1.01, want.reshape(256, 256)):
+        with pytest.raises(PropertyFailure):
+            _same_answer("f", digest(wrong), digest(want))
+    one_off = want.copy()
+    one_off[0] += 1.0
+    with pytest.raises(PropertyFailure):
+        _same_answer("f", digest(one_off), digest(want))

@@ -8,9 +8,12 @@ worker that answers at once is caught by its wrong answer).
 
 Times are round trips measured by the grader, never clocks inside a worker (student code can patch
 those), less the round trip of a call shaped like the timed one: the reference's worker hands back a
-stored answer of the same size, so moving a large result costs both sides the same and counts for
-neither. While the reference (or that overhead) is timed, every process of the student's worker is
-stopped (:meth:`Worker.frozen`): nothing a submission starts can slow the time it is compared with.
+stored answer of the same size. The answers themselves come back as digests (the trusted ``digest``
+harness of :mod:`autograder.sandbox.callables`: shape, a sample of elements, the mean magnitude), so
+that handing back a result of megabytes, which costs about as much as computing it with one ufunc,
+cannot swamp the time of the work; the overhead left is small beside it. While the reference (or that
+overhead) is timed, every process of the student's worker is stopped (:meth:`Worker.frozen`): nothing a
+submission starts can slow the time it is compared with.
 
 The verdict needs the ratio on one side of ``max_ratio`` beyond doubt. The best time of each side is
 its least disturbed call; the second best says how far that could be off, so the ratio lies between
@@ -21,8 +24,8 @@ without a decision, the verdict says so (``undecided``) and the points are kept:
 tell is never the student's fault, and the same submission then gets the same points on every regrade.
 
 A function whose arguments cannot be stored as plain data (a model, an optimizer) is timed through the
-property's trusted harness, which builds them in the worker and is the same for both sides; such a
-harness returns nothing, and the function's answers are checked by the properties before its timing.
+property's own trusted harness, which builds them in the worker and is the same for both sides; what
+such a harness returns is compared as it is.
 """
 
 from __future__ import annotations
@@ -86,7 +89,8 @@ def measure(
     function: str, student: Worker, reference: Worker, timing: Timing, rng: np.random.Generator
 ) -> TimingResult:
     """Time rounds of student and reference until the ratio is on one side of the limit (or rounds run out)."""
-    harness = timing.harness
+    # A plain call is timed through the digest harness: the answer comes back as a few hundred numbers.
+    harness = timing.harness or NamedCallable("digest")
     sides = {"student": (student, reference, function), "reference": (reference, student, "the reference")}
     warm_up = timing.make_input(rng)  # first-call costs are not the lesson
     for worker in (student, reference):
