@@ -46,7 +46,7 @@ EXPECTED: dict[str, tuple[float, set[str]]] = {
     "leaky_relu_grad_zero_at_negatives": (0, {"matches_central_differences", "agrees_with_reference", "value_at_zero"}),
     "relu_in_place": (8, {"leaves_input_unchanged"}),
     "sigmoid_python_loop": (9, {"as_fast_as_reference"}),
-    "tanh_returns_float64": (8, {"keeps_shape_and_dtype"}),
+    "tanh_returns_float64": (9, {"keeps_shape_and_dtype"}),
     "log_of_softmax_underflows": (2, {"agrees_with_scipy", "agrees_with_reference", "stable_for_large_inputs"}),
     "sigmoid_grad_of_activation": (0, {"matches_central_differences", "agrees_with_reference", "within_range"}),
     "relu_grad_one_at_zero": (2, {"agrees_with_reference", "value_at_zero"}),
@@ -60,11 +60,20 @@ EXPECTED: dict[str, tuple[float, set[str]]] = {
     ),
     "sigmoid_grad_overflows": (3, {"agrees_with_reference", "within_range", "stable_for_large_inputs"}),
     "sigmoid_shifted": (0, {"agrees_with_scipy", "agrees_with_reference", "symmetry"}),
-    "relu_grad_integer_mask": (8, {"keeps_shape_and_dtype"}),
+    "relu_grad_integer_mask": (9, {"keeps_shape_and_dtype"}),
     "softmax_max_over_the_batch": (
         0,
         {"agrees_with_scipy", "respects_axis", "agrees_with_reference", "sums_to_one", "stable_for_large_inputs"},
     ),
+    # Correct values computed one element at a time: only the timing property catches them.
+    "sigmoid_grad_python_loop": (9, {"as_fast_as_reference"}),
+    "tanh_python_loop": (9, {"as_fast_as_reference"}),
+    "tanh_grad_python_loop": (9, {"as_fast_as_reference"}),
+    "relu_python_loop": (9, {"as_fast_as_reference"}),
+    "relu_grad_python_loop": (9, {"as_fast_as_reference"}),
+    "leaky_relu_python_loop": (9, {"as_fast_as_reference"}),
+    "leaky_relu_grad_python_loop": (9, {"as_fast_as_reference"}),
+    "log_softmax_python_loop": (9, {"as_fast_as_reference"}),
 }
 
 DETERMINISM_RUNS = 3

@@ -228,6 +228,89 @@ def softmax(z, axis=-1):
 }
 
 
+def elementwise_loop(function: str, parameters: str, mistake: str, each: str) -> Bug:
+    """A correct elementwise function written as a Python loop over the elements (the classic slow one).
+
+    ``each`` is the statement that sets ``flat_out[i]`` from ``x``, the i-th input as a Python float;
+    the result keeps the input's shape and float dtype, and the input is left unchanged.
+    """
+    source = f"""
+import math
+
+def {function}({parameters}):
+    z = np.asarray(z)
+    out = np.empty_like(z)
+    flat_in, flat_out = z.reshape(-1), out.reshape(-1)
+    for i in range(flat_in.size):
+        x = float(flat_in[i])
+        {each}
+    return out
+"""
+    return Bug(function, mistake, source)
+
+
+# A correct, stable function computed one element at a time in Python: right values, tens of times slower
+# than NumPy on the whole array; only the timing property can tell.
+BUGS.update(
+    {
+        "sigmoid_grad_python_loop": elementwise_loop(
+            "sigmoid_grad",
+            "z",
+            "a correct, stable sigmoid_grad written as a Python loop over elements",
+            "e = math.exp(-abs(x))\n        flat_out[i] = e / (1 + e) ** 2",
+        ),
+        "tanh_python_loop": elementwise_loop(
+            "tanh", "z", "math.tanh of each element in a Python loop", "flat_out[i] = math.tanh(x)"
+        ),
+        "tanh_grad_python_loop": elementwise_loop(
+            "tanh_grad",
+            "z",
+            "1 - math.tanh(x) ** 2 for each element in a Python loop",
+            "flat_out[i] = 1 - math.tanh(x) ** 2",
+        ),
+        "relu_python_loop": elementwise_loop(
+            "relu", "z", "max(x, 0) for each element in a Python loop", "flat_out[i] = x if x > 0 else 0.0"
+        ),
+        "relu_grad_python_loop": elementwise_loop(
+            "relu_grad", "z", "1 or 0 for each element in a Python loop", "flat_out[i] = 1.0 if x > 0 else 0.0"
+        ),
+        "leaky_relu_python_loop": elementwise_loop(
+            "leaky_relu",
+            "z, alpha=0.01",
+            "x or alpha * x for each element in a Python loop",
+            "flat_out[i] = x if x > 0 else alpha * x",
+        ),
+        "leaky_relu_grad_python_loop": elementwise_loop(
+            "leaky_relu_grad",
+            "z, alpha=0.01",
+            "1 or alpha for each element in a Python loop",
+            "flat_out[i] = 1.0 if x > 0 else alpha",
+        ),
+        "log_softmax_python_loop": Bug(
+            "log_softmax",
+            "a correct, stable log_softmax computed row by row over Python lists of floats",
+            """
+import math
+
+def log_softmax(z, axis=-1):
+    z = np.asarray(z)
+    if z.ndim == 0:
+        return np.zeros_like(z)
+    moved = np.moveaxis(z, axis, -1)
+    out = np.empty_like(moved)
+    for index in np.ndindex(moved.shape[:-1]):
+        row = [float(v) for v in moved[index]]
+        if row:
+            m = max(row)
+            log_total = math.log(sum(math.exp(v - m) for v in row))
+            out[index] = [v - m - log_total for v in row]
+    return np.moveaxis(out, -1, axis)
+""",
+        ),
+    }
+)
+
+
 def submission_with(bug: Bug, correct_source: str) -> str:
     """The correct submission with ``bug``'s function replaced (a later ``def`` wins)."""
     return correct_source + "\n\n# --- planted bug ---\n" + bug.source.strip() + "\n"
