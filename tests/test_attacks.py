@@ -42,11 +42,13 @@ ASSIGNMENT = load_assignment("02_activations")
 ATTACK_MODE = Mode("grade", include_hidden=True, max_examples=10, function_seconds=60.0)
 FUNCTIONS = list(ASSIGNMENT.functions)
 RELU = {"agrees_with_numpy", "agrees_with_reference", "within_range", "stable_for_large_inputs"}
-RELU |= {"keeps_shape_and_dtype", "leaves_input_unchanged"}
+RELU |= {"keeps_shape_and_dtype", "leaves_input_unchanged", "as_fast_as_reference"}
 # relu returning zeros fails these; what else it keeps (shape, range, ...) is gated: 0 of 10 points.
 ZEROS_FAIL = {"agrees_with_numpy", "agrees_with_reference"}
 SIGMOID = {"agrees_with_scipy", "agrees_with_reference", "within_range", "symmetry", "stable_for_large_inputs"}
 SIGMOID |= {"keeps_shape_and_dtype", "leaves_input_unchanged", "as_fast_as_reference"}
+# What a wrong relu is not judged on: speed and the unchanged input count only once it agrees with the reference.
+UNCHECKED_AFTER_WRONG = {"leaves_input_unchanged", "as_fast_as_reference"}
 # A C-level recursion overflows the stack up to Python 3.11; later versions raise RecursionError.
 RECURSION = "crashed" if sys.version_info < (3, 12) else "error"
 
@@ -63,7 +65,7 @@ EXPECTED: dict[str, tuple[float, dict[str, set[str]] | str]] = {
     "kill_self_and_parent": (0, "crashed"),
     "monkeypatch": (0, {"failed": ZEROS_FAIL, "gated": RELU - ZEROS_FAIL}),
     "lying_subclass": (0, {"failed": ZEROS_FAIL, "gated": RELU - ZEROS_FAIL}),
-    "lying_object": (0, {"failed": RELU - {"leaves_input_unchanged"}, "gated": {"leaves_input_unchanged"}}),
+    "lying_object": (0, {"failed": RELU - UNCHECKED_AFTER_WRONG, "gated": UNCHECKED_AFTER_WRONG}),
     "fake_report": (0, {"failed": ZEROS_FAIL, "gated": RELU - ZEROS_FAIL}),
     "read_solution": (0, {"error": SIGMOID - {"as_fast_as_reference"}, "gated": {"as_fast_as_reference"}}),
     "socket_to_localhost": (0, "forbidden"),
@@ -256,7 +258,11 @@ def test_attack_earns_nothing_and_costs_the_others_nothing(name: str, attacked: 
     assert result["points"] == expected_points
     got = result["verdicts"][function]
     if isinstance(verdicts, str):
-        assert set(got.values()) == {verdicts}, got
+        # A failure that ends the function's grading gives the timing its verdict too; one that ends a single
+        # property leaves the timing gated (speed counts only for a correct function). Either way, no point.
+        timed = {p.name for p in ASSIGNMENT.properties_of(function) if p.timing is not None}
+        assert {v for p, v in got.items() if p not in timed} == {verdicts}, got
+        assert all(got[p] in (verdicts, "gated") for p in timed), got
     else:
         assert {v: {p for p, w in got.items() if w == v} for v in set(got.values())} == verdicts
     if name in FEEDBACK:

@@ -147,3 +147,44 @@ def relu(z):
     checked = autograder(environment, "check", str(reaching), "--assignment", "02_activations")
     assert service.status()["checks"] == 2  # type: ignore[index]  # graded by the service, not in-process
     assert "relu" in checked.stdout and "10 of 10 functions pass every public check" in checked.stdout
+
+
+# Attacks aimed at whatever grades them: the parent process, the grader's own modules, its decoder, the machine.
+ATTACKS_ON_THE_GRADER = ("kill_self_and_parent", "os_exit_in_function", "monkeypatch", "answer_of_no_size")
+ATTACKS_ON_THE_GRADER += ("memory_bomb", "many_processes", "fake_report")
+
+
+def test_the_attack_suite_through_the_warm_service_leaves_it_standing_and_grading_honestly(
+    environment: dict[str, str], tmp_path: Path
+) -> None:
+    """Each attack checked through the service costs the attacked function its public points and nothing else,
+    and the service that answered it is the same process afterwards, answering an honest check as before."""
+    from test_attacks import ATTACKS, plant
+
+    honest = autograder(environment, "check", str(CORRECT), "--assignment", "02_activations")
+    served = service.status()
+    assert honest.returncode == 0 and served is not None
+    replacements = {"SUBMISSION_DIR": str(tmp_path), "OUTPUT_DIR": str(tmp_path)}
+    for name in ATTACKS_ON_THE_GRADER:
+        path = tmp_path / f"{name}.py"
+        path.write_text(plant(ATTACKS[name], replacements))
+        done = autograder(environment, "check", str(path), "--assignment", "02_activations")
+        assert done.returncode == 0, (name, done.stderr)
+        lines = _function_lines(done.stdout)
+        assert "relu" in lines and "5/5 public properties hold" not in lines["relu"], (name, lines.get("relu"))
+        assert {f: line for f, line in lines.items() if f != "relu"} == {
+            f: line for f, line in _function_lines(honest.stdout).items() if f != "relu"
+        }, name
+        still = service.status()
+        assert still is not None and still["pid"] == served["pid"], name  # the same service, never restarted
+    again = autograder(environment, "check", str(CORRECT), "--assignment", "02_activations")
+    assert again.stdout == honest.stdout
+
+
+def _function_lines(text: str) -> dict[str, str]:
+    """Each function's summary line in a check's text report, by function name."""
+    functions = ("sigmoid", "sigmoid_grad", "tanh", "tanh_grad", "relu", "relu_grad", "leaky_relu", "leaky_relu_grad")
+    functions += ("softmax", "log_softmax")
+    return {
+        line.split()[0]: line.strip() for line in text.splitlines() if line.split()[:1] and line.split()[0] in functions
+    }
