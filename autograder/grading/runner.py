@@ -392,9 +392,11 @@ class Grader:
                         if measured.verdict in (Verdict.PASSED, Verdict.FAILED, Verdict.UNDECIDED)
                         else _result(
                             prop,
-                            Verdict.GATED,
+                            Verdict.UNDECIDED,  # its speed cannot be told apart from theirs: the point is kept
                             f"not timed: {name} agrees with the reference only with the reference's "
-                            f"{_names(tuple(sorted(relay.names)))}, and its speed cannot be measured apart from yours",
+                            f"{_names(tuple(sorted(relay.names)))}, and its speed cannot be measured apart from "
+                            "yours, so its point is kept",
+                            points=prop.points,
                         )
                     )
                     continue
