@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from autograder.exercises.training_loop import OVERFIT, stopping_length
+from autograder.sandbox.harness_types import DataSpec, EvaluateSpec, FitReport, ModelSpec
 from autograder.sandbox.torch_harness import (
     HOST,
     DeviceAudit,
@@ -120,8 +123,13 @@ def test_harnesses_restore_the_global_state_they_change() -> None:
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    spec = {"model": {"d_in": 3, "hidden": [4], "d_out": 2, "seed": 0}, "data": {"n": 10, "batch_size": 4, "seed": 0}}
-    harness("evaluate", {**spec, "mode": "train", "seed": 1})(lambda model, loader, loss_fn, device: (0.0, 0.0))
+    spec = EvaluateSpec(
+        model=ModelSpec(d_in=3, hidden=(4,), d_out=2, seed=0),
+        data=DataSpec(n=10, batch_size=4, seed=0),
+        mode="train",
+        seed=1,
+    )
+    harness("evaluate", spec.to_data())(lambda model, loader, loss_fn, device: (0.0, 0.0))
     assert torch.get_num_threads() == threads
     assert torch.equal(torch.rand(3), expected)
 
@@ -163,7 +171,9 @@ def test_the_overfit_task_really_overfits() -> None:
         return history
 
     for seed in (0, 1, 2):
-        report = harness("fit", {**OVERFIT, "data_seed": seed, "seed": seed, "epochs": 10})(plain_fit)
-        val = report["history"]["val_loss"]
+        spec = replace(OVERFIT, data_seed=seed, seed=seed, epochs=10)
+        history = FitReport.from_data(harness("fit", spec.to_data())(plain_fit)).history
+        assert history is not None and not isinstance(history["val_loss"], str)
+        val = [float(v) for v in history["val_loss"]]
         best = val.index(min(val))
         assert 0 < best < 7 and val[-1] > min(val) * 1.05, val

@@ -7,7 +7,8 @@ CPU-only grader then see real transfers, and the reference gives the same result
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -16,6 +17,20 @@ import torch
 from autograder.exercises import load_assignment
 from autograder.exercises.training_loop import OVERFIT
 from autograder.grading.references import load_references
+from autograder.sandbox.harness_types import (
+    EVALUATE,
+    FIT,
+    MAKE_LOADER,
+    TRAIN_ONE_EPOCH,
+    DataSpec,
+    EvaluateSpec,
+    HarnessKind,
+    LoaderSpec,
+    ModelSpec,
+    OptimizerSpec,
+    TrainSpec,
+    Wire,
+)
 from autograder.sandbox.torch_harness import harness
 
 pytestmark = [
@@ -25,13 +40,16 @@ pytestmark = [
 ]
 
 # No dropout: CPU and CUDA draw different random masks from the same seed.
-TRAINING = {
-    "model": {"d_in": 6, "hidden": [16, 8], "d_out": 3, "dropout": 0.0, "batchnorm": True, "seed": 3},
-    "data": {"n": 70, "batch_size": 16, "seed": 4},
-    "optimizer": {"name": "adam", "lr": 0.01},
-    "amp": False,
-    "seed": 5,
-}
+TRAINING = TrainSpec(
+    model=ModelSpec(d_in=6, hidden=(16, 8), d_out=3, dropout=0.0, batchnorm=True, seed=3),
+    data=DataSpec(n=70, batch_size=16, seed=4),
+    optimizer=OptimizerSpec(name="adam", lr=0.01),
+    amp=False,
+    seed=5,
+)
+EVALUATION = EvaluateSpec(model=TRAINING.model, data=TRAINING.data, mode="train", seed=5)
+S = TypeVar("S", bound=Wire)
+R = TypeVar("R", bound=Wire)
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +60,17 @@ def reference() -> dict[str, Callable[..., Any]]:
     return {name: references.function(name) for name in assignment.functions}
 
 
-def on(device: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {**spec, "device": device}
+def run(kind: HarnessKind[S, R], spec: S, function: Callable[..., Any], device: str | None = None) -> R:
+    """The harness ``kind`` on ``spec`` (asking for ``device``), its report read as the grader reads it."""
+    assert kind.report is not None
+    return kind.report.from_data(harness(kind.name, replace(spec, device=device).to_data())(function))
 
 
 def test_batches_reach_the_model_on_the_gpu(reference: dict[str, Callable[..., Any]]) -> None:
-    report = harness("train_one_epoch", on("cuda", TRAINING))(reference["train_one_epoch"])
-    assert report["requested"] == "cuda:0"
-    assert set(report["model_inputs"]) == set(report["loss_inputs"]) == {"cuda:0"}
-    assert report["syncs"] == ["item"] and report["kept_graphs"] == 0
+    audit = run(TRAIN_ONE_EPOCH, TRAINING, reference["train_one_epoch"], "cuda").audit
+    assert audit.requested == "cuda:0"
+    assert set(audit.model_inputs) == set(audit.loss_inputs) == {"cuda:0"}
+    assert audit.syncs == ("item",) and audit.kept_graphs == 0
 
 
 def test_a_loop_that_forgets_to_move_is_caught_on_the_gpu_too() -> None:
@@ -64,31 +84,37 @@ def test_a_loop_that_forgets_to_move_is_caught_on_the_gpu_too() -> None:
             optimizer.step()
         return 0.0
 
-    report = harness("train_one_epoch", on("cuda", TRAINING))(forgetful)
-    assert report["model_inputs"][0] == "cpu"
+    assert run(TRAIN_ONE_EPOCH, TRAINING, forgetful, "cuda").audit.model_inputs[0] == "cpu"
 
 
 def test_the_loader_keeps_batches_on_the_gpu_and_moves_the_data_once(reference: dict[str, Callable[..., Any]]) -> None:
-    spec = {"n": 50, "d": 3, "batch_size": 8, "shuffle": True, "seed": 1, "device": "cuda"}
-    report = harness("make_loader", spec)(reference["make_loader"])
-    assert {d for p in report["passes"] for d in p["devices"]} == {"cuda:0"}
-    assert report["bytes_moved"] <= report["data_bytes"]
+    spec = LoaderSpec(n=50, d=3, batch_size=8, shuffle=True, seed=1)
+    report = run(MAKE_LOADER, spec, reference["make_loader"], "cuda")
+    assert {d for p in report.passes for d in p.devices} == {"cuda:0"}
+    assert report.bytes_moved <= report.data_bytes
 
 
-@pytest.mark.parametrize("name", ["train_one_epoch", "evaluate"])
-def test_cpu_and_cuda_agree(name: str, reference: dict[str, Callable[..., Any]]) -> None:
-    spec = TRAINING if name == "train_one_epoch" else {**TRAINING, "mode": "train"}
-    cpu = harness(name, spec)(reference[name])
-    cuda = harness(name, on("cuda", spec))(reference[name])
-    assert np.allclose(cpu["returned"], cuda["returned"], rtol=1e-4, atol=1e-5)
-    for key in ("state", "state_after"):
-        for a, b in zip(cpu.get(key, []), cuda.get(key, []), strict=True):
-            assert np.allclose(a, b, rtol=1e-4, atol=1e-5)
+def test_cpu_and_cuda_agree_on_an_epoch(reference: dict[str, Callable[..., Any]]) -> None:
+    cpu = run(TRAIN_ONE_EPOCH, TRAINING, reference["train_one_epoch"])
+    cuda = run(TRAIN_ONE_EPOCH, TRAINING, reference["train_one_epoch"], "cuda")
+    assert cpu.returned is not None and cuda.returned is not None
+    assert np.allclose(cpu.returned, cuda.returned, rtol=1e-4, atol=1e-5)
+    for a, b in zip(cpu.state, cuda.state, strict=True):
+        assert np.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_cpu_and_cuda_agree_on_an_evaluation(reference: dict[str, Callable[..., Any]]) -> None:
+    cpu = run(EVALUATE, EVALUATION, reference["evaluate"])
+    cuda = run(EVALUATE, EVALUATION, reference["evaluate"], "cuda")
+    assert cpu.returned is not None and cuda.returned is not None
+    assert np.allclose(np.array(cpu.returned, dtype=float), np.array(cuda.returned, dtype=float), rtol=1e-4, atol=1e-5)
+    for a, b in zip(cpu.state_after, cuda.state_after, strict=True):
+        assert np.allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_fit_agrees_on_cpu_and_cuda(reference: dict[str, Callable[..., Any]]) -> None:
-    spec = {**OVERFIT, "epochs": 5, "patience": 2}
-    cpu = harness("fit", spec)(reference["fit"])
-    cuda = harness("fit", on("cuda", spec))(reference["fit"])
+    spec = replace(OVERFIT, epochs=5, patience=2)
+    cpu, cuda = run(FIT, spec, reference["fit"]).history, run(FIT, spec, reference["fit"], "cuda").history
+    assert cpu is not None and cuda is not None
     for key in ("train_loss", "val_loss", "val_acc"):
-        assert np.allclose(cpu["history"][key], cuda["history"][key], rtol=1e-3, atol=1e-4)
+        assert np.allclose(np.array(cpu[key], dtype=float), np.array(cuda[key], dtype=float), rtol=1e-3, atol=1e-4)

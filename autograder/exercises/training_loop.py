@@ -1,11 +1,13 @@
 """The property catalogue of ``05_training_loop`` (contract: docs/CURRICULUM.md, section 05).
 
 Student code gets models, loaders and optimizers it cannot receive over the wire, so every property
-calls it through a trusted harness (:mod:`autograder.sandbox.torch_harness`) that builds them from a plain,
-drawn ``spec`` inside the worker and sends back plain data: parameters, losses, and what the device audit
-saw. Everything is compared here. Public properties check invariants the harness can observe (the mode
-during each forward pass, where each batch lived, how often the host waited for the device); hidden ones
-run the same harness on the instructor's reference in this process and compare, and time an epoch.
+calls it through a trusted harness (:mod:`autograder.sandbox.torch_harness`) that builds them from a drawn
+spec inside the worker and sends back a report: parameters, losses, and what the device audit saw. Specs
+and reports are the typed dataclasses of :mod:`autograder.sandbox.harness_types`, read by attribute; a
+report is checked where it arrives (:func:`student_report`). Everything is compared here. Public
+properties check invariants the harness can observe (the mode during each forward pass, where each batch
+lived, how often the host waited for the device); hidden ones run the same harness on the instructor's
+reference in this process and compare, and time an epoch.
 
 The audit asks student code to use the device ``cpu:0`` and puts the loader's batches on ``cpu`` (the
 host), so a machine with no GPU still proves that batches are moved, and moved once (see the harness).
@@ -14,8 +16,9 @@ Each function is worth 10 points.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import numpy as np
 from hypothesis import strategies as st
@@ -25,61 +28,92 @@ from autograder.grading.calls import Calls, GraderError
 from autograder.grading.catalogue import Assignment, Property, Timing
 from autograder.grading.checks import PropertyFailure, Tolerance, assert_close
 from autograder.sandbox.callables import resolve_arguments
+from autograder.sandbox.harness_types import (
+    EVALUATE,
+    FIT,
+    GET_DEVICE,
+    MAKE_LOADER,
+    MAKE_MLP,
+    TIMED_EPOCH,
+    TIMED_LOADER,
+    TRAIN_ONE_EPOCH,
+    AuditReport,
+    DataSpec,
+    DeviceSpec,
+    EvaluateReport,
+    EvaluateSpec,
+    FitReport,
+    FitSpec,
+    HarnessKind,
+    LoaderPass,
+    LoaderReport,
+    LoaderSpec,
+    MalformedData,
+    MlpReport,
+    MlpSpec,
+    ModelSpec,
+    NoisyTask,
+    OptimizerSpec,
+    TrainReport,
+    TrainSpec,
+    Wire,
+)
+from autograder.sandbox.launcher import Failure, WorkerFailure
 from autograder.sandbox.protocol import NamedCallable
 
-Spec = dict[str, Any]
-Report = dict[str, Any]
+S = TypeVar("S", bound=Wire)
+R = TypeVar("R", bound=Wire)
 
 FLOAT32 = Tolerance(rtol=1e-4, atol=1e-5)  # the same float32 arithmetic, perhaps in another order
 EXACT = Tolerance(rtol=0.0, atol=0.0)
 
 
 # -- running a harness on the student's function and on the reference ------------------------------------
-def harnessed(name: str, spec: Spec) -> NamedCallable:
-    return NamedCallable("torch", name, spec)
+def harnessed(kind: HarnessKind[S, Any], spec: S) -> NamedCallable:
+    """The harness ``kind`` with ``spec``, as it travels to a worker: by name, with the spec as plain data."""
+    return NamedCallable("torch", kind.name, spec.to_data())
 
 
-def student_report(calls: Calls, harness: str, spec: Spec) -> Report:
-    """What the harness saw when it ran the student's function in the worker (untrusted plain data)."""
-    report = calls.student(harness=harnessed(harness, spec))
-    if not isinstance(report, dict):
-        raise PropertyFailure(f"{calls.function} could not be run by the grader's harness")
-    return report
+def spec_of(example: Example, kind: HarnessKind[S, Any]) -> S:
+    """The typed spec of a drawn example (examples are plain data: they are kept in the example bank)."""
+    return kind.spec.from_data(example["spec"], "the example's spec")
 
 
-def reference_report(calls: Calls, harness: str, spec: Spec) -> Report:
+def _report_type(kind: HarnessKind[Any, R]) -> type[R]:
+    if kind.report is None:
+        raise GraderError(f"the {kind.name} harness sends no report")
+    return kind.report
+
+
+def student_report(calls: Calls, kind: HarnessKind[S, R], spec: S) -> R:
+    """What the harness saw when it ran the student's function in the worker, checked where it arrives.
+
+    The report comes from the student's process. One that is not what its type says (a field missing or
+    extra, a flag where a count belongs, a NaN accuracy, a list over the limits) was not written by the
+    harness: the process was patched to lie, and the verdict is ``forbidden``, as for any malformed answer.
+    """
+    data = calls.student(harness=harnessed(kind, spec))
+    try:
+        return _report_type(kind).from_data(data, f"the {kind.name} report")
+    except MalformedData as error:
+        calls.slot.kill()  # an honest worker never sends one
+        raise WorkerFailure(Failure.FORBIDDEN, f"the worker sent a malformed harness report ({error})") from None
+
+
+def reference_report(calls: Calls, kind: HarnessKind[S, R], spec: S) -> R:
     """The same harness run here, on the instructor's reference."""
     if calls.references is None:
         raise GraderError("this property needs the reference solutions, which are not available")
-    run = resolve_arguments(harnessed(harness, spec))
-    report: Report = run(calls.references.function(calls.function))
-    return report
-
-
-def field(report: Report, key: str, kind: type | tuple[type, ...]) -> Any:
-    """``report[key]`` if it has the expected type; a report is untrusted data, so check before use."""
-    value = report.get(key)
-    if not isinstance(value, kind):
-        raise PropertyFailure(f"the harness's report has no usable {key!r} (got {type(value).__name__})")
-    return value
-
-
-def numbers(report: Report, key: str) -> np.ndarray:
-    values = field(report, key, list)
+    run = resolve_arguments(harnessed(kind, spec))
     try:
-        return np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise PropertyFailure(f"the harness's report has no usable {key!r}") from None
+        return _report_type(kind).from_data(run(calls.references.function(calls.function)), f"the {kind.name} report")
+    except MalformedData as error:
+        raise GraderError(f"the harness's report on the reference is malformed ({error})") from None
 
 
-def arrays(report: Report, key: str) -> list[np.ndarray | None]:
-    values = field(report, key, list)
-    if not all(v is None or isinstance(v, np.ndarray) for v in values):
-        raise PropertyFailure(f"the harness's report has no usable {key!r}")
-    return list(values)
-
-
-def same_arrays(got: list[np.ndarray | None], want: list[np.ndarray | None], tolerance: Tolerance, what: str) -> None:
+def same_arrays(
+    got: Sequence[np.ndarray | None], want: Sequence[np.ndarray | None], tolerance: Tolerance, what: str
+) -> None:
     """Two lists of parameters (or gradients) agree entry by entry; the message names the first that differs."""
     if len(got) != len(want):
         raise PropertyFailure(f"{what}: {len(got)} tensors, expected {len(want)}")
@@ -92,24 +126,40 @@ def same_arrays(got: list[np.ndarray | None], want: list[np.ndarray | None], tol
         assert_close(g, w, tolerance, f"{what} (tensor {index}, shape {w.shape})")
 
 
-def check_on_device(report: Report, function: str) -> None:
+def check_on_device(audit: AuditReport, function: str) -> None:
     """Everything that reached the model and the loss lived on the requested device."""
-    requested = field(report, "requested", str)
-    for key, what in (("model_inputs", "the model"), ("loss_inputs", "the loss")):
-        places = field(report, key, list)
-        wrong = [place for place in places if place != requested]
+    for places, what in ((audit.model_inputs, "the model"), (audit.loss_inputs, "the loss")):
+        wrong = [place for place in places if place != audit.requested]
         if wrong:
             raise PropertyFailure(
-                f"{what} received a tensor on {wrong[0]!s}, but {function} was asked to use {requested} "
+                f"{what} received a tensor on {wrong[0]!s}, but {function} was asked to use {audit.requested} "
                 f"({len(wrong)} of {len(places)} tensors were elsewhere)"
             )
-    if not field(report, "model_inputs", list):
+    if not audit.model_inputs:
         raise PropertyFailure(f"{function} never called the model")
 
 
+def _numbers(values: Sequence[float | int]) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64)
+
+
 # -- drawn specs --------------------------------------------------------------------------------------------
-def model_specs() -> st.SearchStrategy[Spec]:
-    """Small MLPs, often with Dropout and BatchNorm: then training and evaluation modes differ."""
+def as_example(kind: Callable[..., Wire]) -> Callable[[dict[str, Any]], Example]:
+    """The last step of a strategy: the drawn fields as the spec ``kind`` of an example, in plain data.
+
+    Examples are plain data (the example bank keeps them); a test reads its spec back with :func:`spec_of`.
+    """
+    return lambda drawn: {"spec": kind(**drawn).to_data()}
+
+
+def _with_model(drawn: dict[str, Any]) -> dict[str, Any]:
+    """Drawn fields with the model's drawn fields (:func:`model_specs`) as a :class:`ModelSpec`."""
+    return {**drawn, "model": ModelSpec(**{**drawn["model"], "hidden": tuple(drawn["model"]["hidden"])})}
+
+
+def model_specs() -> st.SearchStrategy[dict[str, Any]]:
+    """Small MLPs, often with Dropout and BatchNorm: then training and evaluation modes differ (the fields
+    of a :class:`ModelSpec`)."""
     return st.fixed_dictionaries(
         {
             "d_in": st.integers(2, 6),
@@ -122,25 +172,25 @@ def model_specs() -> st.SearchStrategy[Spec]:
     )
 
 
-def data_specs() -> st.SearchStrategy[Spec]:
+def data_specs() -> st.SearchStrategy[DataSpec]:
     """Two to four full batches and a shorter last one (of two or more: BatchNorm needs two).
 
     A shorter last batch is what tells the mean over samples from the mean of the batch means.
     """
 
-    def build(batch_size: int) -> st.SearchStrategy[Spec]:
+    def build(batch_size: int) -> st.SearchStrategy[DataSpec]:
         return st.fixed_dictionaries(
             {"full": st.integers(2, 4), "rest": st.integers(2, batch_size - 1), "seed": st.integers(0, 999)}
-        ).map(lambda d: {"n": d["full"] * batch_size + d["rest"], "batch_size": batch_size, "seed": d["seed"]})
+        ).map(lambda d: DataSpec(n=d["full"] * batch_size + d["rest"], batch_size=batch_size, seed=d["seed"]))
 
     return st.integers(4, 8).flatmap(build)
 
 
 OPTIMIZERS = st.sampled_from(
     [
-        {"name": "sgd", "lr": 0.1, "momentum": 0.0},
-        {"name": "sgd", "lr": 0.05, "momentum": 0.9},
-        {"name": "adam", "lr": 0.01},
+        OptimizerSpec(name="sgd", lr=0.1, momentum=0.0),
+        OptimizerSpec(name="sgd", lr=0.05, momentum=0.9),
+        OptimizerSpec(name="adam", lr=0.01),
     ]
 )
 
@@ -157,7 +207,7 @@ def training_examples(amp: bool | None = False) -> st.SearchStrategy[Example]:
             "seed": st.integers(0, 999),
         }
     )
-    return spec.map(lambda s: {"spec": s})
+    return spec.map(lambda drawn: as_example(TrainSpec)(_with_model(drawn)))
 
 
 def evaluation_examples() -> st.SearchStrategy[Example]:
@@ -169,43 +219,43 @@ def evaluation_examples() -> st.SearchStrategy[Example]:
             "seed": st.integers(0, 999),
         }
     )
-    return spec.map(lambda s: {"spec": s})
+    return spec.map(lambda drawn: as_example(EvaluateSpec)(_with_model(drawn)))
 
 
 # -- get_device ---------------------------------------------------------------------------------------------
-MACHINES = st.fixed_dictionaries({"cuda": st.booleans(), "mps": st.booleans()})
+MACHINES = st.fixed_dictionaries({"cuda": st.booleans(), "mps": st.booleans()})  # DeviceSpec's fields
 
 
-def _available(machine: Spec, kind: str) -> bool:
+def _available(machine: dict[str, bool], kind: str) -> bool:
     return kind == "cpu" or bool(machine.get(kind))
 
 
 def _device_examples(available: bool) -> st.SearchStrategy[Example]:
     """``prefer`` (as a string or a ``torch.device``) that the simulated machine has, or lacks."""
 
-    def build(machine: Spec) -> st.SearchStrategy[Example]:
+    def build(machine: dict[str, bool]) -> st.SearchStrategy[Example]:
         kinds = [k for k in ("cpu", "cuda", "cuda:0", "mps") if _available(machine, k.split(":")[0]) == available]
         if not kinds:
             return st.nothing()
         return st.fixed_dictionaries(
             {"prefer": st.sampled_from(kinds), "as_device": st.booleans(), "expect_error": st.just(not available)}
-        ).map(lambda d: {"spec": {**machine, **d}})
+        ).map(lambda drawn: as_example(DeviceSpec)({**machine, **drawn, "passes_prefer": True}))
 
     return MACHINES.flatmap(build)
 
 
-def _device_returned(calls: Calls, spec: Spec) -> str:
-    report = student_report(calls, "get_device", spec)
-    if report.get("type") != "device":
-        raise PropertyFailure(f"get_device returned a {report.get('type')}, not a torch.device")
-    return str(field(report, "device", str))
+def _device_returned(calls: Calls, spec: DeviceSpec) -> str:
+    report = student_report(calls, GET_DEVICE, spec)
+    if report.returned_type != "device" or report.device is None:
+        raise PropertyFailure(f"get_device returned a {report.returned_type}, not a torch.device")
+    return report.device
 
 
 def _honours_prefer(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        spec = example["spec"]
+        spec = spec_of(example, GET_DEVICE)
         got = _device_returned(calls, spec)
-        want = spec["prefer"]
+        want = str(spec.prefer)
         if got != want and not (want.startswith("cuda") and got in ("cuda", "cuda:0")):
             raise PropertyFailure(f"get_device(prefer={want!r}) returned {got!r}", want, got)
 
@@ -223,15 +273,15 @@ def _honours_prefer(*, points: float) -> Property:
 
 def _default_order(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        machine = example["spec"]
-        want = "cuda" if machine["cuda"] else "mps" if machine["mps"] else "cpu"
+        machine = spec_of(example, GET_DEVICE)
+        want = "cuda" if machine.cuda else "mps" if machine.mps else "cpu"
         got = _device_returned(calls, machine)
         if got.split(":")[0] != want:
-            having = [k for k in ("cuda", "mps") if machine[k]] or ["no accelerator"]
+            having = [k for k, has in (("cuda", machine.cuda), ("mps", machine.mps)) if has] or ["no accelerator"]
             raise PropertyFailure(f"on a machine with {' and '.join(having)}, get_device() returned {got!r}", want, got)
 
     examples = MACHINES.flatmap(
-        lambda m: st.sampled_from([{"spec": m}, {"spec": {**m, "prefer": None}}])
+        lambda m: st.sampled_from([as_example(DeviceSpec)(m), as_example(DeviceSpec)({**m, "passes_prefer": True})])
     )  # prefer left out, or None
     return Property(
         function="get_device",
@@ -247,15 +297,15 @@ def _default_order(*, points: float) -> Property:
 
 def _fails_clearly(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        spec = example["spec"]
-        report = student_report(calls, "get_device", spec)
-        error = report.get("error")
-        if not isinstance(error, str):
+        spec = spec_of(example, GET_DEVICE)
+        report = student_report(calls, GET_DEVICE, spec)
+        error = report.error
+        if error is None:
             raise PropertyFailure(
-                f"get_device(prefer={spec['prefer']!r}) returned {report.get('device')!r} on a machine without it; "
+                f"get_device(prefer={spec.prefer!r}) returned {report.device!r} on a machine without it; "
                 "code would only fail later, far from the cause"
             )
-        if spec["prefer"].split(":")[0] not in error:
+        if str(spec.prefer).split(":")[0] not in error:
             raise PropertyFailure(f"the error does not name the device that was asked for: {error}")
 
     return Property(
@@ -287,42 +337,40 @@ def loader_examples(shuffle: bool | None = None) -> st.SearchStrategy[Example]:
                 "seed": st.integers(0, 999),
             }
         )
-        return spec.map(lambda s: {"spec": s})
+        return spec.map(as_example(LoaderSpec))
 
     return st.integers(4, 10).flatmap(build)
 
 
-def _ids(one_pass: Report) -> np.ndarray:
-    x = field(one_pass, "x", np.ndarray)
-    return np.asarray(x[:, 0] if x.ndim == 2 and x.shape[1] else np.zeros(0), dtype=np.int64)
+def _ids(one_pass: LoaderPass) -> np.ndarray:
+    x = one_pass.x
+    return np.asarray(x[:, 0] if x.shape[1] else np.zeros(0), dtype=np.int64)
 
 
-def _check_pass(report: Report, one_pass: Report, spec: Spec, which: str) -> None:
-    n, batch_size = spec["n"], spec["batch_size"]
-    x, y = field(report, "x", np.ndarray), field(report, "y", np.ndarray)
-    sizes = field(one_pass, "sizes", list)
+def _check_pass(report: LoaderReport, one_pass: LoaderPass, spec: LoaderSpec, which: str) -> None:
+    n, batch_size = spec.n, spec.batch_size
+    x, y = report.x, report.y
+    sizes = list(one_pass.sizes)
     want_sizes = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
     if sizes != want_sizes:
         raise PropertyFailure(f"{which}, the batch sizes were {sizes}", want_sizes, sizes)
-    got_x, got_y, ids = field(one_pass, "x", np.ndarray), field(one_pass, "y", np.ndarray), _ids(one_pass)
+    got_x, got_y, ids = one_pass.x, one_pass.y, _ids(one_pass)
     if got_x.shape != x.shape or sorted(ids.tolist()) != list(range(n)):
         raise PropertyFailure(f"{which}, the batches did not hold each of the {n} examples exactly once")
     if not np.array_equal(got_x, x[ids]) or not np.array_equal(got_y, y[ids]):
         raise PropertyFailure(f"{which}, some inputs were paired with another example's label")
-    if not spec["shuffle"] and not np.array_equal(ids, np.arange(n)):
+    if not spec.shuffle and not np.array_equal(ids, np.arange(n)):
         raise PropertyFailure(f"{which}, shuffle=False but the examples came in another order", np.arange(n), ids)
-    dtypes = field(one_pass, "dtypes", list)
+    dtypes = one_pass.dtypes
     if any(d != "float32" for d in dtypes[0::2]) or any(d != "int64" for d in dtypes[1::2]):
         raise PropertyFailure(f"{which}, batches had dtypes {sorted(set(dtypes))}; keep float32 inputs, int64 labels")
 
 
 def _covers_each_example_once(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        spec = example["spec"]
-        report = student_report(calls, "make_loader", spec)
-        for number, one_pass in enumerate(field(report, "passes", list), start=1):
-            if not isinstance(one_pass, dict):
-                raise PropertyFailure("the harness's report has no usable pass")
+        spec = spec_of(example, MAKE_LOADER)
+        report = student_report(calls, MAKE_LOADER, spec)
+        for number, one_pass in enumerate(report.passes, start=1):
             _check_pass(report, one_pass, spec, f"in pass {number} over the loader")
 
     return Property(
@@ -341,10 +389,9 @@ def _covers_each_example_once(*, points: float) -> Property:
 
 def _deterministic_for_seed(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        spec = example["spec"]
-        report = student_report(calls, "make_loader", spec)
-        first = _ids(field(report, "passes", list)[0])
-        again = _ids(field(report, "again", dict))
+        report = student_report(calls, MAKE_LOADER, spec_of(example, MAKE_LOADER))
+        first = _ids(report.passes[0])
+        again = _ids(report.again)
         if not np.array_equal(first, again):
             raise PropertyFailure(
                 "two loaders made with the same seed gave different orders (the global random generators had "
@@ -352,7 +399,7 @@ def _deterministic_for_seed(*, points: float) -> Property:
                 first,
                 again,
             )
-        if np.array_equal(first, _ids(field(report, "other_seed", dict))):
+        if np.array_equal(first, _ids(report.other_seed)):
             raise PropertyFailure("loaders made with different seeds gave the same order: the seed is not used")
 
     return Property(
@@ -369,8 +416,8 @@ def _deterministic_for_seed(*, points: float) -> Property:
 
 def _reshuffles_each_epoch(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, "make_loader", example["spec"])
-        first, second = (_ids(p) for p in field(report, "passes", list)[:2])
+        report = student_report(calls, MAKE_LOADER, spec_of(example, MAKE_LOADER))
+        first, second = (_ids(p) for p in report.passes)
         if np.array_equal(first, second):
             raise PropertyFailure("with shuffle=True, the second pass came in the same order as the first")
 
@@ -388,14 +435,14 @@ def _reshuffles_each_epoch(*, points: float) -> Property:
 
 def _batches_on_device(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, "make_loader", example["spec"])
-        requested = field(report, "requested", str)
-        for one_pass in field(report, "passes", list):
-            devices = field(one_pass, "devices", list)
-            wrong = [d for d in devices if d != requested]
+        report = student_report(calls, MAKE_LOADER, spec_of(example, MAKE_LOADER))
+        for one_pass in report.passes:
+            wrong = [d for d in one_pass.devices if d != report.requested]
             if wrong:
-                raise PropertyFailure(f"the loader yielded a batch on {wrong[0]}, but it was asked for {requested}")
-        moved, data = field(report, "bytes_moved", int), field(report, "data_bytes", int)
+                raise PropertyFailure(
+                    f"the loader yielded a batch on {wrong[0]}, but it was asked for {report.requested}"
+                )
+        moved, data = report.bytes_moved, report.data_bytes
         if moved > 3 * data:
             raise PropertyFailure(
                 f"building the loader and taking two passes moved {moved} bytes for a data set of {data} bytes "
@@ -432,33 +479,35 @@ def mlp_examples(activation: st.SearchStrategy[str] | None) -> st.SearchStrategy
     }
     if activation is not None:
         fields["activation"] = activation
-    return st.fixed_dictionaries(fields).map(lambda s: {"spec": s})
+    return st.fixed_dictionaries(fields).map(
+        lambda drawn: as_example(MlpSpec)({**drawn, "hidden": tuple(drawn["hidden"])})
+    )
 
 
-def _mlp_report(calls: Calls, spec: Spec) -> Report:
-    report = student_report(calls, "make_mlp", spec)
-    if report.get("error"):
-        raise PropertyFailure(f"make_mlp raised {report['error']}")
-    if not report.get("is_module"):
-        raise PropertyFailure(f"make_mlp returned a {report.get('type')}, not a torch.nn.Module")
+def _mlp_report(calls: Calls, spec: MlpSpec) -> MlpReport:
+    report = student_report(calls, MAKE_MLP, spec)
+    if report.error:
+        raise PropertyFailure(f"make_mlp raised {report.error}")
+    if not report.is_module:
+        raise PropertyFailure(f"make_mlp returned a {report.returned_type}, not a torch.nn.Module")
     return report
 
 
 def _has_the_requested_layers(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        spec = example["spec"]
+        spec = spec_of(example, MAKE_MLP)
         report = _mlp_report(calls, spec)
-        widths = [spec["d_in"], *spec["hidden"], spec["d_out"]]
+        widths = [spec.d_in, *spec.hidden, spec.d_out]
         want = [(d_out, d_in) for d_in, d_out in zip(widths, widths[1:], strict=False)]
-        got = [w.shape for w in arrays(report, "weights") if w is not None]
+        got = [w.shape for w in report.weights]
         if got != want:
             raise PropertyFailure("the linear layers (weight shapes, out x in, first layer first) are wrong", want, got)
-        if any(b is None for b in arrays(report, "biases")):
+        if any(b is None for b in report.biases):
             raise PropertyFailure("a linear layer has no bias")
-        output = report.get("output")
-        if not isinstance(output, np.ndarray) or output.shape != (5, spec["d_out"]):
-            shape = getattr(output, "shape", None)
-            raise PropertyFailure(f"a batch of 5 inputs gave an output of shape {shape}", (5, spec["d_out"]), shape)
+        output = report.output
+        if output is None or output.shape != (5, spec.d_out):
+            shape = None if output is None else output.shape
+            raise PropertyFailure(f"a batch of 5 inputs gave an output of shape {shape}", (5, spec.d_out), shape)
 
     return Property(
         function="make_mlp",
@@ -472,11 +521,13 @@ def _has_the_requested_layers(*, points: float) -> Property:
     )
 
 
-def _composes(report: Report, activation: str) -> np.ndarray:
+def _composes(report: MlpReport, activation: str) -> np.ndarray:
     """The network's output computed here from its linear layers, with ``activation`` between them."""
-    weights = [w for w in arrays(report, "weights") if w is not None]
-    biases = [b for b in arrays(report, "biases") if b is not None]
-    h = field(report, "probe", np.ndarray)
+    weights = list(report.weights)
+    biases = [b for b in report.biases if b is not None]
+    h = report.probe
+    if h is None:
+        raise PropertyFailure("the harness's report has no probe")
     for index, (w, b) in enumerate(zip(weights, biases, strict=True)):
         h = h @ w.T + b
         if index < len(weights) - 1:
@@ -486,11 +537,11 @@ def _composes(report: Report, activation: str) -> np.ndarray:
 
 def _activation_property(*, name: str, says: str, hint: str, points: float, default: bool) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        spec = example["spec"]
+        spec = spec_of(example, MAKE_MLP)
         report = _mlp_report(calls, spec)
-        activation = spec.get("activation", "relu")
-        output = report.get("output")
-        if not isinstance(output, np.ndarray):
+        activation = spec.activation or "relu"
+        output = report.output
+        if output is None:
             raise PropertyFailure("the network's output is not a tensor")
         want = _composes(report, activation)
         if output.shape != want.shape:
@@ -511,12 +562,12 @@ def _activation_property(*, name: str, says: str, hint: str, points: float, defa
 
 def _rejects_unknown_activation(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        spec = {**example["spec"], "expect_error": True}
-        report = student_report(calls, "make_mlp", spec)
-        error = report.get("error")
+        spec = replace(spec_of(example, MAKE_MLP), expect_error=True)
+        report = student_report(calls, MAKE_MLP, spec)
+        error = report.error
         if not isinstance(error, str) or not error.startswith("ValueError"):
             raise PropertyFailure(
-                f"make_mlp(..., activation={spec['activation']!r}) gave "
+                f"make_mlp(..., activation={spec.activation!r}) gave "
                 f"{error if isinstance(error, str) else 'a network'}, not a ValueError"
             )
 
@@ -534,10 +585,10 @@ def _rejects_unknown_activation(*, points: float) -> Property:
 
 def _mlp_agrees_with_reference(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        spec = example["spec"]
+        spec = spec_of(example, MAKE_MLP)
         got = _mlp_report(calls, spec)
-        want = reference_report(calls, "make_mlp", spec)
-        same_arrays(arrays(got, "weights"), arrays(want, "weights"), EXACT, "with the same seed, the weights differ")
+        want = reference_report(calls, MAKE_MLP, spec)
+        same_arrays(got.weights, want.weights, EXACT, "with the same seed, the weights differ")
 
     return Property(
         function="make_mlp",
@@ -556,18 +607,20 @@ def _mlp_agrees_with_reference(*, points: float) -> Property:
 # -- train_one_epoch ----------------------------------------------------------------------------------------
 def _train_agrees_with_reference(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        spec = example["spec"]
-        got = student_report(calls, "train_one_epoch", spec)
-        want = reference_report(calls, "train_one_epoch", spec)
+        spec = spec_of(example, TRAIN_ONE_EPOCH)
+        got = student_report(calls, TRAIN_ONE_EPOCH, spec)
+        want = reference_report(calls, TRAIN_ONE_EPOCH, spec)
         same_arrays(
-            arrays(got, "state"),
-            arrays(want, "state"),
+            got.state,
+            want.state,
             FLOAT32,
             "after one epoch from the same weights and batches, the parameters differ from the reference's",
         )
-        returned = got.get("returned")
-        if not isinstance(returned, float) or not np.isclose(returned, want["returned"], rtol=1e-4, atol=1e-6):
-            raise PropertyFailure("the returned mean loss differs from the reference's", want["returned"], returned)
+        if want.returned is None:
+            raise GraderError("the reference's train_one_epoch returned no number")
+        returned = got.returned
+        if returned is None or not np.isclose(returned, want.returned, rtol=1e-4, atol=1e-6):
+            raise PropertyFailure("the returned mean loss differs from the reference's", want.returned, returned)
 
     return Property(
         function="train_one_epoch",
@@ -585,17 +638,15 @@ def _train_agrees_with_reference(*, points: float) -> Property:
 
 def _returns_mean_loss(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, "train_one_epoch", example["spec"])
-        losses, sizes = numbers(report, "batch_losses"), numbers(report, "batch_sizes")
-        if report.get("returned_float") is not True:
-            raise PropertyFailure(f"train_one_epoch returned a {report.get('returned_type')}, not a Python float")
+        report = student_report(calls, TRAIN_ONE_EPOCH, spec_of(example, TRAIN_ONE_EPOCH))
+        losses, sizes = _numbers(report.losses.batch_losses), _numbers(report.losses.batch_sizes)
+        if not report.returned_float:
+            raise PropertyFailure(f"train_one_epoch returned a {report.returned_type}, not a Python float")
         want = float(np.sum(losses * sizes) / np.sum(sizes))
-        got = report.get("returned")
-        if not isinstance(got, float) or not np.isclose(got, want, rtol=1e-5, atol=1e-7):
+        got = report.returned
+        if got is None or not np.isclose(got, want, rtol=1e-5, atol=1e-7):
             plain = float(np.mean(losses))
-            extra = (
-                " (that is the mean of the batch means)" if isinstance(got, float) and np.isclose(got, plain) else ""
-            )
+            extra = " (that is the mean of the batch means)" if got is not None and np.isclose(got, plain) else ""
             raise PropertyFailure(f"the returned loss is not the mean over samples{extra}", want, got)
 
     return Property(
@@ -612,8 +663,8 @@ def _returns_mean_loss(*, points: float) -> Property:
 
 def _trains_in_train_mode(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, "train_one_epoch", example["spec"])
-        modes = field(report, "forward_training", list)
+        report = student_report(calls, TRAIN_ONE_EPOCH, spec_of(example, TRAIN_ONE_EPOCH))
+        modes = report.forwards.forward_training
         if not modes or not all(modes):
             raise PropertyFailure(
                 f"{modes.count(False)} of {len(modes)} forward passes ran in evaluation mode "
@@ -633,9 +684,12 @@ def _trains_in_train_mode(*, points: float) -> Property:
     )
 
 
-def _moves_batches(*, function: str, examples: st.SearchStrategy[Example], harness: str, points: float) -> Property:
+def _moves_batches(
+    *, function: str, examples: st.SearchStrategy[Example], harness: HarnessKind[Any, Any], points: float
+) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        check_on_device(student_report(calls, harness, example["spec"]), function)
+        report: TrainReport | EvaluateReport | FitReport = student_report(calls, harness, spec_of(example, harness))
+        check_on_device(report.audit, function)
 
     return Property(
         function=function,
@@ -652,9 +706,9 @@ def _moves_batches(*, function: str, examples: st.SearchStrategy[Example], harne
 
 def _synchronises_once(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, "train_one_epoch", example["spec"])
-        syncs = field(report, "syncs", list)
-        batches = len(field(report, "batch_sizes", list))
+        report = student_report(calls, TRAIN_ONE_EPOCH, spec_of(example, TRAIN_ONE_EPOCH))
+        syncs = report.audit.syncs
+        batches = len(report.losses.batch_sizes)
         if len(syncs) > 1:
             raise PropertyFailure(
                 f"the host waited for the device {len(syncs)} times in an epoch of {batches} batches "
@@ -677,8 +731,8 @@ def _synchronises_once(*, points: float) -> Property:
 
 def _keeps_no_graph(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, "train_one_epoch", example["spec"])
-        if field(report, "kept_graphs", int):
+        report = student_report(calls, TRAIN_ONE_EPOCH, spec_of(example, TRAIN_ONE_EPOCH))
+        if report.audit.kept_graphs:
             raise PropertyFailure(
                 "a loss that still carries its graph was used in a later batch: every batch's graph stays in "
                 "memory until the epoch ends"
@@ -698,12 +752,11 @@ def _keeps_no_graph(*, points: float) -> Property:
 
 def _autocasts(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        spec = example["spec"]
-        report = student_report(calls, "train_one_epoch", spec)
-        dtypes = field(report, "forward_dtypes", list)
-        want = "bfloat16" if spec["amp"] else "float32"
+        spec = spec_of(example, TRAIN_ONE_EPOCH)
+        dtypes = student_report(calls, TRAIN_ONE_EPOCH, spec).forwards.forward_dtypes
+        want = "bfloat16" if spec.amp else "float32"
         if not dtypes or any(d != want for d in dtypes):
-            raise PropertyFailure(f"with amp={spec['amp']}, the model's outputs were {sorted(set(dtypes))}", want)
+            raise PropertyFailure(f"with amp={spec.amp}, the model's outputs were {sorted(set(dtypes))}", want)
 
     return Property(
         function="train_one_epoch",
@@ -718,16 +771,18 @@ def _autocasts(*, points: float) -> Property:
 
 
 # Small layers and large batches: the time goes into per-batch work, where a Python loop over samples shows.
-TIMED_EPOCH: Spec = {
-    "model": {"d_in": 16, "hidden": [32], "d_out": 4, "seed": 0},
-    "data": {"n": 8192, "batch_size": 256, "seed": 0},
-    "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
-    "seed": 0,
-}
-TIMED_LOADER: Spec = {"n": 100_000, "d": 16, "batch_size": 256, "seed": 0}
+EPOCH_TIMED = TrainSpec(
+    model=ModelSpec(d_in=16, hidden=(32,), d_out=4, seed=0),
+    data=DataSpec(n=8192, batch_size=256, seed=0),
+    optimizer=OptimizerSpec(name="sgd", lr=0.05, momentum=0.9),
+    seed=0,
+)
+LOADER_TIMED = LoaderSpec(n=100_000, d=16, batch_size=256, shuffle=True, seed=0)
 
 
-def _as_fast_as_reference(*, function: str, harness: str, spec: Spec, hint: str, points: float) -> Property:
+def _as_fast_as_reference(
+    *, function: str, harness: HarnessKind[S, Any], spec: S, hint: str, points: float
+) -> Property:
     return Property(
         function=function,
         name="as_fast_as_reference",
@@ -741,18 +796,18 @@ def _as_fast_as_reference(*, function: str, harness: str, spec: Spec, hint: str,
 
 
 # -- evaluate -----------------------------------------------------------------------------------------------
-def _returned_pair(report: Report) -> tuple[float, float]:
-    pair = report.get("returned")
-    if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(v, float) for v in pair):
-        raise PropertyFailure(f"evaluate returned a {report.get('returned_type')}, not (mean_loss, accuracy)")
-    return float(pair[0]), float(pair[1])
+def _returned_pair(report: EvaluateReport) -> tuple[float, float]:
+    pair = report.returned
+    if pair is None or pair[0] is None or pair[1] is None:
+        raise PropertyFailure(f"evaluate returned a {report.returned_type}, not (mean_loss, accuracy)")
+    return pair[0], pair[1]
 
 
 def _evaluate_agrees_with_reference(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        spec = example["spec"]
-        got = _returned_pair(student_report(calls, "evaluate", spec))
-        want = _returned_pair(reference_report(calls, "evaluate", spec))
+        spec = spec_of(example, EVALUATE)
+        got = _returned_pair(student_report(calls, EVALUATE, spec))
+        want = _returned_pair(reference_report(calls, EVALUATE, spec))
         assert_close(np.array(got), np.array(want), FLOAT32, "(mean_loss, accuracy) differs from the reference's")
 
     return Property(
@@ -771,10 +826,10 @@ def _evaluate_agrees_with_reference(*, points: float) -> Property:
 
 def _mean_loss_and_accuracy(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, "evaluate", example["spec"])
+        report = student_report(calls, EVALUATE, spec_of(example, EVALUATE))
         loss, accuracy = _returned_pair(report)
-        losses, sizes = numbers(report, "batch_losses"), numbers(report, "batch_sizes")
-        correct = numbers(report, "batch_correct")
+        losses, sizes = _numbers(report.losses.batch_losses), _numbers(report.losses.batch_sizes)
+        correct = _numbers(report.losses.batch_correct)
         if not len(sizes):
             raise PropertyFailure("evaluate never called the loss")
         want = np.array([np.sum(losses * sizes) / np.sum(sizes), np.sum(correct) / np.sum(sizes)])
@@ -799,16 +854,14 @@ def _mean_loss_and_accuracy(*, points: float) -> Property:
 
 def _leaves_model_unchanged(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, "evaluate", example["spec"])
+        report = student_report(calls, EVALUATE, spec_of(example, EVALUATE))
         same_arrays(
-            arrays(report, "state_after"),
-            arrays(report, "state_before"),
+            report.state_after,
+            report.state_before,
             EXACT,
             "evaluate changed the model's parameters or buffers (batch norm's running statistics)",
         )
-        same_arrays(
-            arrays(report, "grads_after"), arrays(report, "grads_before"), EXACT, "evaluate changed the gradients"
-        )
+        same_arrays(report.grads_after, report.grads_before, EXACT, "evaluate changed the gradients")
 
     return Property(
         function="evaluate",
@@ -825,8 +878,8 @@ def _leaves_model_unchanged(*, points: float) -> Property:
 
 def _builds_no_graph(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, "evaluate", example["spec"])
-        grad_modes = field(report, "forward_grad", list) + field(report, "loss_requires_grad", list)
+        report = student_report(calls, EVALUATE, spec_of(example, EVALUATE))
+        grad_modes = report.forwards.forward_grad + report.losses.loss_requires_grad
         if any(grad_modes):
             raise PropertyFailure(
                 f"{sum(bool(g) for g in grad_modes)} forward passes or losses were recorded for backpropagation"
@@ -846,11 +899,11 @@ def _builds_no_graph(*, points: float) -> Property:
 
 def _restores_mode(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        spec = example["spec"]
-        report = student_report(calls, "evaluate", spec)
-        if field(report, "modes_after", list) != field(report, "modes_before", list):
-            raise PropertyFailure(f"the model was in {spec['mode']} mode before evaluate and not after it")
-        if any(field(report, "forward_training", list)):
+        spec = spec_of(example, EVALUATE)
+        report = student_report(calls, EVALUATE, spec)
+        if report.modes_after != report.modes_before:
+            raise PropertyFailure(f"the model was in {spec.mode} mode before evaluate and not after it")
+        if any(report.forwards.forward_training):
             raise PropertyFailure("evaluate ran forward passes in training mode (dropout was active)")
 
     return Property(
@@ -867,32 +920,20 @@ def _restores_mode(*, points: float) -> Property:
 
 # -- fit ----------------------------------------------------------------------------------------------------
 DIGITS_EPOCHS = 12  # the reference passes 95% on the validation digits within this budget
-DIGITS: Spec = {
-    "task": "digits",
-    "data_seed": 1,
-    "hidden": [128],
-    "lr": 3e-3,
-    "batch_size": 32,
-    "epochs": DIGITS_EPOCHS,
-    "seed": 0,
-}
+DIGITS = FitSpec(data_seed=1, hidden=(128,), lr=3e-3, batch_size=32, epochs=DIGITS_EPOCHS, seed=0)
 HISTORY_KEYS = ("train_loss", "val_loss", "val_acc")
 
 
-OVERFIT: Spec = {
-    "task": "overfit",
-    "data_seed": 0,
-    "n": 64,
-    "d_in": 8,
-    "classes": 3,
-    "noise": 0.3,
-    "hidden": [64],
-    "lr": 1e-2,
-    "batch_size": 16,
-    "epochs": 3,
-    "patience": None,
-    "seed": 0,
-}
+OVERFIT = FitSpec(
+    noisy=NoisyTask(n=64, d_in=8, classes=3, noise=0.3),
+    data_seed=0,
+    hidden=(64,),
+    lr=1e-2,
+    batch_size=16,
+    epochs=3,
+    patience=None,
+    seed=0,
+)
 
 
 def overfit_examples(patience: list[int | None]) -> st.SearchStrategy[Example]:
@@ -904,21 +945,28 @@ def overfit_examples(patience: list[int | None]) -> st.SearchStrategy[Example]:
     drawn = st.fixed_dictionaries(
         {"data_seed": st.sampled_from([0, 1, 2]), "patience": st.sampled_from(patience), "epochs": st.just(10)}
     )
-    return drawn.map(lambda d: {"spec": {**OVERFIT, **d, "seed": d["data_seed"]}})
+    return drawn.map(lambda d: {"spec": _overfit(d).to_data()})
 
 
-def _history(report: Report) -> dict[str, list[float]]:
-    history = report.get("history")
-    if not isinstance(history, dict):
-        raise PropertyFailure(f"fit returned a {report.get('history_type')}, not a dict")
+def _overfit(drawn: dict[str, Any]) -> FitSpec:
+    return replace(OVERFIT, **drawn, seed=drawn["data_seed"])
+
+
+def _history(report: FitReport) -> dict[str, list[float]]:
+    history = report.history
+    if history is None:
+        raise PropertyFailure(f"fit returned a {report.history_type}, not a dict")
     missing = [key for key in HISTORY_KEYS if key not in history]
     if missing:
         raise PropertyFailure(f"the history has no {', '.join(missing)} (keys: {sorted(history)})")
+    numbers: dict[str, list[float]] = {}
     for key in HISTORY_KEYS:
         values = history[key]
-        if not isinstance(values, list) or not all(isinstance(v, (int, float)) for v in values):
-            raise PropertyFailure(f"history[{key!r}] is not a list of numbers: {values!r}"[:300])
-    return {key: [float(v) for v in history[key]] for key in HISTORY_KEYS}
+        if isinstance(values, str) or not all(isinstance(v, (int, float)) for v in values):
+            shown = values if isinstance(values, str) else list(values)  # a str is the name of what was returned
+            raise PropertyFailure(f"history[{key!r}] is not a list of numbers: {shown!r}"[:300])
+        numbers[key] = [float(v) for v in values]
+    return numbers
 
 
 def stopping_length(val_losses: list[float], patience: int | None, epochs: int) -> int:
@@ -934,8 +982,7 @@ def stopping_length(val_losses: list[float], patience: int | None, epochs: int) 
 
 def _reaches_on_digits(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, "fit", example["spec"])
-        accuracy = field(report, "final_val_acc", float)
+        accuracy = student_report(calls, FIT, spec_of(example, FIT)).final_val_acc
         if accuracy < 0.95:
             raise PropertyFailure(
                 f"after fit's {DIGITS_EPOCHS} epochs the model classifies {accuracy:.1%} of the validation digits "
@@ -950,7 +997,7 @@ def _reaches_on_digits(*, points: float) -> Property:
         says=f"fit trains an MLP to at least 95% validation accuracy on digits within {DIGITS_EPOCHS} epochs",
         hint="Each epoch: train_one_epoch on the training loader, then evaluate on the validation loader.",
         points=points,
-        strategy=st.just({"spec": DIGITS}),
+        strategy=st.just({"spec": DIGITS.to_data()}),
         test=test,
         establishes_correctness=True,  # the accuracy the reference reaches
     )
@@ -958,9 +1005,9 @@ def _reaches_on_digits(*, points: float) -> Property:
 
 def _history_has_every_epoch(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, "fit", example["spec"])
+        report = student_report(calls, FIT, spec_of(example, FIT))
         history = _history(report)
-        passes = field(report, "train_passes", int)
+        passes = report.train_passes
         lengths = {key: len(values) for key, values in history.items()}
         if set(lengths.values()) != {passes}:
             raise PropertyFailure(f"fit trained {passes} epochs, but the history's lists have lengths {lengths}")
@@ -981,21 +1028,21 @@ def _history_has_every_epoch(*, points: float) -> Property:
 
 def _early_stopping(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        spec = example["spec"]
-        report = student_report(calls, "fit", spec)
+        spec = spec_of(example, FIT)
+        report = student_report(calls, FIT, spec)
         val_losses = _history(report)["val_loss"]
         if not val_losses:
             raise PropertyFailure("fit ran no epochs")
-        want = stopping_length(val_losses, spec["patience"], spec["epochs"])
+        want = stopping_length(val_losses, spec.patience, spec.epochs)
         if len(val_losses) != want:
             raise PropertyFailure(
-                f"with patience={spec['patience']} and these validation losses fit should have run {want} "
+                f"with patience={spec.patience} and these validation losses fit should have run {want} "
                 f"epochs, and it ran {len(val_losses)}: {np.round(val_losses, 4).tolist()}",
                 want,
                 len(val_losses),
             )
         best = min(val_losses)
-        final = field(report, "final_val_loss", float)
+        final = report.final_val_loss
         if not np.isclose(final, best, rtol=1e-4, atol=1e-6):
             raise PropertyFailure(
                 f"the model fit returned has validation loss {final:.6f}, not the best epoch's {best:.6f}: "
@@ -1019,15 +1066,15 @@ def _early_stopping(*, points: float) -> Property:
 
 def _fit_agrees_with_reference(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        spec = example["spec"]
-        got_report = student_report(calls, "fit", spec)
-        want_report = reference_report(calls, "fit", spec)
+        spec = spec_of(example, FIT)
+        got_report = student_report(calls, FIT, spec)
+        want_report = reference_report(calls, FIT, spec)
         got, want = _history(got_report), _history(want_report)
         for key in HISTORY_KEYS:
             if len(got[key]) != len(want[key]):
                 raise PropertyFailure(f"history[{key!r}] has {len(got[key])} epochs", len(want[key]), len(got[key]))
             assert_close(np.array(got[key]), np.array(want[key]), FLOAT32, f"history[{key!r}] differs")
-        same_arrays(arrays(got_report, "state"), arrays(want_report, "state"), FLOAT32, "the final parameters differ")
+        same_arrays(got_report.state, want_report.state, FLOAT32, "the final parameters differ")
 
     return Property(
         function="fit",
@@ -1045,13 +1092,12 @@ def _fit_agrees_with_reference(*, points: float) -> Property:
 
 def _shows_progress(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        spec = example["spec"]
-        shown = student_report(calls, "fit", {**spec, "progress": True})
-        if not field(shown, "stderr", str).strip():
+        spec = spec_of(example, FIT)
+        if not student_report(calls, FIT, replace(spec, progress=True)).stderr.strip():
             raise PropertyFailure("with progress=True nothing was shown (a progress bar writes to stderr)")
-        hidden = student_report(calls, "fit", {**spec, "progress": False})
-        if field(hidden, "stderr", str).strip():
-            raise PropertyFailure(f"with progress=False fit still wrote to stderr: {hidden['stderr'][:200]!r}")
+        hidden = student_report(calls, FIT, replace(spec, progress=False))
+        if hidden.stderr.strip():
+            raise PropertyFailure(f"with progress=False fit still wrote to stderr: {hidden.stderr[:200]!r}")
 
     return Property(
         function="fit",
@@ -1059,7 +1105,7 @@ def _shows_progress(*, points: float) -> Property:
         says="fit shows a progress bar over epochs with progress=True, and none with progress=False",
         hint="course_lib.training.epoch_bar(epochs, enabled=progress) is a range with a bar you can switch off.",
         points=points,
-        strategy=st.just({"spec": OVERFIT}),
+        strategy=st.just({"spec": OVERFIT.to_data()}),
         test=test,
         gated=True,
     )
@@ -1077,8 +1123,8 @@ PROPERTIES: tuple[Property, ...] = (
     _batches_on_device(points=2),
     _as_fast_as_reference(
         function="make_loader",
-        harness="timed_loader",
-        spec=TIMED_LOADER,
+        harness=TIMED_LOADER,
+        spec=LOADER_TIMED,
         hint="Index whole tensors on the device with a permutation; a Python loop over single examples (a "
         "DataLoader over a TensorDataset does one) is far slower.",
         points=2,
@@ -1105,14 +1151,14 @@ PROPERTIES: tuple[Property, ...] = (
     _train_agrees_with_reference(points=3),
     _returns_mean_loss(points=1),
     _trains_in_train_mode(points=1),
-    _moves_batches(function="train_one_epoch", examples=training_examples(), harness="train_one_epoch", points=1),
+    _moves_batches(function="train_one_epoch", examples=training_examples(), harness=TRAIN_ONE_EPOCH, points=1),
     _synchronises_once(points=1),
     _keeps_no_graph(points=1),
     _autocasts(points=1),
     _as_fast_as_reference(
         function="train_one_epoch",
-        harness="timed_epoch",
-        spec=TIMED_EPOCH,
+        harness=TIMED_EPOCH,
+        spec=EPOCH_TIMED,
         hint="One forward and one backward per mini-batch: "
         "a Python loop over the examples of a batch is many times slower.",
         points=1,
@@ -1123,13 +1169,13 @@ PROPERTIES: tuple[Property, ...] = (
     _leaves_model_unchanged(points=2),
     _builds_no_graph(points=2),
     _restores_mode(points=1),
-    _moves_batches(function="evaluate", examples=evaluation_examples(), harness="evaluate", points=1),
+    _moves_batches(function="evaluate", examples=evaluation_examples(), harness=EVALUATE, points=1),
     # fit
     _reaches_on_digits(points=3),
     _history_has_every_epoch(points=1),
     _early_stopping(points=2),
     _fit_agrees_with_reference(points=2),
-    _moves_batches(function="fit", examples=st.just({"spec": OVERFIT}), harness="fit", points=1),
+    _moves_batches(function="fit", examples=st.just({"spec": OVERFIT.to_data()}), harness=FIT, points=1),
     _shows_progress(points=1),
 )
 

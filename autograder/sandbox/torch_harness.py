@@ -2,10 +2,12 @@
 
 A model, an optimizer or a data loader cannot travel to a worker as plain data, so a property names a
 harness instead (``NamedCallable("torch", "train_one_epoch", spec)``, see :mod:`autograder.sandbox.callables`).
-In the worker the harness builds everything from the plain ``spec`` (a dict of numbers and lists, seeded),
-runs the student's function on it and returns plain data: parameters, losses, what the audit saw. The
-grader runs the same harness on the reference in its own process and compares; it decides everything.
-The specs are made by :mod:`autograder.exercises.training_loop`.
+In the worker :func:`harness` reads the spec (plain data) into its typed form and checks it
+(:mod:`autograder.sandbox.harness_types`, ``TrainSpec.from_data``), the harness builds everything from it,
+seeded, runs the student's function and sends back its typed report as plain data (``to_data()``):
+parameters, losses, what the audit saw. The grader reads the report back with ``from_data`` (a malformed
+one is a lie: ``forbidden``), runs the same harness on the reference in its own process and compares; it
+decides everything. The specs are made by :mod:`autograder.exercises.training_loop`.
 
 The device audit
 ----------------
@@ -34,7 +36,7 @@ weights are), and a submission that tampers with the harness itself (the audit i
 untrusted process; comparisons of results are computed in the grader).
 
 Grading always audits on ``cpu:0``, so a submission gets the same verdicts on every machine. A spec with
-``"device": "cuda"`` runs the same harness on ``cuda:0`` with the host still ``cpu``: the tests do that
+``device="cuda"`` runs the same harness on ``cuda:0`` with the host still ``cpu``: the tests do that
 on a GPU machine, and compare CPU and CUDA results. Timed harnesses run without the audit, on the CPU.
 
 Imported only by the worker and the grader of PyTorch assignments: NumPy assignments never import torch.
@@ -44,9 +46,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import random
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -55,7 +59,35 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 
-Spec = dict[str, Any]
+from autograder.sandbox.harness_types import (
+    KINDS,
+    MAX_INT,
+    MAX_ITEMS,
+    MAX_KEYS,
+    MAX_TEXT,
+    AuditReport,
+    DataSpec,
+    DeviceReport,
+    DeviceSpec,
+    EvaluateReport,
+    EvaluateSpec,
+    FitReport,
+    FitSpec,
+    ForwardLog,
+    History,
+    LoaderPass,
+    LoaderReport,
+    LoaderSpec,
+    LossRecord,
+    MlpReport,
+    MlpSpec,
+    ModelSpec,
+    OptimizerSpec,
+    TrainReport,
+    TrainSpec,
+    Wire,
+)
+
 Harness = Callable[..., Any]
 
 HOST = "cpu"
@@ -65,7 +97,6 @@ _SYNCS = frozenset(
 )
 # Calls that move data in place into an existing tensor, which keeps its place.
 _COPIES = frozenset({"copy_", "__setitem__"})
-_MAX_TEXT = 4000
 
 
 def requested_device(name: str | None = None) -> torch.device:
@@ -89,6 +120,43 @@ def _exists(device: torch.device) -> bool:
     if device.type == "mps":
         return bool(torch.backends.mps.is_available())
     return False
+
+
+@dataclass(frozen=True)
+class ToArguments:
+    """What a ``tensor.to(...)`` call asks for: a device, a dtype, or the device and dtype of ``like``."""
+
+    device: torch.device | None
+    dtype: torch.dtype | None
+    like: torch.Tensor | None
+
+
+def parse_to(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ToArguments:
+    """The arguments of ``tensor.to(*args, **kwargs)`` (``args`` without the tensor itself), read as PyTorch does.
+
+    The three forms: ``to(device=None, dtype=None, non_blocking=False, copy=False, memory_format=...)``,
+    ``to(dtype, non_blocking=False, copy=False, memory_format=...)`` and ``to(tensor, non_blocking=False,
+    copy=False)``. A device is a ``torch.device``, a string (``"cuda"``, ``"cpu:0"``) or an index (a CUDA
+    device); ``non_blocking``, ``copy`` and ``memory_format`` say how, not where, and are not read. An
+    argument PyTorch would refuse is left for PyTorch to refuse when the call runs (``torch.device`` raises
+    here first for a malformed device name, with PyTorch's own message).
+    """
+    rest = list(args)
+    like = kwargs.get("tensor")
+    if rest and isinstance(rest[0], torch.Tensor):
+        like = rest.pop(0)
+    if isinstance(like, torch.Tensor):
+        return ToArguments(None, None, like)
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    if rest and isinstance(rest[0], torch.dtype):
+        dtype = rest.pop(0)
+    elif rest and (rest[0] is None or isinstance(rest[0], (torch.device, str, int))) and not isinstance(rest[0], bool):
+        device = rest.pop(0)
+        if rest and (rest[0] is None or isinstance(rest[0], torch.dtype)):
+            dtype = rest.pop(0)
+    return ToArguments(
+        None if device is None else torch.device(device), dtype if isinstance(dtype, torch.dtype) else None, None
+    )
 
 
 def _tensors(value: Any, found: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
@@ -174,14 +242,10 @@ class DeviceAudit(TorchFunctionMode):
     def _target(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         """The device a call moves data to, or ``None`` if it is not a transfer."""
         if name == "to" and args and isinstance(args[0], torch.Tensor):
-            rest = args[1:]
-            if rest and isinstance(rest[0], torch.Tensor):
-                return self.where(rest[0])
-            if isinstance(kwargs.get("other"), torch.Tensor):
-                return self.where(kwargs["other"])
-            options = {key: value for key, value in kwargs.items() if key != "copy"}
-            device = torch._C._nn._parse_to(*rest, **options)[0]
-            return None if device is None else str(_normal(device))
+            asked = parse_to(args[1:], kwargs)
+            if asked.like is not None:
+                return self.where(asked.like)
+            return None if asked.device is None else str(_normal(asked.device))
         if name == "cuda" and args and isinstance(args[0], torch.Tensor):
             index = args[1] if len(args) > 1 else kwargs.get("device")
             device = torch.device("cuda", index) if isinstance(index, int) else _normal(index or "cuda")
@@ -217,8 +281,7 @@ class DeviceAudit(TorchFunctionMode):
         if name in ("cuda", "cpu"):
             return args[0].clone()
         if name == "to":
-            options = {key: value for key, value in kwargs.items() if key != "copy"}
-            dtype = torch._C._nn._parse_to(*args[1:], **options)[1]
+            dtype = parse_to(args[1:], kwargs).dtype
             return args[0].to(dtype=dtype or args[0].dtype, copy=True)
         return func(*args, **{**kwargs, "device": HOST})
 
@@ -246,15 +309,29 @@ class DeviceAudit(TorchFunctionMode):
             for tensor in carrying:
                 self.loss_batches[tensor] = born
 
-    def report(self) -> dict[str, Any]:
-        return {
-            "requested": self.requested_name,
-            "model_inputs": list(self.model_inputs),
-            "loss_inputs": list(self.loss_inputs),
-            "bytes_moved": int(self.bytes_moved),
-            "syncs": list(self.syncs),
-            "kept_graphs": int(self.kept_graphs),
-        }
+    def report(self) -> AuditReport:
+        return AuditReport(
+            requested=self.requested_name,
+            model_inputs=capped(self.model_inputs),
+            loss_inputs=capped(self.loss_inputs),
+            bytes_moved=int(self.bytes_moved),
+            syncs=capped(self.syncs),
+            kept_graphs=int(self.kept_graphs),
+        )
+
+
+T = TypeVar("T")
+
+
+def capped(values: Iterable[T]) -> tuple[T, ...]:
+    """At most :data:`MAX_ITEMS` of ``values``: how many syncs or forward passes student code makes is its own
+    choice, and a report over the limits of :mod:`autograder.sandbox.harness_types` would be refused."""
+    return tuple(itertools.islice(values, MAX_ITEMS))
+
+
+def type_name(value: Any) -> str:
+    """The name of ``value``'s type, cut to a length a report carries (student code names its own classes)."""
+    return type(value).__name__[:MAX_TEXT]
 
 
 # -- what the harnesses build: data, models, loaders, losses ----------------------------------------------
@@ -276,27 +353,27 @@ def controlled(seed: int) -> Iterator[None]:
         torch.random.set_rng_state(state)
 
 
-def build_model(spec: Spec) -> nn.Sequential:
+def build_model(spec: ModelSpec) -> nn.Sequential:
     """An MLP ``d_in -> hidden… -> d_out`` with ReLU, optional BatchNorm and Dropout, seeded by ``spec``.
 
     BatchNorm and Dropout make train and evaluation modes differ; BatchNorm's running statistics start
     at seeded random values so that evaluation mode visibly uses them.
     """
-    generator = torch.Generator().manual_seed(int(spec["seed"]))
+    generator = torch.Generator().manual_seed(spec.seed)
     layers: list[nn.Module] = []
-    width = int(spec["d_in"])
-    for hidden in spec.get("hidden", []):
-        layers.append(nn.Linear(width, int(hidden)))
-        if spec.get("batchnorm"):
-            norm = nn.BatchNorm1d(int(hidden))
-            norm.running_mean = torch.randn(int(hidden), generator=generator) * 0.5
-            norm.running_var = torch.rand(int(hidden), generator=generator) + 0.5
+    width = spec.d_in
+    for hidden in spec.hidden:
+        layers.append(nn.Linear(width, hidden))
+        if spec.batchnorm:
+            norm = nn.BatchNorm1d(hidden)
+            norm.running_mean = torch.randn(hidden, generator=generator) * 0.5
+            norm.running_var = torch.rand(hidden, generator=generator) + 0.5
             layers.append(norm)
         layers.append(nn.ReLU())
-        if spec.get("dropout"):
-            layers.append(nn.Dropout(float(spec["dropout"])))
-        width = int(hidden)
-    layers.append(nn.Linear(width, int(spec["d_out"])))
+        if spec.dropout:
+            layers.append(nn.Dropout(spec.dropout))
+        width = hidden
+    layers.append(nn.Linear(width, spec.d_out))
     model = nn.Sequential(*layers)
     with torch.no_grad():
         for parameter in model.parameters():
@@ -304,17 +381,16 @@ def build_model(spec: Spec) -> nn.Sequential:
     return model
 
 
-def build_data(spec: Spec, d_in: int, d_out: int) -> tuple[torch.Tensor, torch.Tensor]:
+def build_data(spec: DataSpec, d_in: int, d_out: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` standard normal inputs ``(n, d_in)`` float32 and uniform labels ``(n,)`` int64."""
-    generator = torch.Generator().manual_seed(int(spec["seed"]))
-    n = int(spec["n"])
-    return torch.randn(n, d_in, generator=generator), torch.randint(0, d_out, (n,), generator=generator)
+    generator = torch.Generator().manual_seed(spec.seed)
+    return torch.randn(spec.n, d_in, generator=generator), torch.randint(0, d_out, (spec.n,), generator=generator)
 
 
-def build_optimizer(spec: Spec, model: nn.Module) -> torch.optim.Optimizer:
-    if spec["name"] == "adam":
-        return torch.optim.Adam(model.parameters(), lr=float(spec["lr"]))
-    return torch.optim.SGD(model.parameters(), lr=float(spec["lr"]), momentum=float(spec.get("momentum", 0.0)))
+def build_optimizer(spec: OptimizerSpec, model: nn.Module) -> torch.optim.Optimizer:
+    if spec.name == "adam":
+        return torch.optim.Adam(model.parameters(), lr=spec.lr)
+    return torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum)
 
 
 class TensorDataset(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]]):
@@ -384,13 +460,13 @@ class AuditedLoss(nn.Module):
             audit.loss_batches[loss] = audit.batch
         return loss
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "batch_losses": [float(v) for v in self.losses],
-            "batch_sizes": list(self.sizes),
-            "batch_correct": [int(v) for v in self.correct],
-            "loss_requires_grad": list(self.requires_grad),
-        }
+    def summary(self) -> LossRecord:
+        return LossRecord(
+            batch_losses=capped(float(v) for v in self.losses),
+            batch_sizes=capped(self.sizes),
+            batch_correct=capped(int(v) for v in self.correct),
+            loss_requires_grad=capped(self.requires_grad),
+        )
 
 
 class ForwardRecord:
@@ -415,21 +491,25 @@ class ForwardRecord:
         self.dtypes.extend(str(t.dtype).removeprefix("torch.") for t in _tensors(output))
         self.audit.leave_trusted()
 
-    def summary(self) -> dict[str, Any]:
-        return {"forward_training": self.training, "forward_grad": self.grad_enabled, "forward_dtypes": self.dtypes}
+    def summary(self) -> ForwardLog:
+        return ForwardLog(
+            forward_training=capped(self.training),
+            forward_grad=capped(self.grad_enabled),
+            forward_dtypes=capped(self.dtypes),
+        )
 
 
-def state_arrays(model: nn.Module) -> list[np.ndarray]:
+def state_arrays(model: nn.Module) -> tuple[np.ndarray, ...]:
     """Every parameter and buffer, in ``state_dict`` order, as float64 arrays."""
-    return [value.detach().cpu().double().numpy() for value in model.state_dict().values()]
+    return capped(value.detach().cpu().double().numpy() for value in model.state_dict().values())
 
 
-def grad_arrays(model: nn.Module) -> list[np.ndarray | None]:
-    return [None if p.grad is None else p.grad.detach().cpu().double().numpy() for p in model.parameters()]
+def grad_arrays(model: nn.Module) -> tuple[np.ndarray | None, ...]:
+    return capped(None if p.grad is None else p.grad.detach().cpu().double().numpy() for p in model.parameters())
 
 
-def _modes(model: nn.Module) -> list[bool]:
-    return [bool(m.training) for m in model.modules()]
+def _modes(model: nn.Module) -> tuple[bool, ...]:
+    return capped(bool(m.training) for m in model.modules())
 
 
 def _as_float(value: Any) -> float | None:
@@ -444,77 +524,77 @@ def _as_float(value: Any) -> float | None:
         return None
 
 
-def _audited_setup(spec: Spec) -> tuple[nn.Sequential, DeviceAudit, HostLoader, AuditedLoss, torch.device]:
-    device = requested_device(spec.get("device"))
-    model = build_model(spec["model"]).to(device)
+def _audited_setup(
+    spec: TrainSpec | EvaluateSpec,
+) -> tuple[nn.Sequential, DeviceAudit, HostLoader, AuditedLoss, torch.device]:
+    device = requested_device(spec.device)
+    model = build_model(spec.model).to(device)
     audit = DeviceAudit(device)
-    x, y = build_data(spec["data"], int(spec["model"]["d_in"]), int(spec["model"]["d_out"]))
-    return model, audit, HostLoader(x, y, int(spec["data"]["batch_size"]), audit), AuditedLoss(audit), device
+    x, y = build_data(spec.data, spec.model.d_in, spec.model.d_out)
+    return model, audit, HostLoader(x, y, spec.data.batch_size, audit), AuditedLoss(audit), device
 
 
-# -- the harnesses: each takes plain data and returns a callable(student_function, *args) -> plain data ---
-def train_one_epoch_harness(spec: Spec) -> Harness:
+# -- the harnesses: each takes a typed spec and returns a callable(student_function) -> typed report --------
+def train_one_epoch_harness(spec: TrainSpec) -> Callable[[Callable[..., Any]], TrainReport]:
     """One epoch of ``train_one_epoch`` from a seeded model, optimizer and host loader, under the audit.
 
     The model starts in evaluation mode, so a loop that forgets ``model.train()`` trains without dropout
     (and with BatchNorm's running statistics) and ends with different parameters.
     """
 
-    def run(train_one_epoch: Callable[..., Any]) -> dict[str, Any]:
-        with controlled(int(spec["seed"])):
+    def run(train_one_epoch: Callable[..., Any]) -> TrainReport:
+        with controlled(spec.seed):
             model, audit, loader, loss_fn, device = _audited_setup(spec)
-            optimizer = build_optimizer(spec["optimizer"], model)
+            optimizer = build_optimizer(spec.optimizer, model)
             optimizer.register_step_pre_hook(audit.enter_trusted)
             optimizer.register_step_post_hook(audit.leave_trusted)
             forwards = ForwardRecord(model, audit)
             model.eval()
-            torch.manual_seed(int(spec["seed"]))
+            torch.manual_seed(spec.seed)
             with audit:
-                returned = train_one_epoch(model, loader, loss_fn, optimizer, device, bool(spec.get("amp", False)))
-            return {
-                "returned": _as_float(returned),
-                "returned_type": type(returned).__name__,
-                "returned_float": isinstance(returned, float),
-                "state": state_arrays(model),
-                **loss_fn.summary(),
-                **forwards.summary(),
-                **audit.report(),
-            }
+                returned = train_one_epoch(model, loader, loss_fn, optimizer, device, spec.amp)
+            return TrainReport(
+                returned=_as_float(returned),
+                returned_type=type_name(returned),
+                returned_float=isinstance(returned, float),
+                state=state_arrays(model),
+                losses=loss_fn.summary(),
+                forwards=forwards.summary(),
+                audit=audit.report(),
+            )
 
     return run
 
 
-def evaluate_harness(spec: Spec) -> Harness:
-    """``evaluate`` on a seeded model in ``spec["mode"]``, with stale gradients in place, under the audit."""
+def evaluate_harness(spec: EvaluateSpec) -> Callable[[Callable[..., Any]], EvaluateReport]:
+    """``evaluate`` on a seeded model in ``spec.mode``, with stale gradients in place, under the audit."""
 
-    def run(evaluate: Callable[..., Any]) -> dict[str, Any]:
-        with controlled(int(spec["seed"])):
+    def run(evaluate: Callable[..., Any]) -> EvaluateReport:
+        with controlled(spec.seed):
             model, audit, loader, loss_fn, device = _audited_setup(spec)
-            model.train(spec["mode"] == "train")
-            generator = torch.Generator().manual_seed(int(spec["seed"]) + 1)
+            model.train(spec.mode == "train")
+            generator = torch.Generator().manual_seed(spec.seed + 1)
             for parameter in model.parameters():
                 parameter.grad = torch.randn(parameter.shape, generator=generator).to(device)
             forwards = ForwardRecord(model, audit)
-            before = {
-                "state_before": state_arrays(model),
-                "grads_before": grad_arrays(model),
-                "modes_before": _modes(model),
-            }
-            torch.manual_seed(int(spec["seed"]))
+            state_before, grads_before, modes_before = state_arrays(model), grad_arrays(model), _modes(model)
+            torch.manual_seed(spec.seed)
             with audit:
                 returned = evaluate(model, loader, loss_fn, device)
             pair = list(returned) if isinstance(returned, (tuple, list)) else []
-            return {
-                "returned": [_as_float(v) for v in pair] if len(pair) == 2 else None,
-                "returned_type": type(returned).__name__,
-                **before,
-                "state_after": state_arrays(model),
-                "grads_after": grad_arrays(model),
-                "modes_after": _modes(model),
-                **loss_fn.summary(),
-                **forwards.summary(),
-                **audit.report(),
-            }
+            return EvaluateReport(
+                returned=(_as_float(pair[0]), _as_float(pair[1])) if len(pair) == 2 else None,
+                returned_type=type_name(returned),
+                state_before=state_before,
+                grads_before=grads_before,
+                modes_before=modes_before,
+                state_after=state_arrays(model),
+                grads_after=grad_arrays(model),
+                modes_after=_modes(model),
+                losses=loss_fn.summary(),
+                forwards=forwards.summary(),
+                audit=audit.report(),
+            )
 
     return run
 
@@ -526,7 +606,7 @@ def loader_data(n: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x, (7 * index + 3) % 11
 
 
-def _one_pass(loader: Any, audit: DeviceAudit, limit: int) -> dict[str, Any]:
+def _one_pass(loader: Any, audit: DeviceAudit, limit: int) -> LoaderPass:
     """Iterate ``loader`` once; the batches as arrays, where they live, and their dtypes."""
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
@@ -538,17 +618,17 @@ def _one_pass(loader: Any, audit: DeviceAudit, limit: int) -> dict[str, Any]:
         with audit.trusted():
             xb, yb = batch
             for tensor in (xb, yb):
-                devices.append(audit.where(tensor) if isinstance(tensor, torch.Tensor) else type(tensor).__name__)
-                dtypes.append(str(tensor.dtype).removeprefix("torch.") if hasattr(tensor, "dtype") else "")
+                devices.append(audit.where(tensor) if isinstance(tensor, torch.Tensor) else type_name(tensor))
+                dtypes.append(str(tensor.dtype).removeprefix("torch.")[:MAX_TEXT] if hasattr(tensor, "dtype") else "")
             xs.append(np.asarray(torch.as_tensor(xb).detach().cpu().double().numpy()).reshape(len(xb), -1))
             ys.append(np.asarray(torch.as_tensor(yb).detach().cpu().numpy()).reshape(-1))
-    return {
-        "x": np.concatenate(xs) if xs else np.zeros((0, 0)),
-        "y": np.concatenate(ys) if ys else np.zeros(0, dtype=np.int64),
-        "sizes": [len(y) for y in ys],
-        "devices": devices,
-        "dtypes": dtypes,
-    }
+    return LoaderPass(
+        x=np.concatenate(xs) if xs else np.zeros((0, 0)),
+        y=np.concatenate(ys) if ys else np.zeros(0, dtype=np.int64),
+        sizes=tuple(len(y) for y in ys),
+        devices=tuple(devices),
+        dtypes=tuple(dtypes),
+    )
 
 
 def _disturb_global_generators(seed: int) -> None:
@@ -558,74 +638,72 @@ def _disturb_global_generators(seed: int) -> None:
     random.seed(seed)
 
 
-def make_loader_harness(spec: Spec) -> Harness:
+def make_loader_harness(spec: LoaderSpec) -> Callable[[Callable[..., Any]], LoaderReport]:
     """Build loaders from host tensors and take their batches: two passes, the same seed again, another seed."""
 
-    def run(make_loader: Callable[..., Any]) -> dict[str, Any]:
-        n, d, batch_size = int(spec["n"]), int(spec["d"]), int(spec["batch_size"])
-        shuffle, seed = bool(spec["shuffle"]), int(spec["seed"])
-        limit = 2 * (-(-n // batch_size)) + 5
+    def run(make_loader: Callable[..., Any]) -> LoaderReport:
+        n, batch_size, seed = spec.n, spec.batch_size, spec.seed
+        limit = 2 * (-(-n // batch_size)) + 5  # a pass of more batches is refused, so every list stays short
         with controlled(seed + 1):
-            device = requested_device(spec.get("device"))
-            x, y = loader_data(n, d)
+            device = requested_device(spec.device)
+            x, y = loader_data(n, spec.d)
             audit = DeviceAudit(device)
             audit.place(x, HOST)
             audit.place(y, HOST)
             with audit:
-                loader = make_loader(x, y, batch_size, shuffle, seed, device)
-                passes = [_one_pass(loader, audit, limit) for _ in range(2)]
-            moved, syncs = audit.bytes_moved, list(audit.syncs)
+                loader = make_loader(x, y, batch_size, spec.shuffle, seed, device)
+                passes = (_one_pass(loader, audit, limit), _one_pass(loader, audit, limit))
+            moved, syncs = audit.bytes_moved, capped(audit.syncs)
             _disturb_global_generators(seed + 12345)
             with audit:
-                again = _one_pass(make_loader(x, y, batch_size, shuffle, seed, device), audit, limit)
-                other = _one_pass(make_loader(x, y, batch_size, shuffle, seed + 1, device), audit, limit)
-        return {
-            "x": x.double().numpy(),
-            "y": y.numpy(),
-            "passes": passes,
-            "again": again,
-            "other_seed": other,
-            "bytes_moved": int(moved),
-            "data_bytes": int(x.nelement() * x.element_size() + y.nelement() * y.element_size()),
-            "syncs": syncs,
-            "requested": str(device),
-        }
+                again = _one_pass(make_loader(x, y, batch_size, spec.shuffle, seed, device), audit, limit)
+                other = _one_pass(make_loader(x, y, batch_size, spec.shuffle, seed + 1, device), audit, limit)
+        return LoaderReport(
+            x=x.double().numpy(),
+            y=y.numpy(),
+            passes=passes,
+            again=again,
+            other_seed=other,
+            bytes_moved=int(moved),
+            data_bytes=int(x.nelement() * x.element_size() + y.nelement() * y.element_size()),
+            syncs=syncs,
+            requested=str(device),
+        )
 
     return run
 
 
-def make_mlp_harness(spec: Spec) -> Harness:
+def make_mlp_harness(spec: MlpSpec) -> Callable[[Callable[..., Any]], MlpReport]:
     """Build the student's MLP with the global generator seeded; its linear layers and its output on a probe."""
 
-    def run(make_mlp: Callable[..., Any]) -> dict[str, Any]:
-        args = [int(spec["d_in"]), [int(h) for h in spec["hidden"]], int(spec["d_out"])]
-        if "activation" in spec:
-            args.append(str(spec["activation"]))
-        with controlled(int(spec["seed"])):
+    def run(make_mlp: Callable[..., Any]) -> MlpReport:
+        args: list[Any] = [spec.d_in, list(spec.hidden), spec.d_out]
+        if spec.activation is not None:
+            args.append(spec.activation)
+        with controlled(spec.seed):
             try:
                 model = make_mlp(*args)
             except NotImplementedError:
                 raise
             except Exception as error:  # noqa: BLE001 - an error is an answer here (an unknown activation)
-                if not spec.get("expect_error"):
+                if not spec.expect_error:
                     raise
-                return {"error": f"{type(error).__name__}: {error}"[:_MAX_TEXT]}
+                return MlpReport(error=f"{type(error).__name__}: {error}"[:MAX_TEXT])
             if not isinstance(model, nn.Module):
-                return {"error": None, "type": type(model).__name__, "is_module": False}
-            probe = torch.randn(5, int(spec["d_in"]), generator=torch.Generator().manual_seed(int(spec["seed"])))
+                return MlpReport(returned_type=type_name(model))
+            probe = torch.randn(5, spec.d_in, generator=torch.Generator().manual_seed(spec.seed))
             with torch.no_grad():
                 output = model(probe)
-        linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-        return {
-            "error": None,
-            "type": type(model).__name__,
-            "is_module": True,
-            "modules": [type(m).__name__ for m in model.modules() if not list(m.children())],
-            "weights": [m.weight.detach().double().numpy() for m in linears],
-            "biases": [None if m.bias is None else m.bias.detach().double().numpy() for m in linears],
-            "probe": probe.double().numpy(),
-            "output": output.detach().double().numpy() if isinstance(output, torch.Tensor) else None,
-        }
+        linears = capped(m for m in model.modules() if isinstance(m, nn.Linear))
+        return MlpReport(
+            returned_type=type_name(model),
+            is_module=True,
+            modules=capped(type_name(m) for m in model.modules() if not list(m.children())),
+            weights=tuple(m.weight.detach().double().numpy() for m in linears),
+            biases=tuple(None if m.bias is None else m.bias.detach().double().numpy() for m in linears),
+            probe=probe.double().numpy(),
+            output=output.detach().double().numpy() if isinstance(output, torch.Tensor) else None,
+        )
 
     return run
 
@@ -656,57 +734,56 @@ def simulated_machine(cuda: bool, mps: bool) -> Iterator[None]:
             setattr(owner, name, value)
 
 
-def get_device_harness(spec: Spec) -> Harness:
+def get_device_harness(spec: DeviceSpec) -> Callable[[Callable[..., Any]], DeviceReport]:
     """``get_device(prefer)`` on a simulated machine; an exception is an answer when ``prefer`` is missing."""
 
-    def run(get_device: Callable[..., Any]) -> dict[str, Any]:
-        prefer = spec.get("prefer")
-        if prefer is not None and spec.get("as_device"):
-            prefer = torch.device(prefer)
-        with simulated_machine(bool(spec["cuda"]), bool(spec["mps"])):
+    def run(get_device: Callable[..., Any]) -> DeviceReport:
+        prefer: str | torch.device | None = spec.prefer
+        if spec.prefer is not None and spec.as_device:
+            prefer = torch.device(spec.prefer)
+        with simulated_machine(spec.cuda, spec.mps):
             try:
-                found = get_device() if "prefer" not in spec else get_device(prefer)
+                found = get_device(prefer) if spec.passes_prefer else get_device()
             except NotImplementedError:
                 raise
             except Exception as error:  # noqa: BLE001 - a clear error is the expected answer here
-                if not spec.get("expect_error"):
+                if not spec.expect_error:
                     raise
-                return {"error": f"{type(error).__name__}: {error}"[:_MAX_TEXT], "type": None, "device": None}
-        return {
-            "error": None,
-            "type": type(found).__name__,
-            "device": str(found) if isinstance(found, (torch.device, str)) else None,
-        }
+                return DeviceReport(error=f"{type(error).__name__}: {error}"[:MAX_TEXT])
+        return DeviceReport(
+            returned_type=type_name(found),
+            device=str(found)[:MAX_TEXT] if isinstance(found, (torch.device, str)) else None,
+        )
 
     return run
 
 
-def fit_harness(spec: Spec) -> Harness:
+def fit_harness(spec: FitSpec) -> Callable[[Callable[..., Any]], FitReport]:
     """``fit`` on digits or on noise (which overfits), under the audit, with its output captured.
 
-    Returns the history as sent back, the final model's validation loss and accuracy measured here, the
+    Reports the history as sent back, the final model's validation loss and accuracy measured here, the
     parameters, what the audit saw, and what ``fit`` wrote to stderr (a progress bar) and stdout.
     """
 
-    def run(fit: Callable[..., Any]) -> dict[str, Any]:
-        with controlled(int(spec["seed"])):
-            device = requested_device(spec.get("device"))
+    def run(fit: Callable[..., Any]) -> FitReport:
+        with controlled(spec.seed):
+            device = requested_device(spec.device)
             (x_train, y_train, x_val, y_val), d_in, d_out = fit_data(spec)
-            model = build_model({"d_in": d_in, "hidden": spec["hidden"], "d_out": d_out, "seed": spec["seed"]})
+            model = build_model(ModelSpec(d_in=d_in, hidden=spec.hidden, d_out=d_out, seed=spec.seed))
             model = model.to(device)
             audit = DeviceAudit(device)
-            optimizer = torch.optim.Adam(model.parameters(), lr=float(spec["lr"]))
+            optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)
             optimizer.register_step_pre_hook(audit.enter_trusted)
             optimizer.register_step_post_hook(audit.leave_trusted)
             ForwardRecord(model, audit)
-            train = HostLoader(x_train, y_train, int(spec["batch_size"]), audit)
-            val = HostLoader(x_val, y_val, int(spec["batch_size"]), audit)
-            args: list[Any] = [model, train, val, AuditedLoss(audit), optimizer, device, int(spec["epochs"])]
-            kwargs: dict[str, Any] = {"progress": bool(spec.get("progress", False))}
-            if spec.get("patience") is not None:
-                kwargs["patience"] = int(spec["patience"])
+            train = HostLoader(x_train, y_train, spec.batch_size, audit)
+            val = HostLoader(x_val, y_val, spec.batch_size, audit)
+            args: list[Any] = [model, train, val, AuditedLoss(audit), optimizer, device, spec.epochs]
+            kwargs: dict[str, Any] = {"progress": spec.progress}
+            if spec.patience is not None:
+                kwargs["patience"] = spec.patience
             err, out = io.StringIO(), io.StringIO()
-            torch.manual_seed(int(spec["seed"]))
+            torch.manual_seed(spec.seed)
             with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out), audit:
                 history = fit(*args, **kwargs)
             seen = audit.report()
@@ -715,55 +792,57 @@ def fit_harness(spec: Spec) -> Harness:
                 logits = model(x_val.to(device))
                 final_loss = float(F.cross_entropy(logits, y_val.to(device)))
                 final_acc = float((logits.argmax(dim=1) == y_val.to(device)).float().mean())
-        return {
-            "history": _plain_history(history),
-            "history_type": type(history).__name__,
-            "final_val_loss": final_loss,
-            "final_val_acc": final_acc,
-            "state": state_arrays(model),
-            "train_passes": train.passes,
-            "stderr": err.getvalue()[-_MAX_TEXT:],
-            "stdout": out.getvalue()[-_MAX_TEXT:],
-            **seen,
-        }
+        return FitReport(
+            history=_plain_history(history),
+            history_type=type_name(history),
+            final_val_loss=final_loss,
+            final_val_acc=final_acc,
+            state=state_arrays(model),
+            train_passes=train.passes,
+            stderr=err.getvalue()[-MAX_TEXT:],
+            stdout=out.getvalue()[-MAX_TEXT:],
+            audit=seen,
+        )
 
     return run
 
 
-def fit_data(spec: Spec) -> tuple[tuple[torch.Tensor, ...], int, int]:
+def fit_data(spec: FitSpec) -> tuple[tuple[torch.Tensor, ...], int, int]:
     """``(x_train, y_train, x_val, y_val), d_in, n_classes`` for a fit task.
 
-    ``digits``: scikit-learn's digits (:func:`course_lib.training.digits_split`). ``overfit``: ``n``
-    examples labelled by a random linear rule with a fraction ``noise`` of random labels, and 256
-    validation examples; a network memorises the noise within a few epochs, so the validation loss falls
-    and then rises, which is what early stopping is for.
+    Digits (``spec.noisy`` is ``None``): scikit-learn's digits (:func:`course_lib.training.digits_split`).
+    Noisy: ``n`` examples labelled by a random linear rule with a fraction ``noise`` of random labels, and
+    256 validation examples; a network memorises the noise within a few epochs, so the validation loss
+    falls and then rises, which is what early stopping is for.
     """
-    if spec["task"] == "digits":
+    noisy = spec.noisy
+    if noisy is None:
         from course_lib.training import digits_split
 
-        x_train, y_train, x_val, y_val, _, _ = digits_split(seed=int(spec["data_seed"]))
+        x_train, y_train, x_val, y_val, _, _ = digits_split(seed=spec.data_seed)
         return tuple(torch.as_tensor(a) for a in (x_train, y_train, x_val, y_val)), 64, 10
-    generator = torch.Generator().manual_seed(int(spec["data_seed"]))
-    n, d, k, total = int(spec["n"]), int(spec["d_in"]), int(spec["classes"]), int(spec["n"]) + 256
+    generator = torch.Generator().manual_seed(spec.data_seed)
+    n, d, k, total = noisy.n, noisy.d_in, noisy.classes, noisy.n + 256
     x = torch.randn(total, d, generator=generator)
     y = (x @ torch.randn(d, k, generator=generator)).argmax(dim=1)
-    noisy = torch.rand(total, generator=generator) < float(spec["noise"])
-    y = torch.where(noisy, torch.randint(0, k, (total,), generator=generator), y)
+    noise = torch.rand(total, generator=generator) < noisy.noise
+    y = torch.where(noise, torch.randint(0, k, (total,), generator=generator), y)
     return (x[:n], y[:n], x[n:], y[n:]), d, k
 
 
-def _plain_history(history: Any) -> Any:
-    """The history as plain data: a dict of lists of floats where it is one; the type names where not."""
+def _plain_history(history: Any) -> History | None:
+    """The history as plain data: a dict of lists of numbers where it is one (type names for what is not a
+    number, and for an entry that is not a list); ``None`` if it is not a dict. Cut to what a report carries."""
     if not isinstance(history, dict):
         return None
-    plain: dict[str, Any] = {}
-    for key, values in history.items():
+    plain: History = {}
+    for key, values in itertools.islice(history.items(), MAX_KEYS):
         if isinstance(values, (list, tuple)):
-            plain[str(key)] = [
-                v if isinstance(v, (int, float)) and not isinstance(v, bool) else type(v).__name__ for v in values
-            ]
+            plain[str(key)[:MAX_TEXT]] = capped(
+                v if type(v) is float or (type(v) is int and abs(v) <= MAX_INT) else type_name(v) for v in values
+            )
         else:
-            plain[str(key)] = type(values).__name__
+            plain[str(key)[:MAX_TEXT]] = type_name(values)
     return plain
 
 
@@ -777,33 +856,33 @@ def _cached(key: str, build: Callable[[], Any]) -> Any:
     return _SETUPS[key]
 
 
-def timed_epoch_harness(spec: Spec) -> Harness:
+def timed_epoch_harness(spec: TrainSpec) -> Callable[[Callable[..., Any]], None]:
     """One epoch on a fixed model and data set (no audit: only the time counts)."""
 
     def build() -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-        model = build_model(spec["model"])
-        x, y = build_data(spec["data"], int(spec["model"]["d_in"]), int(spec["model"]["d_out"]))
+        model = build_model(spec.model)
+        x, y = build_data(spec.data, spec.model.d_in, spec.model.d_out)
         return {k: v.clone() for k, v in model.state_dict().items()}, x, y
 
     def run(train_one_epoch: Callable[..., Any]) -> None:
         initial, x, y = _cached(repr(("epoch", spec)), build)
-        with controlled(int(spec["seed"])):
-            model = build_model(spec["model"])
+        with controlled(spec.seed):
+            model = build_model(spec.model)
             model.load_state_dict(initial)
-            optimizer = build_optimizer(spec["optimizer"], model)
-            loader = HostLoader(x, y, int(spec["data"]["batch_size"]), None)
+            optimizer = build_optimizer(spec.optimizer, model)
+            loader = HostLoader(x, y, spec.data.batch_size, None)
             train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, torch.device("cpu"), False)
 
     return run
 
 
-def timed_loader_harness(spec: Spec) -> Harness:
+def timed_loader_harness(spec: LoaderSpec) -> Callable[[Callable[..., Any]], None]:
     """Build a loader over a fixed data set and take one pass of its batches."""
 
     def run(make_loader: Callable[..., Any]) -> None:
-        x, y = _cached(repr(("loader", spec)), lambda: loader_data(int(spec["n"]), int(spec["d"])))
-        with controlled(int(spec["seed"])):
-            for _ in make_loader(x, y, int(spec["batch_size"]), True, int(spec["seed"]), torch.device("cpu")):
+        x, y = _cached(repr(("loader", spec)), lambda: loader_data(spec.n, spec.d))
+        with controlled(spec.seed):
+            for _ in make_loader(x, y, spec.batch_size, True, spec.seed, torch.device("cpu")):
                 pass
 
     return run
@@ -1167,21 +1246,23 @@ def _is_loss(value: Any) -> bool:
     return type(value) in (AuditedLoss, nn.CrossEntropyLoss)
 
 
-def _merge_forwards(model: nn.Module, summary: dict[str, Any] | None) -> None:
+def _merge_forwards(model: nn.Module, summary: Any) -> None:
     """What the reference's forward passes recorded, added to the harness's records on the student's model."""
     records = {id(h.__self__): h.__self__ for h in model._forward_pre_hooks.values() if hasattr(h, "__self__")}
+    log = None if summary is None else ForwardLog.from_data(summary, "the reference's forward passes")
     for record in records.values():
-        if isinstance(record, ForwardRecord) and summary is not None:
-            record.training.extend(bool(v) for v in summary["forward_training"])
-            record.grad_enabled.extend(bool(v) for v in summary["forward_grad"])
-            record.dtypes.extend(str(v) for v in summary["forward_dtypes"])
+        if isinstance(record, ForwardRecord) and log is not None:
+            record.training.extend(log.forward_training)
+            record.grad_enabled.extend(log.forward_grad)
+            record.dtypes.extend(log.forward_dtypes)
 
 
-def _merge_losses(loss: AuditedLoss, summary: dict[str, Any]) -> None:
-    loss.losses.extend(torch.tensor(float(v)) for v in summary["batch_losses"])
-    loss.sizes.extend(int(v) for v in summary["batch_sizes"])
-    loss.correct.extend(torch.tensor(int(v)) for v in summary["batch_correct"])
-    loss.requires_grad.extend(bool(v) for v in summary["loss_requires_grad"])
+def _merge_losses(loss: AuditedLoss, summary: Any) -> None:
+    record = LossRecord.from_data(summary, "the reference's losses")
+    loss.losses.extend(torch.tensor(v) for v in record.batch_losses)
+    loss.sizes.extend(record.batch_sizes)
+    loss.correct.extend(torch.tensor(v) for v in record.batch_correct)
+    loss.requires_grad.extend(record.loss_requires_grad)
 
 
 def _merge_audit(audit: DeviceAudit, seen: dict[str, Any]) -> None:
@@ -1235,20 +1316,24 @@ def sibling_harness() -> Harness:
             answer: dict[str, Any] = {
                 "returned": _plain_value(returned),
                 "model": None if model is None else _model_state(model),
-                "forwards": None if forwards is None else forwards.summary(),
+                "forwards": None if forwards is None else forwards.summary().to_data(),
                 "optimizers": [_optimizer_state(o) for o in optimizers],
                 "passes": [loader.passes for loader in loaders],
-                "losses": [loss.summary() if isinstance(loss, AuditedLoss) else None for loss in losses],
+                "losses": [loss.summary().to_data() if isinstance(loss, AuditedLoss) else None for loss in losses],
                 "rng": torch.get_rng_state().numpy().copy(),
                 # How often it synchronised, not with what call: values, not how the reference is written.
-                "audit": None if audit is None else {**audit.report(), "syncs": len(audit.syncs), "batch": audit.batch},
+                "audit": None
+                if audit is None
+                else {**audit.report().to_data(), "syncs": len(audit.syncs), "batch": audit.batch},
             }
         return answer
 
     return run
 
 
-HARNESSES: dict[str, Callable[..., Harness]] = {
+# Each harness by name (its spec and report types are harness_types.KINDS[name]); the sibling harness takes
+# a carried call instead of a spec.
+HARNESSES: dict[str, Callable[[Any], Callable[[Callable[..., Any]], Wire | None]]] = {
     "get_device": get_device_harness,
     "make_loader": make_loader_harness,
     "make_mlp": make_mlp_harness,
@@ -1257,12 +1342,20 @@ HARNESSES: dict[str, Callable[..., Harness]] = {
     "fit": fit_harness,
     "timed_epoch": timed_epoch_harness,
     "timed_loader": timed_loader_harness,
-    "sibling": sibling_harness,
 }
 
 
 def harness(name: str, *args: Any) -> Harness:
-    """The harness ``name`` built from plain ``args``; an unknown name is a protocol error."""
-    if name not in HARNESSES:
-        raise ValueError(f"unknown torch harness {name!r}")
-    return HARNESSES[name](*args)
+    """The harness ``name`` for the spec ``args[0]`` (plain data, checked by its type's ``from_data``); it
+    returns its report as plain data. An unknown name or a malformed spec is a protocol error."""
+    if name == "sibling" and not args:
+        return sibling_harness()
+    if name not in HARNESSES or len(args) != 1:
+        raise ValueError(f"unknown torch harness {name!r} (or not one spec)")
+    run = HARNESSES[name](KINDS[name].spec.from_data(args[0]))
+
+    def plain(function: Callable[..., Any]) -> dict[str, Any] | None:
+        report = run(function)
+        return None if report is None else report.to_data()
+
+    return plain
