@@ -3,6 +3,9 @@
 Public properties use outside references (SciPy, NumPy's own ufuncs) and invariants, so they work in a
 student bundle; hidden ones compare with the instructor's reference and time the vectorised functions.
 Each function is worth 10 points.
+
+The catalogue reads as a table (:data:`PROPERTIES`, at the end): the builders that several functions share
+come first, then the checks of one function each, one decorated test per property.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from autograder.exercises.common import (
     agrees_with,
     agrees_with_reference,
     as_fast_as_reference,
+    drawn_property,
     in_order,
     keeps_shape_and_dtype,
     leaves_input_unchanged,
@@ -87,7 +91,6 @@ STABILITY_HINT = (
     "np.exp of a large number overflows (exp(710) is inf in float64, exp(89) in float32). "
     "Rewrite the formula so that exp only ever sees values <= 0."
 )
-DTYPE_FLOAT = "Check your result's dtype for a float32 input."
 # A softmax whose max and sum are taken over different axes (or the max over the whole array) divides 0 by 0
 # where every exp of a row underflowed: NaN with no overflow at all.
 SOFTMAX_ZERO_BY_ZERO = (
@@ -101,92 +104,86 @@ SOFTMAX_AXIS = (
 )
 
 
+# --- builders shared by several functions ------------------------------------------------------
+
+
 def symmetric(
     *, function: str, says: str, hint: str, points: float, relation: Callable[[np.ndarray], np.ndarray]
 ) -> Property:
-    """``function(-z)`` equals ``relation(function(z))``."""
+    """``function(-z)`` equals ``relation(function(z))`` (on moderate z, where rounding stays small)."""
 
+    @drawn_property(
+        function=function, name="symmetry", says=says, hint=hint, points=points, examples=MODERATE, gated=True
+    )
     def test(calls: Calls, example: Example) -> None:
         z = example["z"]
         at_z = result_of(calls, example)
         at_minus_z = result_of(calls, {"z": np.negative(z)})
         assert_close(at_minus_z, relation(at_z), tolerance_for(z.dtype), f"{function}(-z) breaks the symmetry")
 
-    return Property(
-        function=function,
-        name="symmetry",
-        says=says,
-        hint=hint,
-        points=points,
-        strategy=MODERATE,
-        test=test,
-        gated=True,
-    )
+    return test
 
 
-def _zero_derivative(
+def value_at_zero(
     *, function: str, says: str, value: Callable[[Example], float], points: float, examples: st.SearchStrategy[Example]
 ) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        got = result_of(calls, example)
-        want = np.full(example["z"].shape, value(example))
-        assert_close(got, want, tolerance_for(example["z"].dtype), f"{function} is wrong at z = 0")
+    """At ``z = 0`` (the kink), ``function(z)`` is ``value(example)`` everywhere: the derivative the contract
+    fixes where there is none."""
 
-    return Property(
+    @drawn_property(
         function=function,
         name="value_at_zero",
         says=says,
         hint="The contract fixes the derivative at the kink: read it again.",
         points=points,
-        strategy=examples,
-        test=test,
+        examples=examples,
         gated=True,  # a zero function is right at 0 for relu_grad
     )
-
-
-def _sums_to_one(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
-        totals = got.astype(np.float64).sum(axis=-1)
-        tolerance = 10 * tolerance_for(example["z"].dtype).rtol
-        if not np.allclose(totals, 1.0, rtol=0.0, atol=tolerance):
-            raise PropertyFailure("softmax(z) does not sum to 1 along the last axis", np.ones_like(totals), totals)
+        want = np.full(example["z"].shape, value(example))
+        assert_close(got, want, tolerance_for(example["z"].dtype), f"{function} is wrong at z = 0")
 
-    return Property(
-        function="softmax",
-        name="sums_to_one",
-        says="softmax(z) sums to 1 along the last axis (rows of a batch)",
-        hint=SOFTMAX_AXIS,
-        points=points,
-        strategy=BATCHES,
-        test=test,
-        gated=True,  # a constant 1 / classes sums to one
-        hints={NOT_FINITE: SOFTMAX_ZERO_BY_ZERO},  # NaN sums: 0/0, not a wrong axis of normalisation alone
-    )
+    return test
+
+
+# --- softmax and log_softmax: checks of one function each -------------------------------------
+
+
+@drawn_property(
+    function="softmax",
+    says="softmax(z) sums to 1 along the last axis (rows of a batch)",
+    hint=SOFTMAX_AXIS,
+    points=1,
+    examples=BATCHES,
+    gated=True,  # a constant 1 / classes sums to one
+    hints={NOT_FINITE: SOFTMAX_ZERO_BY_ZERO},  # NaN sums: 0/0, not a wrong axis of normalisation alone
+)
+def sums_to_one(calls: Calls, example: Example) -> None:
+    got = result_of(calls, example)
+    totals = got.astype(np.float64).sum(axis=-1)
+    tolerance = 10 * tolerance_for(example["z"].dtype).rtol
+    if not np.allclose(totals, 1.0, rtol=0.0, atol=tolerance):
+        raise PropertyFailure("softmax(z) does not sum to 1 along the last axis", np.ones_like(totals), totals)
 
 
 SHIFTS = st.sampled_from([-50.0, -3.0, 2.5, 20.0, 100.0])
 
 
-def _shift_invariant(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        z, shift = example["z"], example["shift"]
-        got = result_of(calls, {"z": z})
-        shifted = result_of(calls, {"z": (z + z.dtype.type(shift)).astype(z.dtype)})
-        assert_close(shifted, got, tolerance_for(z.dtype), f"softmax(z + {shift:g}) differs from softmax(z)")
-
-    examples = st.fixed_dictionaries({"z": draw.batches(max_abs=10.0), "shift": SHIFTS})
-    return Property(
-        function="softmax",
-        name="shift_invariant",
-        says="softmax(z + c) equals softmax(z) for a constant c",
-        hint="Adding the same number to every logit of a row cannot change the probabilities. "
-        "Which number could you subtract so that exp never overflows?",
-        points=points,
-        strategy=examples,
-        test=test,
-        gated=True,
-    )
+@drawn_property(
+    function="softmax",
+    says="softmax(z + c) equals softmax(z) for a constant c",
+    hint="Adding the same number to every logit of a row cannot change the probabilities. "
+    "Which number could you subtract so that exp never overflows?",
+    points=1,
+    examples=st.fixed_dictionaries({"z": draw.batches(max_abs=10.0), "shift": SHIFTS}),
+    gated=True,
+)
+def shift_invariant(calls: Calls, example: Example) -> None:
+    z, shift = example["z"], example["shift"]
+    got = result_of(calls, {"z": z})
+    shifted = result_of(calls, {"z": (z + z.dtype.type(shift)).astype(z.dtype)})
+    assert_close(shifted, got, tolerance_for(z.dtype), f"softmax(z + {shift:g}) differs from softmax(z)")
 
 
 def _axis_examples() -> st.SearchStrategy[Example]:
@@ -196,27 +193,24 @@ def _axis_examples() -> st.SearchStrategy[Example]:
     return draw.arrays(min_dims=1, max_dims=3, min_side=1, max_abs=100.0).flatmap(with_axis)
 
 
-def _exp_is_softmax(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        got = result_of(calls, example)
-        with np.errstate(all="ignore"):
-            probabilities = np.exp(got.astype(np.float64))
-        want = _scipy_softmax(example["z"])
-        assert_close(
-            probabilities, want, tolerance_for(example["z"].dtype), "exp(log_softmax(z)) differs from softmax(z)"
-        )
+@drawn_property(
+    function="log_softmax",
+    says="exp(log_softmax(z)) equals softmax(z)",
+    hint="log_softmax(z) is log(softmax(z)) mathematically, but compute it without taking the log of a "
+    "probability that may have underflowed to 0: expand log(exp(a) / sum(exp(b))).",
+    points=2,
+    examples=BATCHES,
+    establishes_correctness=True,  # compared with SciPy's softmax
+)
+def is_log_of_softmax(calls: Calls, example: Example) -> None:
+    got = result_of(calls, example)
+    with np.errstate(all="ignore"):
+        probabilities = np.exp(got.astype(np.float64))
+    want = _scipy_softmax(example["z"])
+    assert_close(probabilities, want, tolerance_for(example["z"].dtype), "exp(log_softmax(z)) differs from softmax(z)")
 
-    return Property(
-        function="log_softmax",
-        name="is_log_of_softmax",
-        says="exp(log_softmax(z)) equals softmax(z)",
-        hint="log_softmax(z) is log(softmax(z)) mathematically, but compute it without taking the log of a "
-        "probability that may have underflowed to 0: expand log(exp(a) / sum(exp(b))).",
-        points=points,
-        strategy=BATCHES,
-        test=test,
-        establishes_correctness=True,  # compared with SciPy's softmax
-    )
+
+# --- timing ------------------------------------------------------------------------------------
 
 
 def _large_input(rng: np.random.Generator, size: int = 1 << 19) -> list[Any]:
@@ -249,6 +243,8 @@ CHEAP_RATIO = 30.0
 def _large_batch(rng: np.random.Generator) -> list[Any]:
     return [rng.standard_normal((1 << 10, 1 << 10)) * 10.0]
 
+
+# --- the table: every function's properties, in the order the feedback shows them -----------------
 
 LOOP_HINT = "Python loops over elements are slow; a few NumPy operations on the whole array are fast."
 
@@ -419,7 +415,7 @@ PROPERTIES: tuple[Property, ...] = (
         examples=kink_free(ANY),
     ),
     agrees_with_reference(function="relu_grad", hint="Which values of z make relu active?", points=3, examples=ANY),
-    _zero_derivative(
+    value_at_zero(
         function="relu_grad", says="relu_grad(0) is 0", value=lambda ex: 0.0, points=1, examples=z_examples(ZERO_ARRAYS)
     ),
     stable_for_large_inputs(function="relu_grad", hint="relu_grad needs no exp at all.", points=1, examples=LARGE),
@@ -468,7 +464,7 @@ PROPERTIES: tuple[Property, ...] = (
         points=3,
         examples=leaky_examples(),
     ),
-    _zero_derivative(
+    value_at_zero(
         function="leaky_relu_grad",
         says="leaky_relu_grad(0) is alpha",
         value=_alpha,
@@ -506,8 +502,8 @@ PROPERTIES: tuple[Property, ...] = (
     agrees_with_reference(
         function="softmax", hint="Try a batch with one very large logit in a row.", points=1, examples=BATCHES
     ),
-    _sums_to_one(points=1),
-    _shift_invariant(points=1),
+    sums_to_one,
+    shift_invariant,
     stable_for_large_inputs(
         function="softmax",
         hint=STABILITY_HINT,
@@ -534,7 +530,7 @@ PROPERTIES: tuple[Property, ...] = (
         points=1,
         examples=BATCHES,
     ),
-    _exp_is_softmax(points=2),
+    is_log_of_softmax,
     within(
         function="log_softmax",
         low=-np.inf,

@@ -7,6 +7,9 @@ properties are statistical (bounds six standard errors wide, and a normality tes
 correct solution fails one with a probability below 1e-6 per drawn example) and structural; none of
 them asks for the reference's random stream.
 Hidden properties compare with the reference and time the functions where vectorisation is the lesson.
+
+The catalogue reads as a table (:data:`PROPERTIES`, at the end): builders shared by several functions
+come first, then each function's own checks, one decorated test per property.
 """
 
 from __future__ import annotations
@@ -61,8 +64,11 @@ def _label(activation: NamedCallable) -> str:
 
 BOUNDED = tuple(a for a in ACTIVATIONS if _label(a) in RANGES)
 
+LOOP_HINT = "A Python loop over examples is slow; one matrix product handles the whole batch at once."
+IN_PLACE_HINT = "x *= w or x -= x.mean() change the caller's array; compute into new arrays instead."
 
-# --- neuron and dense_forward -------------------------------------------------------------------
+
+# --- neuron and dense_forward: examples, formula and the builders they share ----------------------
 
 
 @st.composite
@@ -85,23 +91,15 @@ def _dense_examples(
     return {"x": x, "W": W, "b": b, "activation": draw_from(st.sampled_from(activations))}
 
 
+NEURON = _neuron_examples()
+DENSE = _dense_examples()
+
+
 def _layer(example: Example) -> np.ndarray:
     """``activation(x @ W + b)`` in float64, for a neuron (``w``, scalar ``b``) or a layer (``W``, ``b``)."""
     weights = example["w"] if "w" in example else example["W"]
     activation = resolve_arguments(example["activation"])
     return np.asarray(activation(np.asarray(example["x"] @ weights + example["b"])))
-
-
-def _formula(*, function: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
-    return agrees_with(
-        function=function,
-        name="agrees_with_formula",
-        says=says,
-        hint=hint,
-        points=points,
-        examples=examples,
-        expected=lambda calls, example: _layer(example),
-    )
 
 
 def check_dtype(function: str, got: np.ndarray, x: np.ndarray) -> None:
@@ -113,7 +111,22 @@ def check_dtype(function: str, got: np.ndarray, x: np.ndarray) -> None:
         )
 
 
-def _shape_of(*, function: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+def returns_the_layer_shape_and_dtype(
+    *, function: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example]
+) -> Property:
+    """``function(x, ...)`` has the shape of ``activation(x @ W + b)`` and ``x``'s float dtype (examples
+    drawn in float32 and float64)."""
+
+    @drawn_property(
+        function=function,
+        name="returns_the_right_shape_and_dtype",
+        says=says,
+        hint=hint,
+        points=points,
+        examples=draw.in_float_dtypes(examples),
+        gated=True,
+        hints=DTYPE_HINTS,
+    )
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
         want = _layer(example).shape
@@ -122,25 +135,26 @@ def _shape_of(*, function: str, says: str, hint: str, points: float, examples: s
             raise PropertyFailure(f"{function} returned shape {got.shape} for {shapes}; expected {want}")
         check_dtype(function, got, example["x"])
 
-    return Property(
-        function=function,
-        name="returns_the_right_shape_and_dtype",
-        says=says,
-        hint=hint,
-        points=points,
-        strategy=draw.in_float_dtypes(examples),
-        test=test,
-        gated=True,
-        hints=DTYPE_HINTS,
-    )
+    return test
 
 
-def _rows_are_independent(
+def rows_are_independent(
     *, function: str, points: float, examples: st.SearchStrategy[Example], hint: str = ""
 ) -> Property:
-    """Each example of a batch is computed on its own: reversing the rows reverses the output, and the
-    first row alone gives the first row of the output."""
+    """Each example of a batch is computed on its own: reversing the rows of ``x`` reverses the output, and
+    the first row alone gives the first row of the output."""
 
+    @drawn_property(
+        function=function,
+        name="rows_are_independent",
+        says=f"each row of {function}'s output depends on its own input row only",
+        hint=hint
+        or "A batch is n separate examples: nothing computed for one row may use another row "
+        "(no statistics over the batch, no mixing of axes).",
+        points=points,
+        examples=examples,
+        gated=True,  # a constant is the same for every row
+    )
     def test(calls: Calls, example: Example) -> None:
         x = example["x"]
         whole = result_of(calls, example)
@@ -151,21 +165,22 @@ def _rows_are_independent(
         first = result_of(calls, {**example, "x": x[:1].copy()})
         assert_close(first, whole[:1], FLOAT64, f"{function} of the first row alone differs from its row in the batch")
 
-    return Property(
+    return test
+
+
+def within_activation_range(*, function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    """Every output lies in the range of the example's (bounded) activation, within float64 rounding: the
+    bias goes inside the activation, ``g(x @ w + b)``."""
+
+    @drawn_property(
         function=function,
-        name="rows_are_independent",
-        says=f"each row of {function}'s output depends on its own input row only",
-        hint=hint
-        or "A batch is n separate examples: nothing computed for one row may use another row "
-        "(no statistics over the batch, no mixing of axes).",
+        name="within_activation_range",
+        says=f"{function}'s outputs lie in the activation's range (the bias goes inside the activation)",
+        hint="The activation is applied last, to the whole pre-activation: g(x·w + b), not g(x·w) + b.",
         points=points,
-        strategy=examples,
-        test=test,
-        gated=True,  # a constant is the same for every row
+        examples=examples,
+        gated=True,
     )
-
-
-def _within_activation_range(*, function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
         low, high = RANGES[_label(example["activation"])]
@@ -178,16 +193,7 @@ def _within_activation_range(*, function: str, points: float, examples: st.Searc
                 got=got,
             )
 
-    return Property(
-        function=function,
-        name="within_activation_range",
-        says=f"{function}'s outputs lie in the activation's range (the bias goes inside the activation)",
-        hint="The activation is applied last, to the whole pre-activation: g(x·w + b), not g(x·w) + b.",
-        points=points,
-        strategy=examples,
-        test=test,
-        gated=True,
-    )
+    return test
 
 
 def _large_single_neuron(rng: np.random.Generator) -> list[Any]:
@@ -196,66 +202,6 @@ def _large_single_neuron(rng: np.random.Generator) -> list[Any]:
 
 def _large_layer(rng: np.random.Generator) -> list[Any]:
     return [rng.standard_normal((1 << 14, 64)), rng.standard_normal((64, 64)) / 8, rng.standard_normal(64), RELU]
-
-
-LOOP_HINT = "A Python loop over examples is slow; one matrix product handles the whole batch at once."
-IN_PLACE_HINT = "x *= w or x -= x.mean() change the caller's array; compute into new arrays instead."
-
-NEURON = _neuron_examples()
-NEURON_BATCHES = _neuron_examples(batched=True)
-NEURON_BOUNDED = _neuron_examples(activations=BOUNDED)
-DENSE = _dense_examples()
-
-NEURON_PROPERTIES: tuple[Property, ...] = (
-    _formula(
-        function="neuron",
-        says="neuron computes activation(x @ w + b), for one example and for a batch",
-        hint="A neuron is g(w·x + b): a weighted sum of the inputs, plus the bias, through the activation.",
-        points=3,
-        examples=NEURON,
-    ),
-    agrees_with_reference(
-        function="neuron",
-        hint="Try one example x: (d,) and a batch x: (n, d) with the same w and b.",
-        points=2,
-        examples=NEURON,
-    ),
-    _shape_of(
-        function="neuron",
-        says="neuron returns a 0-d result for x: (d,) and shape (n,) for x: (n, d), of x's float dtype",
-        hint="x @ w handles both shapes: it sums over the last axis of x only.",
-        points=1,
-        examples=NEURON,
-    ),
-    _rows_are_independent(function="neuron", points=1, examples=NEURON_BATCHES),
-    _within_activation_range(function="neuron", points=1, examples=NEURON_BOUNDED),
-    leaves_nested_input_unchanged(function="neuron", points=1, examples=NEURON, hint=IN_PLACE_HINT),
-    as_fast_as_reference(function="neuron", make_input=_large_single_neuron, hint=LOOP_HINT, points=1),
-)
-
-DENSE_PROPERTIES: tuple[Property, ...] = (
-    _formula(
-        function="dense_forward",
-        says="dense_forward computes activation(x @ W + b)",
-        hint="W has shape (d_in, d_out): column j holds the weights of neuron j, and b[j] is its bias.",
-        points=3,
-        examples=DENSE,
-    ),
-    agrees_with_reference(
-        function="dense_forward", hint="Check a batch whose d_in, d_out and n all differ.", points=2, examples=DENSE
-    ),
-    _shape_of(
-        function="dense_forward",
-        says="dense_forward returns shape (n, d_out), of x's float dtype",
-        hint="(n, d_in) @ (d_in, d_out) gives (n, d_out); b: (d_out,) broadcasts over the rows.",
-        points=1,
-        examples=DENSE,
-    ),
-    _rows_are_independent(function="dense_forward", points=1, examples=_dense_examples(min_rows=2)),
-    _within_activation_range(function="dense_forward", points=1, examples=_dense_examples(activations=BOUNDED)),
-    leaves_nested_input_unchanged(function="dense_forward", points=1, examples=DENSE, hint=IN_PLACE_HINT),
-    as_fast_as_reference(function="dense_forward", make_input=_large_layer, hint=LOOP_HINT, points=1),
-)
 
 
 # --- init_dense ---------------------------------------------------------------------------------
@@ -283,6 +229,10 @@ def _init_examples(
     return examples.map(in_order("d_in", "d_out", "rng", "scheme"))
 
 
+SMALL_INITS = _init_examples(("he", "glorot"), side=SMALL_SIDE, default=True)
+LARGE_INITS = _init_examples(("he", "glorot"), default=True)
+
+
 def _weights_and_biases(calls: Calls, example: Example, repeat: int = 0) -> tuple[np.ndarray, np.ndarray]:
     W, b = parts_of(calls.student(*example.values(), repeat=repeat), ("W", "b"), "init_dense")
     return array_part(W, "init_dense", "W"), array_part(b, "init_dense", "b")
@@ -296,30 +246,16 @@ def _contract_std(example: Example) -> float:
     return STD[_scheme(example)](example["d_in"], example["d_out"])
 
 
-def _init_property(
-    *,
-    name: str,
-    says: str,
-    hint: str,
-    points: float,
-    examples: st.SearchStrategy[Example],
-    check: Callable[..., None],
-    **flags: Any,
-) -> Property:
-    """A property of ``init_dense``'s ``(W, b)``: ``check(W, b, example)`` raises on a failure.
-
-    ``flags`` (``establishes_correctness``, ``gated``) are :func:`drawn_property`'s."""
-
-    def test(calls: Calls, example: Example) -> None:
-        W, b = _weights_and_biases(calls, example)
-        check(W, b, example)
-
-    return drawn_property(
-        function="init_dense", name=name, says=says, hint=hint, points=points, examples=examples, **flags
-    )(test)
-
-
-def _check_shapes(W: np.ndarray, b: np.ndarray, example: Example) -> None:
+@drawn_property(
+    function="init_dense",
+    says="init_dense returns W: (d_in, d_out) and b: (d_out,), float64",
+    hint="Column j of W holds the weights of neuron j, as in dense_forward.",
+    points=1,
+    examples=SMALL_INITS,
+    gated=True,
+)
+def returns_the_right_shapes(calls: Calls, example: Example) -> None:
+    W, b = _weights_and_biases(calls, example)
     d_in, d_out = example["d_in"], example["d_out"]
     if W.shape != (d_in, d_out) or b.shape != (d_out,):
         raise PropertyFailure(
@@ -329,12 +265,30 @@ def _check_shapes(W: np.ndarray, b: np.ndarray, example: Example) -> None:
         raise PropertyFailure(f"init_dense returned W of dtype {W.dtype} and b of dtype {b.dtype}; expected float64")
 
 
-def _check_zero_biases(W: np.ndarray, b: np.ndarray, example: Example) -> None:
+@drawn_property(
+    function="init_dense",
+    says="init_dense's biases are zero",
+    hint="Only the weights are random; every bias starts at 0.",
+    points=1,
+    examples=SMALL_INITS,
+    gated=True,
+)
+def zero_biases(calls: Calls, example: Example) -> None:
+    _, b = _weights_and_biases(calls, example)
     if np.any(b != 0):
         raise PropertyFailure("init_dense returned biases that are not all zero", np.zeros_like(b), b)
 
 
-def _check_mean(W: np.ndarray, b: np.ndarray, example: Example) -> None:
+@drawn_property(
+    function="init_dense",
+    says="init_dense's weights have mean 0 (within six standard errors)",
+    hint="The weights are centred on zero: positive and negative equally likely.",
+    points=1,
+    examples=LARGE_INITS,
+    gated=True,  # all-zero weights have mean 0
+)
+def zero_mean(calls: Calls, example: Example) -> None:
+    W, _ = _weights_and_biases(calls, example)
     std = _contract_std(example)
     bound = 6 * std / np.sqrt(W.size)
     if abs(float(np.mean(W))) > bound:
@@ -344,10 +298,13 @@ def _check_mean(W: np.ndarray, b: np.ndarray, example: Example) -> None:
         )
 
 
-def _check_std(W: np.ndarray, b: np.ndarray, example: Example) -> None:
+def _assert_contract_std(calls: Calls, example: Example) -> None:
+    """The root mean square of W is the scheme's standard deviation within six relative standard errors
+    (``1 / sqrt(2 N)`` for a sample standard deviation of ``N`` weights)."""
+    W, _ = _weights_and_biases(calls, example)
     std = _contract_std(example)
     observed = float(np.sqrt(np.mean(np.square(W))))
-    bound = 6 / np.sqrt(2 * W.size)  # the relative standard error of a sample std is 1 / sqrt(2 N)
+    bound = 6 / np.sqrt(2 * W.size)
     if abs(observed / std - 1) > bound:
         raise PropertyFailure(
             f"the standard deviation of W is {observed:.4g}; the {_scheme(example)!r} scheme asks for "
@@ -355,9 +312,44 @@ def _check_std(W: np.ndarray, b: np.ndarray, example: Example) -> None:
         )
 
 
-def _check_normal(W: np.ndarray, b: np.ndarray, example: Example) -> None:
+@drawn_property(
+    function="init_dense",
+    says='with scheme "he" (the default), the weights\' standard deviation is sqrt(2 / d_in)',
+    hint="rng.normal(loc, scale, size) takes the standard deviation as scale, not the variance; "
+    "He counts the inputs of a neuron (d_in).",
+    points=2,
+    examples=_init_examples(("he",), default=True),
+    establishes_correctness=True,  # the contract's standard deviation
+)
+def he_std(calls: Calls, example: Example) -> None:
+    _assert_contract_std(calls, example)
+
+
+@drawn_property(
+    function="init_dense",
+    says='with scheme "glorot", the weights\' standard deviation is sqrt(2 / (d_in + d_out))',
+    hint="Glorot averages the fan-in and the fan-out; mind standard deviation versus variance.",
+    points=2,
+    examples=_init_examples(("glorot",)),
+    establishes_correctness=True,
+)
+def glorot_std(calls: Calls, example: Example) -> None:
+    _assert_contract_std(calls, example)
+
+
+# Neither establishing nor gated: no trivial function passes it, and weights of the right spread drawn
+# from another distribution still do part of the job.
+@drawn_property(
+    function="init_dense",
+    says="init_dense's weights are normally distributed (Kolmogorov-Smirnov test)",
+    hint="The contract asks for W ~ N(0, std**2): a normal distribution, not a uniform one.",
+    points=1,
+    examples=LARGE_INITS,
+)
+def normally_distributed(calls: Calls, example: Example) -> None:
     from scipy.stats import kstest
 
+    W, _ = _weights_and_biases(calls, example)
     spread = float(np.sqrt(np.mean(np.square(W))))
     if spread == 0 or not np.isfinite(spread):
         raise PropertyFailure(f"W has no spread at all (root mean square {spread})")
@@ -369,119 +361,48 @@ def _check_normal(W: np.ndarray, b: np.ndarray, example: Example) -> None:
         )
 
 
-def _uses_the_rng(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        seed = int(example["rng"].args[0])
-        first = _weights_and_biases(calls, example)
-        again = _weights_and_biases(calls, example, repeat=1)
-        other = _weights_and_biases(calls, {**example, "rng": NamedCallable("rng", seed ^ 1)})
-        if not (np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])):
-            raise PropertyFailure("two calls with generators of the same seed returned different weights")
-        if np.array_equal(first[0], other[0]):
-            raise PropertyFailure("generators of different seeds gave the same weights: the rng argument is not used")
-
-    examples = _init_examples(("he", "glorot"), side=SMALL_SIDE)
-    return Property(
-        function="init_dense",
-        name="uses_the_rng",
-        says="init_dense draws its weights from the rng it is given (same seed, same weights)",
-        hint="All randomness comes from the rng argument (rng.normal, rng.standard_normal): not np.random, "
-        "not a generator of your own.",
-        points=points,
-        strategy=examples,
-        test=test,
-        gated=True,  # any use of the rng keeps it, whatever is drawn
-    )
-
-
-def _raises_for_unknown_scheme(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        scheme = example["scheme"]
-        try:
-            calls.student(*example.values())
-        except PropertyFailure as failure:
-            if failure.verdict != Verdict.ERROR:
-                raise
-            if not failure.message.startswith("init_dense raised ValueError"):
-                raise PropertyFailure(f"{failure.message}; expected a ValueError for scheme {scheme!r}") from None
-            if scheme not in failure.message.rsplit(" (at ", 1)[0]:
-                raise PropertyFailure(f"{failure.message}: the message does not name the scheme {scheme!r}") from None
-            return
-        raise PropertyFailure(f"init_dense returned a result for the unknown scheme {scheme!r} instead of raising")
-
-    return Property(
-        function="init_dense",
-        name="rejects_unknown_schemes",
-        says="init_dense raises a ValueError that names an unknown scheme",
-        hint="Only 'he' and 'glorot' are schemes: for anything else, raise ValueError with a message that says "
-        "which scheme was asked for.",
-        points=points,
-        strategy=_init_examples(UNKNOWN_SCHEMES, side=SMALL_SIDE),
-        test=test,
-        gated=True,  # a function that always raises ValueError(repr(args)) keeps it
-    )
-
-
-INIT_PROPERTIES: tuple[Property, ...] = (
-    _init_property(
-        name="returns_the_right_shapes",
-        says="init_dense returns W: (d_in, d_out) and b: (d_out,), float64",
-        hint="Column j of W holds the weights of neuron j, as in dense_forward.",
-        points=1,
-        examples=_init_examples(("he", "glorot"), side=SMALL_SIDE, default=True),
-        check=_check_shapes,
-        gated=True,
-    ),
-    _init_property(
-        name="zero_biases",
-        says="init_dense's biases are zero",
-        hint="Only the weights are random; every bias starts at 0.",
-        points=1,
-        examples=_init_examples(("he", "glorot"), side=SMALL_SIDE, default=True),
-        check=_check_zero_biases,
-        gated=True,
-    ),
-    _init_property(
-        name="zero_mean",
-        says="init_dense's weights have mean 0 (within six standard errors)",
-        hint="The weights are centred on zero: positive and negative equally likely.",
-        points=1,
-        examples=_init_examples(("he", "glorot"), default=True),
-        check=_check_mean,
-        gated=True,  # all-zero weights have mean 0
-    ),
-    _init_property(
-        name="he_std",
-        says='with scheme "he" (the default), the weights\' standard deviation is sqrt(2 / d_in)',
-        hint="rng.normal(loc, scale, size) takes the standard deviation as scale, not the variance; "
-        "He counts the inputs of a neuron (d_in).",
-        points=2,
-        examples=_init_examples(("he",), default=True),
-        check=_check_std,
-        establishes_correctness=True,  # the contract's standard deviation
-    ),
-    _init_property(
-        name="glorot_std",
-        says='with scheme "glorot", the weights\' standard deviation is sqrt(2 / (d_in + d_out))',
-        hint="Glorot averages the fan-in and the fan-out; mind standard deviation versus variance.",
-        points=2,
-        examples=_init_examples(("glorot",)),
-        check=_check_std,
-        establishes_correctness=True,
-    ),
-    # Neither establishing nor gated: no trivial function passes it, and weights of the right spread drawn
-    # from another distribution still do part of the job.
-    _init_property(
-        name="normally_distributed",
-        says="init_dense's weights are normally distributed (Kolmogorov-Smirnov test)",
-        hint="The contract asks for W ~ N(0, std**2): a normal distribution, not a uniform one.",
-        points=1,
-        examples=_init_examples(("he", "glorot"), default=True),
-        check=_check_normal,
-    ),
-    _uses_the_rng(points=1),
-    _raises_for_unknown_scheme(points=1),
+@drawn_property(
+    function="init_dense",
+    says="init_dense draws its weights from the rng it is given (same seed, same weights)",
+    hint="All randomness comes from the rng argument (rng.normal, rng.standard_normal): not np.random, "
+    "not a generator of your own.",
+    points=1,
+    examples=_init_examples(("he", "glorot"), side=SMALL_SIDE),
+    gated=True,  # any use of the rng keeps it, whatever is drawn
 )
+def uses_the_rng(calls: Calls, example: Example) -> None:
+    seed = int(example["rng"].args[0])
+    first = _weights_and_biases(calls, example)
+    again = _weights_and_biases(calls, example, repeat=1)
+    other = _weights_and_biases(calls, {**example, "rng": NamedCallable("rng", seed ^ 1)})
+    if not (np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])):
+        raise PropertyFailure("two calls with generators of the same seed returned different weights")
+    if np.array_equal(first[0], other[0]):
+        raise PropertyFailure("generators of different seeds gave the same weights: the rng argument is not used")
+
+
+@drawn_property(
+    function="init_dense",
+    says="init_dense raises a ValueError that names an unknown scheme",
+    hint="Only 'he' and 'glorot' are schemes: for anything else, raise ValueError with a message that says "
+    "which scheme was asked for.",
+    points=1,
+    examples=_init_examples(UNKNOWN_SCHEMES, side=SMALL_SIDE),
+    gated=True,  # a function that always raises ValueError(repr(args)) keeps it
+)
+def rejects_unknown_schemes(calls: Calls, example: Example) -> None:
+    scheme = example["scheme"]
+    try:
+        calls.student(*example.values())
+    except PropertyFailure as failure:
+        if failure.verdict != Verdict.ERROR:
+            raise
+        if not failure.message.startswith("init_dense raised ValueError"):
+            raise PropertyFailure(f"{failure.message}; expected a ValueError for scheme {scheme!r}") from None
+        if scheme not in failure.message.rsplit(" (at ", 1)[0]:
+            raise PropertyFailure(f"{failure.message}: the message does not name the scheme {scheme!r}") from None
+        return
+    raise PropertyFailure(f"init_dense returned a result for the unknown scheme {scheme!r} instead of raising")
 
 
 # --- mlp_forward --------------------------------------------------------------------------------
@@ -503,6 +424,9 @@ def _mlp_examples(draw_from: st.DrawFn, layers: int | None = None, min_rows: int
     if draw_from(st.booleans()):  # left out half of the time: the default is the identity
         example["output_activation"] = draw_from(st.sampled_from(OUTPUT_ACTIVATIONS))
     return example
+
+
+MLP = _mlp_examples()
 
 
 def _mlp(example: Example) -> np.ndarray:
@@ -528,31 +452,89 @@ def _large_network(rng: np.random.Generator) -> list[Any]:
     return [rng.standard_normal((1 << 16, widths[0])), params, RELU]
 
 
-def _mlp_shape(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        got = result_of(calls, example)
-        want = (example["x"].shape[0], example["params"][-1][0].shape[1])
-        if got.shape != want:
-            widths = [example["x"].shape[1]] + [W.shape[1] for W, _ in example["params"]]
-            raise PropertyFailure(f"mlp_forward returned shape {got.shape} for layer widths {widths}; expected {want}")
-        check_dtype("mlp_forward", got, example["x"])
-
-    return Property(
-        function="mlp_forward",
-        name="returns_the_right_shape_and_dtype",
-        says="mlp_forward returns shape (n, d_L), the width of the last layer, of x's float dtype",
-        hint="Every layer, the last one included, maps (n, d_in) to (n, d_out).",
-        points=points,
-        strategy=draw.in_float_dtypes(_mlp_examples()),
-        test=test,
-        gated=True,
-        hints=DTYPE_HINTS,
-    )
+@drawn_property(
+    function="mlp_forward",
+    name="returns_the_right_shape_and_dtype",
+    says="mlp_forward returns shape (n, d_L), the width of the last layer, of x's float dtype",
+    hint="Every layer, the last one included, maps (n, d_in) to (n, d_out).",
+    points=1,
+    examples=draw.in_float_dtypes(MLP),
+    gated=True,
+    hints=DTYPE_HINTS,
+)
+def mlp_shape_and_dtype(calls: Calls, example: Example) -> None:
+    got = result_of(calls, example)
+    want = (example["x"].shape[0], example["params"][-1][0].shape[1])
+    if got.shape != want:
+        widths = [example["x"].shape[1]] + [W.shape[1] for W, _ in example["params"]]
+        raise PropertyFailure(f"mlp_forward returned shape {got.shape} for layer widths {widths}; expected {want}")
+    check_dtype("mlp_forward", got, example["x"])
 
 
-MLP = _mlp_examples()
+# --- the table: every function's properties, in the order the feedback shows them -----------------
 
-MLP_PROPERTIES: tuple[Property, ...] = (
+PROPERTIES: tuple[Property, ...] = (
+    # neuron
+    agrees_with(
+        function="neuron",
+        name="agrees_with_formula",
+        says="neuron computes activation(x @ w + b), for one example and for a batch",
+        hint="A neuron is g(w·x + b): a weighted sum of the inputs, plus the bias, through the activation.",
+        points=3,
+        examples=NEURON,
+        expected=lambda calls, example: _layer(example),
+    ),
+    agrees_with_reference(
+        function="neuron",
+        hint="Try one example x: (d,) and a batch x: (n, d) with the same w and b.",
+        points=2,
+        examples=NEURON,
+    ),
+    returns_the_layer_shape_and_dtype(
+        function="neuron",
+        says="neuron returns a 0-d result for x: (d,) and shape (n,) for x: (n, d), of x's float dtype",
+        hint="x @ w handles both shapes: it sums over the last axis of x only.",
+        points=1,
+        examples=NEURON,
+    ),
+    rows_are_independent(function="neuron", points=1, examples=_neuron_examples(batched=True)),
+    within_activation_range(function="neuron", points=1, examples=_neuron_examples(activations=BOUNDED)),
+    leaves_nested_input_unchanged(function="neuron", points=1, examples=NEURON, hint=IN_PLACE_HINT),
+    as_fast_as_reference(function="neuron", make_input=_large_single_neuron, hint=LOOP_HINT, points=1),
+    # dense_forward
+    agrees_with(
+        function="dense_forward",
+        name="agrees_with_formula",
+        says="dense_forward computes activation(x @ W + b)",
+        hint="W has shape (d_in, d_out): column j holds the weights of neuron j, and b[j] is its bias.",
+        points=3,
+        examples=DENSE,
+        expected=lambda calls, example: _layer(example),
+    ),
+    agrees_with_reference(
+        function="dense_forward", hint="Check a batch whose d_in, d_out and n all differ.", points=2, examples=DENSE
+    ),
+    returns_the_layer_shape_and_dtype(
+        function="dense_forward",
+        says="dense_forward returns shape (n, d_out), of x's float dtype",
+        hint="(n, d_in) @ (d_in, d_out) gives (n, d_out); b: (d_out,) broadcasts over the rows.",
+        points=1,
+        examples=DENSE,
+    ),
+    rows_are_independent(function="dense_forward", points=1, examples=_dense_examples(min_rows=2)),
+    within_activation_range(function="dense_forward", points=1, examples=_dense_examples(activations=BOUNDED)),
+    leaves_nested_input_unchanged(function="dense_forward", points=1, examples=DENSE, hint=IN_PLACE_HINT),
+    as_fast_as_reference(function="dense_forward", make_input=_large_layer, hint=LOOP_HINT, points=1),
+    # init_dense
+    returns_the_right_shapes,
+    zero_biases,
+    zero_mean,
+    he_std,
+    glorot_std,
+    normally_distributed,
+    uses_the_rng,
+    rejects_unknown_schemes,
+    # mlp_forward
     agrees_with(
         function="mlp_forward",
         name="agrees_with_formula",
@@ -575,8 +557,8 @@ MLP_PROPERTIES: tuple[Property, ...] = (
         examples=_mlp_examples(layers=1),
         expected=lambda calls, example: _mlp(example),
     ),
-    _mlp_shape(points=1),
-    _rows_are_independent(
+    mlp_shape_and_dtype,
+    rows_are_independent(
         function="mlp_forward",
         points=1,
         examples=_mlp_examples(min_rows=2),
@@ -594,7 +576,7 @@ MLP_PROPERTIES: tuple[Property, ...] = (
 ASSIGNMENT = Assignment(
     id="01_neurons",
     notebook="neurons.ipynb",
-    properties=NEURON_PROPERTIES + DENSE_PROPERTIES + INIT_PROPERTIES + MLP_PROPERTIES,
+    properties=PROPERTIES,
     preload=("numpy", "matplotlib", "matplotlib.pyplot"),
     dtypes={"neuron": "input", "dense_forward": "input", "init_dense": "float64", "mlp_forward": "input"},
 )
