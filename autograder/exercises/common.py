@@ -180,15 +180,15 @@ def assert_nested_close(
         for index, (got_item, want_item) in enumerate(zip(got, want, strict=True)):
             assert_nested_close(got_item, want_item, tolerance, what, function, f"{where}[{index}]", names)
         return
-    if isinstance(want, (np.ndarray, np.generic)):  # an array (or a formula's NumPy scalar, read as 0-d)
+    if isinstance(want, np.ndarray):
         expected = np.asarray(want)
-        try:
-            answer = as_array(got, function)
+        try:  # a NumPy scalar here is the grader's own indexing (path[0]); the student's arrive as NumpyScalar
+            answer = as_array(np.asarray(got) if isinstance(got, np.generic) else got, function)
         except PropertyFailure as failure:
             if not where:
                 raise
             raise PropertyFailure(f"{_subject(where, names)}: {failure.message}", got=got) from None
-    else:
+    else:  # a number: a Python or NumPy scalar (a formula's w - lr * dw on 0-d arrays is one)
         at = f" in {_subject(where, names)}" if where else ""
         expected, answer = plain_array(want, function, at), plain_array(got, function, at)
         if expected.ndim == 0 and answer.size == 1:
