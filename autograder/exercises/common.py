@@ -7,9 +7,8 @@ sentences in the catalogues: ``agrees_with(...)``, ``keeps_shape_and_dtype(...)`
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import numpy as np
 from hypothesis import strategies as st
@@ -32,7 +31,6 @@ from autograder.grading.checks import (
 from autograder.sandbox.protocol import NamedCallable, NumpyScalar, Opaque
 
 Example = dict[str, Any]
-Expected = Callable[[Calls, Example], np.ndarray]
 
 ERRSTATE = 'np.errstate(over="raise", invalid="raise", divide="raise")'
 
@@ -42,18 +40,25 @@ def in_order(*names: str) -> Callable[[Example], Example]:
     return lambda example: {name: example[name] for name in names if name in example}
 
 
-def result_of(calls: Calls, example: Example, errstate: bool = False) -> np.ndarray:
-    """The student's answer on ``example`` as a plain array (a failure if it is not one)."""
-    return as_array(calls.student(*example.values(), errstate=errstate), calls.function)
+Read = Callable[[Any, str], Any]  # a student's value and the function's name -> the value as the property needs it
+T = TypeVar("T")
 
 
-def result_under_errstate(
-    calls: Calls, example: Example, where: str, read: Callable[[Calls, Example, bool], Any] = result_of
-) -> Any:
-    """``read(calls, example, errstate=True)``; a NumPy floating-point error the student's code raised is
-    reported with ``where`` (the conditions it was raised under) added to its message."""
+@overload
+def result_of(calls: Calls, example: Example, *, errstate: bool = False) -> np.ndarray: ...
+@overload
+def result_of(calls: Calls, example: Example, *, errstate: bool = False, read: Callable[[Any, str], T]) -> T: ...
+def result_of(calls: Calls, example: Example, *, errstate: bool = False, read: Read = as_array) -> Any:
+    """The student's answer on ``example``, read by ``read``: a plain array by default (:func:`as_array`),
+    one number with ``read=number_of``; a failure if it is not one."""
+    return read(calls.student(*example.values(), errstate=errstate), calls.function)
+
+
+def result_under_errstate(calls: Calls, example: Example, where: str, read: Read = as_array) -> Any:
+    """:func:`result_of` under ``np.errstate(... "raise")``; a NumPy floating-point error the student's code
+    raised is reported with ``where`` (the conditions it was raised under) added to its message."""
     try:
-        return read(calls, example, True)
+        return result_of(calls, example, errstate=True, read=read)
     except PropertyFailure as failure:
         if failure.raised == "FloatingPointError":
             raise PropertyFailure(f"{failure.message} {where}") from None
@@ -66,6 +71,134 @@ def first_array(example: Example) -> np.ndarray:
     return array
 
 
+def first_dtype(example: Example) -> np.dtype[Any]:
+    """The dtype of the example's first array argument (float64 if it has none)."""
+    arrays = [value for value in example.values() if isinstance(value, np.ndarray)]
+    return arrays[0].dtype if arrays else np.dtype(np.float64)
+
+
+# Reading what came back: arrays, numbers, pairs such as ``(W, b)``, lists of layers.
+
+
+def _what_it_is(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, Opaque):
+        return f"an object of type {value.type_name}"
+    return f"a Python {type(value).__name__}"
+
+
+def number_of(value: Any, function: str) -> float:
+    """The student's answer read as one number: a Python or NumPy number, or an array holding just one."""
+    if isinstance(value, NumpyScalar):
+        value = value.value
+    if isinstance(value, np.generic):
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu" and value.size == 1:
+        return float(value.reshape(()))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise PropertyFailure(f"{function} returned {_what_it_is(value)}; expected one number", got=value)
+
+
+def plain_array(value: Any, function: str, where: str = "") -> np.ndarray:
+    """A number or a numeric array from the student as a plain array (a failure for anything else)."""
+    if isinstance(value, NumpyScalar):
+        return value.value
+    if isinstance(value, np.generic):
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return np.asarray(float(value))
+    raise PropertyFailure(f"{function} returned {_what_it_is(value)}{where}; expected a number or an array", got=value)
+
+
+def parts_of(value: Any, names: tuple[str, ...], function: str) -> tuple[Any, ...]:
+    """The items of a returned tuple such as ``(W, b)``; a failure naming them if it is anything else."""
+    if not isinstance(value, (tuple, list)) or len(value) != len(names):
+        wanted = f"a tuple ({', '.join(names)})"
+        raise PropertyFailure(f"{function} returned {_what_it_is(value)}; expected {wanted}", got=value)
+    return tuple(value)
+
+
+def array_part(value: Any, function: str, what: str) -> np.ndarray:
+    """One array inside a structured result; the failure says which part is wrong."""
+    if not isinstance(value, (np.ndarray, NumpyScalar)):
+        raise PropertyFailure(f"{function} returned {_what_it_is(value)} as {what}; expected a NumPy array", got=value)
+    try:
+        return as_array(value, function)
+    except PropertyFailure as failure:
+        raise PropertyFailure(f"{what}: {failure.message}", got=value) from None
+
+
+# Comparing a result with the value it should have, whatever its structure.
+
+
+def _subject(where: str, names: str | tuple[str, ...] | None) -> str:
+    """The part of a result at ``where`` (``[1][0]``) in words: ``names`` names the result (a string) or its
+    items (a tuple), so ``[1]`` of ``("w", "v")`` is ``v`` and ``[0][1]`` of ``"grads"`` is ``grads[0][1]``."""
+    if isinstance(names, str):
+        return names + where
+    if names and where.startswith("["):
+        index, rest = where[1:].split("]", 1)
+        if index.isdigit() and int(index) < len(names):
+            return names[int(index)] + rest
+    return f"item {where} of the result" if where else "the result"
+
+
+def _sentence(what: str, where: str, names: str | tuple[str, ...] | None) -> str:
+    """``what`` about the part at ``where``: a ``{}`` in ``what`` is that part; else it is said after."""
+    if "{}" in what:
+        return what.format(_subject(where, names))
+    return f"{what} in {_subject(where, names)}" if where else what
+
+
+def assert_nested_close(
+    got: Any,
+    want: Any,
+    tolerance: Tolerance,
+    what: str,
+    function: str,
+    where: str = "",
+    names: str | tuple[str, ...] | None = None,
+) -> None:
+    """``got`` has ``want``'s structure (tuples and lists, alike, of arrays and numbers) and agrees with it.
+
+    Where ``want`` is an array, ``got`` must be a NumPy array (:func:`as_array`); where it is a number, ``got``
+    may be a Python float, a NumPy scalar or an array holding one value. ``where`` is the position (``[1][0]``)
+    being compared. Messages read as sentences: a ``{}`` in ``what`` stands for the part that differs, named
+    from ``names`` (``"after step 2, {} differs"`` with ``names=("w", "v")`` says ``after step 2, v differs``);
+    without one, the part is said after ``what``.
+    """
+    if isinstance(want, (list, tuple)):
+        if not isinstance(got, (list, tuple)) or len(got) != len(want):
+            shape = f"a sequence of {len(got)} items" if isinstance(got, (list, tuple)) else _what_it_is(got)
+            raise PropertyFailure(
+                f"{_sentence(what, where, names)}: expected a sequence of {len(want)} items, got {shape}"
+            )
+        for index, (got_item, want_item) in enumerate(zip(got, want, strict=True)):
+            assert_nested_close(got_item, want_item, tolerance, what, function, f"{where}[{index}]", names)
+        return
+    if isinstance(want, np.ndarray):
+        expected = np.asarray(want)
+        try:  # a NumPy scalar here is the grader's own indexing (path[0]); the student's arrive as NumpyScalar
+            answer = as_array(np.asarray(got) if isinstance(got, np.generic) else got, function)
+        except PropertyFailure as failure:
+            if not where:
+                raise
+            raise PropertyFailure(f"{_subject(where, names)}: {failure.message}", got=got) from None
+    else:  # a number: a Python or NumPy scalar (a formula's w - lr * dw on 0-d arrays is one)
+        at = f" in {_subject(where, names)}" if where else ""
+        expected, answer = plain_array(want, function, at), plain_array(got, function, at)
+        if expected.ndim == 0 and answer.size == 1:
+            answer = answer.reshape(())
+    assert_close(answer, expected, tolerance, _sentence(what, where, names))
+
+
+# The builders.
+
+
 def agrees_with(
     *,
     function: str,
@@ -74,16 +207,20 @@ def agrees_with(
     hint: str,
     points: float,
     examples: st.SearchStrategy[Example],
-    expected: Expected,
+    expected: Callable[[Calls, Example], Any],
     public: bool = True,
     needs_reference: bool = False,
     tolerance: Tolerance | None = None,
+    names: str | tuple[str, ...] | None = None,
     hints: dict[str, str] | None = None,
 ) -> Property:
-    """The student's result equals ``expected(calls, example)`` within the input dtype's tolerance.
+    """The student's result equals ``expected(calls, example)``: an array, a number, or tuples and lists of
+    them (:func:`assert_nested_close`), within ``tolerance`` (by default the tolerance of the example's first
+    array's dtype, float64 if it has none). ``names`` names the result's items in messages (``v is wrong``).
 
     ``hint`` is for finite but wrong values; NaN or infinity where the true value is finite gets
     :data:`NOT_FINITE_HINT`, unless ``hints`` says otherwise."""
+    what = "{} is wrong" if names else f"{function} gave a wrong value"
 
     @drawn_property(
         function=function,
@@ -95,18 +232,26 @@ def agrees_with(
         public=public,
         needs_reference=needs_reference,
         establishes_correctness=True,
+        hints={NOT_FINITE: NOT_FINITE_HINT, **(hints or {})},
     )
     def test(calls: Calls, example: Example) -> None:
-        got = result_of(calls, example)
-        want = np.asarray(expected(calls, example))
-        assert_close(
-            got, want, tolerance or tolerance_for(first_array(example).dtype), f"{function} gave a wrong value"
-        )
+        got = calls.student(*example.values())
+        chosen = tolerance or tolerance_for(first_dtype(example))
+        assert_nested_close(got, expected(calls, example), chosen, what, function, names=names)
 
-    return dataclasses.replace(test, hints={NOT_FINITE: NOT_FINITE_HINT, **(hints or {})})
+    return test
 
 
-def agrees_with_reference(*, function: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+def agrees_with_reference(
+    *,
+    function: str,
+    hint: str,
+    points: float,
+    examples: st.SearchStrategy[Example],
+    tolerance: Tolerance | None = None,
+    names: str | tuple[str, ...] | None = None,
+) -> Property:
+    """:func:`agrees_with` the instructor's reference solution (hidden)."""
     return agrees_with(
         function=function,
         name="agrees_with_reference",
@@ -117,6 +262,8 @@ def agrees_with_reference(*, function: str, hint: str, points: float, examples: 
         expected=lambda calls, example: calls.reference(*example.values()),
         public=False,
         needs_reference=True,
+        tolerance=tolerance,
+        names=names,
     )
 
 
@@ -192,26 +339,28 @@ def stable_for_large_inputs(
     hint: str,
     points: float,
     examples: st.SearchStrategy[Example],
+    read: Read = as_array,
     hints: dict[str, str] | None = None,
 ) -> Property:
-    """Finite, with no NumPy error under :data:`ERRSTATE`: ``hint`` is for an overflow, ``hints`` (by default
+    """Finite, with no NumPy error under :data:`ERRSTATE`, for a result read by ``read`` (an array, or one
+    number with ``read=number_of``): ``hint`` is for an overflow, ``hints`` (by default
     :data:`STABILITY_HINTS`) for 0/0 and division by zero."""
 
-    def test(calls: Calls, example: Example) -> None:
-        got = result_under_errstate(calls, example, f"under {ERRSTATE}")
-        assert_finite(got, f"{function} is not finite where the true value is")
-
-    return Property(
+    @drawn_property(
         function=function,
         name="stable_for_large_inputs",
         says=f"{function} is finite and raises no NumPy error for |z| up to 1e4",
         hint=hint,
         points=points,
-        strategy=examples,
-        test=test,
+        examples=examples,
         gated=True,
         hints={**STABILITY_HINTS, NOT_FINITE: hint, **(hints or {})},
     )
+    def test(calls: Calls, example: Example) -> None:
+        got = result_under_errstate(calls, example, f"under {ERRSTATE}", read)
+        assert_finite(np.asarray(got), f"{function} is not finite where the true value is")
+
+    return test
 
 
 def within(
@@ -240,12 +389,29 @@ def within(
     )
 
 
-def central_differences(forward: Callable[[np.ndarray], np.ndarray], z: np.ndarray) -> np.ndarray:
-    """The elementwise derivative of ``forward`` at ``z`` by central differences, in float64."""
-    z64 = z.astype(np.float64)
-    step = 1e-6 * np.maximum(1.0, np.abs(z64))
-    with np.errstate(all="ignore"):
-        return np.asarray((forward(z64 + step) - forward(z64 - step)) / (2 * step))
+def central_differences(f: Callable[[np.ndarray], Any], x: np.ndarray, *, elementwise: bool = False) -> np.ndarray:
+    """The grader's own derivative of ``f`` at ``x`` (any shape) by central differences, in float64.
+
+    ``grad[j] = (f(x + h e_j) - f(x - h e_j)) / (2 h_j)`` with ``h_j = 1e-6 max(1, |x_j|)``: the gradient of a
+    scalar ``f``, one coordinate at a time. With ``elementwise=True``, ``f`` maps an array to one of its shape
+    element by element, so every coordinate is stepped at once (one output depends on one input alone) and
+    the result is the elementwise derivative.
+    """
+    point = np.array(x, dtype=np.float64, copy=True)
+    step = 1e-6 * np.maximum(1.0, np.abs(point))
+    if elementwise:
+        with np.errstate(all="ignore"):
+            return np.asarray((f(point + step) - f(point - step)) / (2 * step))
+    grad = np.zeros_like(point)
+    for index in np.ndindex(point.shape):
+        saved = float(point[index])
+        point[index] = saved + step[index]
+        up = f(point)
+        point[index] = saved - step[index]
+        down = f(point)
+        point[index] = saved
+        grad[index] = (up - down) / (2 * step[index])
+    return grad
 
 
 DERIVATIVE_TOLERANCE = Tolerance(rtol=1e-4, atol=1e-6)
@@ -264,7 +430,7 @@ def matches_central_differences(
 
     def test(calls: Calls, example: Example) -> None:
         got = result_of(calls, example)
-        numerical = central_differences(forward(example), first_array(example))
+        numerical = central_differences(forward(example), first_array(example), elementwise=True)
         assert_close(
             got, numerical, DERIVATIVE_TOLERANCE, f"{function} disagrees with the central differences of {forward_name}"
         )
@@ -288,7 +454,10 @@ def as_fast_as_reference(
     hint: str,
     points: float,
     max_ratio: float = 3.0,
+    harness: NamedCallable | None = None,
 ) -> Property:
+    """Hidden: ``function`` takes at most ``max_ratio`` times the reference's time on ``make_input(rng)``,
+    called through the trusted ``harness`` where one is given (see :class:`Timing`)."""
     return Property(
         function=function,
         name="as_fast_as_reference",
@@ -296,126 +465,8 @@ def as_fast_as_reference(
         hint=hint,
         points=points,
         public=False,
-        timing=Timing(make_input, max_ratio=max_ratio),
+        timing=Timing(make_input, max_ratio=max_ratio, harness=harness),
         needs_reference=True,
-    )
-
-
-# Results that are not one array: numbers, pairs such as ``(W, b)``, lists of layers.
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, Opaque):
-        return f"an object of type {value.type_name}"
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    return f"a Python {type(value).__name__}"
-
-
-def scalar_of(value: Any, function: str) -> float:
-    """A single number from student code (a Python float or int, a NumPy scalar, a 0-d array)."""
-    if isinstance(value, NumpyScalar):
-        value = value.value
-    if isinstance(value, np.generic):
-        value = np.asarray(value)
-    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiu":
-        return float(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    raise PropertyFailure(f"{function} returned {_kind(value)}; expected a single number (a float)", got=value)
-
-
-def parts_of(value: Any, names: tuple[str, ...], function: str) -> tuple[Any, ...]:
-    """The items of a returned tuple such as ``(W, b)``; a failure naming them if it is anything else."""
-    if not isinstance(value, (tuple, list)) or len(value) != len(names):
-        wanted = f"a tuple ({', '.join(names)})"
-        raise PropertyFailure(f"{function} returned {_kind(value)}; expected {wanted}", got=value)
-    return tuple(value)
-
-
-def array_part(value: Any, function: str, what: str) -> np.ndarray:
-    """One array inside a structured result; the failure says which part is wrong."""
-    if not isinstance(value, (np.ndarray, NumpyScalar)):
-        raise PropertyFailure(f"{function} returned {_kind(value)} as {what}; expected a NumPy array", got=value)
-    try:
-        return as_array(value, function)
-    except PropertyFailure as failure:
-        raise PropertyFailure(f"{what}: {failure.message}", got=value) from None
-
-
-def assert_close_nested(
-    got: Any,
-    expected: Any,
-    tolerance: Tolerance,
-    function: str,
-    path: str = "",
-    names: tuple[str, ...] | None = None,
-) -> None:
-    """``got`` has ``expected``'s structure (lists and tuples alike) and agrees with it number by number.
-
-    ``path`` locates the part being compared (``[0][1]``) in the messages, by the names of the result's items
-    where ``names`` gives them (``best_epoch is wrong``).
-    """
-    where = _subject(path, names) if names and path else f"{function}'s result{path}"
-    if isinstance(expected, (list, tuple)):
-        if not isinstance(got, (list, tuple)) or len(got) != len(expected):
-            raise PropertyFailure(f"{where} is {_kind(got)}; expected {len(expected)} items", expected, got)
-        for index, (got_item, expected_item) in enumerate(zip(got, expected, strict=True)):
-            assert_close_nested(got_item, expected_item, tolerance, function, f"{path}[{index}]", names)
-        return
-    if isinstance(expected, np.ndarray):
-        assert_close(array_part(got, function, f"result{path}"), expected, tolerance, f"{where} is wrong")
-        return
-    number, want = scalar_of(got, function), float(expected)
-    if not np.isclose(number, want, rtol=tolerance.rtol, atol=tolerance.atol):
-        raise PropertyFailure(f"{where} is wrong", expected, got)
-
-
-def _nested_test(
-    function: str,
-    expected: Callable[[Calls, Example], Any],
-    tolerance: Tolerance | None,
-    names: tuple[str, ...] | None = None,
-) -> Callable[[Calls, Example], None]:
-    def test(calls: Calls, example: Example) -> None:
-        got = calls.student(*example.values())
-        tol = tolerance or tolerance_for(np.dtype(np.float64))
-        assert_close_nested(got, expected(calls, example), tol, function, names=names)
-
-    return test
-
-
-def agrees_with_nested(
-    *,
-    function: str,
-    name: str,
-    says: str,
-    hint: str,
-    points: float,
-    examples: st.SearchStrategy[Example],
-    expected: Callable[[Calls, Example], Any],
-    tolerance: Tolerance | None = None,
-) -> Property:
-    """Like :func:`agrees_with` for results made of numbers, arrays, tuples and lists (float64 tolerance)."""
-    plain = agrees_with(
-        function=function, name=name, says=says, hint=hint, points=points, examples=examples, expected=expected
-    )
-    return dataclasses.replace(plain, test=_nested_test(function, expected, tolerance))
-
-
-def agrees_with_reference_nested(
-    *,
-    function: str,
-    hint: str,
-    points: float,
-    examples: st.SearchStrategy[Example],
-    names: tuple[str, ...] | None = None,
-) -> Property:
-    """Like :func:`agrees_with_reference` for results made of numbers, arrays, tuples and lists (``names``
-    names the items of a returned tuple in messages)."""
-    plain = agrees_with_reference(function=function, hint=hint, points=points, examples=examples)
-    return dataclasses.replace(
-        plain, test=_nested_test(function, lambda calls, example: calls.reference(*example.values()), None, names)
     )
 
 
@@ -476,162 +527,6 @@ def leaves_nested_input_unchanged(
     )
 
 
-# Numbers, nested results and decorated drawn properties (03_gradient_descent).
-
-
-def number_of(value: Any, function: str) -> float:
-    """The student's answer read as one number: a Python or NumPy number, or an array holding just one."""
-    if isinstance(value, NumpyScalar):
-        value = value.value
-    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu" and value.size == 1:
-        return float(value.reshape(()))
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    raise PropertyFailure(f"{function} returned {_what_it_is(value)}; expected one number", got=value)
-
-
-def number_result_of(calls: Calls, example: Example, errstate: bool = False) -> float:
-    return number_of(calls.student(*example.values(), errstate=errstate), calls.function)
-
-
-def _what_it_is(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape} and dtype {value.dtype}"
-    if isinstance(value, Opaque):
-        return f"an object of type {value.type_name}"
-    return f"a Python {type(value).__name__}"
-
-
-def plain_array(value: Any, function: str, where: str = "") -> np.ndarray:
-    """A number or a numeric array from the student as a plain array (a failure for anything else)."""
-    if isinstance(value, NumpyScalar):
-        return value.value
-    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return np.asarray(float(value))
-    raise PropertyFailure(f"{function} returned {_what_it_is(value)}{where}; expected a number or an array", got=value)
-
-
-def _subject(where: str, names: str | tuple[str, ...] | None) -> str:
-    """The part of a result at ``where`` (``[1][0]``) in words: ``names`` names the result (a string) or its
-    items (a tuple), so ``[1]`` of ``("w", "v")`` is ``v`` and ``[0][1]`` of ``"grads"`` is ``grads[0][1]``."""
-    if isinstance(names, str):
-        return names + where
-    if names and where.startswith("["):
-        index, rest = where[1:].split("]", 1)
-        if index.isdigit() and int(index) < len(names):
-            return names[int(index)] + rest
-    return f"item {where} of the result" if where else "the result"
-
-
-def _sentence(what: str, where: str, names: str | tuple[str, ...] | None) -> str:
-    """``what`` about the part at ``where``: a ``{}`` in ``what`` is that part; else it is said after."""
-    if "{}" in what:
-        return what.format(_subject(where, names))
-    return f"{what} in {_subject(where, names)}" if where else what
-
-
-def assert_nested_close(
-    got: Any,
-    want: Any,
-    tolerance: Tolerance,
-    what: str,
-    function: str,
-    where: str = "",
-    names: str | tuple[str, ...] | None = None,
-) -> None:
-    """``got`` has ``want``'s structure (tuples and lists of numbers and arrays) and agrees with it.
-
-    A number may come back as a Python float, a NumPy scalar or an array holding one value; ``where``
-    is the position (``[1][0]``) being compared. Messages read as sentences: a ``{}`` in ``what`` stands for
-    the part that differs, named from ``names`` (``"after step 2, {} differs"`` with ``names=("w", "v")`` says
-    ``after step 2, v differs``); without one, the part is said after ``what``.
-    """
-    if isinstance(want, (list, tuple)):
-        if not isinstance(got, (list, tuple)) or len(got) != len(want):
-            shape = f"a sequence of {len(got)} items" if isinstance(got, (list, tuple)) else _what_it_is(got)
-            raise PropertyFailure(
-                f"{_sentence(what, where, names)}: expected a sequence of {len(want)} items, got {shape}"
-            )
-        for index, (got_item, want_item) in enumerate(zip(got, want, strict=True)):
-            assert_nested_close(got_item, want_item, tolerance, what, function, f"{where}[{index}]", names)
-        return
-    at = f" in {_subject(where, names)}" if where else ""
-    expected = plain_array(want, function, at)
-    answer = plain_array(got, function, at)
-    if expected.ndim == 0 and answer.size == 1:
-        answer = answer.reshape(())
-    assert_close(answer, expected, tolerance, _sentence(what, where, names))
-
-
-def first_dtype(example: Example) -> np.dtype[Any]:
-    """The dtype of the example's first array argument (float64 if it has none)."""
-    arrays = [value for value in example.values() if isinstance(value, np.ndarray)]
-    return arrays[0].dtype if arrays else np.dtype(np.float64)
-
-
-def value_agrees_with(
-    *,
-    function: str,
-    name: str,
-    says: str,
-    hint: str,
-    points: float,
-    examples: st.SearchStrategy[Example],
-    expected: Callable[[Calls, Example], Any],
-    public: bool = True,
-    needs_reference: bool = False,
-    tolerance: Tolerance | None = None,
-    names: str | tuple[str, ...] | None = None,
-) -> Property:
-    """Like :func:`agrees_with`, for results that are numbers or tuples and lists of arrays (``names`` names
-    the result's items in messages, :func:`assert_nested_close`)."""
-
-    def test(calls: Calls, example: Example) -> None:
-        got = calls.student(*example.values())
-        want = expected(calls, example)
-        chosen = tolerance or tolerance_for(first_dtype(example))
-        assert_nested_close(got, want, chosen, f"{function} gave a wrong value", function, names=names)
-
-    plain = agrees_with(
-        function=function,
-        name=name,
-        says=says,
-        hint=hint,
-        points=points,
-        examples=examples,
-        expected=expected,
-        public=public,
-        needs_reference=needs_reference,
-    )
-    return dataclasses.replace(plain, test=test)
-
-
-def value_agrees_with_reference(
-    *,
-    function: str,
-    hint: str,
-    points: float,
-    examples: st.SearchStrategy[Example],
-    tolerance: Tolerance | None = None,
-    names: str | tuple[str, ...] | None = None,
-) -> Property:
-    return value_agrees_with(
-        function=function,
-        name="agrees_with_reference",
-        says=f"{function} agrees with the reference solution",
-        hint=hint,
-        points=points,
-        examples=examples,
-        expected=lambda calls, example: calls.reference(*example.values()),
-        public=False,
-        needs_reference=True,
-        tolerance=tolerance,
-        names=names,
-    )
-
-
 def returns_one_number(*, function: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
     """A loss is one number: a Python float, a NumPy scalar or a 0-d array, not an array of losses."""
 
@@ -654,46 +549,6 @@ def returns_one_number(*, function: str, points: float, examples: st.SearchStrat
         test=test,
         gated=True,
     )
-
-
-def number_stable_for_large_inputs(
-    *, function: str, hint: str, points: float, examples: st.SearchStrategy[Example]
-) -> Property:
-    """Like :func:`stable_for_large_inputs`, for a function whose result is one number."""
-
-    def test(calls: Calls, example: Example) -> None:
-        got = result_under_errstate(calls, example, f"under {ERRSTATE}", number_result_of)
-        assert_finite(np.asarray(got), f"{function} is not finite where the true value is")
-
-    return Property(
-        function=function,
-        name="stable_for_large_inputs",
-        says=f"{function} is finite and raises no NumPy error for |z| up to 1e4",
-        hint=hint,
-        points=points,
-        strategy=examples,
-        test=test,
-        gated=True,
-    )
-
-
-def gradient_by_central_differences(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """The grader's own gradient of a scalar ``f`` at ``x`` (any shape), by central differences in float64.
-
-    ``grad[j] = (f(x + h e_j) - f(x - h e_j)) / (2 h)`` with ``h = eps * max(1, |x_j|)``.
-    """
-    point = np.array(x, dtype=np.float64, copy=True)
-    grad = np.zeros_like(point)
-    for index in np.ndindex(point.shape):
-        saved = float(point[index])
-        step = eps * max(1.0, abs(saved))
-        point[index] = saved + step
-        up = f(point)
-        point[index] = saved - step
-        down = f(point)
-        point[index] = saved
-        grad[index] = (up - down) / (2 * step)
-    return grad
 
 
 Test = Callable[[Calls, Example], None]

@@ -15,7 +15,6 @@ assignment needs NumPy alone.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -31,22 +30,18 @@ from autograder.exercises.common import (
     agrees_with_reference,
     as_fast_as_reference,
     assert_nested_close,
+    central_differences,
     drawn_property,
     first_array,
-    gradient_by_central_differences,
     in_order,
     keeps_shape_and_dtype,
     leaves_input_unchanged,
     leaves_nested_input_unchanged,
     number_of,
-    number_result_of,
-    number_stable_for_large_inputs,
     plain_array,
     result_of,
     returns_one_number,
     stable_for_large_inputs,
-    value_agrees_with,
-    value_agrees_with_reference,
 )
 from autograder.grading.calls import Calls
 from autograder.grading.catalogue import Assignment, Property
@@ -169,7 +164,7 @@ def mlp_central_differences(x: np.ndarray, labels: np.ndarray, params: Layers, a
         return loss
 
     return [
-        (gradient_by_central_differences(loss_of(i, 0), w), gradient_by_central_differences(loss_of(i, 1), b))
+        (central_differences(loss_of(i, 0), w), central_differences(loss_of(i, 1), b))
         for i, (w, b) in enumerate(params)
     ]
 
@@ -223,8 +218,11 @@ STABILITY_HINT = (
 )
 
 
-def agrees_with_torch(*, loss: str, torch_name: str, hint: str, points: float, examples: Any) -> Property:
-    return value_agrees_with(
+def agrees_with_torch(
+    *, loss: str, torch_name: str, hint: str, points: float, examples: st.SearchStrategy[Example]
+) -> Property:
+    """``loss`` equals PyTorch's ``torch.nn.functional.<torch_name>`` of the same float64 inputs."""
+    return agrees_with(
         function=loss,
         name="agrees_with_torch",
         says=f"{loss} agrees with torch.nn.functional.{torch_name} on float64 inputs",
@@ -248,14 +246,16 @@ def mean_over_the_batch(*, loss: str, points: float, examples: st.SearchStrategy
         gated=True,  # a constant is the same for any batch
     )
     def test(calls: Calls, example: Example) -> None:
-        once = number_result_of(calls, example)
-        twice = number_result_of(calls, {name: np.concatenate([value] * 2) for name, value in example.items()})
+        once = result_of(calls, example, read=number_of)
+        stacked = {name: np.concatenate([value] * 2) for name, value in example.items()}
+        twice = result_of(calls, stacked, read=number_of)
         _close(loss, twice, once, f"{loss} of the batch stacked on itself differs from {loss} of the batch")
 
     return test
 
 
 def grad_agrees_with_torch(*, loss: str, hint: str, points: float, examples: st.SearchStrategy[Example]) -> Property:
+    """``<loss>_grad`` equals ``torch.autograd``'s gradient of PyTorch's ``loss`` in its first argument."""
     return agrees_with(
         function=f"{loss}_grad",
         name="agrees_with_torch_autograd",
@@ -270,6 +270,8 @@ def grad_agrees_with_torch(*, loss: str, hint: str, points: float, examples: st.
 def grad_matches_central_differences(
     *, loss: str, hint: str, points: float, examples: st.SearchStrategy[Example]
 ) -> Property:
+    """``<loss>_grad`` equals the grader's own central differences of :data:`LOSS_FORMULAS`'s ``loss``."""
+
     @drawn_property(
         function=f"{loss}_grad",
         name="matches_central_differences",
@@ -281,7 +283,7 @@ def grad_matches_central_differences(
     )
     def test(calls: Calls, example: Example) -> None:
         first, second = example.values()
-        numerical = gradient_by_central_differences(lambda p: LOSS_FORMULAS[loss](p, second), first)
+        numerical = central_differences(lambda p: LOSS_FORMULAS[loss](p, second), first)
         what = f"{loss}_grad disagrees with central differences of {loss}"
         assert_close(result_of(calls, example), numerical, DERIVATIVE_TOLERANCE, what)
 
@@ -374,7 +376,7 @@ ERROR_PAIRS = _pairs(("a", "b"), max_abs=1e4)
     gated=True,  # a zero function keeps it
 )
 def relative_error_of_equal_arrays(calls: Calls, example: Example) -> None:
-    got = number_result_of(calls, {"a": example["a"], "b": example["a"].copy()})
+    got = result_of(calls, {"a": example["a"], "b": example["a"].copy()}, read=number_of)
     if not got == 0.0:
         raise PropertyFailure("relative_error(a, a) is not 0", 0.0, got)
 
@@ -389,13 +391,9 @@ def relative_error_of_equal_arrays(calls: Calls, example: Example) -> None:
     gated=True,
 )
 def relative_error_is_symmetric(calls: Calls, example: Example) -> None:
-    backwards = number_result_of(calls, {"a": example["b"], "b": example["a"]})
-    _close(
-        "relative_error",
-        backwards,
-        number_result_of(calls, example),
-        "relative_error(b, a) differs from relative_error(a, b)",
-    )
+    backwards = result_of(calls, {"a": example["b"], "b": example["a"]}, read=number_of)
+    forwards = result_of(calls, example, read=number_of)
+    _close("relative_error", backwards, forwards, "relative_error(b, a) differs from relative_error(a, b)")
 
 
 @drawn_property(
@@ -408,7 +406,7 @@ def relative_error_is_symmetric(calls: Calls, example: Example) -> None:
     gated=True,
 )
 def relative_error_at_most_one(calls: Calls, example: Example) -> None:
-    got = number_result_of(calls, example)
+    got = result_of(calls, example, read=number_of)
     if not 0.0 <= got <= 1.0 + 1e-12:
         raise PropertyFailure(f"relative_error returned {got!r}, outside [0, 1]", got=got)
 
@@ -479,23 +477,33 @@ def _torch_of(example: Example) -> tuple[float, Layers]:
     return torch_mlp(example["x"], example["labels"], example["params"], _activation(example))
 
 
-def mlp_agrees_with_torch(*, name: str, says: str, hint: str, part: int, points: float) -> Property:
-    """Part 0 (the loss) or part 1 (the grads) of ``mlp_loss_and_grads`` equals PyTorch's."""
+@drawn_property(
+    function="mlp_loss_and_grads",
+    name="agrees_with_torch_loss",
+    says="the loss agrees with torch.nn.functional.cross_entropy of the same MLP",
+    hint="Hidden layers g(h @ W + b), a linear last layer, then the mean of -log softmax at each label.",
+    points=1,
+    examples=MLPS,
+    establishes_correctness=True,
+)
+def mlp_loss_agrees_with_torch(calls: Calls, example: Example) -> None:
+    loss, _ = _loss_and_grads(calls, example)
+    _close("mlp_loss_and_grads", loss, _torch_of(example)[0], "the loss differs from PyTorch's")
 
-    @drawn_property(
-        function="mlp_loss_and_grads",
-        name=name,
-        says=says,
-        hint=hint,
-        points=points,
-        examples=MLPS,
-        establishes_correctness=True,
-    )
-    def test(calls: Calls, example: Example) -> None:
-        what = "the loss differs from PyTorch's" if part == 0 else "{} differs from torch.autograd's"
-        _close("mlp_loss_and_grads", _loss_and_grads(calls, example)[part], _torch_of(example)[part], what, "grads")
 
-    return test
+@drawn_property(
+    function="mlp_loss_and_grads",
+    name="agrees_with_torch_autograd",
+    says="grads agree with torch.autograd for every activation, depth and width",
+    hint="Check each layer: dW = h_prev.T @ delta, db = delta summed over the rows, and the activation's "
+    "derivative taken at the pre-activation z.",
+    points=2,
+    examples=MLPS,
+    establishes_correctness=True,
+)
+def mlp_grads_agree_with_torch(calls: Calls, example: Example) -> None:
+    _, grads = _loss_and_grads(calls, example)
+    _close("mlp_loss_and_grads", grads, _torch_of(example)[1], "{} differs from torch.autograd's", "grads")
 
 
 @drawn_property(
@@ -517,7 +525,8 @@ def mlp_grads_match_central_differences(calls: Calls, example: Example) -> None:
 def mlp_unchanged_when(
     *, name: str, says: str, hint: str, change: Callable[[Example, np.ndarray], Example]
 ) -> Property:
-    """The loss and grads stay the same when ``change`` rearranges the batch (given a drawn permutation)."""
+    """The loss and grads stay the same when ``change`` rearranges the batch (given a drawn permutation); one
+    builder for the two rearrangements, stacking and permuting."""
 
     @drawn_property(
         function="mlp_loss_and_grads",
@@ -564,6 +573,7 @@ def assert_layers_like(function: str, what: str, got: Any, params: Layers) -> No
     points=1,
     examples=draw.in_float_dtypes(MLPS),
     gated=True,
+    hints=LAYER_DTYPE_HINTS,
 )
 def mlp_grads_dtype(calls: Calls, example: Example) -> None:
     assert_layers_like("mlp_loss_and_grads", "grads", _loss_and_grads(calls, example)[1], example["params"])
@@ -659,35 +669,44 @@ def _iterates(calls: Calls, example: Example) -> np.ndarray:
     return got
 
 
-def bowl_property(
-    *,
-    name: str,
-    says: str,
-    hint: str,
-    examples: st.SearchStrategy[Example],
-    check: Callable[[Example, np.ndarray], None],
-    **flags: Any,
-) -> Property:
-    """A 1-point property of gradient_descent: ``check(example, iterates)`` raises where it fails.
-
-    ``flags`` (``establishes_correctness``, ``gated``) are :func:`drawn_property`'s."""
-
-    @drawn_property(function="gradient_descent", name=name, says=says, hint=hint, points=1, examples=examples, **flags)
-    def test(calls: Calls, example: Example) -> None:
-        check(example, _iterates(calls, example))
-
-    return test
+@drawn_property(
+    function="gradient_descent",
+    name="returns_every_iterate",
+    says="gradient_descent returns steps + 1 float64 iterates of w0's shape, w0 first, for any shape of w0",
+    hint="np.empty((steps + 1, *w0.shape)) has room for every iterate; row 0 is w0.",
+    points=1,
+    examples=ANY_SHAPE_BOWLS,
+    gated=True,
+)
+def gradient_descent_starts_at_w0(calls: Calls, example: Example) -> None:
+    _close("gradient_descent", _iterates(calls, example)[0], example["w0"], "the first iterate is not w0")
 
 
-def _first_is_w0(example: Example, path: np.ndarray) -> None:
-    _close("gradient_descent", path[0], example["w0"], "the first iterate is not w0")
-
-
-def _never_moves(example: Example, path: np.ndarray) -> None:
+@drawn_property(
+    function="gradient_descent",
+    name="zero_lr_changes_nothing",
+    says="with lr = 0 every iterate is w0",
+    hint="The step is lr * grad(w) and nothing else.",
+    points=1,
+    examples=STANDING_STILL,
+    gated=True,  # standing still keeps it
+)
+def gradient_descent_with_zero_lr(calls: Calls, example: Example) -> None:
+    path = _iterates(calls, example)
     _close("gradient_descent", path, np.broadcast_to(example["w0"], path.shape), "lr = 0 moved w")
 
 
-def _descends(example: Example, path: np.ndarray) -> None:
+@drawn_property(
+    function="gradient_descent",
+    name="descends_below_2_over_L",
+    says="with lr < 2/L on a convex quadratic, f(w) goes down at every step",
+    hint="Step against the gradient, with the gradient at the current w.",
+    points=1,
+    examples=DESCENDING,
+    gated=True,  # standing still keeps it
+)
+def gradient_descent_descends(calls: Calls, example: Example) -> None:
+    path = _iterates(calls, example)
     a, b = _bowl(example)
     values = 0.5 * np.einsum("ti,ij,tj->t", path, a, path) - path @ b
     rises = np.flatnonzero(values[1:] > values[:-1] + 1e-12 * (1 + np.abs(values[:-1])))
@@ -696,12 +715,31 @@ def _descends(example: Example, path: np.ndarray) -> None:
         raise PropertyFailure(f"f rose from step {t} to step {t + 1}", values[t], values[t + 1])
 
 
-def _converges(example: Example, path: np.ndarray) -> None:
-    assert_close(path[-1], _minimum(example), Tolerance(rtol=1e-6, atol=1e-6), "the last iterate is not A^-1 b")
+@drawn_property(
+    function="gradient_descent",
+    name="converges_to_the_minimum",
+    says="with lr around 1/L, 400 steps reach the closed-form minimum A^-1 b",
+    hint="Keep stepping with the same lr: no decay, no early stop.",
+    points=1,
+    examples=CONVERGING,
+    establishes_correctness=True,  # the closed-form minimum
+)
+def gradient_descent_converges(calls: Calls, example: Example) -> None:
+    last = _iterates(calls, example)[-1]
+    assert_close(last, _minimum(example), Tolerance(rtol=1e-6, atol=1e-6), "the last iterate is not A^-1 b")
 
 
-def _diverges(example: Example, path: np.ndarray) -> None:
-    start, end = (float(np.linalg.norm(w - _minimum(example))) for w in (example["w0"], path[-1]))
+@drawn_property(
+    function="gradient_descent",
+    name="diverges_above_2_over_L",
+    says="with lr > 2/L, the iterates move away from the minimum (too large a learning rate diverges)",
+    hint="Plain gradient descent has no safety net: do not clip, normalise or decay the step.",
+    points=1,
+    examples=DIVERGING,
+)  # neither establishing nor gated: no trivial function blows up
+def gradient_descent_diverges(calls: Calls, example: Example) -> None:
+    last = _iterates(calls, example)[-1]
+    start, end = (float(np.linalg.norm(w - _minimum(example))) for w in (example["w0"], last))
     if not end > 1e3 * start:
         raise PropertyFailure(
             f"after {example['steps']} steps the distance to the minimum went from {start:.3g} to {end:.3g}; "
@@ -787,33 +825,34 @@ def momentum_agrees_with_torch(calls: Calls, example: Example) -> None:
         )
 
 
-def momentum_special_case(*, name: str, says: str, hint: str, zero: str) -> Property:
-    """With ``zero = "beta"``, a plain gradient step (``w - lr dw``, ``v = dw``); with ``zero = "lr"``, ``w``
-    stays where it is while the velocity still accumulates.
+# Neither establishing nor gated: no trivial function passes either special case (the velocity must still
+# move), and a step right in the special case does part of the job.
+@drawn_property(
+    function="sgd_momentum_step",
+    name="beta_zero_is_gradient_descent",
+    says="sgd_momentum_step: beta = 0 is a plain gradient step",
+    hint="With beta = 0 the velocity is dw.",
+    points=1,
+    examples=MOMENTUM_STEPS.map(lambda ex: {**ex, "beta": 0.0}),
+)
+def momentum_without_beta(calls: Calls, example: Example) -> None:
+    w, dw = example["w"], example["dw"]
+    what = "with beta = 0 a momentum step is a plain gradient step (w - lr * dw, v = dw), but {} is wrong"
+    _close("sgd_momentum_step", calls.student(*example.values()), (w - example["lr"] * dw, dw), what, ("w", "v"))
 
-    Neither establishing nor gated: no trivial function passes either (the velocity must still move), and
-    a step right in the special case does part of the job.
-    """
 
-    @drawn_property(
-        function="sgd_momentum_step",
-        name=name,
-        says=f"sgd_momentum_step: {says}",
-        hint=hint,
-        points=1,
-        examples=MOMENTUM_STEPS.map(lambda ex: {**ex, zero: 0.0}),
-    )
-    def test(calls: Calls, example: Example) -> None:
-        w, dw, velocity = example["w"], example["dw"], example["velocity"]
-        if zero == "beta":
-            want = (w - example["lr"] * dw, dw)
-            what = "with beta = 0 a momentum step is a plain gradient step (w - lr * dw, v = dw), but {} is wrong"
-        else:
-            want = (w, example.get("beta", 0.9) * velocity + dw)
-            what = "with lr = 0, w stays where it is while v = beta * v + dw still accumulates, but {} is wrong"
-        _close("sgd_momentum_step", calls.student(*example.values()), want, what, ("w", "v"))
-
-    return test
+@drawn_property(
+    function="sgd_momentum_step",
+    name="zero_lr_changes_nothing",
+    says="sgd_momentum_step: lr = 0 leaves w where it is",
+    hint="Only lr * v moves w; the velocity itself still accumulates.",
+    points=1,
+    examples=MOMENTUM_STEPS.map(lambda ex: {**ex, "lr": 0.0}),
+)
+def momentum_with_zero_lr(calls: Calls, example: Example) -> None:
+    want = (example["w"], example.get("beta", 0.9) * example["velocity"] + example["dw"])
+    what = "with lr = 0, w stays where it is while v = beta * v + dw still accumulates, but {} is wrong"
+    _close("sgd_momentum_step", calls.student(*example.values()), want, what, ("w", "v"))
 
 
 @drawn_property(
@@ -910,6 +949,7 @@ def optimizer_shapes(*, function: str, names: tuple[str, ...], examples: st.Sear
         points=1,
         examples=draw.in_float_dtypes(examples),
         gated=True,
+        hints=DTYPE_HINTS,
     )
     def test(calls: Calls, example: Example) -> None:
         w = first_array(example)
@@ -921,7 +961,7 @@ def optimizer_shapes(*, function: str, names: tuple[str, ...], examples: st.Sear
                     observed=observed_dtype(part.dtype, w.dtype) if part.shape == w.shape else None,
                 )
 
-    return dataclasses.replace(test, hints=DTYPE_HINTS)
+    return test
 
 
 # ---------------------------------------------------------------- minibatch_sgd, checked structurally
@@ -1127,6 +1167,7 @@ def minibatch_epoch_losses(calls: Calls, example: Example) -> None:
     points=1,
     examples=draw.in_float_dtypes(MINI_BATCH_RUNS),
     gated=True,
+    hints=LAYER_DTYPE_HINTS,
 )
 def minibatch_params_dtype(calls: Calls, example: Example) -> None:
     params, _ = _run_of(calls.student(*example.values()))
@@ -1200,323 +1241,279 @@ LOOP_HINT = "Python loops over examples are slow; a few NumPy operations on the 
 # solution may do twice the reference's work), while a Python loop over the elements is 40 to 50 times slower.
 LOGADDEXP_RATIO = 12.0
 
-PROPERTIES: tuple[Property, ...] = (
-    # mse_loss
-    agrees_with_torch(
-        loss="mse_loss",
-        torch_name="mse_loss",
-        hint="mean((y_pred - y)**2) over every element, as one number.",
-        points=3,
-        examples=PREDICTIONS,
-    ),
-    value_agrees_with_reference(
-        function="mse_loss", hint="Average the squared differences over all elements.", points=2, examples=PREDICTIONS
-    ),
-    mean_over_the_batch(loss="mse_loss", points=2, examples=PREDICTIONS),
-    returns_one_number(function="mse_loss", points=1, examples=PREDICTIONS),
-    leaves_input_unchanged(function="mse_loss", points=1, examples=PREDICTIONS),
-    as_fast_as_reference(function="mse_loss", make_input=_large_pairs(1 << 21), hint=LOOP_HINT, points=1),
-    # mse_loss_grad
-    grad_agrees_with_torch(
-        loss="mse_loss",
-        hint="d/dy_pred of mean((y_pred - y)**2) is 2 (y_pred - y) / N: keep the 2 and the 1/N.",
-        points=3,
-        examples=PREDICTIONS,
-    ),
-    grad_matches_central_differences(
-        loss="mse_loss",
-        hint="Differentiate one term (y_pred_i - y_i)**2 / N with the chain rule.",
-        points=3,
-        examples=PREDICTIONS_MODERATE,
-    ),
-    agrees_with_reference(
-        function="mse_loss_grad", hint="N is the number of elements, y.size.", points=1, examples=PREDICTIONS
-    ),
-    keeps_shape_and_dtype(function="mse_loss_grad", points=1, examples=PREDICTIONS_ANY_DTYPE),
-    leaves_input_unchanged(function="mse_loss_grad", points=1, examples=PREDICTIONS),
-    as_fast_as_reference(function="mse_loss_grad", make_input=_large_pairs(1 << 20), hint=LOOP_HINT, points=1),
-    # bce_with_logits
-    agrees_with_torch(
-        loss="bce_with_logits",
-        torch_name="binary_cross_entropy_with_logits",
-        hint="Per element: max(z, 0) - z * y + log(1 + exp(-|z|)), then the mean.",
-        points=3,
-        examples=BINARY,
-    ),
-    value_agrees_with_reference(
-        function="bce_with_logits", hint="Try z = -1e4 and z = 50 with y = 1 and y = 0.", points=1, examples=BINARY
-    ),
-    number_stable_for_large_inputs(function="bce_with_logits", hint=STABILITY_HINT, points=2, examples=BINARY_LARGE),
-    mean_over_the_batch(loss="bce_with_logits", points=1, examples=BINARY),
-    returns_one_number(function="bce_with_logits", points=1, examples=BINARY),
-    leaves_input_unchanged(function="bce_with_logits", points=1, examples=BINARY),
-    as_fast_as_reference(
-        function="bce_with_logits",
-        make_input=_large_pairs(1 << 18, "probabilities"),
-        hint=LOOP_HINT,
-        points=1,
-        max_ratio=LOGADDEXP_RATIO,
-    ),
-    # bce_with_logits_grad
-    grad_agrees_with_torch(
-        loss="bce_with_logits",
-        hint="The gradient is (sigmoid(z) - y) / N: prediction minus target, averaged.",
-        points=3,
-        examples=BINARY,
-    ),
-    grad_matches_central_differences(
-        loss="bce_with_logits",
-        hint="Differentiate max(z, 0) - z y + log(1 + exp(-|z|)) for z > 0 and z < 0.",
-        points=2,
-        examples=BINARY_MODERATE,
-    ),
-    agrees_with_reference(
-        function="bce_with_logits_grad", hint="Use a stable sigmoid, written with exp(-|z|).", points=1, examples=BINARY
-    ),
-    stable_for_large_inputs(function="bce_with_logits_grad", hint=STABILITY_HINT, points=1, examples=BINARY_LARGE),
-    keeps_shape_and_dtype(function="bce_with_logits_grad", points=1, examples=BINARY_ANY_DTYPE),
-    leaves_input_unchanged(function="bce_with_logits_grad", points=1, examples=BINARY),
-    as_fast_as_reference(
-        function="bce_with_logits_grad",
-        make_input=_large_pairs(1 << 17, "probabilities"),
-        hint=LOOP_HINT,
-        points=1,
-        max_ratio=LOGADDEXP_RATIO,
-    ),
-    # cross_entropy
-    agrees_with_torch(
-        loss="cross_entropy",
-        torch_name="cross_entropy",
-        hint="The mean over the rows of -log softmax(logits)[i, labels[i]]: logits are not probabilities.",
-        points=3,
-        examples=LOGITS,
-    ),
-    value_agrees_with_reference(
-        function="cross_entropy",
-        hint="Softmax along each row (axis 1), then pick its label.",
-        points=2,
-        examples=LOGITS,
-    ),
-    number_stable_for_large_inputs(function="cross_entropy", hint=STABILITY_HINT, points=1, examples=LOGITS_LARGE),
-    mean_over_the_batch(loss="cross_entropy", points=1, examples=LOGITS),
-    returns_one_number(function="cross_entropy", points=1, examples=LOGITS),
-    leaves_input_unchanged(function="cross_entropy", points=1, examples=LOGITS),
-    as_fast_as_reference(function="cross_entropy", make_input=_large_logits(1 << 14), hint=LOOP_HINT, points=1),
-    # cross_entropy_grad
-    grad_agrees_with_torch(
-        loss="cross_entropy",
-        hint="(softmax(logits) - onehot(labels)) / n, with n the number of rows.",
-        points=3,
-        examples=LOGITS,
-    ),
-    grad_matches_central_differences(
-        loss="cross_entropy",
-        hint="Each row's gradient is its softmax minus the one-hot label, over n.",
-        points=2,
-        examples=LOGITS_MODERATE,
-    ),
-    agrees_with_reference(
-        function="cross_entropy_grad", hint="Divide by the number of rows, not of elements.", points=1, examples=LOGITS
-    ),
-    stable_for_large_inputs(function="cross_entropy_grad", hint=STABILITY_HINT, points=1, examples=LOGITS_LARGE),
-    keeps_shape_and_dtype(function="cross_entropy_grad", points=1, examples=LOGITS_ANY_DTYPE),
-    leaves_input_unchanged(function="cross_entropy_grad", points=1, examples=LOGITS),
-    as_fast_as_reference(function="cross_entropy_grad", make_input=_large_logits(1 << 13), hint=LOOP_HINT, points=1),
-    # numerical_gradient
-    agrees_with(
-        function="numerical_gradient",
-        name="agrees_with_analytic_gradient",
-        says="numerical_gradient of f(x) = sum(c sin(x)) agrees with c cos(x), for x of any shape",
-        hint="For each index j: (f(x + eps e_j) - f(x - eps e_j)) / (2 eps), with x restored in between.",
-        points=3,
-        examples=SINES,
-        expected=lambda calls, ex: _gradient_of_sines(ex),
-        tolerance=NUMERICAL_TOLERANCE,
-    ),
-    agrees_with(
-        function="numerical_gradient",
-        name="central_differences_with_eps",
-        says="numerical_gradient takes central differences with the eps it is given: exact on cubics",
-        hint="Step eps both ways, (f(x + eps) - f(x - eps)) / (2 eps): a one-sided difference is far less "
-        "accurate, and eps is an argument.",
-        points=2,
-        examples=CUBES,
-        expected=lambda calls, ex: _differences_of_cubes(ex),
-        tolerance=Tolerance(rtol=1e-7, atol=1e-8),
-    ),
-    numerical_gradient_of_float32,
-    numerical_gradient_shape,
-    leaves_input_unchanged(function="numerical_gradient", points=1, examples=st.one_of(SINES, SINES_FLOAT32)),
-    value_agrees_with_reference(
-        function="numerical_gradient",
-        hint="Perturb one coordinate at a time, by eps each way.",
-        points=2,
-        examples=SINES_ANY_EPS,
-        tolerance=NUMERICAL_TOLERANCE,
-    ),
-    # relative_error
-    value_agrees_with(
-        function="relative_error",
-        name="agrees_with_formula",
-        says="relative_error agrees with max(|a - b| / maximum(1e-8, |a| + |b|))",
-        hint="Elementwise |a - b| / maximum(1e-8, |a| + |b|), then the largest value.",
-        points=3,
-        examples=ERROR_PAIRS,
-        expected=lambda calls, ex: _relative_error(ex["a"], ex["b"]),
-    ),
-    value_agrees_with_reference(
-        function="relative_error", hint="Take the maximum, not the mean.", points=2, examples=ERROR_PAIRS
-    ),
-    relative_error_of_equal_arrays,
-    relative_error_is_symmetric,
-    relative_error_at_most_one,
-    returns_one_number(function="relative_error", points=1, examples=ERROR_PAIRS),
-    # mlp_loss_and_grads
-    mlp_agrees_with_torch(
-        name="agrees_with_torch_loss",
-        says="the loss agrees with torch.nn.functional.cross_entropy of the same MLP",
-        hint="Hidden layers g(h @ W + b), a linear last layer, then the mean of -log softmax at each label.",
-        part=0,
-        points=1,
-    ),
-    mlp_agrees_with_torch(
-        name="agrees_with_torch_autograd",
-        says="grads agree with torch.autograd for every activation, depth and width",
-        hint="Check each layer: dW = h_prev.T @ delta, db = delta summed over the rows, and the activation's "
-        "derivative taken at the pre-activation z.",
-        part=1,
-        points=2,
-    ),
-    mlp_grads_match_central_differences,
-    value_agrees_with_reference(
-        function="mlp_loss_and_grads",
-        hint="Compare one layer at a time.",
-        points=1,
-        examples=MLPS,
-        names=("the loss", "grads"),
-    ),
-    mlp_unchanged_when(
-        name="batch_invariant",
-        says="the batch is stacked on itself",
-        hint="The loss is a mean over the examples; its gradients are too (delta is divided by n).",
-        change=_stacked,
-    ),
-    mlp_unchanged_when(
-        name="permutation_invariant",
-        says="the examples are permuted",
-        hint="The order of the examples cannot matter: reduce over the rows (axis 0) for db.",
-        change=_permuted,
-    ),
-    leaves_nested_input_unchanged(function="mlp_loss_and_grads", points=1, examples=MLPS),
-    dataclasses.replace(mlp_grads_dtype, hints=LAYER_DTYPE_HINTS),
-    as_fast_as_reference(function="mlp_loss_and_grads", make_input=_large_mlp, hint=LOOP_HINT, points=1),
-    # gradient_descent
-    value_agrees_with(
-        function="gradient_descent",
-        name="agrees_with_torch_sgd",
-        says="gradient_descent's iterates agree with torch.optim.SGD on a quadratic bowl",
-        hint="w <- w - lr * grad(w), and every iterate kept.",
-        points=3,
-        examples=BOWLS,
-        expected=lambda calls, ex: torch_sgd_path(ex),
-    ),
-    bowl_property(
-        name="returns_every_iterate",
-        says="gradient_descent returns steps + 1 float64 iterates of w0's shape, w0 first, for any shape of w0",
-        hint="np.empty((steps + 1, *w0.shape)) has room for every iterate; row 0 is w0.",
-        examples=ANY_SHAPE_BOWLS,
-        check=_first_is_w0,
-        gated=True,
-    ),
-    bowl_property(
-        name="zero_lr_changes_nothing",
-        says="with lr = 0 every iterate is w0",
-        hint="The step is lr * grad(w) and nothing else.",
-        examples=STANDING_STILL,
-        check=_never_moves,
-        gated=True,  # standing still keeps it
-    ),
-    bowl_property(
-        name="descends_below_2_over_L",
-        says="with lr < 2/L on a convex quadratic, f(w) goes down at every step",
-        hint="Step against the gradient, with the gradient at the current w.",
-        examples=DESCENDING,
-        check=_descends,
-        gated=True,  # standing still keeps it
-    ),
-    bowl_property(
-        name="converges_to_the_minimum",
-        says="with lr around 1/L, 400 steps reach the closed-form minimum A^-1 b",
-        hint="Keep stepping with the same lr: no decay, no early stop.",
-        examples=CONVERGING,
-        check=_converges,
-        establishes_correctness=True,  # the closed-form minimum
-    ),
-    bowl_property(
-        name="diverges_above_2_over_L",
-        says="with lr > 2/L, the iterates move away from the minimum (too large a learning rate diverges)",
-        hint="Plain gradient descent has no safety net: do not clip, normalise or decay the step.",
-        examples=DIVERGING,
-        check=_diverges,  # neither establishing nor gated: no trivial function blows up
-    ),
-    leaves_input_unchanged(function="gradient_descent", points=1, examples=BOWLS),
-    value_agrees_with_reference(
-        function="gradient_descent",
-        hint="Row t + 1 is row t minus lr times the gradient at row t.",
-        points=1,
-        examples=BOWLS,
-    ),
-    # sgd_momentum_step
-    momentum_agrees_with_torch,
-    momentum_special_case(
-        name="beta_zero_is_gradient_descent",
-        says="beta = 0 is a plain gradient step",
-        hint="With beta = 0 the velocity is dw.",
-        zero="beta",
-    ),
-    momentum_special_case(
-        name="zero_lr_changes_nothing",
-        says="lr = 0 leaves w where it is",
-        hint="Only lr * v moves w; the velocity itself still accumulates.",
-        zero="lr",
-    ),
-    value_agrees_with_reference(
-        function="sgd_momentum_step",
-        hint="v = beta * v + dw first, then w - lr * v.",
-        points=2,
-        examples=MOMENTUM_STEPS,
-        names=("w", "v"),
-    ),
-    optimizer_shapes(function="sgd_momentum_step", names=("w", "v"), examples=MOMENTUM_STEPS),
-    leaves_nested_input_unchanged(function="sgd_momentum_step", points=1, examples=MOMENTUM_STEPS),
-    # adam_step
-    adam_agrees_with_torch,
-    adam_first_step,
-    adam_with_zero_lr,
-    value_agrees_with_reference(
-        function="adam_step",
-        hint="eps is added after the square root.",
-        points=2,
-        examples=ADAM_STEPS,
-        names=("w", "m", "v"),
-    ),
-    optimizer_shapes(function="adam_step", names=("w", "m", "v"), examples=ADAM_STEPS),
-    leaves_nested_input_unchanged(function="adam_step", points=1, examples=ADAM_STEPS),
-    # minibatch_sgd
-    minibatch_full_batch,
-    minibatch_uses_every_example,
-    minibatch_steps,
-    minibatch_epoch_losses,
-    dataclasses.replace(minibatch_params_dtype, hints=LAYER_DTYPE_HINTS),
-    minibatch_shuffles,
-    minibatch_uses_its_rng,
-    leaves_nested_input_unchanged(function="minibatch_sgd", points=1, examples=MINI_BATCH_RUNS),
-)
-
 ASSIGNMENT = Assignment(
     id="03_gradient_descent",
     notebook="gradient_descent.ipynb",
-    properties=PROPERTIES,
+    properties=(
+        # mse_loss
+        agrees_with_torch(
+            loss="mse_loss",
+            torch_name="mse_loss",
+            hint="mean((y_pred - y)**2) over every element, as one number.",
+            points=3,
+            examples=PREDICTIONS,
+        ),
+        agrees_with_reference(
+            function="mse_loss",
+            hint="Average the squared differences over all elements.",
+            points=2,
+            examples=PREDICTIONS,
+        ),
+        mean_over_the_batch(loss="mse_loss", points=2, examples=PREDICTIONS),
+        returns_one_number(function="mse_loss", points=1, examples=PREDICTIONS),
+        leaves_input_unchanged(function="mse_loss", points=1, examples=PREDICTIONS),
+        as_fast_as_reference(function="mse_loss", make_input=_large_pairs(1 << 21), hint=LOOP_HINT, points=1),
+        # mse_loss_grad
+        grad_agrees_with_torch(
+            loss="mse_loss",
+            hint="d/dy_pred of mean((y_pred - y)**2) is 2 (y_pred - y) / N: keep the 2 and the 1/N.",
+            points=3,
+            examples=PREDICTIONS,
+        ),
+        grad_matches_central_differences(
+            loss="mse_loss",
+            hint="Differentiate one term (y_pred_i - y_i)**2 / N with the chain rule.",
+            points=3,
+            examples=PREDICTIONS_MODERATE,
+        ),
+        agrees_with_reference(
+            function="mse_loss_grad", hint="N is the number of elements, y.size.", points=1, examples=PREDICTIONS
+        ),
+        keeps_shape_and_dtype(function="mse_loss_grad", points=1, examples=PREDICTIONS_ANY_DTYPE),
+        leaves_input_unchanged(function="mse_loss_grad", points=1, examples=PREDICTIONS),
+        as_fast_as_reference(function="mse_loss_grad", make_input=_large_pairs(1 << 20), hint=LOOP_HINT, points=1),
+        # bce_with_logits
+        agrees_with_torch(
+            loss="bce_with_logits",
+            torch_name="binary_cross_entropy_with_logits",
+            hint="Per element: max(z, 0) - z * y + log(1 + exp(-|z|)), then the mean.",
+            points=3,
+            examples=BINARY,
+        ),
+        agrees_with_reference(
+            function="bce_with_logits", hint="Try z = -1e4 and z = 50 with y = 1 and y = 0.", points=1, examples=BINARY
+        ),
+        stable_for_large_inputs(
+            function="bce_with_logits", hint=STABILITY_HINT, points=2, examples=BINARY_LARGE, read=number_of
+        ),
+        mean_over_the_batch(loss="bce_with_logits", points=1, examples=BINARY),
+        returns_one_number(function="bce_with_logits", points=1, examples=BINARY),
+        leaves_input_unchanged(function="bce_with_logits", points=1, examples=BINARY),
+        as_fast_as_reference(
+            function="bce_with_logits",
+            make_input=_large_pairs(1 << 18, "probabilities"),
+            hint=LOOP_HINT,
+            points=1,
+            max_ratio=LOGADDEXP_RATIO,
+        ),
+        # bce_with_logits_grad
+        grad_agrees_with_torch(
+            loss="bce_with_logits",
+            hint="The gradient is (sigmoid(z) - y) / N: prediction minus target, averaged.",
+            points=3,
+            examples=BINARY,
+        ),
+        grad_matches_central_differences(
+            loss="bce_with_logits",
+            hint="Differentiate max(z, 0) - z y + log(1 + exp(-|z|)) for z > 0 and z < 0.",
+            points=2,
+            examples=BINARY_MODERATE,
+        ),
+        agrees_with_reference(
+            function="bce_with_logits_grad",
+            hint="Use a stable sigmoid, written with exp(-|z|).",
+            points=1,
+            examples=BINARY,
+        ),
+        stable_for_large_inputs(function="bce_with_logits_grad", hint=STABILITY_HINT, points=1, examples=BINARY_LARGE),
+        keeps_shape_and_dtype(function="bce_with_logits_grad", points=1, examples=BINARY_ANY_DTYPE),
+        leaves_input_unchanged(function="bce_with_logits_grad", points=1, examples=BINARY),
+        as_fast_as_reference(
+            function="bce_with_logits_grad",
+            make_input=_large_pairs(1 << 17, "probabilities"),
+            hint=LOOP_HINT,
+            points=1,
+            max_ratio=LOGADDEXP_RATIO,
+        ),
+        # cross_entropy
+        agrees_with_torch(
+            loss="cross_entropy",
+            torch_name="cross_entropy",
+            hint="The mean over the rows of -log softmax(logits)[i, labels[i]]: logits are not probabilities.",
+            points=3,
+            examples=LOGITS,
+        ),
+        agrees_with_reference(
+            function="cross_entropy",
+            hint="Softmax along each row (axis 1), then pick its label.",
+            points=2,
+            examples=LOGITS,
+        ),
+        stable_for_large_inputs(
+            function="cross_entropy", hint=STABILITY_HINT, points=1, examples=LOGITS_LARGE, read=number_of
+        ),
+        mean_over_the_batch(loss="cross_entropy", points=1, examples=LOGITS),
+        returns_one_number(function="cross_entropy", points=1, examples=LOGITS),
+        leaves_input_unchanged(function="cross_entropy", points=1, examples=LOGITS),
+        as_fast_as_reference(function="cross_entropy", make_input=_large_logits(1 << 14), hint=LOOP_HINT, points=1),
+        # cross_entropy_grad
+        grad_agrees_with_torch(
+            loss="cross_entropy",
+            hint="(softmax(logits) - onehot(labels)) / n, with n the number of rows.",
+            points=3,
+            examples=LOGITS,
+        ),
+        grad_matches_central_differences(
+            loss="cross_entropy",
+            hint="Each row's gradient is its softmax minus the one-hot label, over n.",
+            points=2,
+            examples=LOGITS_MODERATE,
+        ),
+        agrees_with_reference(
+            function="cross_entropy_grad",
+            hint="Divide by the number of rows, not of elements.",
+            points=1,
+            examples=LOGITS,
+        ),
+        stable_for_large_inputs(function="cross_entropy_grad", hint=STABILITY_HINT, points=1, examples=LOGITS_LARGE),
+        keeps_shape_and_dtype(function="cross_entropy_grad", points=1, examples=LOGITS_ANY_DTYPE),
+        leaves_input_unchanged(function="cross_entropy_grad", points=1, examples=LOGITS),
+        as_fast_as_reference(
+            function="cross_entropy_grad", make_input=_large_logits(1 << 13), hint=LOOP_HINT, points=1
+        ),
+        # numerical_gradient
+        agrees_with(
+            function="numerical_gradient",
+            name="agrees_with_analytic_gradient",
+            says="numerical_gradient of f(x) = sum(c sin(x)) agrees with c cos(x), for x of any shape",
+            hint="For each index j: (f(x + eps e_j) - f(x - eps e_j)) / (2 eps), with x restored in between.",
+            points=3,
+            examples=SINES,
+            expected=lambda calls, ex: _gradient_of_sines(ex),
+            tolerance=NUMERICAL_TOLERANCE,
+        ),
+        agrees_with(
+            function="numerical_gradient",
+            name="central_differences_with_eps",
+            says="numerical_gradient takes central differences with the eps it is given: exact on cubics",
+            hint="Step eps both ways, (f(x + eps) - f(x - eps)) / (2 eps): a one-sided difference is far less "
+            "accurate, and eps is an argument.",
+            points=2,
+            examples=CUBES,
+            expected=lambda calls, ex: _differences_of_cubes(ex),
+            tolerance=Tolerance(rtol=1e-7, atol=1e-8),
+        ),
+        numerical_gradient_of_float32,
+        numerical_gradient_shape,
+        leaves_input_unchanged(function="numerical_gradient", points=1, examples=st.one_of(SINES, SINES_FLOAT32)),
+        agrees_with_reference(
+            function="numerical_gradient",
+            hint="Perturb one coordinate at a time, by eps each way.",
+            points=2,
+            examples=SINES_ANY_EPS,
+            tolerance=NUMERICAL_TOLERANCE,
+        ),
+        # relative_error
+        agrees_with(
+            function="relative_error",
+            name="agrees_with_formula",
+            says="relative_error agrees with max(|a - b| / maximum(1e-8, |a| + |b|))",
+            hint="Elementwise |a - b| / maximum(1e-8, |a| + |b|), then the largest value.",
+            points=3,
+            examples=ERROR_PAIRS,
+            expected=lambda calls, ex: _relative_error(ex["a"], ex["b"]),
+        ),
+        agrees_with_reference(
+            function="relative_error", hint="Take the maximum, not the mean.", points=2, examples=ERROR_PAIRS
+        ),
+        relative_error_of_equal_arrays,
+        relative_error_is_symmetric,
+        relative_error_at_most_one,
+        returns_one_number(function="relative_error", points=1, examples=ERROR_PAIRS),
+        # mlp_loss_and_grads
+        mlp_loss_agrees_with_torch,
+        mlp_grads_agree_with_torch,
+        mlp_grads_match_central_differences,
+        agrees_with_reference(
+            function="mlp_loss_and_grads",
+            hint="Compare one layer at a time.",
+            points=1,
+            examples=MLPS,
+            names=("the loss", "grads"),
+        ),
+        mlp_unchanged_when(
+            name="batch_invariant",
+            says="the batch is stacked on itself",
+            hint="The loss is a mean over the examples; its gradients are too (delta is divided by n).",
+            change=_stacked,
+        ),
+        mlp_unchanged_when(
+            name="permutation_invariant",
+            says="the examples are permuted",
+            hint="The order of the examples cannot matter: reduce over the rows (axis 0) for db.",
+            change=_permuted,
+        ),
+        leaves_nested_input_unchanged(function="mlp_loss_and_grads", points=1, examples=MLPS),
+        mlp_grads_dtype,
+        as_fast_as_reference(function="mlp_loss_and_grads", make_input=_large_mlp, hint=LOOP_HINT, points=1),
+        # gradient_descent
+        agrees_with(
+            function="gradient_descent",
+            name="agrees_with_torch_sgd",
+            says="gradient_descent's iterates agree with torch.optim.SGD on a quadratic bowl",
+            hint="w <- w - lr * grad(w), and every iterate kept.",
+            points=3,
+            examples=BOWLS,
+            expected=lambda calls, ex: torch_sgd_path(ex),
+        ),
+        gradient_descent_starts_at_w0,
+        gradient_descent_with_zero_lr,
+        gradient_descent_descends,
+        gradient_descent_converges,
+        gradient_descent_diverges,
+        leaves_input_unchanged(function="gradient_descent", points=1, examples=BOWLS),
+        agrees_with_reference(
+            function="gradient_descent",
+            hint="Row t + 1 is row t minus lr times the gradient at row t.",
+            points=1,
+            examples=BOWLS,
+        ),
+        # sgd_momentum_step
+        momentum_agrees_with_torch,
+        momentum_without_beta,
+        momentum_with_zero_lr,
+        agrees_with_reference(
+            function="sgd_momentum_step",
+            hint="v = beta * v + dw first, then w - lr * v.",
+            points=2,
+            examples=MOMENTUM_STEPS,
+            names=("w", "v"),
+        ),
+        optimizer_shapes(function="sgd_momentum_step", names=("w", "v"), examples=MOMENTUM_STEPS),
+        leaves_nested_input_unchanged(function="sgd_momentum_step", points=1, examples=MOMENTUM_STEPS),
+        # adam_step
+        adam_agrees_with_torch,
+        adam_first_step,
+        adam_with_zero_lr,
+        agrees_with_reference(
+            function="adam_step",
+            hint="eps is added after the square root.",
+            points=2,
+            examples=ADAM_STEPS,
+            names=("w", "m", "v"),
+        ),
+        optimizer_shapes(function="adam_step", names=("w", "m", "v"), examples=ADAM_STEPS),
+        leaves_nested_input_unchanged(function="adam_step", points=1, examples=ADAM_STEPS),
+        # minibatch_sgd
+        minibatch_full_batch,
+        minibatch_uses_every_example,
+        minibatch_steps,
+        minibatch_epoch_losses,
+        minibatch_params_dtype,
+        minibatch_shuffles,
+        minibatch_uses_its_rng,
+        leaves_nested_input_unchanged(function="minibatch_sgd", points=1, examples=MINI_BATCH_RUNS),
+    ),
     preload=("numpy",),
     dtypes={
         "mse_loss": "number",

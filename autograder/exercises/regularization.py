@@ -12,9 +12,8 @@ harness that checks that out follows the mask returned, whatever random numbers 
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -26,9 +25,7 @@ from autograder.exercises.common import (
     DERIVATIVE_TOLERANCE,
     Example,
     agrees_with,
-    agrees_with_nested,
     agrees_with_reference,
-    agrees_with_reference_nested,
     array_part,
     as_fast_as_reference,
     central_differences,
@@ -36,13 +33,13 @@ from autograder.exercises.common import (
     in_order,
     keeps_shape_and_dtype,
     leaves_nested_input_unchanged,
+    number_of,
     parts_of,
     result_of,
     result_under_errstate,
-    scalar_of,
 )
 from autograder.grading.calls import Calls
-from autograder.grading.catalogue import Assignment, Property
+from autograder.grading.catalogue import Assignment
 from autograder.grading.checks import (
     DTYPE_HINTS,
     PropertyFailure,
@@ -71,52 +68,44 @@ def _vander(example: Example) -> np.ndarray:
     return np.vander(example["x"], example["degree"] + 1, increasing=True)
 
 
-def _polynomial_shape(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        got, x = result_of(calls, example), example["x"]
-        want = (x.shape[0], example["degree"] + 1)
-        if got.shape != want:
-            raise PropertyFailure(
-                f"polynomial_features returned shape {got.shape} for {want[0]} inputs and degree "
-                f"{example['degree']}; expected {want}"
-            )
-        if got.dtype != x.dtype:
-            raise PropertyFailure(
-                f"polynomial_features returned dtype {got.dtype} for x of dtype {x.dtype}",
-                observed=observed_dtype(got.dtype, x.dtype),
-            )
-
-    return Property(
-        function="polynomial_features",
-        name="returns_the_right_shape_and_dtype",
-        says="polynomial_features returns shape (n, degree + 1), of x's float dtype",
-        hint="Degree D has D + 1 coefficients: the powers 0, 1, ..., D.",
-        points=points,
-        strategy=draw.in_float_dtypes(_polynomial_examples()),
-        test=test,
-        gated=True,
-        hints=DTYPE_HINTS,
-    )
+@drawn_property(
+    function="polynomial_features",
+    name="returns_the_right_shape_and_dtype",
+    says="polynomial_features returns shape (n, degree + 1), of x's float dtype",
+    hint="Degree D has D + 1 coefficients: the powers 0, 1, ..., D.",
+    points=1,
+    examples=draw.in_float_dtypes(_polynomial_examples()),
+    gated=True,
+    hints=DTYPE_HINTS,
+)
+def polynomial_features_shape(calls: Calls, example: Example) -> None:
+    got, x = result_of(calls, example), example["x"]
+    want = (x.shape[0], example["degree"] + 1)
+    if got.shape != want:
+        raise PropertyFailure(
+            f"polynomial_features returned shape {got.shape} for {want[0]} inputs and degree "
+            f"{example['degree']}; expected {want}"
+        )
+    if got.dtype != x.dtype:
+        raise PropertyFailure(
+            f"polynomial_features returned dtype {got.dtype} for x of dtype {x.dtype}",
+            observed=observed_dtype(got.dtype, x.dtype),
+        )
 
 
-def _first_column_is_ones(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        got = result_of(calls, example)
-        if got.ndim != 2 or got.shape[1] == 0:
-            raise PropertyFailure(f"polynomial_features returned shape {got.shape}; expected a 2-D design matrix")
-        ones = np.ones(got.shape[0])
-        assert_close(got[:, 0], ones, FLOAT64, "column 0 of polynomial_features is not x**0 = 1")
-
-    return Property(
-        function="polynomial_features",
-        name="first_column_is_ones",
-        says="column 0 of polynomial_features is x**0 = 1 (the intercept), then increasing powers",
-        hint="Column k holds x**k, starting at k = 0; the intercept column comes first.",
-        points=points,
-        strategy=_polynomial_examples(min_degree=1),
-        test=test,
-        gated=True,  # a constant 1 keeps it
-    )
+@drawn_property(
+    function="polynomial_features",
+    says="column 0 of polynomial_features is x**0 = 1 (the intercept), then increasing powers",
+    hint="Column k holds x**k, starting at k = 0; the intercept column comes first.",
+    points=1,
+    examples=_polynomial_examples(min_degree=1),
+    gated=True,  # a constant 1 keeps it
+)
+def first_column_is_ones(calls: Calls, example: Example) -> None:
+    got = result_of(calls, example)
+    if got.ndim != 2 or got.shape[1] == 0:
+        raise PropertyFailure(f"polynomial_features returned shape {got.shape}; expected a 2-D design matrix")
+    assert_close(got[:, 0], np.ones(got.shape[0]), FLOAT64, "column 0 of polynomial_features is not x**0 = 1")
 
 
 def _many_inputs(rng: np.random.Generator) -> list[Any]:
@@ -126,36 +115,6 @@ def _many_inputs(rng: np.random.Generator) -> list[Any]:
 
 
 POLYNOMIAL = _polynomial_examples()
-
-POLYNOMIAL_PROPERTIES: tuple[Property, ...] = (
-    agrees_with(
-        function="polynomial_features",
-        name="agrees_with_numpy",
-        says="polynomial_features agrees with numpy.vander(x, degree + 1, increasing=True)",
-        hint="Row i is (1, x_i, x_i**2, ..., x_i**degree).",
-        points=4,
-        examples=POLYNOMIAL,
-        expected=lambda calls, example: _vander(example),
-    ),
-    agrees_with_reference(
-        function="polynomial_features", hint="Check degree 0 and negative inputs.", points=2, examples=POLYNOMIAL
-    ),
-    _polynomial_shape(points=1),
-    _first_column_is_ones(points=1),
-    leaves_nested_input_unchanged(
-        function="polynomial_features",
-        points=1,
-        examples=POLYNOMIAL,
-        hint="Setting x.shape or x /= ... changes the caller's array; x[:, None] is a new view that leaves it alone.",
-    ),
-    as_fast_as_reference(
-        function="polynomial_features",
-        make_input=_many_inputs,
-        hint="A Python loop over the inputs is slow: broadcast a column of inputs against a row of powers.",
-        points=1,
-    ),
-)
-
 
 # --- l2_penalty and l2_penalty_grads ------------------------------------------------------------
 
@@ -173,89 +132,61 @@ def _penalty(params: Params, lam: float) -> float:
     return float(lam / 2 * sum(np.sum(np.square(W)) for W, _ in params))
 
 
-def _penalty_relation(
-    *, name: str, says: str, hint: str, points: float, examples: st.SearchStrategy[Example], check: Callable[..., None]
-) -> Property:
-    """A property relating ``l2_penalty`` on several inputs: ``check(penalty, example)`` raises on a failure,
-    where ``penalty(params, lam)`` calls the student's function."""
-
-    def test(calls: Calls, example: Example) -> None:
-        def penalty(params: Params, lam: float) -> float:
-            return scalar_of(calls.student(params, lam), "l2_penalty")
-
-        check(penalty, example)
-
-    # Relations between calls: a zero function keeps every one of them.
-    return Property(
-        function="l2_penalty", name=name, says=says, hint=hint, points=points, strategy=examples, test=test, gated=True
-    )
+L2 = _l2_examples()
 
 
-def _check_ignores_biases(penalty: Callable[[Params, float], float], example: Example) -> None:
+def _student_penalty(calls: Calls, params: Params, lam: float) -> float:
+    return number_of(calls.student(params, lam), "l2_penalty")
+
+
+# Relations between calls of l2_penalty: a zero function keeps every one of them (gated).
+@drawn_property(
+    function="l2_penalty",
+    says="changing the biases does not change l2_penalty",
+    hint="Biases only shift a unit's output; the penalty is on the weights W alone.",
+    points=2,
+    examples=_l2_examples(POSITIVE_LAMBDAS),
+    gated=True,
+)
+def ignores_biases(calls: Calls, example: Example) -> None:
     params, lam = example["params"], example["lam"]
     moved = [(W, b * -3.0 + 1.0) for W, b in params]
-    before, after = penalty(params, lam), penalty(moved, lam)
+    before, after = _student_penalty(calls, params, lam), _student_penalty(calls, moved, lam)
     assert_close(np.asarray(after), np.asarray(before), FLOAT64, "changing only the biases changed l2_penalty")
 
 
-def _check_zero_at_zero(penalty: Callable[[Params, float], float], example: Example) -> None:
-    got = penalty(example["params"], 0.0)
+@drawn_property(
+    function="l2_penalty",
+    name="zero_at_zero_lambda",
+    says="l2_penalty is 0 when lam = 0",
+    hint="lam is the strength of the penalty: with lam = 0 there is no penalty at all.",
+    points=1,
+    examples=L2,
+    gated=True,
+)
+def penalty_zero_at_zero_lambda(calls: Calls, example: Example) -> None:
+    got = _student_penalty(calls, example["params"], 0.0)
     assert_close(np.asarray(got), np.asarray(0.0), FLOAT64, "l2_penalty with lam = 0 is not 0")
 
 
-def _check_sums_over_layers(penalty: Callable[[Params, float], float], example: Example) -> None:
+@drawn_property(
+    function="l2_penalty",
+    says="l2_penalty of a network is the sum of the penalties of its layers",
+    hint="Add up the squared weights of every layer, not just one: accumulate with +=, or sum a generator.",
+    points=1,
+    examples=_l2_examples(POSITIVE_LAMBDAS, min_layers=2),
+    gated=True,
+)
+def sums_over_layers(calls: Calls, example: Example) -> None:
     params, lam = example["params"], example["lam"]
-    whole = penalty(params, lam)
-    layer_by_layer = sum(penalty([layer], lam) for layer in params)
+    whole = _student_penalty(calls, params, lam)
+    layer_by_layer = sum(_student_penalty(calls, [layer], lam) for layer in params)
     assert_close(
         np.asarray(whole),
         np.asarray(layer_by_layer),
         FLOAT64,
         "l2_penalty of the network differs from the sum of l2_penalty over its layers",
     )
-
-
-L2 = _l2_examples()
-
-L2_PENALTY_PROPERTIES: tuple[Property, ...] = (
-    agrees_with_nested(
-        function="l2_penalty",
-        name="agrees_with_formula",
-        says="l2_penalty is lam / 2 times the sum of the squared weights of every layer",
-        hint="lam / 2 * sum over layers of ||W||_F**2, returned as one number.",
-        points=3,
-        examples=L2,
-        expected=lambda calls, example: _penalty(example["params"], example["lam"]),
-    ),
-    agrees_with_reference_nested(
-        function="l2_penalty", hint="Check a network of several layers with lam = 0.5.", points=2, examples=L2
-    ),
-    _penalty_relation(
-        name="ignores_biases",
-        says="changing the biases does not change l2_penalty",
-        hint="Biases only shift a unit's output; the penalty is on the weights W alone.",
-        points=2,
-        examples=_l2_examples(POSITIVE_LAMBDAS),
-        check=_check_ignores_biases,
-    ),
-    _penalty_relation(
-        name="zero_at_zero_lambda",
-        says="l2_penalty is 0 when lam = 0",
-        hint="lam is the strength of the penalty: with lam = 0 there is no penalty at all.",
-        points=1,
-        examples=L2,
-        check=_check_zero_at_zero,
-    ),
-    _penalty_relation(
-        name="sums_over_layers",
-        says="l2_penalty of a network is the sum of the penalties of its layers",
-        hint="Add up the squared weights of every layer, not just one: accumulate with +=, or sum a generator.",
-        points=1,
-        examples=_l2_examples(POSITIVE_LAMBDAS, min_layers=2),
-        check=_check_sums_over_layers,
-    ),
-    leaves_nested_input_unchanged(function="l2_penalty", points=1, examples=L2),
-)
 
 
 def _grad_pairs(calls: Calls, example: Example) -> list[tuple[Any, ...]]:
@@ -278,55 +209,63 @@ def _loose(value: Any, what: str) -> np.ndarray:
     return array_part(value, "l2_penalty_grads", what)
 
 
-def _grads_property(
-    *,
-    name: str,
-    says: str,
-    hint: str,
-    points: float,
-    examples: st.SearchStrategy[Example],
-    check: Callable[..., None],
-    **flags: Any,
-) -> Property:
-    """A property of ``l2_penalty_grads``: ``check(layer, W, b, dW, db, lam)`` raises on a failure.
-
-    ``flags`` (``establishes_correctness``, ``gated``) are :func:`drawn_property`'s."""
-
-    def test(calls: Calls, example: Example) -> None:
-        for layer, ((W, b), (dW, db)) in enumerate(zip(example["params"], _grad_pairs(calls, example), strict=True)):
-            check(layer, W, b, dW, db, example["lam"])
-
-    return drawn_property(
-        function="l2_penalty_grads", name=name, says=says, hint=hint, points=points, examples=examples, **flags
-    )(test)
+def _layers_and_grads(calls: Calls, example: Example) -> Iterator[tuple[str, np.ndarray, np.ndarray, Any, Any]]:
+    """Each layer's ``(name, W, b, dW, db)``: its parameters and the student's gradients (``name`` says
+    ``layer 0`` in messages)."""
+    pairs = _grad_pairs(calls, example)
+    for layer, ((W, b), (dW, db)) in enumerate(zip(example["params"], pairs, strict=True)):
+        yield f"layer {layer}", W, b, dW, db
 
 
-def _check_weight_grads(layer: int, W: np.ndarray, b: np.ndarray, dW: Any, db: Any, lam: float) -> None:
-    assert_close(_loose(dW, f"dW of layer {layer}"), lam * W, FLOAT64, f"dW of layer {layer} is not lam * W")
+@drawn_property(
+    function="l2_penalty_grads",
+    name="agrees_with_formula",
+    says="l2_penalty_grads gives dW = lam * W for every layer",
+    hint="Differentiate lam / 2 * w**2 with respect to w.",
+    points=3,
+    examples=L2,
+    establishes_correctness=True,
+)
+def weight_grads_are_lam_w(calls: Calls, example: Example) -> None:
+    for layer, W, _, dW, _ in _layers_and_grads(calls, example):
+        assert_close(_loose(dW, f"dW of {layer}"), example["lam"] * W, FLOAT64, f"dW of {layer} is not lam * W")
 
 
-def _check_zero_bias_grads(layer: int, W: np.ndarray, b: np.ndarray, dW: Any, db: Any, lam: float) -> None:
-    got = _loose(db, f"db of layer {layer}")
-    if np.any(got != 0):
-        raise PropertyFailure(f"db of layer {layer} is not zero: the penalty does not depend on the biases", got=got)
+@drawn_property(
+    function="l2_penalty_grads",
+    name="matches_central_differences",
+    says="l2_penalty_grads agrees with central differences of the penalty lam / 2 * sum ||W||**2",
+    hint="The 1/2 in the penalty cancels the 2 of the derivative of w**2.",
+    points=2,
+    examples=L2,
+    establishes_correctness=True,  # the grader's own penalty, not the student's
+)
+def grads_match_central_differences(calls: Calls, example: Example) -> None:
+    lam = example["lam"]
+    for layer, W, b, dW, db in _layers_and_grads(calls, example):
+        # The penalty is a sum of one term lam / 2 * w**2 per weight, so its partial derivatives are those of
+        # the terms: differencing each term alone avoids the rounding of the whole sum.
+        numerical_dW = central_differences(lambda w: lam / 2 * np.square(w), W, elementwise=True)
+        what = f"of {layer} disagrees with central differences of the penalty"
+        assert_close(_loose(dW, f"dW of {layer}"), numerical_dW, DERIVATIVE_TOLERANCE, f"dW {what}")
+        db_full = _broadcast(_loose(db, f"db of {layer}"), b.shape)
+        assert_close(db_full, np.zeros_like(b), DERIVATIVE_TOLERANCE, f"db {what}")
 
 
-def _check_central_differences(layer: int, W: np.ndarray, b: np.ndarray, dW: Any, db: Any, lam: float) -> None:
-    # The penalty is a sum of one term lam / 2 * w**2 per weight, so its partial derivatives are those of
-    # the terms: differencing each term alone avoids the rounding of the whole sum.
-    numerical_dW = central_differences(lambda w: lam / 2 * np.square(w), W)
-    assert_close(
-        _loose(dW, f"dW of layer {layer}"),
-        numerical_dW,
-        DERIVATIVE_TOLERANCE,
-        f"dW of layer {layer} disagrees with central differences of the penalty",
-    )
-    assert_close(
-        _broadcast(_loose(db, f"db of layer {layer}"), b.shape),
-        np.zeros_like(b),
-        DERIVATIVE_TOLERANCE,
-        f"db of layer {layer} disagrees with central differences of the penalty",
-    )
+@drawn_property(
+    function="l2_penalty_grads",
+    name="zero_bias_gradients",
+    says="l2_penalty_grads gives db = 0: biases are not penalized",
+    hint="The penalty does not contain b, so its derivative with respect to b is zero.",
+    points=1,
+    examples=L2,
+    gated=True,  # a zero function keeps it
+)
+def bias_grads_are_zero(calls: Calls, example: Example) -> None:
+    for layer, _, _, _, db in _layers_and_grads(calls, example):
+        got = _loose(db, f"db of {layer}")
+        if np.any(got != 0):
+            raise PropertyFailure(f"db of {layer} is not zero: the penalty does not depend on the biases", got=got)
 
 
 def _broadcast(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -337,65 +276,25 @@ def _broadcast(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         raise PropertyFailure(f"a gradient of shape {value.shape} where {shape} was expected", got=value) from None
 
 
-def _check_shapes(layer: int, W: np.ndarray, b: np.ndarray, dW: Any, db: Any, lam: float) -> None:
-    for name, got, like in (("dW", dW, W), ("db", db, b)):
-        part = array_part(got, "l2_penalty_grads", f"{name} of layer {layer}")
-        if part.shape != like.shape or part.dtype != like.dtype:
-            raise PropertyFailure(
-                f"{name} of layer {layer} has shape {part.shape} and dtype {part.dtype}; expected the shape "
-                f"{like.shape} and dtype {like.dtype} of its parameter",
-                observed=observed_dtype(part.dtype, like.dtype) if part.shape == like.shape else None,
-            )
-
-
-L2_GRADS_PROPERTIES: tuple[Property, ...] = (
-    _grads_property(
-        name="agrees_with_formula",
-        says="l2_penalty_grads gives dW = lam * W for every layer",
-        hint="Differentiate lam / 2 * w**2 with respect to w.",
-        points=3,
-        examples=L2,
-        check=_check_weight_grads,
-        establishes_correctness=True,
-    ),
-    agrees_with_reference_nested(
-        function="l2_penalty_grads",
-        hint="Check several layers, and look at what you return for b.",
-        points=2,
-        examples=L2,
-    ),
-    _grads_property(
-        name="matches_central_differences",
-        says="l2_penalty_grads agrees with central differences of the penalty lam / 2 * sum ||W||**2",
-        hint="The 1/2 in the penalty cancels the 2 of the derivative of w**2.",
-        points=2,
-        examples=L2,
-        check=_check_central_differences,
-        establishes_correctness=True,  # the grader's own penalty, not the student's
-    ),
-    _grads_property(
-        name="zero_bias_gradients",
-        says="l2_penalty_grads gives db = 0: biases are not penalized",
-        hint="The penalty does not contain b, so its derivative with respect to b is zero.",
-        points=1,
-        examples=L2,
-        check=_check_zero_bias_grads,
-        gated=True,  # a zero function keeps it
-    ),
-    dataclasses.replace(
-        _grads_property(
-            name="shaped_like_params",
-            says="l2_penalty_grads returns a (dW, db) pair of arrays shaped like each (W, b), of its float dtype",
-            hint="Return one tuple per layer, with arrays of the same shapes as W and b (np.zeros_like helps).",
-            points=1,
-            examples=draw.in_float_dtypes(L2),
-            check=_check_shapes,
-            gated=True,
-        ),
-        hints=DTYPE_HINTS,
-    ),
-    leaves_nested_input_unchanged(function="l2_penalty_grads", points=1, examples=L2),
+@drawn_property(
+    function="l2_penalty_grads",
+    says="l2_penalty_grads returns a (dW, db) pair of arrays shaped like each (W, b), of its float dtype",
+    hint="Return one tuple per layer, with arrays of the same shapes as W and b (np.zeros_like helps).",
+    points=1,
+    examples=draw.in_float_dtypes(L2),
+    gated=True,
+    hints=DTYPE_HINTS,
 )
+def shaped_like_params(calls: Calls, example: Example) -> None:
+    for layer, W, b, dW, db in _layers_and_grads(calls, example):
+        for name, got, like in (("dW", dW, W), ("db", db, b)):
+            part = array_part(got, "l2_penalty_grads", f"{name} of {layer}")
+            if part.shape != like.shape or part.dtype != like.dtype:
+                raise PropertyFailure(
+                    f"{name} of {layer} has shape {part.shape} and dtype {part.dtype}; expected the shape "
+                    f"{like.shape} and dtype {like.dtype} of its parameter",
+                    observed=observed_dtype(part.dtype, like.dtype) if part.shape == like.shape else None,
+                )
 
 
 # --- ridge_fit ----------------------------------------------------------------------------------
@@ -429,105 +328,68 @@ def _sklearn_ridge(example: Example) -> np.ndarray:
     return np.concatenate([[model.intercept_], model.coef_])
 
 
-def _ridge_shape(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        got = result_of(calls, example)
-        want = (example["X"].shape[1],)
-        if got.shape != want:
-            raise PropertyFailure(f"ridge_fit returned shape {got.shape} for X: {example['X'].shape}; expected {want}")
-
-    return Property(
-        function="ridge_fit",
-        name="returns_the_right_shape",
-        says="ridge_fit returns w of shape (p,), one weight per column of X",
-        hint="Keep y one-dimensional: (p, n) @ (n,) gives (p,).",
-        points=points,
-        strategy=_ridge_examples(),
-        test=test,
-        gated=True,
-    )
-
-
-def _shift_moves_only_intercept(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        shift = example["shift"]
-        unshifted = {name: value for name, value in example.items() if name != "shift"}
-        w = result_of(calls, unshifted)
-        if w.ndim != 1:
-            raise PropertyFailure(f"ridge_fit returned shape {w.shape}; expected a vector of weights")
-        shifted = result_of(calls, {**unshifted, "y": example["y"] + shift})
-        assert_close(
-            shifted,
-            w + shift * (np.arange(w.shape[0]) == 0),
-            Tolerance(rtol=1e-6, atol=1e-7),
-            f"ridge_fit(X, y + {shift:g}) is not ridge_fit(X, y) with {shift:g} added to the intercept w[0]",
-        )
-
-    examples = st.tuples(_ridge_examples(), st.sampled_from([-3.0, 0.5, 10.0])).map(
-        lambda pair: {**pair[0], "shift": pair[1]}
-    )
-    return Property(
-        function="ridge_fit",
-        name="shift_moves_only_intercept",
-        says="adding a constant to y moves only the intercept w[0], by that constant",
-        hint="An unpenalized intercept absorbs any constant shift of y for free; a penalized one cannot.",
-        points=points,
-        strategy=examples,
-        test=test,
-        gated=True,  # predicting mean(y) with zero weights keeps it
-    )
-
-
-def _huge_lambda_keeps_only_intercept(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        got = result_of(calls, example)
-        want = np.zeros(example["X"].shape[1])
-        want[0] = np.mean(example["y"])
-        assert_close(
-            got,
-            want,
-            Tolerance(rtol=1e-5, atol=1e-5),
-            f"with lam = {HUGE_LAMBDA:g}, ridge_fit should be close to (mean(y), 0, ..., 0)",
-        )
-
-    return Property(
-        function="ridge_fit",
-        name="huge_lambda_leaves_the_mean",
-        says="with a huge lam, every weight but the intercept is 0 and the intercept is mean(y)",
-        hint="As lam grows the penalized weights shrink to 0; the unpenalized intercept then fits the best constant.",
-        points=points,
-        strategy=_ridge_examples(st.just(HUGE_LAMBDA)),
-        test=test,
-        gated=True,  # predicting mean(y) with zero weights keeps it
-    )
-
-
 RIDGE = _ridge_examples()
 
-RIDGE_PROPERTIES: tuple[Property, ...] = (
-    agrees_with(
-        function="ridge_fit",
-        name="agrees_with_sklearn",
-        says="ridge_fit agrees with sklearn.linear_model.Ridge(alpha=lam) with an intercept",
-        hint="Solve (X^T X + lam * D) w = X^T y, where D is the identity with D[0, 0] = 0.",
-        points=3,
-        examples=RIDGE,
-        expected=lambda calls, example: _sklearn_ridge(example),
-        tolerance=RIDGE_TOLERANCE,
-    ),
-    agrees_with_reference(
-        function="ridge_fit", hint="Try X with a single row, and with more columns than rows.", points=2, examples=RIDGE
-    ),
-    _shift_moves_only_intercept(points=2),
-    _huge_lambda_keeps_only_intercept(points=1),
-    _ridge_shape(points=1),
-    leaves_nested_input_unchanged(
-        function="ridge_fit",
-        points=1,
-        examples=RIDGE,
-        hint="y -= y.mean() or X[:, 0] = 0 change the caller's arrays; make centred copies instead.",
-    ),
+
+@drawn_property(
+    function="ridge_fit",
+    name="returns_the_right_shape",
+    says="ridge_fit returns w of shape (p,), one weight per column of X",
+    hint="Keep y one-dimensional: (p, n) @ (n,) gives (p,).",
+    points=1,
+    examples=_ridge_examples(),
+    gated=True,
 )
+def ridge_fit_shape(calls: Calls, example: Example) -> None:
+    got = result_of(calls, example)
+    want = (example["X"].shape[1],)
+    if got.shape != want:
+        raise PropertyFailure(f"ridge_fit returned shape {got.shape} for X: {example['X'].shape}; expected {want}")
+
+
+@drawn_property(
+    function="ridge_fit",
+    says="adding a constant to y moves only the intercept w[0], by that constant",
+    hint="An unpenalized intercept absorbs any constant shift of y for free; a penalized one cannot.",
+    points=2,
+    examples=st.tuples(_ridge_examples(), st.sampled_from([-3.0, 0.5, 10.0])).map(
+        lambda pair: {**pair[0], "shift": pair[1]}
+    ),
+    gated=True,  # predicting mean(y) with zero weights keeps it
+)
+def shift_moves_only_intercept(calls: Calls, example: Example) -> None:
+    shift = example["shift"]
+    unshifted = {name: value for name, value in example.items() if name != "shift"}
+    w = result_of(calls, unshifted)
+    if w.ndim != 1:
+        raise PropertyFailure(f"ridge_fit returned shape {w.shape}; expected a vector of weights")
+    shifted = result_of(calls, {**unshifted, "y": example["y"] + shift})
+    assert_close(
+        shifted,
+        w + shift * (np.arange(w.shape[0]) == 0),
+        Tolerance(rtol=1e-6, atol=1e-7),
+        f"ridge_fit(X, y + {shift:g}) is not ridge_fit(X, y) with {shift:g} added to the intercept w[0]",
+    )
+
+
+@drawn_property(
+    function="ridge_fit",
+    name="huge_lambda_leaves_the_mean",
+    says="with a huge lam, every weight but the intercept is 0 and the intercept is mean(y)",
+    hint="As lam grows the penalized weights shrink to 0; the unpenalized intercept then fits the best constant.",
+    points=1,
+    examples=_ridge_examples(st.just(HUGE_LAMBDA)),
+    gated=True,  # predicting mean(y) with zero weights keeps it
+)
+def huge_lambda_keeps_only_intercept(calls: Calls, example: Example) -> None:
+    want = np.zeros(example["X"].shape[1])
+    want[0] = np.mean(example["y"])
+    assert_close(
+        result_of(calls, example),
+        want,
+        Tolerance(rtol=1e-5, atol=1e-5),
+        f"with lam = {HUGE_LAMBDA:g}, ridge_fit should be close to (mean(y), 0, ..., 0)",
+    )
 
 
 # --- dropout_forward and dropout_backward -------------------------------------------------------
@@ -566,36 +428,35 @@ def _out_and_mask(
     return out, mask.astype(bool)
 
 
-def _dropout_property(
-    *,
-    name: str,
-    says: str,
-    hint: str,
-    points: float,
-    examples: st.SearchStrategy[Example],
-    check: Callable[..., None],
-    errstate: bool = False,
-    **flags: Any,
-) -> Property:
-    """A property of ``dropout_forward``: ``check(out, kept, example)`` raises on a failure.
-
-    ``flags`` (``establishes_correctness``, ``gated``) are :func:`drawn_property`'s."""
-
-    def test(calls: Calls, example: Example) -> None:
-        out, kept = _out_and_mask(calls, example, errstate)
-        check(out, kept, example)
-
-    return drawn_property(
-        function="dropout_forward", name=name, says=says, hint=hint, points=points, examples=examples, **flags
-    )(test)
+DROPOUT = _dropout_examples()
 
 
-def _check_mask_explains_output(out: np.ndarray, kept: np.ndarray, example: Example) -> None:
+@drawn_property(
+    function="dropout_forward",
+    says="dropout_forward's out is x * mask / (1 - p) for the mask it returns",
+    hint="Inverted dropout scales the kept units by 1 / (1 - p), so that the expected output is x.",
+    points=1,
+    examples=DROPOUT,
+    gated=True,  # checked against the student's own mask: dropping every unit keeps it
+)
+def mask_explains_output(calls: Calls, example: Example) -> None:
+    out, kept = _out_and_mask(calls, example)
     x, p = example["x"], example["p"]
     assert_close(out, x * kept / (1 - p), FLOAT64, "out is not x * mask / (1 - p) for the mask returned")
 
 
-def _check_dtypes(calls: Calls, example: Example) -> None:
+@drawn_property(
+    function="dropout_forward",
+    name="returns_the_right_dtypes",
+    says="dropout_forward's mask is a boolean array shaped like x (True = kept), and out has x's shape and float "
+    "dtype (float32 included)",
+    hint="Compare the random numbers with p: the comparison already gives booleans. Keep the scale out of the mask.",
+    points=1,
+    examples=draw.in_float_dtypes(DROPOUT),
+    gated=True,
+    hints=DTYPE_HINTS,
+)
+def dropout_dtypes(calls: Calls, example: Example) -> None:
     out, mask = parts_of(calls.student(*example.values()), ("out", "mask"), "dropout_forward")
     out, mask, x = array_part(out, "dropout_forward", "out"), array_part(mask, "dropout_forward", "mask"), example["x"]
     if mask.dtype != np.bool_ or mask.shape != x.shape:
@@ -611,26 +472,22 @@ def _check_dtypes(calls: Calls, example: Example) -> None:
         )
 
 
-def _check_identity(out: np.ndarray, kept: np.ndarray, example: Example) -> None:
-    assert_close(out, example["x"], FLOAT64, "dropout_forward changed x where it must be the identity")
-    if not np.all(kept):
-        raise PropertyFailure("the mask drops units where dropout must be the identity (expected all True)", got=kept)
-
-
-def _check_all_dropped(out: np.ndarray, kept: np.ndarray, example: Example) -> None:
-    assert_finite(out, "dropout_forward with p = 1")
-    assert_close(out, np.zeros_like(example["x"]), FLOAT64, "dropout_forward with p = 1 is not all zeros")
-    if np.any(kept):
-        raise PropertyFailure("with p = 1 the mask keeps units (expected all False)", got=kept)
-
-
 # Statistical properties: at least 2000 units, so the binomial bounds are tight.
 LARGE_X = st.tuples(st.integers(20, 100), st.integers(100, 200), st.sampled_from([-3.0, 0.5, 2.0, 7.0])).map(
     lambda spec: np.full(spec[:2], spec[2])
 )
 
 
-def _check_mean(out: np.ndarray, kept: np.ndarray, example: Example) -> None:
+@drawn_property(
+    function="dropout_forward",
+    says="dropout_forward keeps the mean of x (within a binomial bound)",
+    hint="Each unit is kept with probability 1 - p; dividing the kept ones by 1 - p restores the mean.",
+    points=1,
+    examples=_dropout_examples(x=LARGE_X),
+    gated=True,  # returning x itself keeps the mean
+)
+def keeps_the_mean(calls: Calls, example: Example) -> None:
+    out, _ = _out_and_mask(calls, example)
     x, p = example["x"], example["p"]
     units = x.size
     bound = 6 * np.sqrt(p / (units * (1 - p)))  # the relative standard error of the mean of x * mask / (1 - p)
@@ -642,7 +499,16 @@ def _check_mean(out: np.ndarray, kept: np.ndarray, example: Example) -> None:
         )
 
 
-def _check_fraction(out: np.ndarray, kept: np.ndarray, example: Example) -> None:
+@drawn_property(
+    function="dropout_forward",
+    says="dropout_forward drops a fraction of units close to p (within a binomial bound)",
+    hint="p is the probability of DROPPING a unit: a unit is kept when its random number is at least p.",
+    points=1,
+    examples=_dropout_examples(x=LARGE_X),
+    establishes_correctness=True,  # the contract's binomial distribution of the mask
+)
+def drops_a_fraction_p(calls: Calls, example: Example) -> None:
+    _, kept = _out_and_mask(calls, example)
     p, units = example["p"], kept.size
     dropped = 1 - float(np.mean(kept))
     bound = 6 * np.sqrt(p * (1 - p) / units)
@@ -653,31 +519,75 @@ def _check_fraction(out: np.ndarray, kept: np.ndarray, example: Example) -> None
         )
 
 
-def _uses_the_rng(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        seed = int(example["rng"].args[0])
-        _, first = _out_and_mask(calls, example)
-        _, again = _out_and_mask(calls, example, repeat=1)
-        _, other = _out_and_mask(calls, {**example, "rng": NamedCallable("rng", seed ^ 1)})
-        if not np.array_equal(first, again):
-            raise PropertyFailure("two calls with generators of the same seed returned different masks")
-        if np.array_equal(first, other):
-            raise PropertyFailure("generators of different seeds gave the same mask: the rng argument is not used")
-
-    x = st.tuples(st.integers(8, 16), st.integers(8, 16)).flatmap(lambda shape: draw.float64_arrays(shape, 10.0))
-    return Property(
-        function="dropout_forward",
-        name="uses_the_rng",
-        says="dropout_forward draws its mask from the rng it is given (same seed, same mask)",
-        hint="All randomness comes from the rng argument (rng.random): not np.random, not a generator of your own.",
-        points=points,
-        strategy=_dropout_examples(x=x, p=st.sampled_from([0.3, 0.5])),
-        test=test,
-        gated=True,  # any use of the rng keeps it, whatever is drawn
-    )
+def _assert_identity(calls: Calls, example: Example) -> None:
+    """dropout_forward returned ``x`` itself and a mask of all True."""
+    out, kept = _out_and_mask(calls, example)
+    assert_close(out, example["x"], FLOAT64, "dropout_forward changed x where it must be the identity")
+    if not np.all(kept):
+        raise PropertyFailure("the mask drops units where dropout must be the identity (expected all True)", got=kept)
 
 
-DROPOUT = _dropout_examples()
+@drawn_property(
+    function="dropout_forward",
+    says="dropout_forward with training=False returns x unchanged and a mask of all True",
+    hint="At evaluation time dropout does nothing: no random units are dropped and nothing is rescaled.",
+    points=1,
+    examples=_dropout_examples(training=st.just(False)),
+    gated=True,  # returning x itself keeps it
+)
+def identity_in_evaluation(calls: Calls, example: Example) -> None:
+    _assert_identity(calls, example)
+
+
+@drawn_property(
+    function="dropout_forward",
+    says="dropout_forward with p = 0 returns x unchanged and a mask of all True",
+    hint="With p = 0 no unit is dropped, and 1 / (1 - 0) = 1.",
+    points=1,
+    examples=_dropout_examples(p=st.just(0.0)),
+    gated=True,
+)
+def identity_at_p_zero(calls: Calls, example: Example) -> None:
+    _assert_identity(calls, example)
+
+
+@drawn_property(
+    function="dropout_forward",
+    name="zeros_at_p_one",
+    says="dropout_forward with p = 1 returns zeros and a mask of all False, without dividing by zero",
+    hint="With p = 1 every unit is dropped; 0 / (1 - 1) is 0 / 0. Handle p = 1 before dividing.",
+    points=1,
+    examples=_dropout_examples(p=st.just(1.0)),
+    gated=True,  # dropping every unit keeps it
+)
+def dropout_zeros_at_p_one(calls: Calls, example: Example) -> None:
+    out, kept = _out_and_mask(calls, example, errstate=True)
+    assert_finite(out, "dropout_forward with p = 1")
+    assert_close(out, np.zeros_like(example["x"]), FLOAT64, "dropout_forward with p = 1 is not all zeros")
+    if np.any(kept):
+        raise PropertyFailure("with p = 1 the mask keeps units (expected all False)", got=kept)
+
+
+@drawn_property(
+    function="dropout_forward",
+    says="dropout_forward draws its mask from the rng it is given (same seed, same mask)",
+    hint="All randomness comes from the rng argument (rng.random): not np.random, not a generator of your own.",
+    points=1,
+    examples=_dropout_examples(
+        x=st.tuples(st.integers(8, 16), st.integers(8, 16)).flatmap(lambda shape: draw.float64_arrays(shape, 10.0)),
+        p=st.sampled_from([0.3, 0.5]),
+    ),
+    gated=True,  # any use of the rng keeps it, whatever is drawn
+)
+def uses_the_rng(calls: Calls, example: Example) -> None:
+    seed = int(example["rng"].args[0])
+    _, first = _out_and_mask(calls, example)
+    _, again = _out_and_mask(calls, example, repeat=1)
+    _, other = _out_and_mask(calls, {**example, "rng": NamedCallable("rng", seed ^ 1)})
+    if not np.array_equal(first, again):
+        raise PropertyFailure("two calls with generators of the same seed returned different masks")
+    if np.array_equal(first, other):
+        raise PropertyFailure("generators of different seeds gave the same mask: the rng argument is not used")
 
 
 def _many_units(rng: np.random.Generator) -> list[Any]:
@@ -699,105 +609,7 @@ def _many_gradients(rng: np.random.Generator) -> list[Any]:
 # machine disturbs most (np.where(mask, dout, 0) / (1 - p), allocating twice: up to 2.8 times, and up to 9 for
 # twice that work; bench/timing_reliability.py). A Python loop over the units is 100 to 150 times slower.
 DROPOUT_RATIO = 10.0
-
-
 DROPOUT_LOOP_HINT = "A Python loop over the units is slow: draw the whole mask at once and work on whole arrays."
-
-
-def _timed_through_a_check(*, timed: Property) -> Property:
-    """``timed`` with its calls made through the ``dropout_check`` harness: the student's mask and the
-    reference's differ (the contract does not fix how the rng is used), so both sides answer how many units
-    of out disagree with the mask they returned."""
-    assert timed.timing is not None
-    return dataclasses.replace(timed, timing=dataclasses.replace(timed.timing, harness=NamedCallable("dropout_check")))
-
-
-DROPOUT_FORWARD_PROPERTIES: tuple[Property, ...] = (
-    _dropout_property(
-        name="mask_explains_output",
-        says="dropout_forward's out is x * mask / (1 - p) for the mask it returns",
-        hint="Inverted dropout scales the kept units by 1 / (1 - p), so that the expected output is x.",
-        points=1,
-        examples=DROPOUT,
-        check=_check_mask_explains_output,
-        gated=True,  # checked against the student's own mask: dropping every unit keeps it
-    ),
-    Property(
-        function="dropout_forward",
-        name="returns_the_right_dtypes",
-        says="dropout_forward's mask is a boolean array shaped like x (True = kept), and out has x's shape and float "
-        "dtype (float32 included)",
-        hint="Compare the random numbers with p: the comparison already gives booleans. "
-        "Keep the scale out of the mask.",
-        points=1,
-        strategy=draw.in_float_dtypes(DROPOUT),
-        test=_check_dtypes,
-        gated=True,
-        hints=DTYPE_HINTS,
-    ),
-    _dropout_property(
-        name="keeps_the_mean",
-        says="dropout_forward keeps the mean of x (within a binomial bound)",
-        hint="Each unit is kept with probability 1 - p; dividing the kept ones by 1 - p restores the mean.",
-        points=1,
-        examples=_dropout_examples(x=LARGE_X),
-        check=_check_mean,
-        gated=True,  # returning x itself keeps the mean
-    ),
-    _dropout_property(
-        name="drops_a_fraction_p",
-        says="dropout_forward drops a fraction of units close to p (within a binomial bound)",
-        hint="p is the probability of DROPPING a unit: a unit is kept when its random number is at least p.",
-        points=1,
-        examples=_dropout_examples(x=LARGE_X),
-        check=_check_fraction,
-        establishes_correctness=True,  # the contract's binomial distribution of the mask
-    ),
-    _dropout_property(
-        name="identity_in_evaluation",
-        says="dropout_forward with training=False returns x unchanged and a mask of all True",
-        hint="At evaluation time dropout does nothing: no random units are dropped and nothing is rescaled.",
-        points=1,
-        examples=_dropout_examples(training=st.just(False)),
-        check=_check_identity,
-        gated=True,  # returning x itself keeps it
-    ),
-    _dropout_property(
-        name="identity_at_p_zero",
-        says="dropout_forward with p = 0 returns x unchanged and a mask of all True",
-        hint="With p = 0 no unit is dropped, and 1 / (1 - 0) = 1.",
-        points=1,
-        examples=_dropout_examples(p=st.just(0.0)),
-        check=_check_identity,
-        gated=True,
-    ),
-    _dropout_property(
-        name="zeros_at_p_one",
-        says="dropout_forward with p = 1 returns zeros and a mask of all False, without dividing by zero",
-        hint="With p = 1 every unit is dropped; 0 / (1 - 1) is 0 / 0. Handle p = 1 before dividing.",
-        points=1,
-        examples=_dropout_examples(p=st.just(1.0)),
-        check=_check_all_dropped,
-        errstate=True,
-        gated=True,  # dropping every unit keeps it
-    ),
-    _uses_the_rng(points=1),
-    leaves_nested_input_unchanged(
-        function="dropout_forward",
-        points=1,
-        examples=DROPOUT,
-        hint="x *= mask or x[~mask] = 0 change the caller's array; compute a new one.",
-    ),
-    _timed_through_a_check(
-        timed=as_fast_as_reference(
-            function="dropout_forward",
-            make_input=_many_units,
-            hint=DROPOUT_LOOP_HINT,
-            points=1,
-            max_ratio=DROPOUT_RATIO,
-        )
-    ),
-)
 
 
 @st.composite
@@ -812,82 +624,45 @@ def _backward_formula(example: Example) -> np.ndarray:
     return np.asarray(dout * mask / (1 - p))
 
 
-def _backward_central_differences(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        dout, mask, p = example["dout"], example["mask"], example["p"]
-        got = result_of(calls, example)
-        # The forward pass with this mask is x -> x * mask / (1 - p), elementwise: its vector-Jacobian
-        # product with dout is dout times its derivative.
-        slope = central_differences(lambda x: x * mask / (1 - p), np.zeros_like(dout))
-        assert_close(
-            got,
-            dout * slope,
-            DERIVATIVE_TOLERANCE,
-            "dropout_backward disagrees with central differences of the forward pass with this mask",
-        )
-
-    return Property(
-        function="dropout_backward",
-        name="matches_central_differences",
-        says="dropout_backward is the gradient of the forward pass with the same mask and scale (central differences)",
-        hint="The forward pass multiplied each unit by mask / (1 - p): the backward pass multiplies by the same.",
-        points=points,
-        strategy=_backward_examples(),
-        test=test,
-        establishes_correctness=True,  # the grader's own forward pass, not the student's
-    )
-
-
-def _backward_zeros_at_p_one(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        got = result_under_errstate(calls, example, "with p = 1")
-        assert_finite(got, "dropout_backward with p = 1")
-        assert_close(got, np.zeros_like(example["dout"]), FLOAT64, "dropout_backward with p = 1 is not all zeros")
-
-    return Property(
-        function="dropout_backward",
-        name="zeros_at_p_one",
-        says="dropout_backward with p = 1 returns zeros, without dividing by zero",
-        hint="Nothing was kept, so no gradient flows back; handle p = 1 before dividing by 1 - p.",
-        points=points,
-        strategy=_backward_examples(p=st.just(1.0)),
-        test=test,
-        gated=True,  # a zero function keeps it
-    )
-
-
 BACKWARD = _backward_examples()
 
-DROPOUT_BACKWARD_PROPERTIES: tuple[Property, ...] = (
-    agrees_with(
-        function="dropout_backward",
-        name="agrees_with_formula",
-        says="dropout_backward is dout * mask / (1 - p)",
-        hint="The gradient flows back through the kept units only, scaled by the same 1 / (1 - p) as the forward pass.",
-        points=3,
-        examples=BACKWARD,
-        expected=lambda calls, example: _backward_formula(example),
-    ),
-    agrees_with_reference(
-        function="dropout_backward", hint="Check a mask with both kept and dropped units.", points=1, examples=BACKWARD
-    ),
-    _backward_central_differences(points=2),
-    _backward_zeros_at_p_one(points=1),
-    leaves_nested_input_unchanged(
-        function="dropout_backward",
-        points=1,
-        examples=BACKWARD,
-        hint="dout[~mask] = 0 or dout /= ... change the caller's array.",
-    ),
-    keeps_shape_and_dtype(function="dropout_backward", points=1, examples=draw.in_float_dtypes(BACKWARD)),
-    as_fast_as_reference(
-        function="dropout_backward",
-        make_input=_many_gradients,
-        hint=DROPOUT_LOOP_HINT,
-        points=1,
-        max_ratio=DROPOUT_RATIO,
-    ),
+
+@drawn_property(
+    function="dropout_backward",
+    name="matches_central_differences",
+    says="dropout_backward is the gradient of the forward pass with the same mask and scale (central differences)",
+    hint="The forward pass multiplied each unit by mask / (1 - p): the backward pass multiplies by the same.",
+    points=2,
+    examples=_backward_examples(),
+    establishes_correctness=True,  # the grader's own forward pass, not the student's
 )
+def backward_matches_central_differences(calls: Calls, example: Example) -> None:
+    dout, mask, p = example["dout"], example["mask"], example["p"]
+    got = result_of(calls, example)
+    # The forward pass with this mask is x -> x * mask / (1 - p), elementwise: its vector-Jacobian
+    # product with dout is dout times its derivative.
+    slope = central_differences(lambda x: x * mask / (1 - p), np.zeros_like(dout), elementwise=True)
+    assert_close(
+        got,
+        dout * slope,
+        DERIVATIVE_TOLERANCE,
+        "dropout_backward disagrees with central differences of the forward pass with this mask",
+    )
+
+
+@drawn_property(
+    function="dropout_backward",
+    name="zeros_at_p_one",
+    says="dropout_backward with p = 1 returns zeros, without dividing by zero",
+    hint="Nothing was kept, so no gradient flows back; handle p = 1 before dividing by 1 - p.",
+    points=1,
+    examples=_backward_examples(p=st.just(1.0)),
+    gated=True,  # a zero function keeps it
+)
+def backward_zeros_at_p_one(calls: Calls, example: Example) -> None:
+    got = result_under_errstate(calls, example, "with p = 1")
+    assert_finite(got, "dropout_backward with p = 1")
+    assert_close(got, np.zeros_like(example["dout"]), FLOAT64, "dropout_backward with p = 1 is not all zeros")
 
 
 # --- early_stopping -----------------------------------------------------------------------------
@@ -949,28 +724,10 @@ def _epochs(calls: Calls, example: Example) -> tuple[int, int]:
     return epochs[0], epochs[1]
 
 
-def _stopping_property(
-    *,
-    name: str,
-    says: str,
-    hint: str,
-    points: float,
-    examples: st.SearchStrategy[Example],
-    check: Callable[..., None],
-    **flags: Any,
-) -> Property:
-    """A property of ``early_stopping``: ``check(stop, best, losses, patience)`` raises on a failure.
-
-    ``flags`` (``establishes_correctness``, ``gated``) are :func:`drawn_property`'s."""
-
-    def test(calls: Calls, example: Example) -> None:
-        stop, best = _epochs(calls, example)
-        check(stop, best, np.asarray(example["val_losses"], dtype=np.float64), example["patience"])
-
-    made = drawn_property(
-        function="early_stopping", name=name, says=says, hint=hint, points=points, examples=examples, **flags
-    )(test)
-    return dataclasses.replace(made, hints=STOPPING_HINTS)
+def _stopped(calls: Calls, example: Example) -> tuple[int, int, np.ndarray]:
+    """The student's ``(stop_epoch, best_epoch)`` and the example's losses as a float64 array."""
+    stop, best = _epochs(calls, example)
+    return stop, best, np.asarray(example["val_losses"], dtype=np.float64)
 
 
 # What a wrong answer shows, so that the hint fits it: an epoch index off by one, an improvement not taken
@@ -1004,15 +761,64 @@ def _diagnosis(stop: int, best: int, losses: np.ndarray) -> str | None:
     return WRONG_PATIENCE
 
 
-def _check_rule(stop: int, best: int, losses: np.ndarray, patience: int) -> None:
-    want = _rule(losses, patience)
+STOPPING = _stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES))
+
+
+@drawn_property(
+    function="early_stopping",
+    says="early_stopping follows the contract's rule on drawn loss curves, ties and plateaus included",
+    hint="Walk through the epochs once, keeping the epoch of the lowest loss so far; stop at the first epoch "
+    "that is patience epochs past it.",
+    points=3,
+    examples=STOPPING,
+    establishes_correctness=True,
+    hints=STOPPING_HINTS,
+)
+def agrees_with_rule(calls: Calls, example: Example) -> None:
+    stop, best, losses = _stopped(calls, example)
+    want = _rule(losses, example["patience"])
     if (stop, best) != want:
         raise PropertyFailure(
             "early_stopping gave the wrong epochs", want, (stop, best), observed=_diagnosis(stop, best, losses)
         )
 
 
-def _check_first_of_ties(stop: int, best: int, losses: np.ndarray, patience: int) -> None:
+@drawn_property(
+    function="early_stopping",
+    says="early_stopping gives the stored answers on worked examples, the notebook's included",
+    hint="Work the example [3, 2, 2, 2.5, 1] with patience 2 by hand, epoch by epoch.",
+    points=1,
+    examples=st.sampled_from(WORKED_EXAMPLES).map(lambda case: {"val_losses": np.array(case[0]), "patience": case[1]}),
+    establishes_correctness=True,  # the stored answers
+    hints=STOPPING_HINTS,
+)
+def worked_examples(calls: Calls, example: Example) -> None:
+    stop, best, losses = _stopped(calls, example)
+    want = next(
+        answer
+        for curve, patience, answer in WORKED_EXAMPLES
+        if patience == example["patience"] and np.array_equal(curve, losses)
+    )
+    if (stop, best) != want:
+        raise PropertyFailure(
+            "early_stopping gave the wrong epochs on a worked example",
+            want,
+            (stop, best),
+            observed=_diagnosis(stop, best, losses),
+        )
+
+
+@drawn_property(
+    function="early_stopping",
+    says="best_epoch is the first epoch of the lowest loss up to stop_epoch (ties keep the earlier epoch)",
+    hint="Only a strict improvement (<, not <=) moves the best epoch.",
+    points=1,
+    examples=_stopping_examples(TIED_CURVES),
+    gated=True,  # always answering (0, 0) keeps it
+    hints=STOPPING_HINTS,
+)
+def ties_keep_the_first_epoch(calls: Calls, example: Example) -> None:
+    stop, best, losses = _stopped(calls, example)
     first = int(np.argmin(losses[: max(stop, 0) + 1]))
     if best != first:
         raise PropertyFailure(
@@ -1023,8 +829,18 @@ def _check_first_of_ties(stop: int, best: int, losses: np.ndarray, patience: int
         )
 
 
-def _check_waits_patience(stop: int, best: int, losses: np.ndarray, patience: int) -> None:
-    waited = stop - best
+@drawn_property(
+    function="early_stopping",
+    says="early stopping triggers exactly patience epochs after the best epoch",
+    hint="Stop at the first epoch e with e - best >= patience: count the epochs since the best one.",
+    points=1,
+    examples=_stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES)),
+    gated=True,
+    hints=STOPPING_HINTS,
+)
+def waits_exactly_patience_epochs(calls: Calls, example: Example) -> None:
+    stop, best, losses = _stopped(calls, example)
+    waited, patience = stop - best, example["patience"]
     if waited > patience or (stop < losses.size - 1 and waited != patience):
         raise PropertyFailure(
             f"stopped at epoch {stop}, {waited} epochs after the best epoch {best}; with patience {patience} "
@@ -1033,7 +849,17 @@ def _check_waits_patience(stop: int, best: int, losses: np.ndarray, patience: in
         )
 
 
-def _check_never_triggered(stop: int, best: int, losses: np.ndarray, patience: int) -> None:
+@drawn_property(
+    function="early_stopping",
+    says="when the rule never triggers, stop_epoch is the last epoch, len(val_losses) - 1",
+    hint="Epochs count from 0, so the last epoch is len(val_losses) - 1.",
+    points=1,
+    examples=_stopping_examples(DECREASING_CURVES),
+    gated=True,  # always answering the last epoch keeps it
+    hints=STOPPING_HINTS,
+)
+def runs_to_the_end_if_never_triggered(calls: Calls, example: Example) -> None:
+    stop, best, losses = _stopped(calls, example)
     last = losses.size - 1
     if (stop, best) != (last, last):
         raise PropertyFailure(
@@ -1044,109 +870,181 @@ def _check_never_triggered(stop: int, best: int, losses: np.ndarray, patience: i
         )
 
 
-def _worked_examples() -> st.SearchStrategy[Example]:
-    return st.sampled_from(WORKED_EXAMPLES).map(lambda case: {"val_losses": np.array(case[0]), "patience": case[1]})
-
-
-def _check_worked(stop: int, best: int, losses: np.ndarray, patience: int) -> None:
-    want = next(answer for curve, p, answer in WORKED_EXAMPLES if p == patience and np.array_equal(curve, losses))
-    if (stop, best) != want:
-        raise PropertyFailure(
-            "early_stopping gave the wrong epochs on a worked example",
-            want,
-            (stop, best),
-            observed=_diagnosis(stop, best, losses),
-        )
-
-
-def _accepts_a_list(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        from_list = _epochs(calls, example)
-        from_array = _epochs(calls, {**example, "val_losses": np.array(example["val_losses"], dtype=np.float64)})
-        if from_list != from_array:
-            raise PropertyFailure("early_stopping gave other epochs for a list than for the same losses as an array")
-
-    return Property(
-        function="early_stopping",
-        name="accepts_a_list",
-        says="early_stopping accepts a plain Python list of losses (and answers as for an array)",
-        hint="val_losses may be a list: use len() and indexing, or convert it once with np.asarray.",
-        points=points,
-        strategy=_stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES), as_list=True),
-        test=test,
-        gated=True,  # a constant answers the same for both
-    )
-
-
-STOPPING = _stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES))
-
-EARLY_STOPPING_PROPERTIES: tuple[Property, ...] = (
-    _stopping_property(
-        name="agrees_with_rule",
-        says="early_stopping follows the contract's rule on drawn loss curves, ties and plateaus included",
-        hint="Walk through the epochs once, keeping the epoch of the lowest loss so far; stop at the first epoch "
-        "that is patience epochs past it.",
-        points=3,
-        examples=STOPPING,
-        check=_check_rule,
-        establishes_correctness=True,
-    ),
-    agrees_with_reference_nested(
-        function="early_stopping",
-        hint="Try curves with plateaus, and patience 1.",
-        points=2,
-        examples=STOPPING,
-        names=("stop_epoch", "best_epoch"),
-    ),
-    _stopping_property(
-        name="worked_examples",
-        says="early_stopping gives the stored answers on worked examples, the notebook's included",
-        hint="Work the example [3, 2, 2, 2.5, 1] with patience 2 by hand, epoch by epoch.",
-        points=1,
-        examples=_worked_examples(),
-        check=_check_worked,
-        establishes_correctness=True,  # the stored answers
-    ),
-    _stopping_property(
-        name="ties_keep_the_first_epoch",
-        says="best_epoch is the first epoch of the lowest loss up to stop_epoch (ties keep the earlier epoch)",
-        hint="Only a strict improvement (<, not <=) moves the best epoch.",
-        points=1,
-        examples=_stopping_examples(TIED_CURVES),
-        check=_check_first_of_ties,
-        gated=True,  # always answering (0, 0) keeps it
-    ),
-    _stopping_property(
-        name="waits_exactly_patience_epochs",
-        says="early stopping triggers exactly patience epochs after the best epoch",
-        hint="Stop at the first epoch e with e - best >= patience: count the epochs since the best one.",
-        points=1,
-        examples=_stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES)),
-        check=_check_waits_patience,
-        gated=True,
-    ),
-    _stopping_property(
-        name="runs_to_the_end_if_never_triggered",
-        says="when the rule never triggers, stop_epoch is the last epoch, len(val_losses) - 1",
-        hint="Epochs count from 0, so the last epoch is len(val_losses) - 1.",
-        points=1,
-        examples=_stopping_examples(DECREASING_CURVES),
-        check=_check_never_triggered,
-        gated=True,  # always answering the last epoch keeps it
-    ),
-    _accepts_a_list(points=1),
+@drawn_property(
+    function="early_stopping",
+    says="early_stopping accepts a plain Python list of losses (and answers as for an array)",
+    hint="val_losses may be a list: use len() and indexing, or convert it once with np.asarray.",
+    points=1,
+    examples=_stopping_examples(st.one_of(TIED_CURVES, FLOAT_CURVES), as_list=True),
+    gated=True,  # a constant answers the same for both
 )
+def accepts_a_list(calls: Calls, example: Example) -> None:
+    from_list = _epochs(calls, example)
+    from_array = _epochs(calls, {**example, "val_losses": np.array(example["val_losses"], dtype=np.float64)})
+    if from_list != from_array:
+        raise PropertyFailure("early_stopping gave other epochs for a list than for the same losses as an array")
+
 
 ASSIGNMENT = Assignment(
     id="04_regularization",
     notebook="regularization.ipynb",
-    properties=POLYNOMIAL_PROPERTIES
-    + L2_PENALTY_PROPERTIES
-    + L2_GRADS_PROPERTIES
-    + RIDGE_PROPERTIES
-    + DROPOUT_FORWARD_PROPERTIES
-    + DROPOUT_BACKWARD_PROPERTIES
-    + EARLY_STOPPING_PROPERTIES,
+    properties=(
+        # polynomial_features
+        agrees_with(
+            function="polynomial_features",
+            name="agrees_with_numpy",
+            says="polynomial_features agrees with numpy.vander(x, degree + 1, increasing=True)",
+            hint="Row i is (1, x_i, x_i**2, ..., x_i**degree).",
+            points=4,
+            examples=POLYNOMIAL,
+            expected=lambda calls, example: _vander(example),
+        ),
+        agrees_with_reference(
+            function="polynomial_features", hint="Check degree 0 and negative inputs.", points=2, examples=POLYNOMIAL
+        ),
+        polynomial_features_shape,
+        first_column_is_ones,
+        leaves_nested_input_unchanged(
+            function="polynomial_features",
+            points=1,
+            examples=POLYNOMIAL,
+            hint="Setting x.shape or x /= ... changes the caller's array; x[:, None] is a new view that leaves it "
+            "alone.",
+        ),
+        as_fast_as_reference(
+            function="polynomial_features",
+            make_input=_many_inputs,
+            hint="A Python loop over the inputs is slow: broadcast a column of inputs against a row of powers.",
+            points=1,
+        ),
+        # l2_penalty
+        agrees_with(
+            function="l2_penalty",
+            name="agrees_with_formula",
+            says="l2_penalty is lam / 2 times the sum of the squared weights of every layer",
+            hint="lam / 2 * sum over layers of ||W||_F**2, returned as one number.",
+            points=3,
+            examples=L2,
+            expected=lambda calls, example: _penalty(example["params"], example["lam"]),
+        ),
+        agrees_with_reference(
+            function="l2_penalty", hint="Check a network of several layers with lam = 0.5.", points=2, examples=L2
+        ),
+        ignores_biases,
+        penalty_zero_at_zero_lambda,
+        sums_over_layers,
+        leaves_nested_input_unchanged(function="l2_penalty", points=1, examples=L2),
+        # l2_penalty_grads
+        weight_grads_are_lam_w,
+        agrees_with_reference(
+            function="l2_penalty_grads",
+            hint="Check several layers, and look at what you return for b.",
+            points=2,
+            examples=L2,
+        ),
+        grads_match_central_differences,
+        bias_grads_are_zero,
+        shaped_like_params,
+        leaves_nested_input_unchanged(function="l2_penalty_grads", points=1, examples=L2),
+        # ridge_fit
+        agrees_with(
+            function="ridge_fit",
+            name="agrees_with_sklearn",
+            says="ridge_fit agrees with sklearn.linear_model.Ridge(alpha=lam) with an intercept",
+            hint="Solve (X^T X + lam * D) w = X^T y, where D is the identity with D[0, 0] = 0.",
+            points=3,
+            examples=RIDGE,
+            expected=lambda calls, example: _sklearn_ridge(example),
+            tolerance=RIDGE_TOLERANCE,
+        ),
+        agrees_with_reference(
+            function="ridge_fit",
+            hint="Try X with a single row, and with more columns than rows.",
+            points=2,
+            examples=RIDGE,
+        ),
+        shift_moves_only_intercept,
+        huge_lambda_keeps_only_intercept,
+        ridge_fit_shape,
+        leaves_nested_input_unchanged(
+            function="ridge_fit",
+            points=1,
+            examples=RIDGE,
+            hint="y -= y.mean() or X[:, 0] = 0 change the caller's arrays; make centred copies instead.",
+        ),
+        # dropout_forward
+        mask_explains_output,
+        dropout_dtypes,
+        keeps_the_mean,
+        drops_a_fraction_p,
+        identity_in_evaluation,
+        identity_at_p_zero,
+        dropout_zeros_at_p_one,
+        uses_the_rng,
+        leaves_nested_input_unchanged(
+            function="dropout_forward",
+            points=1,
+            examples=DROPOUT,
+            hint="x *= mask or x[~mask] = 0 change the caller's array; compute a new one.",
+        ),
+        # The student's mask and the reference's differ (the contract does not fix how the rng is used), so
+        # both sides are timed through a harness that answers how many units of out disagree with the mask.
+        as_fast_as_reference(
+            function="dropout_forward",
+            make_input=_many_units,
+            hint=DROPOUT_LOOP_HINT,
+            points=1,
+            max_ratio=DROPOUT_RATIO,
+            harness=NamedCallable("dropout_check"),
+        ),
+        # dropout_backward
+        agrees_with(
+            function="dropout_backward",
+            name="agrees_with_formula",
+            says="dropout_backward is dout * mask / (1 - p)",
+            hint="The gradient flows back through the kept units only, scaled by the same 1 / (1 - p) as the "
+            "forward pass.",
+            points=3,
+            examples=BACKWARD,
+            expected=lambda calls, example: _backward_formula(example),
+        ),
+        agrees_with_reference(
+            function="dropout_backward",
+            hint="Check a mask with both kept and dropped units.",
+            points=1,
+            examples=BACKWARD,
+        ),
+        backward_matches_central_differences,
+        backward_zeros_at_p_one,
+        leaves_nested_input_unchanged(
+            function="dropout_backward",
+            points=1,
+            examples=BACKWARD,
+            hint="dout[~mask] = 0 or dout /= ... change the caller's array.",
+        ),
+        keeps_shape_and_dtype(function="dropout_backward", points=1, examples=draw.in_float_dtypes(BACKWARD)),
+        as_fast_as_reference(
+            function="dropout_backward",
+            make_input=_many_gradients,
+            hint=DROPOUT_LOOP_HINT,
+            points=1,
+            max_ratio=DROPOUT_RATIO,
+        ),
+        # early_stopping
+        agrees_with_rule,
+        agrees_with_reference(
+            function="early_stopping",
+            hint="Try curves with plateaus, and patience 1.",
+            points=2,
+            examples=STOPPING,
+            names=("stop_epoch", "best_epoch"),
+        ),
+        worked_examples,
+        ties_keep_the_first_epoch,
+        waits_exactly_patience_epochs,
+        runs_to_the_end_if_never_triggered,
+        accepts_a_list,
+    ),
     preload=("numpy", "matplotlib", "matplotlib.pyplot", "course_lib.datasets"),
     dtypes={
         "polynomial_features": "input",
