@@ -48,6 +48,25 @@ def test_definitions_aliases_lambdas_and_tables_are_kept_and_demonstrations_left
     assert note is not None and note.endswith("it left out nb.ipynb, code cell 5 `out = f(result)`: lines 1, 2")
 
 
+def test_the_notebook_s_own_grader_setup_is_passed_over_without_a_word() -> None:
+    """The first cell of every course notebook binds ``autograde`` from the grader, which no worker can import:
+    those lines are the course's, not the student's, so they are neither run nor reported; a student's own
+    line that uses nothing else (``score = autograde.points(...)``) is passed over with them."""
+    cells = [
+        "import numpy as np\nfrom autograder.notebook import AssignmentChecks\nimport autograder.grade as g\n"
+        "autograde = AssignmentChecks('02_activations')",
+        "def relu(z):\n    return np.maximum(z, 0)",
+        "autograde.check(relu)\nscore = autograde.points('relu')",
+    ]
+    submission = submission_from_cells(Path("nb.ipynb"), cells)
+    assert [chunk.source for chunk in submission.chunks] == [
+        "import numpy as np",
+        "def relu(z):\n    return np.maximum(z, 0)",
+    ]
+    assert submission.problems == []
+    assert submission.left_out == [] and submission.left_out_note() is None
+
+
 def test_a_demonstration_that_uses_a_left_out_line_is_left_out_and_named_once() -> None:
     cells = [
         "import numpy as np\nimport matplotlib.pyplot as plt",
@@ -157,7 +176,10 @@ def test_a_py_module_is_read_as_python_with_nothing_removed(tmp_path: Path) -> N
 
 
 def _kept_before(node: ast.stmt) -> bool:
-    """What the grader kept before it read assignments exactly: definitions, imports, UPPER_CASE or literals."""
+    """What the grader kept before it read assignments exactly: definitions, imports, UPPER_CASE or literals
+    (but the grader's own import, which a worker could never run)."""
+    if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("autograder"):
+        return False
     if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return True
     if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):

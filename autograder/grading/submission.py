@@ -336,6 +336,9 @@ class _Reader:
         self.changed: dict[str, LeftOut] = {}
         self.star = False  # after ``from module import *`` any name may be defined
         self.location = ""  # the cell being read
+        # What a notebook's first cell binds from the grader itself (``autograde = AssignmentChecks(...)``): the
+        # course's harness, not the student's code, and out of a worker's reach; passed over without a word.
+        self.harness: set[str] = set()
 
     def add(self, text: str, location: str, notebook: bool = True) -> None:
         lines = _python_lines(text) if notebook else text.splitlines()
@@ -350,6 +353,11 @@ class _Reader:
 
     def _take(self, node: ast.stmt, lines: list[str], location: str, offset: int) -> None:
         """Keep ``node`` as a chunk, or note it as left out (lines and line numbers count from ``offset``)."""
+        if self._is_harness(node):
+            self.harness |= _bound_by(node) | set(
+                _imported(node) if isinstance(node, (ast.Import, ast.ImportFrom)) else ()
+            )
+            return
         start = _first_line_with_decorators(node)
         modules, defined = dict(self.modules), set(self.defined)
         verdict = self._judge(node, modules, defined)
@@ -369,6 +377,17 @@ class _Reader:
             statement = LeftOut(location, start + offset, tuple(sorted(verdict.binds)), verdict.reason, text)
             self.submission.left_out.append(statement)
             self.changed.update(dict.fromkeys(verdict.binds | changes, statement))
+
+    def _is_harness(self, node: ast.stmt) -> bool:
+        """An import from the grader, or an assignment that reads nothing but what such imports bound."""
+        if isinstance(node, ast.ImportFrom):
+            return (node.module or "").split(".")[0] == "autograder"
+        if isinstance(node, ast.Import):
+            return all(alias.name.split(".")[0] == "autograder" for alias in node.names)
+        if isinstance(node, ast.Assign) and self.harness:
+            reads = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+            return bool(reads) and reads <= self.harness and all(_target_names(t) for t in node.targets)
+        return False
 
     def _judge(self, node: ast.stmt, modules: dict[str, str], defined: set[str]) -> _Verdict:
         """Whether ``node`` runs, given the names defined and imported before it (both updated in place)."""
