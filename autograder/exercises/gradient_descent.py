@@ -100,6 +100,12 @@ def torch_value_and_grad(loss: str, first: np.ndarray, second: np.ndarray) -> tu
     return float(value.item()), np.asarray(prediction.grad.numpy())
 
 
+def torch_huber(example: Example) -> float:
+    """PyTorch's mean ``huber_loss`` of an example's ``(y_pred, y)``, with its ``delta`` (default 1), in float64."""
+    prediction, target = (_tensor(example[name].astype(np.float64)) for name in ("y_pred", "y"))
+    return float(_torch().nn.functional.huber_loss(prediction, target, delta=example.get("delta", 1.0)).item())
+
+
 def torch_mlp(x: np.ndarray, labels: np.ndarray, params: Layers, activation: str) -> tuple[float, Layers]:
     """PyTorch's mean cross-entropy of the MLP and its gradients by ``torch.autograd``."""
     torch = _torch()
@@ -203,6 +209,13 @@ def _logits(max_abs: float = draw.MAX_ABS, float32: bool = False) -> st.SearchSt
 PREDICTIONS = _pairs(("y_pred", "y"))
 PREDICTIONS_MODERATE = _pairs(("y_pred", "y"), max_abs=30.0)
 PREDICTIONS_ANY_DTYPE = _pairs(("y_pred", "y"), dtypes=draw.float_dtypes(), max_abs=100.0)
+# Huber's delta is left out (the default, 1) or drawn; small residuals keep every element in the quadratic branch.
+HUBER = st.tuples(PREDICTIONS, st.none() | st.floats(0.1, 10.0)).map(
+    lambda drawn: drawn[0] if drawn[1] is None else {**drawn[0], "delta": drawn[1]}
+)
+SMALL_RESIDUALS = PREDICTIONS.map(
+    lambda ex: {"y_pred": ex["y_pred"], "y": ex["y_pred"] - np.tanh(ex["y_pred"] - ex["y"])}
+)
 BINARY = _pairs(("z", "y"), second=_probabilities)
 BINARY_MODERATE = _pairs(("z", "y"), max_abs=30.0, second=_probabilities)
 BINARY_ANY_DTYPE = _pairs(("z", "y"), dtypes=draw.float_dtypes(), max_abs=100.0, second=_probabilities)
@@ -1218,6 +1231,22 @@ def minibatch_uses_its_rng(calls: Calls, example: Example) -> None:
 LargeInput = Callable[[np.random.Generator], list[Any]]
 
 
+@drawn_property(
+    function="huber_loss",
+    says="huber_loss is half the mean squared error where every residual is within delta",
+    hint="Within delta the loss is the quadratic branch, 0.5 * r**2, for every element.",
+    points=1,
+    examples=SMALL_RESIDUALS,
+    gated=True,  # a loss of 0.5 * mse everywhere keeps it, and is wrong beyond delta
+)
+def quadratic_within_delta(calls: Calls, example: Example) -> None:
+    residuals = example["y_pred"] - example["y"]
+    got = result_of(calls, example, read=number_of)
+    _close(
+        "huber_loss", got, 0.5 * float(np.mean(residuals**2)), "huber_loss is not 0.5 * mean(r**2) with every |r| <= 1"
+    )
+
+
 def _large_pairs(size: int, targets: str = "normal") -> LargeInput:
     """Two arrays of ``size`` elements: predictions (or logits, five times wider) and targets, standard normal
     or, with ``targets="probabilities"``, uniform in [0, 1)."""
@@ -1282,6 +1311,27 @@ ASSIGNMENT = Assignment(
         keeps_shape_and_dtype(function="mse_loss_grad", points=1, examples=PREDICTIONS_ANY_DTYPE),
         leaves_input_unchanged(function="mse_loss_grad", points=1, examples=PREDICTIONS),
         as_fast_as_reference(function="mse_loss_grad", make_input=_large_pairs(1 << 20), hint=LOOP_HINT, points=1),
+        # huber_loss
+        agrees_with(
+            function="huber_loss",
+            name="agrees_with_torch",
+            says="huber_loss agrees with torch.nn.functional.huber_loss on float64 inputs",
+            hint="0.5 * r**2 where |r| <= delta, delta * (|r| - 0.5 * delta) beyond it, averaged over every element.",
+            points=3,
+            examples=HUBER,
+            expected=lambda calls, ex: torch_huber(ex),
+        ),
+        agrees_with_reference(
+            function="huber_loss",
+            hint="Pick each element's branch with np.where, then average.",
+            points=2,
+            examples=HUBER,
+        ),
+        quadratic_within_delta,
+        mean_over_the_batch(loss="huber_loss", points=1, examples=PREDICTIONS),
+        returns_one_number(function="huber_loss", points=1, examples=HUBER),
+        leaves_input_unchanged(function="huber_loss", points=1, examples=HUBER),
+        as_fast_as_reference(function="huber_loss", make_input=_large_pairs(1 << 20), hint=LOOP_HINT, points=1),
         # bce_with_logits
         agrees_with_torch(
             loss="bce_with_logits",
@@ -1518,6 +1568,7 @@ ASSIGNMENT = Assignment(
     dtypes={
         "mse_loss": "number",
         "mse_loss_grad": "input",
+        "huber_loss": "number",
         "bce_with_logits": "number",
         "bce_with_logits_grad": "input",
         "cross_entropy": "number",
