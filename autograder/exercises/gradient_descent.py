@@ -1270,300 +1270,300 @@ LOOP_HINT = "Python loops over examples are slow; a few NumPy operations on the 
 # solution may do twice the reference's work), while a Python loop over the elements is 40 to 50 times slower.
 LOGADDEXP_RATIO = 12.0
 
+PROPERTIES: tuple[Property, ...] = (
+    # mse_loss
+    agrees_with_torch(
+        loss="mse_loss",
+        torch_name="mse_loss",
+        hint="mean((y_pred - y)**2) over every element, as one number.",
+        points=3,
+        examples=PREDICTIONS,
+    ),
+    agrees_with_reference(
+        function="mse_loss",
+        hint="Average the squared differences over all elements.",
+        points=2,
+        examples=PREDICTIONS,
+    ),
+    mean_over_the_batch(loss="mse_loss", points=2, examples=PREDICTIONS),
+    returns_one_number(function="mse_loss", points=1, examples=PREDICTIONS),
+    leaves_input_unchanged(function="mse_loss", points=1, examples=PREDICTIONS),
+    as_fast_as_reference(function="mse_loss", make_input=_large_pairs(1 << 21), hint=LOOP_HINT, points=1),
+    # mse_loss_grad
+    grad_agrees_with_torch(
+        loss="mse_loss",
+        hint="d/dy_pred of mean((y_pred - y)**2) is 2 (y_pred - y) / N: keep the 2 and the 1/N.",
+        points=3,
+        examples=PREDICTIONS,
+    ),
+    grad_matches_central_differences(
+        loss="mse_loss",
+        hint="Differentiate one term (y_pred_i - y_i)**2 / N with the chain rule.",
+        points=3,
+        examples=PREDICTIONS_MODERATE,
+    ),
+    agrees_with_reference(
+        function="mse_loss_grad", hint="N is the number of elements, y.size.", points=1, examples=PREDICTIONS
+    ),
+    keeps_shape_and_dtype(function="mse_loss_grad", points=1, examples=PREDICTIONS_ANY_DTYPE),
+    leaves_input_unchanged(function="mse_loss_grad", points=1, examples=PREDICTIONS),
+    as_fast_as_reference(function="mse_loss_grad", make_input=_large_pairs(1 << 20), hint=LOOP_HINT, points=1),
+    # huber_loss
+    agrees_with(
+        function="huber_loss",
+        name="agrees_with_torch",
+        says="huber_loss agrees with torch.nn.functional.huber_loss on float64 inputs",
+        hint="0.5 * r**2 where |r| <= delta, delta * (|r| - 0.5 * delta) beyond it, averaged over every element.",
+        points=3,
+        examples=HUBER,
+        expected=lambda calls, ex: torch_huber(ex),
+    ),
+    agrees_with_reference(
+        function="huber_loss",
+        hint="Pick each element's branch with np.where, then average.",
+        points=2,
+        examples=HUBER,
+    ),
+    quadratic_within_delta,
+    mean_over_the_batch(loss="huber_loss", points=1, examples=PREDICTIONS),
+    returns_one_number(function="huber_loss", points=1, examples=HUBER),
+    leaves_input_unchanged(function="huber_loss", points=1, examples=HUBER),
+    as_fast_as_reference(function="huber_loss", make_input=_large_pairs(1 << 20), hint=LOOP_HINT, points=1),
+    # bce_with_logits
+    agrees_with_torch(
+        loss="bce_with_logits",
+        torch_name="binary_cross_entropy_with_logits",
+        hint="Per element: max(z, 0) - z * y + log(1 + exp(-|z|)), then the mean.",
+        points=3,
+        examples=BINARY,
+    ),
+    agrees_with_reference(
+        function="bce_with_logits", hint="Try z = -1e4 and z = 50 with y = 1 and y = 0.", points=1, examples=BINARY
+    ),
+    stable_for_large_inputs(
+        function="bce_with_logits", hint=STABILITY_HINT, points=2, examples=BINARY_LARGE, read=number_of
+    ),
+    mean_over_the_batch(loss="bce_with_logits", points=1, examples=BINARY),
+    returns_one_number(function="bce_with_logits", points=1, examples=BINARY),
+    leaves_input_unchanged(function="bce_with_logits", points=1, examples=BINARY),
+    as_fast_as_reference(
+        function="bce_with_logits",
+        make_input=_large_pairs(1 << 18, "probabilities"),
+        hint=LOOP_HINT,
+        points=1,
+        max_ratio=LOGADDEXP_RATIO,
+    ),
+    # bce_with_logits_grad
+    grad_agrees_with_torch(
+        loss="bce_with_logits",
+        hint="The gradient is (sigmoid(z) - y) / N: prediction minus target, averaged.",
+        points=3,
+        examples=BINARY,
+    ),
+    grad_matches_central_differences(
+        loss="bce_with_logits",
+        hint="Differentiate max(z, 0) - z y + log(1 + exp(-|z|)) for z > 0 and z < 0.",
+        points=2,
+        examples=BINARY_MODERATE,
+    ),
+    agrees_with_reference(
+        function="bce_with_logits_grad",
+        hint="Use a stable sigmoid, written with exp(-|z|).",
+        points=1,
+        examples=BINARY,
+    ),
+    stable_for_large_inputs(function="bce_with_logits_grad", hint=STABILITY_HINT, points=1, examples=BINARY_LARGE),
+    keeps_shape_and_dtype(function="bce_with_logits_grad", points=1, examples=BINARY_ANY_DTYPE),
+    leaves_input_unchanged(function="bce_with_logits_grad", points=1, examples=BINARY),
+    as_fast_as_reference(
+        function="bce_with_logits_grad",
+        make_input=_large_pairs(1 << 17, "probabilities"),
+        hint=LOOP_HINT,
+        points=1,
+        max_ratio=LOGADDEXP_RATIO,
+    ),
+    # cross_entropy
+    agrees_with_torch(
+        loss="cross_entropy",
+        torch_name="cross_entropy",
+        hint="The mean over the rows of -log softmax(logits)[i, labels[i]]: logits are not probabilities.",
+        points=3,
+        examples=LOGITS,
+    ),
+    agrees_with_reference(
+        function="cross_entropy",
+        hint="Softmax along each row (axis 1), then pick its label.",
+        points=2,
+        examples=LOGITS,
+    ),
+    stable_for_large_inputs(
+        function="cross_entropy", hint=STABILITY_HINT, points=1, examples=LOGITS_LARGE, read=number_of
+    ),
+    mean_over_the_batch(loss="cross_entropy", points=1, examples=LOGITS),
+    returns_one_number(function="cross_entropy", points=1, examples=LOGITS),
+    leaves_input_unchanged(function="cross_entropy", points=1, examples=LOGITS),
+    as_fast_as_reference(function="cross_entropy", make_input=_large_logits(1 << 14), hint=LOOP_HINT, points=1),
+    # cross_entropy_grad
+    grad_agrees_with_torch(
+        loss="cross_entropy",
+        hint="(softmax(logits) - onehot(labels)) / n, with n the number of rows.",
+        points=3,
+        examples=LOGITS,
+    ),
+    grad_matches_central_differences(
+        loss="cross_entropy",
+        hint="Each row's gradient is its softmax minus the one-hot label, over n.",
+        points=2,
+        examples=LOGITS_MODERATE,
+    ),
+    agrees_with_reference(
+        function="cross_entropy_grad",
+        hint="Divide by the number of rows, not of elements.",
+        points=1,
+        examples=LOGITS,
+    ),
+    stable_for_large_inputs(function="cross_entropy_grad", hint=STABILITY_HINT, points=1, examples=LOGITS_LARGE),
+    keeps_shape_and_dtype(function="cross_entropy_grad", points=1, examples=LOGITS_ANY_DTYPE),
+    leaves_input_unchanged(function="cross_entropy_grad", points=1, examples=LOGITS),
+    as_fast_as_reference(function="cross_entropy_grad", make_input=_large_logits(1 << 13), hint=LOOP_HINT, points=1),
+    # numerical_gradient
+    agrees_with(
+        function="numerical_gradient",
+        name="agrees_with_analytic_gradient",
+        says="numerical_gradient of f(x) = sum(c sin(x)) agrees with c cos(x), for x of any shape",
+        hint="For each index j: (f(x + eps e_j) - f(x - eps e_j)) / (2 eps), with x restored in between.",
+        points=3,
+        examples=SINES,
+        expected=lambda calls, ex: _gradient_of_sines(ex),
+        tolerance=NUMERICAL_TOLERANCE,
+    ),
+    agrees_with(
+        function="numerical_gradient",
+        name="central_differences_with_eps",
+        says="numerical_gradient takes central differences with the eps it is given: exact on cubics",
+        hint="Step eps both ways, (f(x + eps) - f(x - eps)) / (2 eps): a one-sided difference is far less "
+        "accurate, and eps is an argument.",
+        points=2,
+        examples=CUBES,
+        expected=lambda calls, ex: _differences_of_cubes(ex),
+        tolerance=Tolerance(rtol=1e-7, atol=1e-8),
+    ),
+    numerical_gradient_of_float32,
+    numerical_gradient_shape,
+    leaves_input_unchanged(function="numerical_gradient", points=1, examples=st.one_of(SINES, SINES_FLOAT32)),
+    agrees_with_reference(
+        function="numerical_gradient",
+        hint="Perturb one coordinate at a time, by eps each way.",
+        points=2,
+        examples=SINES_ANY_EPS,
+        tolerance=NUMERICAL_TOLERANCE,
+    ),
+    # relative_error
+    agrees_with(
+        function="relative_error",
+        name="agrees_with_formula",
+        says="relative_error agrees with max(|a - b| / maximum(1e-8, |a| + |b|))",
+        hint="Elementwise |a - b| / maximum(1e-8, |a| + |b|), then the largest value.",
+        points=3,
+        examples=ERROR_PAIRS,
+        expected=lambda calls, ex: _relative_error(ex["a"], ex["b"]),
+    ),
+    agrees_with_reference(
+        function="relative_error", hint="Take the maximum, not the mean.", points=2, examples=ERROR_PAIRS
+    ),
+    relative_error_of_equal_arrays,
+    relative_error_is_symmetric,
+    relative_error_at_most_one,
+    returns_one_number(function="relative_error", points=1, examples=ERROR_PAIRS),
+    # mlp_loss_and_grads
+    mlp_loss_agrees_with_torch,
+    mlp_grads_agree_with_torch,
+    mlp_grads_match_central_differences,
+    agrees_with_reference(
+        function="mlp_loss_and_grads",
+        hint="Compare one layer at a time.",
+        points=1,
+        examples=MLPS,
+        names=("the loss", "grads"),
+    ),
+    mlp_unchanged_when(
+        name="batch_invariant",
+        says="the batch is stacked on itself",
+        hint="The loss is a mean over the examples; its gradients are too (delta is divided by n).",
+        change=_stacked,
+    ),
+    mlp_unchanged_when(
+        name="permutation_invariant",
+        says="the examples are permuted",
+        hint="The order of the examples cannot matter: reduce over the rows (axis 0) for db.",
+        change=_permuted,
+    ),
+    leaves_nested_input_unchanged(function="mlp_loss_and_grads", points=1, examples=MLPS),
+    mlp_grads_dtype,
+    as_fast_as_reference(function="mlp_loss_and_grads", make_input=_large_mlp, hint=LOOP_HINT, points=1),
+    # gradient_descent
+    agrees_with(
+        function="gradient_descent",
+        name="agrees_with_torch_sgd",
+        says="gradient_descent's iterates agree with torch.optim.SGD on a quadratic bowl",
+        hint="w <- w - lr * grad(w), and every iterate kept.",
+        points=3,
+        examples=BOWLS,
+        expected=lambda calls, ex: torch_sgd_path(ex),
+    ),
+    gradient_descent_starts_at_w0,
+    gradient_descent_with_zero_lr,
+    gradient_descent_descends,
+    gradient_descent_converges,
+    gradient_descent_diverges,
+    leaves_input_unchanged(function="gradient_descent", points=1, examples=BOWLS),
+    agrees_with_reference(
+        function="gradient_descent",
+        hint="Row t + 1 is row t minus lr times the gradient at row t.",
+        points=1,
+        examples=BOWLS,
+    ),
+    # sgd_momentum_step
+    momentum_agrees_with_torch,
+    momentum_without_beta,
+    momentum_with_zero_lr,
+    agrees_with_reference(
+        function="sgd_momentum_step",
+        hint="v = beta * v + dw first, then w - lr * v.",
+        points=2,
+        examples=MOMENTUM_STEPS,
+        names=("w", "v"),
+    ),
+    optimizer_shapes(function="sgd_momentum_step", names=("w", "v"), examples=MOMENTUM_STEPS),
+    leaves_nested_input_unchanged(function="sgd_momentum_step", points=1, examples=MOMENTUM_STEPS),
+    # adam_step
+    adam_agrees_with_torch,
+    adam_first_step,
+    adam_with_zero_lr,
+    agrees_with_reference(
+        function="adam_step",
+        hint="eps is added after the square root.",
+        points=2,
+        examples=ADAM_STEPS,
+        names=("w", "m", "v"),
+    ),
+    optimizer_shapes(function="adam_step", names=("w", "m", "v"), examples=ADAM_STEPS),
+    leaves_nested_input_unchanged(function="adam_step", points=1, examples=ADAM_STEPS),
+    # minibatch_sgd
+    minibatch_full_batch,
+    minibatch_uses_every_example,
+    minibatch_steps,
+    minibatch_epoch_losses,
+    minibatch_params_dtype,
+    minibatch_shuffles,
+    minibatch_uses_its_rng,
+    leaves_nested_input_unchanged(function="minibatch_sgd", points=1, examples=MINI_BATCH_RUNS),
+)
+
 ASSIGNMENT = Assignment(
     id="03_gradient_descent",
     notebook="gradient_descent.ipynb",
-    properties=(
-        # mse_loss
-        agrees_with_torch(
-            loss="mse_loss",
-            torch_name="mse_loss",
-            hint="mean((y_pred - y)**2) over every element, as one number.",
-            points=3,
-            examples=PREDICTIONS,
-        ),
-        agrees_with_reference(
-            function="mse_loss",
-            hint="Average the squared differences over all elements.",
-            points=2,
-            examples=PREDICTIONS,
-        ),
-        mean_over_the_batch(loss="mse_loss", points=2, examples=PREDICTIONS),
-        returns_one_number(function="mse_loss", points=1, examples=PREDICTIONS),
-        leaves_input_unchanged(function="mse_loss", points=1, examples=PREDICTIONS),
-        as_fast_as_reference(function="mse_loss", make_input=_large_pairs(1 << 21), hint=LOOP_HINT, points=1),
-        # mse_loss_grad
-        grad_agrees_with_torch(
-            loss="mse_loss",
-            hint="d/dy_pred of mean((y_pred - y)**2) is 2 (y_pred - y) / N: keep the 2 and the 1/N.",
-            points=3,
-            examples=PREDICTIONS,
-        ),
-        grad_matches_central_differences(
-            loss="mse_loss",
-            hint="Differentiate one term (y_pred_i - y_i)**2 / N with the chain rule.",
-            points=3,
-            examples=PREDICTIONS_MODERATE,
-        ),
-        agrees_with_reference(
-            function="mse_loss_grad", hint="N is the number of elements, y.size.", points=1, examples=PREDICTIONS
-        ),
-        keeps_shape_and_dtype(function="mse_loss_grad", points=1, examples=PREDICTIONS_ANY_DTYPE),
-        leaves_input_unchanged(function="mse_loss_grad", points=1, examples=PREDICTIONS),
-        as_fast_as_reference(function="mse_loss_grad", make_input=_large_pairs(1 << 20), hint=LOOP_HINT, points=1),
-        # huber_loss
-        agrees_with(
-            function="huber_loss",
-            name="agrees_with_torch",
-            says="huber_loss agrees with torch.nn.functional.huber_loss on float64 inputs",
-            hint="0.5 * r**2 where |r| <= delta, delta * (|r| - 0.5 * delta) beyond it, averaged over every element.",
-            points=3,
-            examples=HUBER,
-            expected=lambda calls, ex: torch_huber(ex),
-        ),
-        agrees_with_reference(
-            function="huber_loss",
-            hint="Pick each element's branch with np.where, then average.",
-            points=2,
-            examples=HUBER,
-        ),
-        quadratic_within_delta,
-        mean_over_the_batch(loss="huber_loss", points=1, examples=PREDICTIONS),
-        returns_one_number(function="huber_loss", points=1, examples=HUBER),
-        leaves_input_unchanged(function="huber_loss", points=1, examples=HUBER),
-        as_fast_as_reference(function="huber_loss", make_input=_large_pairs(1 << 20), hint=LOOP_HINT, points=1),
-        # bce_with_logits
-        agrees_with_torch(
-            loss="bce_with_logits",
-            torch_name="binary_cross_entropy_with_logits",
-            hint="Per element: max(z, 0) - z * y + log(1 + exp(-|z|)), then the mean.",
-            points=3,
-            examples=BINARY,
-        ),
-        agrees_with_reference(
-            function="bce_with_logits", hint="Try z = -1e4 and z = 50 with y = 1 and y = 0.", points=1, examples=BINARY
-        ),
-        stable_for_large_inputs(
-            function="bce_with_logits", hint=STABILITY_HINT, points=2, examples=BINARY_LARGE, read=number_of
-        ),
-        mean_over_the_batch(loss="bce_with_logits", points=1, examples=BINARY),
-        returns_one_number(function="bce_with_logits", points=1, examples=BINARY),
-        leaves_input_unchanged(function="bce_with_logits", points=1, examples=BINARY),
-        as_fast_as_reference(
-            function="bce_with_logits",
-            make_input=_large_pairs(1 << 18, "probabilities"),
-            hint=LOOP_HINT,
-            points=1,
-            max_ratio=LOGADDEXP_RATIO,
-        ),
-        # bce_with_logits_grad
-        grad_agrees_with_torch(
-            loss="bce_with_logits",
-            hint="The gradient is (sigmoid(z) - y) / N: prediction minus target, averaged.",
-            points=3,
-            examples=BINARY,
-        ),
-        grad_matches_central_differences(
-            loss="bce_with_logits",
-            hint="Differentiate max(z, 0) - z y + log(1 + exp(-|z|)) for z > 0 and z < 0.",
-            points=2,
-            examples=BINARY_MODERATE,
-        ),
-        agrees_with_reference(
-            function="bce_with_logits_grad",
-            hint="Use a stable sigmoid, written with exp(-|z|).",
-            points=1,
-            examples=BINARY,
-        ),
-        stable_for_large_inputs(function="bce_with_logits_grad", hint=STABILITY_HINT, points=1, examples=BINARY_LARGE),
-        keeps_shape_and_dtype(function="bce_with_logits_grad", points=1, examples=BINARY_ANY_DTYPE),
-        leaves_input_unchanged(function="bce_with_logits_grad", points=1, examples=BINARY),
-        as_fast_as_reference(
-            function="bce_with_logits_grad",
-            make_input=_large_pairs(1 << 17, "probabilities"),
-            hint=LOOP_HINT,
-            points=1,
-            max_ratio=LOGADDEXP_RATIO,
-        ),
-        # cross_entropy
-        agrees_with_torch(
-            loss="cross_entropy",
-            torch_name="cross_entropy",
-            hint="The mean over the rows of -log softmax(logits)[i, labels[i]]: logits are not probabilities.",
-            points=3,
-            examples=LOGITS,
-        ),
-        agrees_with_reference(
-            function="cross_entropy",
-            hint="Softmax along each row (axis 1), then pick its label.",
-            points=2,
-            examples=LOGITS,
-        ),
-        stable_for_large_inputs(
-            function="cross_entropy", hint=STABILITY_HINT, points=1, examples=LOGITS_LARGE, read=number_of
-        ),
-        mean_over_the_batch(loss="cross_entropy", points=1, examples=LOGITS),
-        returns_one_number(function="cross_entropy", points=1, examples=LOGITS),
-        leaves_input_unchanged(function="cross_entropy", points=1, examples=LOGITS),
-        as_fast_as_reference(function="cross_entropy", make_input=_large_logits(1 << 14), hint=LOOP_HINT, points=1),
-        # cross_entropy_grad
-        grad_agrees_with_torch(
-            loss="cross_entropy",
-            hint="(softmax(logits) - onehot(labels)) / n, with n the number of rows.",
-            points=3,
-            examples=LOGITS,
-        ),
-        grad_matches_central_differences(
-            loss="cross_entropy",
-            hint="Each row's gradient is its softmax minus the one-hot label, over n.",
-            points=2,
-            examples=LOGITS_MODERATE,
-        ),
-        agrees_with_reference(
-            function="cross_entropy_grad",
-            hint="Divide by the number of rows, not of elements.",
-            points=1,
-            examples=LOGITS,
-        ),
-        stable_for_large_inputs(function="cross_entropy_grad", hint=STABILITY_HINT, points=1, examples=LOGITS_LARGE),
-        keeps_shape_and_dtype(function="cross_entropy_grad", points=1, examples=LOGITS_ANY_DTYPE),
-        leaves_input_unchanged(function="cross_entropy_grad", points=1, examples=LOGITS),
-        as_fast_as_reference(
-            function="cross_entropy_grad", make_input=_large_logits(1 << 13), hint=LOOP_HINT, points=1
-        ),
-        # numerical_gradient
-        agrees_with(
-            function="numerical_gradient",
-            name="agrees_with_analytic_gradient",
-            says="numerical_gradient of f(x) = sum(c sin(x)) agrees with c cos(x), for x of any shape",
-            hint="For each index j: (f(x + eps e_j) - f(x - eps e_j)) / (2 eps), with x restored in between.",
-            points=3,
-            examples=SINES,
-            expected=lambda calls, ex: _gradient_of_sines(ex),
-            tolerance=NUMERICAL_TOLERANCE,
-        ),
-        agrees_with(
-            function="numerical_gradient",
-            name="central_differences_with_eps",
-            says="numerical_gradient takes central differences with the eps it is given: exact on cubics",
-            hint="Step eps both ways, (f(x + eps) - f(x - eps)) / (2 eps): a one-sided difference is far less "
-            "accurate, and eps is an argument.",
-            points=2,
-            examples=CUBES,
-            expected=lambda calls, ex: _differences_of_cubes(ex),
-            tolerance=Tolerance(rtol=1e-7, atol=1e-8),
-        ),
-        numerical_gradient_of_float32,
-        numerical_gradient_shape,
-        leaves_input_unchanged(function="numerical_gradient", points=1, examples=st.one_of(SINES, SINES_FLOAT32)),
-        agrees_with_reference(
-            function="numerical_gradient",
-            hint="Perturb one coordinate at a time, by eps each way.",
-            points=2,
-            examples=SINES_ANY_EPS,
-            tolerance=NUMERICAL_TOLERANCE,
-        ),
-        # relative_error
-        agrees_with(
-            function="relative_error",
-            name="agrees_with_formula",
-            says="relative_error agrees with max(|a - b| / maximum(1e-8, |a| + |b|))",
-            hint="Elementwise |a - b| / maximum(1e-8, |a| + |b|), then the largest value.",
-            points=3,
-            examples=ERROR_PAIRS,
-            expected=lambda calls, ex: _relative_error(ex["a"], ex["b"]),
-        ),
-        agrees_with_reference(
-            function="relative_error", hint="Take the maximum, not the mean.", points=2, examples=ERROR_PAIRS
-        ),
-        relative_error_of_equal_arrays,
-        relative_error_is_symmetric,
-        relative_error_at_most_one,
-        returns_one_number(function="relative_error", points=1, examples=ERROR_PAIRS),
-        # mlp_loss_and_grads
-        mlp_loss_agrees_with_torch,
-        mlp_grads_agree_with_torch,
-        mlp_grads_match_central_differences,
-        agrees_with_reference(
-            function="mlp_loss_and_grads",
-            hint="Compare one layer at a time.",
-            points=1,
-            examples=MLPS,
-            names=("the loss", "grads"),
-        ),
-        mlp_unchanged_when(
-            name="batch_invariant",
-            says="the batch is stacked on itself",
-            hint="The loss is a mean over the examples; its gradients are too (delta is divided by n).",
-            change=_stacked,
-        ),
-        mlp_unchanged_when(
-            name="permutation_invariant",
-            says="the examples are permuted",
-            hint="The order of the examples cannot matter: reduce over the rows (axis 0) for db.",
-            change=_permuted,
-        ),
-        leaves_nested_input_unchanged(function="mlp_loss_and_grads", points=1, examples=MLPS),
-        mlp_grads_dtype,
-        as_fast_as_reference(function="mlp_loss_and_grads", make_input=_large_mlp, hint=LOOP_HINT, points=1),
-        # gradient_descent
-        agrees_with(
-            function="gradient_descent",
-            name="agrees_with_torch_sgd",
-            says="gradient_descent's iterates agree with torch.optim.SGD on a quadratic bowl",
-            hint="w <- w - lr * grad(w), and every iterate kept.",
-            points=3,
-            examples=BOWLS,
-            expected=lambda calls, ex: torch_sgd_path(ex),
-        ),
-        gradient_descent_starts_at_w0,
-        gradient_descent_with_zero_lr,
-        gradient_descent_descends,
-        gradient_descent_converges,
-        gradient_descent_diverges,
-        leaves_input_unchanged(function="gradient_descent", points=1, examples=BOWLS),
-        agrees_with_reference(
-            function="gradient_descent",
-            hint="Row t + 1 is row t minus lr times the gradient at row t.",
-            points=1,
-            examples=BOWLS,
-        ),
-        # sgd_momentum_step
-        momentum_agrees_with_torch,
-        momentum_without_beta,
-        momentum_with_zero_lr,
-        agrees_with_reference(
-            function="sgd_momentum_step",
-            hint="v = beta * v + dw first, then w - lr * v.",
-            points=2,
-            examples=MOMENTUM_STEPS,
-            names=("w", "v"),
-        ),
-        optimizer_shapes(function="sgd_momentum_step", names=("w", "v"), examples=MOMENTUM_STEPS),
-        leaves_nested_input_unchanged(function="sgd_momentum_step", points=1, examples=MOMENTUM_STEPS),
-        # adam_step
-        adam_agrees_with_torch,
-        adam_first_step,
-        adam_with_zero_lr,
-        agrees_with_reference(
-            function="adam_step",
-            hint="eps is added after the square root.",
-            points=2,
-            examples=ADAM_STEPS,
-            names=("w", "m", "v"),
-        ),
-        optimizer_shapes(function="adam_step", names=("w", "m", "v"), examples=ADAM_STEPS),
-        leaves_nested_input_unchanged(function="adam_step", points=1, examples=ADAM_STEPS),
-        # minibatch_sgd
-        minibatch_full_batch,
-        minibatch_uses_every_example,
-        minibatch_steps,
-        minibatch_epoch_losses,
-        minibatch_params_dtype,
-        minibatch_shuffles,
-        minibatch_uses_its_rng,
-        leaves_nested_input_unchanged(function="minibatch_sgd", points=1, examples=MINI_BATCH_RUNS),
-    ),
+    properties=PROPERTIES,
     preload=("numpy",),
     dtypes={
         "mse_loss": "number",

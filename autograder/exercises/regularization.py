@@ -39,7 +39,7 @@ from autograder.exercises.common import (
     result_under_errstate,
 )
 from autograder.grading.calls import Calls
-from autograder.grading.catalogue import Assignment
+from autograder.grading.catalogue import Assignment, Property
 from autograder.grading.checks import (
     DTYPE_HINTS,
     PropertyFailure,
@@ -885,166 +885,166 @@ def accepts_a_list(calls: Calls, example: Example) -> None:
         raise PropertyFailure("early_stopping gave other epochs for a list than for the same losses as an array")
 
 
+PROPERTIES: tuple[Property, ...] = (
+    # polynomial_features
+    agrees_with(
+        function="polynomial_features",
+        name="agrees_with_numpy",
+        says="polynomial_features agrees with numpy.vander(x, degree + 1, increasing=True)",
+        hint="Row i is (1, x_i, x_i**2, ..., x_i**degree).",
+        points=4,
+        examples=POLYNOMIAL,
+        expected=lambda calls, example: _vander(example),
+    ),
+    agrees_with_reference(
+        function="polynomial_features", hint="Check degree 0 and negative inputs.", points=2, examples=POLYNOMIAL
+    ),
+    polynomial_features_shape,
+    first_column_is_ones,
+    leaves_nested_input_unchanged(
+        function="polynomial_features",
+        points=1,
+        examples=POLYNOMIAL,
+        hint="Setting x.shape or x /= ... changes the caller's array; x[:, None] is a new view that leaves it alone.",
+    ),
+    as_fast_as_reference(
+        function="polynomial_features",
+        make_input=_many_inputs,
+        hint="A Python loop over the inputs is slow: broadcast a column of inputs against a row of powers.",
+        points=1,
+    ),
+    # l2_penalty
+    agrees_with(
+        function="l2_penalty",
+        name="agrees_with_formula",
+        says="l2_penalty is lam / 2 times the sum of the squared weights of every layer",
+        hint="lam / 2 * sum over layers of ||W||_F**2, returned as one number.",
+        points=3,
+        examples=L2,
+        expected=lambda calls, example: _penalty(example["params"], example["lam"]),
+    ),
+    agrees_with_reference(
+        function="l2_penalty", hint="Check a network of several layers with lam = 0.5.", points=2, examples=L2
+    ),
+    ignores_biases,
+    penalty_zero_at_zero_lambda,
+    sums_over_layers,
+    leaves_nested_input_unchanged(function="l2_penalty", points=1, examples=L2),
+    # l2_penalty_grads
+    weight_grads_are_lam_w,
+    agrees_with_reference(
+        function="l2_penalty_grads",
+        hint="Check several layers, and look at what you return for b.",
+        points=2,
+        examples=L2,
+    ),
+    grads_match_central_differences,
+    bias_grads_are_zero,
+    shaped_like_params,
+    leaves_nested_input_unchanged(function="l2_penalty_grads", points=1, examples=L2),
+    # ridge_fit
+    agrees_with(
+        function="ridge_fit",
+        name="agrees_with_sklearn",
+        says="ridge_fit agrees with sklearn.linear_model.Ridge(alpha=lam) with an intercept",
+        hint="Solve (X^T X + lam * D) w = X^T y, where D is the identity with D[0, 0] = 0.",
+        points=3,
+        examples=RIDGE,
+        expected=lambda calls, example: _sklearn_ridge(example),
+        tolerance=RIDGE_TOLERANCE,
+    ),
+    agrees_with_reference(
+        function="ridge_fit",
+        hint="Try X with a single row, and with more columns than rows.",
+        points=2,
+        examples=RIDGE,
+    ),
+    shift_moves_only_intercept,
+    huge_lambda_keeps_only_intercept,
+    ridge_fit_shape,
+    leaves_nested_input_unchanged(
+        function="ridge_fit",
+        points=1,
+        examples=RIDGE,
+        hint="y -= y.mean() or X[:, 0] = 0 change the caller's arrays; make centred copies instead.",
+    ),
+    # dropout_forward
+    mask_explains_output,
+    dropout_dtypes,
+    keeps_the_mean,
+    drops_a_fraction_p,
+    identity_in_evaluation,
+    identity_at_p_zero,
+    dropout_zeros_at_p_one,
+    uses_the_rng,
+    leaves_nested_input_unchanged(
+        function="dropout_forward",
+        points=1,
+        examples=DROPOUT,
+        hint="x *= mask or x[~mask] = 0 change the caller's array; compute a new one.",
+    ),
+    # The student's mask and the reference's differ (the contract does not fix how the rng is used), so
+    # both sides are timed through a harness that answers how many units of out disagree with the mask.
+    as_fast_as_reference(
+        function="dropout_forward",
+        make_input=_many_units,
+        hint=DROPOUT_LOOP_HINT,
+        points=1,
+        max_ratio=DROPOUT_RATIO,
+        harness=NamedCallable("dropout_check"),
+    ),
+    # dropout_backward
+    agrees_with(
+        function="dropout_backward",
+        name="agrees_with_formula",
+        says="dropout_backward is dout * mask / (1 - p)",
+        hint="The gradient flows back through the kept units only, scaled by the same 1 / (1 - p) as the forward pass.",
+        points=3,
+        examples=BACKWARD,
+        expected=lambda calls, example: _backward_formula(example),
+    ),
+    agrees_with_reference(
+        function="dropout_backward",
+        hint="Check a mask with both kept and dropped units.",
+        points=1,
+        examples=BACKWARD,
+    ),
+    backward_matches_central_differences,
+    backward_zeros_at_p_one,
+    leaves_nested_input_unchanged(
+        function="dropout_backward",
+        points=1,
+        examples=BACKWARD,
+        hint="dout[~mask] = 0 or dout /= ... change the caller's array.",
+    ),
+    keeps_shape_and_dtype(function="dropout_backward", points=1, examples=draw.in_float_dtypes(BACKWARD)),
+    as_fast_as_reference(
+        function="dropout_backward",
+        make_input=_many_gradients,
+        hint=DROPOUT_LOOP_HINT,
+        points=1,
+        max_ratio=DROPOUT_RATIO,
+    ),
+    # early_stopping
+    agrees_with_rule,
+    agrees_with_reference(
+        function="early_stopping",
+        hint="Try curves with plateaus, and patience 1.",
+        points=2,
+        examples=STOPPING,
+        names=("stop_epoch", "best_epoch"),
+    ),
+    worked_examples,
+    ties_keep_the_first_epoch,
+    waits_exactly_patience_epochs,
+    runs_to_the_end_if_never_triggered,
+    accepts_a_list,
+)
+
 ASSIGNMENT = Assignment(
     id="04_regularization",
     notebook="regularization.ipynb",
-    properties=(
-        # polynomial_features
-        agrees_with(
-            function="polynomial_features",
-            name="agrees_with_numpy",
-            says="polynomial_features agrees with numpy.vander(x, degree + 1, increasing=True)",
-            hint="Row i is (1, x_i, x_i**2, ..., x_i**degree).",
-            points=4,
-            examples=POLYNOMIAL,
-            expected=lambda calls, example: _vander(example),
-        ),
-        agrees_with_reference(
-            function="polynomial_features", hint="Check degree 0 and negative inputs.", points=2, examples=POLYNOMIAL
-        ),
-        polynomial_features_shape,
-        first_column_is_ones,
-        leaves_nested_input_unchanged(
-            function="polynomial_features",
-            points=1,
-            examples=POLYNOMIAL,
-            hint="Setting x.shape or x /= ... changes the caller's array; x[:, None] is a new view that leaves it "
-            "alone.",
-        ),
-        as_fast_as_reference(
-            function="polynomial_features",
-            make_input=_many_inputs,
-            hint="A Python loop over the inputs is slow: broadcast a column of inputs against a row of powers.",
-            points=1,
-        ),
-        # l2_penalty
-        agrees_with(
-            function="l2_penalty",
-            name="agrees_with_formula",
-            says="l2_penalty is lam / 2 times the sum of the squared weights of every layer",
-            hint="lam / 2 * sum over layers of ||W||_F**2, returned as one number.",
-            points=3,
-            examples=L2,
-            expected=lambda calls, example: _penalty(example["params"], example["lam"]),
-        ),
-        agrees_with_reference(
-            function="l2_penalty", hint="Check a network of several layers with lam = 0.5.", points=2, examples=L2
-        ),
-        ignores_biases,
-        penalty_zero_at_zero_lambda,
-        sums_over_layers,
-        leaves_nested_input_unchanged(function="l2_penalty", points=1, examples=L2),
-        # l2_penalty_grads
-        weight_grads_are_lam_w,
-        agrees_with_reference(
-            function="l2_penalty_grads",
-            hint="Check several layers, and look at what you return for b.",
-            points=2,
-            examples=L2,
-        ),
-        grads_match_central_differences,
-        bias_grads_are_zero,
-        shaped_like_params,
-        leaves_nested_input_unchanged(function="l2_penalty_grads", points=1, examples=L2),
-        # ridge_fit
-        agrees_with(
-            function="ridge_fit",
-            name="agrees_with_sklearn",
-            says="ridge_fit agrees with sklearn.linear_model.Ridge(alpha=lam) with an intercept",
-            hint="Solve (X^T X + lam * D) w = X^T y, where D is the identity with D[0, 0] = 0.",
-            points=3,
-            examples=RIDGE,
-            expected=lambda calls, example: _sklearn_ridge(example),
-            tolerance=RIDGE_TOLERANCE,
-        ),
-        agrees_with_reference(
-            function="ridge_fit",
-            hint="Try X with a single row, and with more columns than rows.",
-            points=2,
-            examples=RIDGE,
-        ),
-        shift_moves_only_intercept,
-        huge_lambda_keeps_only_intercept,
-        ridge_fit_shape,
-        leaves_nested_input_unchanged(
-            function="ridge_fit",
-            points=1,
-            examples=RIDGE,
-            hint="y -= y.mean() or X[:, 0] = 0 change the caller's arrays; make centred copies instead.",
-        ),
-        # dropout_forward
-        mask_explains_output,
-        dropout_dtypes,
-        keeps_the_mean,
-        drops_a_fraction_p,
-        identity_in_evaluation,
-        identity_at_p_zero,
-        dropout_zeros_at_p_one,
-        uses_the_rng,
-        leaves_nested_input_unchanged(
-            function="dropout_forward",
-            points=1,
-            examples=DROPOUT,
-            hint="x *= mask or x[~mask] = 0 change the caller's array; compute a new one.",
-        ),
-        # The student's mask and the reference's differ (the contract does not fix how the rng is used), so
-        # both sides are timed through a harness that answers how many units of out disagree with the mask.
-        as_fast_as_reference(
-            function="dropout_forward",
-            make_input=_many_units,
-            hint=DROPOUT_LOOP_HINT,
-            points=1,
-            max_ratio=DROPOUT_RATIO,
-            harness=NamedCallable("dropout_check"),
-        ),
-        # dropout_backward
-        agrees_with(
-            function="dropout_backward",
-            name="agrees_with_formula",
-            says="dropout_backward is dout * mask / (1 - p)",
-            hint="The gradient flows back through the kept units only, scaled by the same 1 / (1 - p) as the "
-            "forward pass.",
-            points=3,
-            examples=BACKWARD,
-            expected=lambda calls, example: _backward_formula(example),
-        ),
-        agrees_with_reference(
-            function="dropout_backward",
-            hint="Check a mask with both kept and dropped units.",
-            points=1,
-            examples=BACKWARD,
-        ),
-        backward_matches_central_differences,
-        backward_zeros_at_p_one,
-        leaves_nested_input_unchanged(
-            function="dropout_backward",
-            points=1,
-            examples=BACKWARD,
-            hint="dout[~mask] = 0 or dout /= ... change the caller's array.",
-        ),
-        keeps_shape_and_dtype(function="dropout_backward", points=1, examples=draw.in_float_dtypes(BACKWARD)),
-        as_fast_as_reference(
-            function="dropout_backward",
-            make_input=_many_gradients,
-            hint=DROPOUT_LOOP_HINT,
-            points=1,
-            max_ratio=DROPOUT_RATIO,
-        ),
-        # early_stopping
-        agrees_with_rule,
-        agrees_with_reference(
-            function="early_stopping",
-            hint="Try curves with plateaus, and patience 1.",
-            points=2,
-            examples=STOPPING,
-            names=("stop_epoch", "best_epoch"),
-        ),
-        worked_examples,
-        ties_keep_the_first_epoch,
-        waits_exactly_patience_epochs,
-        runs_to_the_end_if_never_triggered,
-        accepts_a_list,
-    ),
+    properties=PROPERTIES,
     preload=("numpy", "matplotlib", "matplotlib.pyplot", "course_lib.datasets"),
     dtypes={
         "polynomial_features": "input",
