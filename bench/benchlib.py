@@ -53,8 +53,8 @@ def planted_bugs(assignment_id: str) -> list[tuple[str, str]]:
     module = load_bugs(assignment_id)
     bugs: dict[str, Any] = module.BUGS
     correct = (path.parent / "correct.py").read_text(encoding="utf-8")
-    # A bug is its source, or (05_training_loop) edits of the correct function that it applies itself.
-    return [(name, bug.definition(correct) if hasattr(bug, "definition") else bug.source) for name, bug in bugs.items()]
+    # A bug is its source, or edits of the correct function that it applies itself.
+    return [(name, bug.definition(correct)) for name, bug in bugs.items()]
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -15,19 +16,21 @@ from autograder.grading.submission import load_submission
 MODES: dict[str, tuple[Mode, int]] = {"grade": (GRADE, GRADING_SEED), "check": (CHECK, PUBLIC_SEED)}
 
 
-def grade(path: Path, assignment_id: str, mode: str = "grade") -> Report:
+def grade(path: Path, assignment_id: str, mode: str = "grade", functions: tuple[str, ...] | None = None) -> Report:
+    """Grade one submission, on ``functions`` only if given."""
     assignment = load_assignment(assignment_id)
     run_mode, seed = MODES[mode]
     references = load_references(assignment) if run_mode.include_hidden else None
-    return Grader(assignment, references, run_mode, seed).grade(load_submission(path))
+    only = list(functions) if functions else None
+    return Grader(assignment, references, run_mode, seed).grade(load_submission(path), only)
 
 
-def _grade_job(job: tuple[Path, str, str]) -> Report:
+def _grade_job(job: tuple[Path, str, str] | tuple[Path, str, str, tuple[str, ...] | None]) -> Report:
     return grade(*job)
 
 
-def grade_many(jobs: list[tuple[Path, str, str]]) -> list[Report]:
-    """Grade ``(path, assignment, mode)`` jobs in parallel, one process per core.
+def grade_many(jobs: Sequence[tuple[Path, str, str] | tuple[Path, str, str, tuple[str, ...] | None]]) -> list[Report]:
+    """Grade ``(path, assignment, mode[, functions])`` jobs in parallel, one process per core.
 
     The examples are drawn here first, once, so that the parallel graders replay them from the bank.
     """

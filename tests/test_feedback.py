@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bug_files import load_bugs
+from bug_suite import plant
 
 from autograder.exercises import load_assignment
 from autograder.grading.checks import (
@@ -42,7 +43,7 @@ def graded(assignment_id: str, bug: str, mode: str = "grade") -> Report:
     folder = Path(__import__("tempfile").mkdtemp(prefix="feedback-"))
     path = folder / f"{bug}.py"
     correct = (ROOT / "tests" / "submissions" / assignment_id / "correct.py").read_text()
-    path.write_text(correct + "\n\n# --- planted bug ---\n" + planted.source.strip() + "\n")
+    path.write_text(plant(correct, [planted]))
     assignment = load_assignment(assignment_id)
     if mode == "grade":
         grader = Grader(assignment, load_references(assignment), GRADE, GRADING_SEED)

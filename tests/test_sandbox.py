@@ -42,10 +42,10 @@ pytestmark = pytest.mark.sandbox
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "tests" / "submissions" / "02_activations"
 from bug_files import load_bugs  # noqa: E402
+from bug_suite import plant  # noqa: E402
 
 _BUG_FILE = load_bugs("02_activations")
 BUGS = _BUG_FILE.BUGS
-submission_with = _BUG_FILE.submission_with
 
 ASSIGNMENT = load_assignment("02_activations")
 needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="namespaces are Linux-only")
@@ -402,7 +402,7 @@ def test_a_batched_property_ends_as_one_call_per_example_would(
 ) -> None:
     source = (FOLDER / "correct.py").read_text()
     path = tmp_path / "submission.py"
-    path.write_text(source if submission == "correct" else submission_with(BUGS[submission], source))
+    path.write_text(source if submission == "correct" else plant(source, [BUGS[submission]]))
     prop = next(p for p in ASSIGNMENT.properties_of(function) if p.name == name)
     launcher = Launcher(zygote, load_submission(path).chunks)
     results = {}

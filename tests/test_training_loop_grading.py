@@ -1,15 +1,12 @@
 """05_training_loop graded end to end: full marks, zero, every classic bug at its exact cost, determinism.
 
-Grading this assignment trains networks, so the bugs are graded in groups: each group plants at most one
-bug per function, and every function's points are asserted exactly. A bug that cost another function
-points would break that function's assertion, so "its own function only" is proven for every bug while
-the number of gradings stays at the number of bugs of the function that has the most.
+Grading this assignment trains networks; the bugs are packed at most one per function (bug_suite), so the
+number of gradings stays at the number of bugs of the function that has the most.
 """
 
 from __future__ import annotations
 
 import types
-from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from bug_suite import failed_and_gated, gated_by, wrong_costs
+from bug_files import load_bugs
+from bug_suite import BugSuite, GradingTests, plant
 from grading import grade_many
 from torch import nn
 
@@ -34,194 +32,55 @@ pytestmark = pytest.mark.training_loop
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "tests" / "submissions" / "05_training_loop"
-from bug_files import load_bugs  # noqa: E402
-
 _BUG_FILE = load_bugs("05_training_loop")
-BUGS = _BUG_FILE.BUGS
-submission_with = _BUG_FILE.submission_with
 
 ASSIGNMENT = load_assignment("05_training_loop")
 CORRECT = (FOLDER / "correct.py").read_text()
-ALL_BUGS = BUGS
-
-# Each bug: the points its function keeps, and the properties that catch it (what the gate then takes,
-# bug_suite.gated_by, follows from them).
-EXPECTED: dict[str, tuple[float, set[str]]] = {
-    "get_device_ignores_prefer": (3, {"honours_prefer", "fails_clearly_when_unavailable"}),
-    "get_device_mps_before_cuda": (4, {"prefers_cuda_then_mps_then_cpu"}),
-    "get_device_trusts_prefer": (7, {"fails_clearly_when_unavailable"}),
-    "make_loader_shuffles_with_global_generator": (0, {"covers_each_example_once", "deterministic_for_seed"}),
-    "make_loader_shuffles_once": (9, {"reshuffles_each_epoch"}),
-    "make_loader_moves_data_set_per_batch": (8, {"batches_on_device"}),
-    "make_loader_per_sample_data_loader": (6, {"batches_on_device", "as_fast_as_reference"}),
-    "make_mlp_activation_after_last_layer": (6, {"activation_between_layers", "relu_by_default"}),
-    "make_mlp_ignores_activation": (6, {"activation_between_layers", "rejects_unknown_activation"}),
-    "make_mlp_builds_layers_backwards": (3, {"agrees_with_reference"}),
-    "make_mlp_forgets_output_layer": (0, {"has_the_requested_layers", "agrees_with_reference"}),
-    "train_forgets_zero_grad": (1, {"agrees_with_reference"}),
-    "train_steps_before_backward": (1, {"agrees_with_reference"}),
-    "train_forgets_model_train": (1, {"agrees_with_reference", "trains_in_train_mode"}),
-    "train_averages_batch_means": (0, {"agrees_with_reference", "returns_mean_loss_over_samples"}),
-    "train_item_per_batch": (9, {"synchronises_once_per_epoch"}),
-    "train_accumulates_loss_tensor": (9, {"keeps_no_graph_across_batches"}),
-    "train_forgets_to_move_batches": (9, {"moves_batches_to_device"}),
-    # On a machine without CUDA the timed epoch (which runs unaudited) fails outright: the code cannot run.
-    "train_hard_codes_cuda": (8, {"moves_batches_to_device", "as_fast_as_reference"}),
-    "train_loops_over_samples": (9, {"as_fast_as_reference"}),
-    "train_ignores_amp": (9, {"amp_autocasts_to_bfloat16"}),
-    "evaluate_without_no_grad": (8, {"builds_no_graph"}),
-    "evaluate_never_switches_back": (9, {"restores_mode"}),
-    "evaluate_zeroes_gradients": (8, {"leaves_model_unchanged"}),
-    "evaluate_forgets_eval": (2, {"agrees_with_reference", "leaves_model_unchanged", "restores_mode"}),
-    "evaluate_leaves_labels_behind": (9, {"moves_batches_to_device"}),
-    "evaluate_averages_batch_accuracies": (0, {"agrees_with_reference", "mean_loss_and_accuracy"}),
-    "fit_does_not_restore_best": (3, {"early_stopping_restores_best", "agrees_with_reference"}),
-    "fit_ignores_patience": (3, {"early_stopping_restores_best", "agrees_with_reference"}),
-    "fit_zero_grad_after_backward": (2, {"reaches_95_percent_on_digits", "agrees_with_reference"}),
-    "fit_accuracy_in_percent": (5, {"history_has_every_epoch", "agrees_with_reference"}),
-    "fit_forgets_to_move_batches": (9, {"moves_batches_to_device"}),
-    "fit_always_shows_progress": (9, {"shows_progress_bar"}),
-}
 
 
-def groups() -> list[list[str]]:
-    """The bugs in groups with at most one bug per function: the k-th bug of each function in group k."""
-    by_function: dict[str, list[str]] = defaultdict(list)
-    for name, bug in ALL_BUGS.items():
-        by_function[bug.function].append(name)
-    count = max(len(names) for names in by_function.values())
-    return [[names[k] for names in by_function.values() if k < len(names)] for k in range(count)]
-
-
-GROUPS = groups()
-DETERMINISM_RUNS = 1  # the first group is graded this many more times
-
-
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
-    """Every submission this module needs, graded once, in parallel."""
-    folder = tmp_path_factory.mktemp("bugs")
-    notebook = "training_loop.ipynb"
-    jobs = {
-        "correct": (FOLDER / "correct.py", ASSIGNMENT.id, "grade"),
-        "reference": (ROOT / "solutions" / ASSIGNMENT.id / notebook, ASSIGNMENT.id, "grade"),
-        "student": (ROOT / "assignments" / ASSIGNMENT.id / notebook, ASSIGNMENT.id, "grade"),
-        "student-check": (ROOT / "assignments" / ASSIGNMENT.id / notebook, ASSIGNMENT.id, "check"),
+class TestGrading(GradingTests):
+    # Grading this assignment trains networks: the first pack is graded once more, not twice.
+    suite = BugSuite("05_training_loop", determinism_runs=2)
+    counted_by_hand = {
+        "train_item_per_batch": 9,
+        "make_loader_per_sample_data_loader": 6,
+        "fit_accuracy_in_percent": 5,
+        "get_device_mps_before_cuda": 4,
+        "evaluate_forgets_eval": 2,
     }
-    for index, group in enumerate(GROUPS):
-        path = folder / f"group_{index}.py"
-        source = CORRECT
-        for name in group:
-            source = submission_with(ALL_BUGS[name], source)
-        path.write_text(source)
-        jobs[f"group-{index}"] = (path, ASSIGNMENT.id, "grade")
-    for run in range(DETERMINISM_RUNS):
-        jobs[f"determinism-{run}"] = jobs["group-0"]
-    results = grade_many(list(jobs.values()))
-    return dict(zip(jobs, results, strict=True))
 
+    def test_the_six_functions_of_the_lesson(self) -> None:
+        functions = ("get_device", "make_loader", "make_mlp", "train_one_epoch", "evaluate", "fit")
+        assert self.suite.assignment.functions == functions
 
-def test_every_function_is_worth_ten_points() -> None:
-    assert ASSIGNMENT.functions == ("get_device", "make_loader", "make_mlp", "train_one_epoch", "evaluate", "fit")
-    for function in ASSIGNMENT.functions:
-        assert ASSIGNMENT.max_points(function) == POINTS_PER_FUNCTION, function
+    def test_the_issues_training_loop_bugs_are_all_here(self) -> None:
+        required = {
+            "train_forgets_zero_grad",
+            "train_steps_before_backward",
+            "train_forgets_model_train",
+            "train_averages_batch_means",
+            "train_hard_codes_cuda",
+            "train_forgets_to_move_batches",
+            "make_loader_moves_data_set_per_batch",
+            "make_loader_shuffles_with_global_generator",
+            "train_item_per_batch",
+            "train_loops_over_samples",
+            "train_accumulates_loss_tensor",
+            "evaluate_never_switches_back",
+            "evaluate_without_no_grad",
+        }
+        assert required <= set(self.suite.bugs)
 
+    def test_feedback_names_the_device_the_input_and_a_hint(self, reports: dict[str, Report]) -> None:
+        prop = self.failed_property(reports["train_hard_codes_cuda"], "train_one_epoch", "moves_batches_to_device")
+        assert "the model received a tensor on cuda:0, but train_one_epoch was asked to use cpu:0" in prop.feedback
+        assert "smallest failing input: spec = {" in prop.feedback
+        assert "hint: " in prop.feedback and "Traceback" not in prop.feedback
 
-def test_every_bug_has_its_expected_cost() -> None:
-    assert set(EXPECTED) == set(ALL_BUGS)
-    assert wrong_costs(ASSIGNMENT, ALL_BUGS, EXPECTED) == []
-
-
-def test_reference_notebook_gets_full_marks(reports: dict[str, Report]) -> None:
-    report = reports["reference"]
-    failures = [(p.function, p.property, p.feedback) for f in report.functions for p in f.properties if not p.passed]
-    assert failures == []
-    assert report.points == report.max_points == 60
-
-
-def test_a_correct_student_solution_gets_full_marks(reports: dict[str, Report]) -> None:
-    assert reports["correct"].points_by_function() == {f: 10 for f in ASSIGNMENT.functions}
-
-
-def test_student_notebook_gets_zero_and_not_implemented_everywhere(reports: dict[str, Report]) -> None:
-    for mode in ("student", "student-check"):
-        report = reports[mode]
-        assert report.points == 0
-        for function in report.functions:
-            assert function.verdict == "not_implemented", function.name
-            assert "not implemented yet" in function.note
-
-
-@pytest.mark.parametrize("index", range(len(GROUPS)))
-def test_each_bug_costs_exact_points_on_its_own_function_only(index: int, reports: dict[str, Report]) -> None:
-    report = reports[f"group-{index}"]
-    expected = {f: POINTS_PER_FUNCTION for f in ASSIGNMENT.functions}
-    caught = {}
-    for name in GROUPS[index]:
-        function = ALL_BUGS[name].function
-        expected[function], caught[function] = EXPECTED[name]
-    assert report.points_by_function() == expected
-    for function, caught_by in caught.items():
-        failed, gated = failed_and_gated(report.function(function))
-        assert failed == caught_by, function
-        assert gated == gated_by(ASSIGNMENT, function, failed), function
-
-
-def test_every_property_is_caught_by_some_bug() -> None:
-    caught = {(ALL_BUGS[name].function, prop) for name, (_, props) in EXPECTED.items() for prop in props}
-    uncaught = sorted(p.key for p in ASSIGNMENT.properties if (p.function, p.name) not in caught)
-    assert uncaught == [], f"properties no bug demonstrates: {uncaught}"
-
-
-def test_the_issues_training_loop_bugs_are_all_here() -> None:
-    required = {
-        "train_forgets_zero_grad",
-        "train_steps_before_backward",
-        "train_forgets_model_train",
-        "train_averages_batch_means",
-        "train_hard_codes_cuda",
-        "train_forgets_to_move_batches",
-        "make_loader_moves_data_set_per_batch",
-        "make_loader_shuffles_with_global_generator",
-        "train_item_per_batch",
-        "train_loops_over_samples",
-        "train_accumulates_loss_tensor",
-        "evaluate_never_switches_back",
-        "evaluate_without_no_grad",
-    }
-    assert required <= set(ALL_BUGS)
-
-
-def test_feedback_names_the_device_the_input_and_a_hint(reports: dict[str, Report]) -> None:
-    group = next(i for i, g in enumerate(GROUPS) if "train_hard_codes_cuda" in g)
-    prop = next(
-        p
-        for p in reports[f"group-{group}"].function("train_one_epoch").properties
-        if p.property == "moves_batches_to_device"
-    )
-    assert "the model received a tensor on cuda:0, but train_one_epoch was asked to use cpu:0" in prop.feedback
-    assert "smallest failing input: spec = {" in prop.feedback
-    assert "hint: " in prop.feedback and "Traceback" not in prop.feedback
-
-
-def test_timing_shows_both_times_side_by_side(reports: dict[str, Report]) -> None:
-    group = next(i for i, g in enumerate(GROUPS) if "train_loops_over_samples" in g)
-    prop = next(
-        p
-        for p in reports[f"group-{group}"].function("train_one_epoch").properties
-        if p.property == "as_fast_as_reference"
-    )
-    assert "train_one_epoch took" in prop.feedback and "the reference" in prop.feedback and "limit 3" in prop.feedback
-
-
-def test_the_same_submission_graded_twice_scores_the_same(reports: dict[str, Report]) -> None:
-    runs = [reports["group-0"]] + [reports[f"determinism-{run}"] for run in range(DETERMINISM_RUNS)]
-    assert all(run.points_by_function() == runs[0].points_by_function() for run in runs)
-    feedback = [
-        [(p.function, p.property, p.feedback) for f in run.functions for p in f.properties if "took" not in p.feedback]
-        for run in runs
-    ]
-    assert all(texts == feedback[0] for texts in feedback)
+    def test_timing_shows_both_times_side_by_side(self, reports: dict[str, Report]) -> None:
+        prop = self.failed_property(reports["train_loops_over_samples"], "train_one_epoch", "as_fast_as_reference")
+        assert "train_one_epoch took" in prop.feedback and "the reference" in prop.feedback
+        assert "limit 3" in prop.feedback
 
 
 # -- a problem in one function costs that function only, when fit calls the others (issue 17) ----------------
@@ -238,9 +97,7 @@ def through_siblings(path: Path, *, inspecting: bool = False, wrapped: bool = Fa
     if wrapped:
         fit = fit.replace("train_one_epoch(model, train_loader,", "train_one_epoch(model, list(train_loader),")
     source = CORRECT + "\n\n" + fit
-    for name in SIBLING_BUGS:
-        source = submission_with(ALL_BUGS[name], source)
-    path.write_text(source)
+    path.write_text(plant(source, [TestGrading.suite.bugs[name] for name in SIBLING_BUGS]))
     return path
 
 
@@ -256,11 +113,11 @@ def sibling_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Repor
 
 def test_a_correct_fit_keeps_its_points_when_its_siblings_are_wrong(sibling_reports: dict[str, Report]) -> None:
     """fit is graded again with the reference's train_one_epoch and evaluate, reached as plain data: it earns
-    all its points, and each sibling loses exactly what its own bug costs it (EXPECTED), nothing more."""
+    all its points, and each sibling loses exactly what its own bug costs it (computed), nothing more."""
     report = sibling_reports["inspecting"]
     expected = {f: POINTS_PER_FUNCTION for f in ASSIGNMENT.functions}
     for name in SIBLING_BUGS:
-        expected[ALL_BUGS[name].function] = EXPECTED[name][0]
+        expected[TestGrading.suite.bugs[name].function] = TestGrading.suite.kept(name)
     assert report.points_by_function() == expected
     assert report.function("fit").note == (
         "your `fit` is right; it failed only through your `evaluate` and `train_one_epoch` "
@@ -286,7 +143,7 @@ def test_a_loader_the_harness_did_not_build_cannot_reach_the_reference_and_the_f
     points = report.points_by_function()
     assert points["fit"] < POINTS_PER_FUNCTION
     assert {f: points[f] for f in ("train_one_epoch", "evaluate")} == {
-        ALL_BUGS[name].function: EXPECTED[name][0] for name in SIBLING_BUGS
+        TestGrading.suite.bugs[name].function: TestGrading.suite.kept(name) for name in SIBLING_BUGS
     }
     assert report.function("fit").note.endswith(
         "fit calls your `evaluate` and `train_one_epoch`: your code passes `train_one_epoch` a list, which cannot "

@@ -1,27 +1,18 @@
-"""Real student mistakes in 03_gradient_descent, each planted in one function of ``correct.py``.
+"""Real student mistakes in 03_gradient_descent, each planted in one function of the correct
+submission (``bug_suite.Bug``).
 
-Each bug replaces one function; the grader must take points from that function and no other.
+Each bug replaces one function and names the properties that must catch it; the grader must take points
+from that function and no other, and what the bug costs follows from the catalogue.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bug_suite import Bug, edited
 
-
-@dataclass(frozen=True)
-class Bug:
-    function: str
-    mistake: str
-    source: str
-
-
-def variant(template: str, *edits: tuple[str, str]) -> str:
-    """``template`` with each ``(old, new)`` edit made once: the edits are the mistake, and nothing else."""
-    for old, new in edits:
-        assert template.count(old) == 1, f"{old!r} must occur exactly once in the template"
-        template = template.replace(old, new)
-    return template
-
+TORCH = {"agrees_with_reference", "agrees_with_torch"}
+AUTOGRAD = {"agrees_with_reference", "agrees_with_torch_autograd"}
+TORCH_SGD = {"agrees_with_reference", "agrees_with_torch_sgd"}
+TORCH_ADAM = {"agrees_with_reference", "agrees_with_torch_adam"}
 
 # A correct backpropagation in a student's style; some bugs below are small edits of it.
 MLP = """
@@ -93,34 +84,38 @@ def minibatch_sgd(loss_and_grads, params, x, y, lr, batch_size, epochs, rng):
 BUGS: dict[str, Bug] = {
     # ------------------------------------------------------------------ mse_loss
     "mse_sum_instead_of_mean": Bug(
-        "mse_loss",
-        "sums the squared errors: the loss grows with the batch",
-        """
+        function="mse_loss",
+        mistake="sums the squared errors: the loss grows with the batch",
+        caught_by=TORCH | {"mean_over_the_batch"},
+        source="""
 def mse_loss(y_pred, y):
     return float(np.sum((y_pred - y) ** 2))
 """,
     ),
     "mse_keeps_dims": Bug(
-        "mse_loss",
-        "np.mean(..., keepdims=True): an array of ones in shape, not a number",
-        """
+        function="mse_loss",
+        mistake="np.mean(..., keepdims=True): an array of ones in shape, not a number",
+        caught_by={"returns_one_number"},
+        source="""
 def mse_loss(y_pred, y):
     return np.mean((y_pred - y) ** 2, keepdims=True)
 """,
     ),
     "mse_in_place": Bug(
-        "mse_loss",
-        "subtracts the targets from the caller's predictions in place",
-        """
+        function="mse_loss",
+        mistake="subtracts the targets from the caller's predictions in place",
+        caught_by={"leaves_input_unchanged"},
+        source="""
 def mse_loss(y_pred, y):
     y_pred -= y
     return float(np.mean(y_pred**2))
 """,
     ),
     "mse_python_loop": Bug(
-        "mse_loss",
-        "a correct mean squared error, written as a Python loop over elements",
-        """
+        function="mse_loss",
+        mistake="a correct mean squared error, written as a Python loop over elements",
+        caught_by={"as_fast_as_reference"},
+        source="""
 def mse_loss(y_pred, y):
     total = 0.0
     flat_pred, flat_y = y_pred.ravel(), y.ravel()
@@ -131,25 +126,28 @@ def mse_loss(y_pred, y):
     ),
     # ------------------------------------------------------------------ mse_loss_grad
     "mse_grad_missing_the_2": Bug(
-        "mse_loss_grad",
-        "forgets the 2 from differentiating the square",
-        """
+        function="mse_loss_grad",
+        mistake="forgets the 2 from differentiating the square",
+        caught_by=AUTOGRAD | {"matches_central_differences"},
+        source="""
 def mse_loss_grad(y_pred, y):
     return (y_pred - y) / y.size
 """,
     ),
     "mse_grad_returns_float64": Bug(
-        "mse_loss_grad",
-        "converts to float64 'to be safe', so a float32 input gets a float64 gradient",
-        """
+        function="mse_loss_grad",
+        mistake="converts to float64 'to be safe', so a float32 input gets a float64 gradient",
+        caught_by={"keeps_shape_and_dtype"},
+        source="""
 def mse_loss_grad(y_pred, y):
     return 2 * (np.asarray(y_pred, dtype=float) - y) / y.size
 """,
     ),
     "mse_grad_in_place": Bug(
-        "mse_loss_grad",
-        "reuses the caller's predictions as the output array",
-        """
+        function="mse_loss_grad",
+        mistake="reuses the caller's predictions as the output array",
+        caught_by={"leaves_input_unchanged"},
+        source="""
 def mse_loss_grad(y_pred, y):
     y_pred -= y
     y_pred *= 2 / y.size
@@ -157,9 +155,10 @@ def mse_loss_grad(y_pred, y):
 """,
     ),
     "mse_grad_python_loop": Bug(
-        "mse_loss_grad",
-        "a correct gradient, written element by element in a Python loop",
-        """
+        function="mse_loss_grad",
+        mistake="a correct gradient, written element by element in a Python loop",
+        caught_by={"as_fast_as_reference"},
+        source="""
 def mse_loss_grad(y_pred, y):
     grad = np.empty(y_pred.shape, dtype=y_pred.dtype)
     for i in range(grad.size):
@@ -169,42 +168,47 @@ def mse_loss_grad(y_pred, y):
     ),
     # ------------------------------------------------------------------ bce_with_logits
     "bce_naive_sigmoid_and_log": Bug(
-        "bce_with_logits",
-        "the textbook formula: exp(-z) overflows and log(0) is -inf for large |z|",
-        """
+        function="bce_with_logits",
+        mistake="the textbook formula: exp(-z) overflows and log(0) is -inf for large |z|",
+        caught_by=TORCH | {"stable_for_large_inputs"},
+        source="""
 def bce_with_logits(z, y):
     p = 1 / (1 + np.exp(-z))
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 """,
     ),
     "bce_on_probabilities": Bug(
-        "bce_with_logits",
-        "binary cross-entropy of the logits as if they were probabilities",
-        """
+        function="bce_with_logits",
+        mistake="binary cross-entropy of the logits as if they were probabilities",
+        caught_by=TORCH | {"stable_for_large_inputs"},
+        source="""
 def bce_with_logits(z, y):
     return float(-np.mean(y * np.log(z) + (1 - y) * np.log(1 - z)))
 """,
     ),
     "bce_sum_instead_of_mean": Bug(
-        "bce_with_logits",
-        "sums over the batch instead of averaging",
-        """
+        function="bce_with_logits",
+        mistake="sums over the batch instead of averaging",
+        caught_by=TORCH | {"mean_over_the_batch"},
+        source="""
 def bce_with_logits(z, y):
     return float(np.sum(np.logaddexp(0.0, z) - z * y))
 """,
     ),
     "bce_mean_per_column": Bug(
-        "bce_with_logits",
-        "np.mean(..., axis=0): one loss per column instead of one number",
-        """
+        function="bce_with_logits",
+        mistake="np.mean(..., axis=0): one loss per column instead of one number",
+        caught_by=TORCH | {"mean_over_the_batch", "returns_one_number", "stable_for_large_inputs"},
+        source="""
 def bce_with_logits(z, y):
     return np.mean(np.logaddexp(0.0, z) - z * y, axis=0)
 """,
     ),
     "bce_abs_in_place": Bug(
-        "bce_with_logits",
-        "takes |z| in place with np.abs(z, out=z), overwriting the caller's logits",
-        """
+        function="bce_with_logits",
+        mistake="takes |z| in place with np.abs(z, out=z), overwriting the caller's logits",
+        caught_by={"leaves_input_unchanged"},
+        source="""
 def bce_with_logits(z, y):
     positive_part, zy = np.maximum(z, 0.0), z * y
     np.abs(z, out=z)
@@ -212,9 +216,10 @@ def bce_with_logits(z, y):
 """,
     ),
     "bce_python_loop": Bug(
-        "bce_with_logits",
-        "the stable formula, right, summed element by element in a Python loop",
-        """
+        function="bce_with_logits",
+        mistake="the stable formula, right, summed element by element in a Python loop",
+        caught_by={"as_fast_as_reference"},
+        source="""
 import math
 
 def bce_with_logits(z, y):
@@ -226,34 +231,38 @@ def bce_with_logits(z, y):
     ),
     # ------------------------------------------------------------------ bce_with_logits_grad
     "bce_grad_naive_sigmoid": Bug(
-        "bce_with_logits_grad",
-        "1 / (1 + exp(-z)) overflows (with a warning) for large negative z",
-        """
+        function="bce_with_logits_grad",
+        mistake="1 / (1 + exp(-z)) overflows (with a warning) for large negative z",
+        caught_by={"stable_for_large_inputs"},
+        source="""
 def bce_with_logits_grad(z, y):
     return (1 / (1 + np.exp(-z)) - y) / z.size
 """,
     ),
     "bce_grad_without_mean": Bug(
-        "bce_with_logits_grad",
-        "sigmoid(z) - y, forgetting the 1/N of the mean",
-        """
+        function="bce_with_logits_grad",
+        mistake="sigmoid(z) - y, forgetting the 1/N of the mean",
+        caught_by=AUTOGRAD | {"matches_central_differences"},
+        source="""
 def bce_with_logits_grad(z, y):
     return np.exp(-np.logaddexp(0.0, -z)) - y
 """,
     ),
     "bce_grad_clips_in_place": Bug(
-        "bce_with_logits_grad",
-        "clips the caller's logits in place to avoid overflow",
-        """
+        function="bce_with_logits_grad",
+        mistake="clips the caller's logits in place to avoid overflow",
+        caught_by={"leaves_input_unchanged"},
+        source="""
 def bce_with_logits_grad(z, y):
     np.clip(z, -500, 500, out=z)
     return (1 / (1 + np.exp(-z)) - y) / z.size
 """,
     ),
     "bce_grad_float64_ones": Bug(
-        "bce_with_logits_grad",
-        "np.ones(z.shape) (float64) in the sigmoid promotes a float32 gradient",
-        """
+        function="bce_with_logits_grad",
+        mistake="np.ones(z.shape) (float64) in the sigmoid promotes a float32 gradient",
+        caught_by={"keeps_shape_and_dtype"},
+        source="""
 def bce_with_logits_grad(z, y):
     ones = np.ones(z.shape)
     e = np.exp(-np.abs(z))
@@ -262,9 +271,10 @@ def bce_with_logits_grad(z, y):
 """,
     ),
     "bce_grad_python_loop": Bug(
-        "bce_with_logits_grad",
-        "a stable sigmoid, right, computed element by element in a Python loop",
-        """
+        function="bce_with_logits_grad",
+        mistake="a stable sigmoid, right, computed element by element in a Python loop",
+        caught_by={"as_fast_as_reference"},
+        source="""
 import math
 
 def bce_with_logits_grad(z, y):
@@ -278,9 +288,10 @@ def bce_with_logits_grad(z, y):
     ),
     # ------------------------------------------------------------------ cross_entropy
     "ce_without_max_shift": Bug(
-        "cross_entropy",
-        "log(sum(exp(logits))) without subtracting the row maximum: exp overflows",
-        """
+        function="cross_entropy",
+        mistake="log(sum(exp(logits))) without subtracting the row maximum: exp overflows",
+        caught_by=TORCH | {"stable_for_large_inputs"},
+        source="""
 def cross_entropy(logits, labels):
     n = logits.shape[0]
     log_norm = np.log(np.exp(logits).sum(axis=1))
@@ -288,9 +299,10 @@ def cross_entropy(logits, labels):
 """,
     ),
     "ce_sum_over_the_batch": Bug(
-        "cross_entropy",
-        "sums the per-example losses instead of averaging them",
-        """
+        function="cross_entropy",
+        mistake="sums the per-example losses instead of averaging them",
+        caught_by=TORCH | {"mean_over_the_batch"},
+        source="""
 def cross_entropy(logits, labels):
     n = logits.shape[0]
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -299,9 +311,10 @@ def cross_entropy(logits, labels):
 """,
     ),
     "ce_per_example_losses": Bug(
-        "cross_entropy",
-        "returns the vector of per-example losses, not their mean",
-        """
+        function="cross_entropy",
+        mistake="returns the vector of per-example losses, not their mean",
+        caught_by=TORCH | {"mean_over_the_batch", "returns_one_number", "stable_for_large_inputs"},
+        source="""
 def cross_entropy(logits, labels):
     n = logits.shape[0]
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -310,9 +323,10 @@ def cross_entropy(logits, labels):
 """,
     ),
     "ce_shifts_in_place": Bug(
-        "cross_entropy",
-        "subtracts the row maximum from the caller's logits in place",
-        """
+        function="cross_entropy",
+        mistake="subtracts the row maximum from the caller's logits in place",
+        caught_by={"leaves_input_unchanged"},
+        source="""
 def cross_entropy(logits, labels):
     n = logits.shape[0]
     logits -= logits.max(axis=1, keepdims=True)
@@ -321,9 +335,10 @@ def cross_entropy(logits, labels):
 """,
     ),
     "ce_python_loop_over_rows": Bug(
-        "cross_entropy",
-        "a correct cross-entropy computed row by row in a Python loop",
-        """
+        function="cross_entropy",
+        mistake="a correct cross-entropy computed row by row in a Python loop",
+        caught_by={"as_fast_as_reference"},
+        source="""
 import math
 
 def cross_entropy(logits, labels):
@@ -338,9 +353,10 @@ def cross_entropy(logits, labels):
     ),
     # ------------------------------------------------------------------ cross_entropy_grad
     "ce_grad_divides_by_every_element": Bug(
-        "cross_entropy_grad",
-        "divides by n * k (logits.size) instead of the number of rows",
-        """
+        function="cross_entropy_grad",
+        mistake="divides by n * k (logits.size) instead of the number of rows",
+        caught_by=AUTOGRAD | {"matches_central_differences"},
+        source="""
 def cross_entropy_grad(logits, labels):
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     grad = e / e.sum(axis=1, keepdims=True)
@@ -349,9 +365,10 @@ def cross_entropy_grad(logits, labels):
 """,
     ),
     "ce_grad_without_max_shift": Bug(
-        "cross_entropy_grad",
-        "softmax without the max shift: exp of a large logit overflows",
-        """
+        function="cross_entropy_grad",
+        mistake="softmax without the max shift: exp of a large logit overflows",
+        caught_by=AUTOGRAD | {"stable_for_large_inputs"},
+        source="""
 def cross_entropy_grad(logits, labels):
     e = np.exp(logits)
     grad = e / e.sum(axis=1, keepdims=True)
@@ -360,9 +377,10 @@ def cross_entropy_grad(logits, labels):
 """,
     ),
     "ce_grad_in_place": Bug(
-        "cross_entropy_grad",
-        "computes the softmax in the caller's array to save memory",
-        """
+        function="cross_entropy_grad",
+        mistake="computes the softmax in the caller's array to save memory",
+        caught_by={"leaves_input_unchanged"},
+        source="""
 def cross_entropy_grad(logits, labels):
     n = logits.shape[0]
     logits -= logits.max(axis=1, keepdims=True)
@@ -373,9 +391,10 @@ def cross_entropy_grad(logits, labels):
 """,
     ),
     "ce_grad_float64_onehot": Bug(
-        "cross_entropy_grad",
-        "np.eye(k)[labels] is float64, which promotes a float32 gradient",
-        """
+        function="cross_entropy_grad",
+        mistake="np.eye(k)[labels] is float64, which promotes a float32 gradient",
+        caught_by={"keeps_shape_and_dtype"},
+        source="""
 def cross_entropy_grad(logits, labels):
     n, k = logits.shape
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -383,9 +402,10 @@ def cross_entropy_grad(logits, labels):
 """,
     ),
     "ce_grad_python_loop_over_rows": Bug(
-        "cross_entropy_grad",
-        "a correct gradient computed row by row in a Python loop",
-        """
+        function="cross_entropy_grad",
+        mistake="a correct gradient computed row by row in a Python loop",
+        caught_by={"as_fast_as_reference"},
+        source="""
 def cross_entropy_grad(logits, labels):
     n = logits.shape[0]
     grad = np.empty_like(logits)
@@ -398,9 +418,10 @@ def cross_entropy_grad(logits, labels):
     ),
     # ------------------------------------------------------------------ numerical_gradient
     "numerical_forward_difference": Bug(
-        "numerical_gradient",
-        "a one-sided difference (f(x + eps) - f(x)) / eps: error O(eps), not O(eps**2)",
-        """
+        function="numerical_gradient",
+        mistake="a one-sided difference (f(x + eps) - f(x)) / eps: error O(eps), not O(eps**2)",
+        caught_by={"agrees_with_reference", "central_differences_with_eps"},
+        source="""
 def numerical_gradient(f, x, eps=1e-6):
     base = np.array(x, dtype=np.float64)
     grad = np.zeros_like(base)
@@ -413,9 +434,10 @@ def numerical_gradient(f, x, eps=1e-6):
 """,
     ),
     "numerical_ignores_eps": Bug(
-        "numerical_gradient",
-        "always steps by 1e-6, whatever eps it is given",
-        """
+        function="numerical_gradient",
+        mistake="always steps by 1e-6, whatever eps it is given",
+        caught_by={"central_differences_with_eps"},
+        source="""
 def numerical_gradient(f, x, eps=1e-6):
     base = np.array(x, dtype=np.float64)
     grad = np.zeros_like(base)
@@ -428,9 +450,10 @@ def numerical_gradient(f, x, eps=1e-6):
 """,
     ),
     "numerical_perturbs_x_in_place": Bug(
-        "numerical_gradient",
-        "nudges the caller's x in place and 'restores' it by subtracting: rounding leaves x changed",
-        """
+        function="numerical_gradient",
+        mistake="nudges the caller's x in place and 'restores' it by subtracting: rounding leaves x changed",
+        caught_by={"accurate_for_float32_input", "leaves_input_unchanged"},
+        source="""
 def numerical_gradient(f, x, eps=1e-6):
     grad = np.zeros(x.shape)
     for idx in np.ndindex(x.shape):
@@ -444,9 +467,10 @@ def numerical_gradient(f, x, eps=1e-6):
 """,
     ),
     "numerical_copy_keeps_float32": Bug(
-        "numerical_gradient",
-        "x.copy() keeps float32, where x + 1e-6 rounds to a neighbour of x",
-        """
+        function="numerical_gradient",
+        mistake="x.copy() keeps float32, where x + 1e-6 rounds to a neighbour of x",
+        caught_by={"accurate_for_float32_input"},
+        source="""
 def numerical_gradient(f, x, eps=1e-6):
     xc = x.copy()
     grad = np.zeros_like(xc)
@@ -462,9 +486,16 @@ def numerical_gradient(f, x, eps=1e-6):
 """,
     ),
     "numerical_returns_flat": Bug(
-        "numerical_gradient",
-        "walks the flattened x and forgets to reshape the gradient",
-        """
+        function="numerical_gradient",
+        mistake="walks the flattened x and forgets to reshape the gradient",
+        caught_by={
+            "accurate_for_float32_input",
+            "agrees_with_analytic_gradient",
+            "agrees_with_reference",
+            "central_differences_with_eps",
+            "returns_float64_shaped_like_x",
+        },
+        source="""
 def numerical_gradient(f, x, eps=1e-6):
     flat = np.array(x, dtype=np.float64).ravel()
     grad = np.zeros(flat.size)
@@ -478,69 +509,80 @@ def numerical_gradient(f, x, eps=1e-6):
     ),
     # ------------------------------------------------------------------ relative_error
     "relative_error_without_floor": Bug(
-        "relative_error",
-        "divides by |a| + |b| with no floor: 0 / 0 where both are zero",
-        """
+        function="relative_error",
+        mistake="divides by |a| + |b| with no floor: 0 / 0 where both are zero",
+        caught_by={"agrees_with_formula", "agrees_with_reference", "within_range", "zero_for_equal_inputs"},
+        source="""
 def relative_error(a, b):
     return float(np.max(np.abs(a - b) / (np.abs(a) + np.abs(b))))
 """,
     ),
     "relative_error_abs_of_sum": Bug(
-        "relative_error",
-        "divides by |a + b| instead of |a| + |b|",
-        """
+        function="relative_error",
+        mistake="divides by |a + b| instead of |a| + |b|",
+        caught_by={"agrees_with_formula", "agrees_with_reference", "within_range"},
+        source="""
 def relative_error(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a + b))))
 """,
     ),
     "relative_error_relative_to_a": Bug(
-        "relative_error",
-        "scales by |a| alone, as if a were the true value",
-        """
+        function="relative_error",
+        mistake="scales by |a| alone, as if a were the true value",
+        caught_by={"agrees_with_formula", "agrees_with_reference", "symmetric", "within_range"},
+        source="""
 def relative_error(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a))))
 """,
     ),
     "relative_error_mean_not_max": Bug(
-        "relative_error",
-        "averages the elementwise errors, hiding one bad coordinate",
-        """
+        function="relative_error",
+        mistake="averages the elementwise errors, hiding one bad coordinate",
+        caught_by={"agrees_with_formula", "agrees_with_reference"},
+        source="""
 def relative_error(a, b):
     return float(np.mean(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
 """,
     ),
     "relative_error_keeps_dims": Bug(
-        "relative_error",
-        "np.max(..., keepdims=True) returns an array, not a number",
-        """
+        function="relative_error",
+        mistake="np.max(..., keepdims=True) returns an array, not a number",
+        caught_by={"returns_one_number"},
+        source="""
 def relative_error(a, b):
     return np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)), keepdims=True)
 """,
     ),
     # ------------------------------------------------------------------ mlp_loss_and_grads
     "mlp_sum_instead_of_mean": Bug(
-        "mlp_loss_and_grads",
-        "sums the loss over the batch, so loss and gradients grow with n",
-        variant(
+        function="mlp_loss_and_grads",
+        mistake="sums the loss over the batch, so loss and gradients grow with n",
+        caught_by=AUTOGRAD | {"agrees_with_torch_loss", "batch_invariant", "matches_central_differences"},
+        source=edited(
             MLP,
             ("loss = -logp[np.arange(n), labels].mean()", "loss = -logp[np.arange(n), labels].sum()"),
             ("    delta /= n\n", ""),
         ),
     ),
+    # The loss alone against PyTorch's is worth 1 since issue 14 gave a point to the grads' dtype.
     "mlp_derivative_of_the_activation_output": Bug(
-        "mlp_loss_and_grads",
-        "applies sigmoid'/tanh' to the layer's output h instead of its pre-activation z",
-        variant(MLP, ("dg(zs[i - 1])", "dg(hs[i])")),
+        function="mlp_loss_and_grads",
+        mistake="applies sigmoid'/tanh' to the layer's output h instead of its pre-activation z",
+        caught_by=AUTOGRAD | {"matches_central_differences"},
+        source=edited(MLP, ("dg(zs[i - 1])", "dg(hs[i])")),
     ),
     "mlp_bias_gradient_over_wrong_axis": Bug(
-        "mlp_loss_and_grads",
-        "db = delta.sum(axis=1): sums over the units of each example instead of over the batch",
-        variant(MLP, ("delta.sum(axis=0))", "delta.sum(axis=1))")),
+        function="mlp_loss_and_grads",
+        mistake="db = delta.sum(axis=1): sums over the units of each example instead of over the batch",
+        caught_by=AUTOGRAD
+        | {"batch_invariant", "keeps_shape_and_dtype", "matches_central_differences", "permutation_invariant"},
+        source=edited(MLP, ("delta.sum(axis=0))", "delta.sum(axis=1))")),
     ),
     "mlp_reverses_params_in_place": Bug(
-        "mlp_loss_and_grads",
-        "params.reverse() to walk the layers backwards, reversing the caller's list",
-        variant(
+        function="mlp_loss_and_grads",
+        mistake="params.reverse() to walk the layers backwards, reversing the caller's list",
+        caught_by={"leaves_input_unchanged"},
+        source=edited(
             MLP,
             (
                 "    for i in reversed(range(len(params))):\n",
@@ -552,9 +594,10 @@ def relative_error(a, b):
         ),
     ),
     "mlp_loops_over_examples": Bug(
-        "mlp_loss_and_grads",
-        "correct backpropagation, one example at a time in a Python loop",
-        """
+        function="mlp_loss_and_grads",
+        mistake="correct backpropagation, one example at a time in a Python loop",
+        caught_by={"as_fast_as_reference"},
+        source="""
 def mlp_loss_and_grads(x, labels, params, activation="relu"):
     g = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[activation]
     dg = {"relu": lambda z, h: (z > 0).astype(z.dtype), "tanh": lambda z, h: 1 - h**2,
@@ -582,15 +625,17 @@ def mlp_loss_and_grads(x, labels, params, activation="relu"):
 """,
     ),
     "mlp_relu_derivative_promotes_float32": Bug(
-        "mlp_loss_and_grads",
-        "relu's derivative as (z > 0) * 1.0, a float64 array that promotes float32 gradients",
-        variant(MLP, ("(z > 0).astype(z.dtype)", "(z > 0) * 1.0")),
+        function="mlp_loss_and_grads",
+        mistake="relu's derivative as (z > 0) * 1.0, a float64 array that promotes float32 gradients",
+        caught_by={"keeps_shape_and_dtype"},
+        source=edited(MLP, ("(z > 0).astype(z.dtype)", "(z > 0) * 1.0")),
     ),
     # ------------------------------------------------------------------ gradient_descent
     "gd_appends_the_same_array": Bug(
-        "gradient_descent",
-        "w -= lr * grad(w) on w0 itself, appending the same array every step",
-        """
+        function="gradient_descent",
+        mistake="w -= lr * grad(w) on w0 itself, appending the same array every step",
+        caught_by=TORCH_SGD | {"leaves_input_unchanged", "returns_every_iterate"},
+        source="""
 def gradient_descent(grad, w0, lr, steps):
     w = w0
     path = [w]
@@ -601,19 +646,22 @@ def gradient_descent(grad, w0, lr, steps):
 """,
     ),
     "gd_ascends": Bug(
-        "gradient_descent",
-        "w + lr * grad(w): climbs the gradient",
-        variant(GRADIENT_DESCENT, ("path[-1] - lr * grad", "path[-1] + lr * grad")),
+        function="gradient_descent",
+        mistake="w + lr * grad(w): climbs the gradient",
+        caught_by=TORCH_SGD | {"converges_to_the_minimum", "descends_below_2_over_L"},
+        source=edited(GRADIENT_DESCENT, ("path[-1] - lr * grad", "path[-1] + lr * grad")),
     ),
     "gd_decays_the_learning_rate": Bug(
-        "gradient_descent",
-        "divides lr by the step number 'to be safe': no longer plain gradient descent",
-        variant(GRADIENT_DESCENT, ("path[-1] - lr * grad", "path[-1] - lr / (t + 1) * grad")),
+        function="gradient_descent",
+        mistake="divides lr by the step number 'to be safe': no longer plain gradient descent",
+        caught_by=TORCH_SGD | {"converges_to_the_minimum", "diverges_above_2_over_L"},
+        source=edited(GRADIENT_DESCENT, ("path[-1] - lr * grad", "path[-1] - lr / (t + 1) * grad")),
     ),
     "gd_forgets_w0_in_row_zero": Bug(
-        "gradient_descent",
-        "preallocates with np.zeros and never writes w0 into row 0: the descent starts at 0",
-        """
+        function="gradient_descent",
+        mistake="preallocates with np.zeros and never writes w0 into row 0: the descent starts at 0",
+        caught_by=TORCH_SGD | {"returns_every_iterate", "zero_lr_changes_nothing"},
+        source="""
 def gradient_descent(grad, w0, lr, steps):
     path = np.zeros((steps + 1, *np.shape(w0)))
     for t in range(steps):
@@ -623,28 +671,32 @@ def gradient_descent(grad, w0, lr, steps):
     ),
     # ------------------------------------------------------------------ sgd_momentum_step
     "momentum_step_before_velocity": Bug(
-        "sgd_momentum_step",
-        "steps with the old velocity, then updates it",
-        """
+        function="sgd_momentum_step",
+        mistake="steps with the old velocity, then updates it",
+        caught_by=TORCH_SGD | {"beta_zero_is_gradient_descent"},
+        source="""
 def sgd_momentum_step(w, dw, velocity, lr, beta=0.9):
     w_new = w - lr * velocity
     return w_new, beta * velocity + dw
 """,
     ),
     "momentum_dampened": Bug(
-        "sgd_momentum_step",
-        "v = beta v + (1 - beta) dw: another course's convention, not PyTorch's",
-        variant(MOMENTUM, ("beta * velocity + dw", "beta * velocity + (1 - beta) * dw")),
+        function="sgd_momentum_step",
+        mistake="v = beta v + (1 - beta) dw: another course's convention, not PyTorch's",
+        caught_by=TORCH_SGD | {"zero_lr_changes_nothing"},
+        source=edited(MOMENTUM, ("beta * velocity + dw", "beta * velocity + (1 - beta) * dw")),
     ),
     "momentum_lr_in_velocity": Bug(
-        "sgd_momentum_step",
-        "v = beta v - lr dw; w = w + v: the learning rate folded into the velocity",
-        variant(MOMENTUM, ("beta * velocity + dw", "beta * velocity - lr * dw"), ("w - lr * v, v", "w + v, v")),
+        function="sgd_momentum_step",
+        mistake="v = beta v - lr dw; w = w + v: the learning rate folded into the velocity",
+        caught_by=TORCH_SGD | {"beta_zero_is_gradient_descent", "zero_lr_changes_nothing"},
+        source=edited(MOMENTUM, ("beta * velocity + dw", "beta * velocity - lr * dw"), ("w - lr * v, v", "w + v, v")),
     ),
     "momentum_in_place": Bug(
-        "sgd_momentum_step",
-        "updates the caller's velocity and weights in place",
-        """
+        function="sgd_momentum_step",
+        mistake="updates the caller's velocity and weights in place",
+        caught_by={"leaves_input_unchanged"},
+        source="""
 def sgd_momentum_step(w, dw, velocity, lr, beta=0.9):
     velocity *= beta
     velocity += dw
@@ -653,9 +705,10 @@ def sgd_momentum_step(w, dw, velocity, lr, beta=0.9):
 """,
     ),
     "momentum_casts_to_float64": Bug(
-        "sgd_momentum_step",
-        "np.asarray(w, dtype=float) 'to be safe' turns float32 weights into float64",
-        variant(
+        function="sgd_momentum_step",
+        mistake="np.asarray(w, dtype=float) 'to be safe' turns float32 weights into float64",
+        caught_by={"keeps_shape_and_dtype"},
+        source=edited(
             MOMENTUM,
             ("    v = beta", "    w = np.asarray(w, dtype=float)\n    v = beta"),
             ("return w - lr * v, v", "return w - lr * v, v.astype(float)"),
@@ -663,84 +716,103 @@ def sgd_momentum_step(w, dw, velocity, lr, beta=0.9):
     ),
     # ------------------------------------------------------------------ adam_step
     "adam_without_bias_correction": Bug(
-        "adam_step",
-        "uses m and v directly: the first steps are far too long",
-        variant(ADAM, ("m / (1 - beta1**t), v / (1 - beta2**t)", "m, v")),
+        function="adam_step",
+        mistake="uses m and v directly: the first steps are far too long",
+        caught_by=TORCH_ADAM | {"first_step_has_length_lr"},
+        source=edited(ADAM, ("m / (1 - beta1**t), v / (1 - beta2**t)", "m, v")),
     ),
     "adam_counts_t_from_zero": Bug(
-        "adam_step",
-        "corrects with beta**(t + 1), as if t counted from 0",
-        variant(
+        function="adam_step",
+        mistake="corrects with beta**(t + 1), as if t counted from 0",
+        caught_by=TORCH_ADAM | {"first_step_has_length_lr"},
+        source=edited(
             ADAM, ("m / (1 - beta1**t), v / (1 - beta2**t)", "m / (1 - beta1 ** (t + 1)), v / (1 - beta2 ** (t + 1))")
         ),
     ),
     "adam_eps_inside_the_root": Bug(
-        "adam_step",
-        "sqrt(v_hat + eps) instead of sqrt(v_hat) + eps",
-        variant(ADAM, ("(np.sqrt(v_hat) + eps)", "np.sqrt(v_hat + eps)")),
+        function="adam_step",
+        mistake="sqrt(v_hat + eps) instead of sqrt(v_hat) + eps",
+        caught_by=TORCH_ADAM | {"first_step_has_length_lr"},
+        source=edited(ADAM, ("(np.sqrt(v_hat) + eps)", "np.sqrt(v_hat + eps)")),
     ),
     "adam_ignores_lr": Bug(
-        "adam_step",
-        "always steps with the default learning rate 1e-3, whatever lr is passed",
-        variant(ADAM, ("w - lr * m_hat", "w - 1e-3 * m_hat")),
+        function="adam_step",
+        mistake="always steps with the default learning rate 1e-3, whatever lr is passed",
+        caught_by=TORCH_ADAM | {"first_step_has_length_lr", "zero_lr_changes_nothing"},
+        source=edited(ADAM, ("w - lr * m_hat", "w - 1e-3 * m_hat")),
     ),
     "adam_moments_in_place": Bug(
-        "adam_step",
-        "updates the caller's moment arrays in place",
-        variant(
+        function="adam_step",
+        mistake="updates the caller's moment arrays in place",
+        caught_by={"leaves_input_unchanged"},
+        source=edited(
             ADAM,
             ("    m = beta1 * m + (1 - beta1) * dw\n", "    m *= beta1\n    m += (1 - beta1) * dw\n"),
             ("    v = beta2 * v + (1 - beta2) * dw**2\n", "    v *= beta2\n    v += (1 - beta2) * dw**2\n"),
         ),
     ),
     "adam_casts_to_float64": Bug(
-        "adam_step",
-        "np.asarray(dw, dtype=float) turns a float32 step into float64",
-        variant(ADAM, ("    m = beta1 * m", "    dw = np.asarray(dw, dtype=float)\n    m = beta1 * m")),
+        function="adam_step",
+        mistake="np.asarray(dw, dtype=float) turns a float32 step into float64",
+        caught_by={"keeps_shape_and_dtype"},
+        source=edited(ADAM, ("    m = beta1 * m", "    dw = np.asarray(dw, dtype=float)\n    m = beta1 * m")),
     ),
     # ------------------------------------------------------------------ minibatch_sgd
     "minibatch_never_shuffles": Bug(
-        "minibatch_sgd",
-        "walks the examples in their stored order every epoch",
-        variant(MINIBATCH, ("order = rng.permutation(len(x))", "order = np.arange(len(x))")),
+        function="minibatch_sgd",
+        mistake="walks the examples in their stored order every epoch",
+        caught_by={"shuffles_every_epoch", "shuffles_with_the_given_rng"},
+        source=edited(MINIBATCH, ("order = rng.permutation(len(x))", "order = np.arange(len(x))")),
     ),
     "minibatch_shuffles_once": Bug(
-        "minibatch_sgd",
-        "draws one permutation before the first epoch and reuses it",
-        variant(
+        function="minibatch_sgd",
+        mistake="draws one permutation before the first epoch and reuses it",
+        caught_by={"shuffles_every_epoch"},
+        source=edited(
             MINIBATCH,
             ("        order = rng.permutation(len(x))\n", ""),
             ("    history = []\n", "    history = []\n    order = rng.permutation(len(x))\n"),
         ),
     ),
     "minibatch_global_random_state": Bug(
-        "minibatch_sgd",
-        "shuffles with np.random.permutation instead of the rng it is given",
-        variant(MINIBATCH, ("rng.permutation(len(x))", "np.random.permutation(len(x))")),
+        function="minibatch_sgd",
+        mistake="shuffles with np.random.permutation instead of the rng it is given",
+        caught_by={"shuffles_with_the_given_rng"},
+        source=edited(MINIBATCH, ("rng.permutation(len(x))", "np.random.permutation(len(x))")),
     ),
     "minibatch_reports_the_last_batch_loss": Bug(
-        "minibatch_sgd",
-        "records the loss of the epoch's last mini-batch as the epoch's loss",
-        variant(MINIBATCH, ("float(np.mean(losses))", "float(loss)")),
+        function="minibatch_sgd",
+        mistake="records the loss of the epoch's last mini-batch as the epoch's loss",
+        caught_by={"epoch_loss_is_mean_of_batches"},
+        source=edited(MINIBATCH, ("float(np.mean(losses))", "float(loss)")),
     ),
     "minibatch_drops_the_last_partial_batch": Bug(
-        "minibatch_sgd",
-        "range(0, n - batch_size + 1, batch_size): the examples of a short last batch are never used",
-        variant(MINIBATCH, ("range(0, len(x), batch_size)", "range(0, len(x) - batch_size + 1, batch_size)")),
+        function="minibatch_sgd",
+        mistake="range(0, n - batch_size + 1, batch_size): the examples of a short last batch are never used",
+        caught_by={
+            "epoch_loss_is_mean_of_batches",
+            "full_batch_is_gradient_descent",
+            "shuffles_every_epoch",
+            "shuffles_with_the_given_rng",
+            "uses_every_example_once_per_epoch",
+        },
+        source=edited(MINIBATCH, ("range(0, len(x), batch_size)", "range(0, len(x) - batch_size + 1, batch_size)")),
     ),
     "minibatch_shuffles_x_and_y_apart": Bug(
-        "minibatch_sgd",
-        "shuffles x and y with two different permutations, pairing examples with other targets",
-        variant(
+        function="minibatch_sgd",
+        mistake="shuffles x and y with two different permutations, pairing examples with other targets",
+        caught_by={"full_batch_is_gradient_descent", "uses_every_example_once_per_epoch"},
+        source=edited(
             MINIBATCH,
             ("order = rng.permutation(len(x))", "order, y_order = rng.permutation(len(x)), rng.permutation(len(x))"),
             ("y[idx]", "y[y_order[start:start + batch_size]]"),
         ),
     ),
     "minibatch_updates_in_place": Bug(
-        "minibatch_sgd",
-        "p -= lr * g on the caller's parameter arrays",
-        variant(
+        function="minibatch_sgd",
+        mistake="p -= lr * g on the caller's parameter arrays",
+        caught_by={"leaves_input_unchanged"},
+        source=edited(
             MINIBATCH,
             ("    params = [tuple(np.copy(p) for p in layer) for layer in params]\n", ""),
             (
@@ -753,9 +825,10 @@ def sgd_momentum_step(w, dw, velocity, lr, beta=0.9):
         ),
     ),
     "minibatch_one_step_per_epoch": Bug(
-        "minibatch_sgd",
-        "adds up the mini-batch gradients and takes one step at the end of the epoch",
-        """
+        function="minibatch_sgd",
+        mistake="adds up the mini-batch gradients and takes one step at the end of the epoch",
+        caught_by={"steps_from_the_latest_params"},
+        source="""
 def minibatch_sgd(loss_and_grads, params, x, y, lr, batch_size, epochs, rng):
     params = [tuple(np.copy(p) for p in layer) for layer in params]
     history = []
@@ -776,31 +849,11 @@ def minibatch_sgd(loss_and_grads, params, x, y, lr, batch_size, epochs, rng):
 """,
     ),
     "minibatch_copies_params_as_float64": Bug(
-        "minibatch_sgd",
-        "copies the params with np.array(p, dtype=float) 'to be safe', so float32 params come back float64",
-        variant(MINIBATCH, ("tuple(np.copy(p) for p in layer)", "tuple(np.array(p, dtype=float) for p in layer)")),
+        function="minibatch_sgd",
+        mistake="copies the params with np.array(p, dtype=float) 'to be safe', so float32 params come back float64",
+        caught_by={"keeps_shape_and_dtype"},
+        source=edited(
+            MINIBATCH, ("tuple(np.copy(p) for p in layer)", "tuple(np.array(p, dtype=float) for p in layer)")
+        ),
     ),
 }
-
-
-def submission_with(bug: Bug, correct_source: str) -> str:
-    """The correct submission with ``bug``'s function replaced (a later ``def`` wins)."""
-    return correct_source + "\n\n# --- planted bug ---\n" + bug.source.strip() + "\n"
-
-
-def rounds() -> list[list[str]]:
-    """The bugs dealt into rounds: round ``r`` holds the ``r``-th bug of every function that has one.
-
-    Planting a whole round in one submission grades many bugs at once, and shows that each costs its
-    own function only even while every other function has a bug of its own.
-    """
-    by_function: dict[str, list[str]] = {}
-    for name, bug in BUGS.items():
-        by_function.setdefault(bug.function, []).append(name)
-    depth = max(len(names) for names in by_function.values())
-    return [[names[r] for names in by_function.values() if r < len(names)] for r in range(depth)]
-
-
-def submission_with_all(names: list[str], correct_source: str) -> str:
-    """The correct submission with every named bug planted (each in its own function)."""
-    return correct_source + "".join("\n\n# --- planted bug ---\n" + BUGS[name].source.strip() + "\n" for name in names)
