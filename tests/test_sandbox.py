@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from autograder.sandbox.launcher.chunks import Chunk
 from hypothesis import given
 from hypothesis import seed as hypothesis_seed
 
@@ -35,6 +34,7 @@ from autograder.grading.runner import (
     run_drawn,
 )
 from autograder.grading.submission import load_submission
+from autograder.sandbox.chunks import Chunk
 from autograder.sandbox.launcher import Launcher, Limits, WorkerFailure, Zygote, zygote_for
 
 pytestmark = pytest.mark.sandbox
