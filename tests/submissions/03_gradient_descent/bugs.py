@@ -166,6 +166,71 @@ def mse_loss_grad(y_pred, y):
     return grad
 """,
     ),
+    # ------------------------------------------------------------------ huber_loss
+    "huber_linear_branch_without_offset": Bug(
+        function="huber_loss",
+        mistake="delta * |r| beyond delta: the branches do not meet, the loss jumps at |r| = delta",
+        caught_by=TORCH,
+        source="""
+def huber_loss(y_pred, y, delta=1.0):
+    r = np.abs(y_pred - y)
+    return float(np.mean(np.where(r <= delta, 0.5 * r**2, delta * r)))
+""",
+    ),
+    "huber_squares_without_the_half": Bug(
+        function="huber_loss",
+        mistake="r**2 inside delta: the quadratic branch is twice too steep",
+        caught_by=TORCH | {"quadratic_within_delta"},
+        source="""
+def huber_loss(y_pred, y, delta=1.0):
+    r = np.abs(y_pred - y)
+    return float(np.mean(np.where(r <= delta, r**2, delta * (r - 0.5 * delta))))
+""",
+    ),
+    "huber_sums": Bug(
+        function="huber_loss",
+        mistake="sums over the elements: the loss grows with the batch",
+        caught_by=TORCH | {"mean_over_the_batch", "quadratic_within_delta"},
+        source="""
+def huber_loss(y_pred, y, delta=1.0):
+    r = np.abs(y_pred - y)
+    return float(np.sum(np.where(r <= delta, 0.5 * r**2, delta * (r - 0.5 * delta))))
+""",
+    ),
+    "huber_returns_an_array": Bug(
+        function="huber_loss",
+        mistake="np.mean(..., keepdims=True): an array of ones in shape, not a number",
+        caught_by={"returns_one_number"},
+        source="""
+def huber_loss(y_pred, y, delta=1.0):
+    r = np.abs(y_pred - y)
+    return np.mean(np.where(r <= delta, 0.5 * r**2, delta * (r - 0.5 * delta)), keepdims=True)
+""",
+    ),
+    "huber_in_place": Bug(
+        function="huber_loss",
+        mistake="turns the caller's predictions into residuals in place",
+        caught_by={"leaves_input_unchanged"},
+        source="""
+def huber_loss(y_pred, y, delta=1.0):
+    y_pred -= y
+    r = np.abs(y_pred)
+    return float(np.mean(np.where(r <= delta, 0.5 * r**2, delta * (r - 0.5 * delta))))
+""",
+    ),
+    "huber_python_loop": Bug(
+        function="huber_loss",
+        mistake="a correct Huber loss, written as a Python loop over elements",
+        caught_by={"as_fast_as_reference"},
+        source="""
+def huber_loss(y_pred, y, delta=1.0):
+    total = 0.0
+    for p, t in zip(y_pred.ravel().tolist(), y.ravel().tolist()):
+        r = abs(p - t)
+        total += 0.5 * r * r if r <= delta else delta * (r - 0.5 * delta)
+    return total / y_pred.size
+""",
+    ),
     # ------------------------------------------------------------------ bce_with_logits
     "bce_naive_sigmoid_and_log": Bug(
         function="bce_with_logits",
