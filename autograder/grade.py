@@ -19,6 +19,7 @@ from autograder.grading.references import References, load_references
 from autograder.grading.report import Report, zero_report
 from autograder.grading.runner import GRADING_SEED, Grader, Mode
 from autograder.grading.submission import Submission, SubmissionError, load_submission
+from autograder.sandbox.launcher import Limits
 
 SEED_VARIABLE = "AUTOGRADER_SEED"
 
@@ -67,10 +68,11 @@ def grade_submission(
     seed: int,
     functions: list[str] | None = None,
     references: References | None = None,
+    limits: Limits | None = None,
 ) -> Report:
     """Grade ``submission`` (all of ``assignment``'s functions, or ``functions``) with ``mode`` and ``seed``;
-    hidden properties need the ``references``."""
-    return Grader(assignment, references, mode, seed).grade(submission, functions)
+    hidden properties need the ``references``; ``limits`` replace the sandbox's (a benchmark's)."""
+    return Grader(assignment, references, mode, seed, limits).grade(submission, functions)
 
 
 def _required(assignment_id: str | None, path: Path) -> str:

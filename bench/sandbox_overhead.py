@@ -19,7 +19,7 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from autograder.exercises import load_assignment  # noqa: E402
+from autograder.grade import grade_submission  # noqa: E402
 from autograder.grading.references import load_references  # noqa: E402
-from autograder.grading.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Grader, Mode  # noqa: E402
+from autograder.grading.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Mode  # noqa: E402
 from autograder.grading.submission import load_submission  # noqa: E402
 from autograder.sandbox import launcher as sandbox  # noqa: E402
 from autograder.sandbox.launcher import Limits, Zygote  # noqa: E402
@@ -62,9 +63,9 @@ class Traffic:
         self.round_trips = self.calls = 0
 
 
-def grading_seconds(grader: Grader, submission: Any, functions: list[str] | None) -> float:
+def grading_seconds(grade: Callable[[], object]) -> float:
     start = time.perf_counter()
-    grader.grade(submission, functions)
+    grade()
     return time.perf_counter() - start
 
 
@@ -112,9 +113,12 @@ def main(argv: list[str] | None = None) -> None:
             spawns = 3 if options.quick else 10
             record("worker start (ms)", setting, 1e3 * worker_start(zygote, submission.chunks, spawns))
             for name, mode, seed in modes:
-                grader = Grader(assignment, references if mode.include_hidden else None, mode, seed, limits)
+                refs = references if mode.include_hidden else None
                 traffic.reset()
-                record(f"{name} the reference (s)", setting, grading_seconds(grader, submission, functions))
+                seconds = grading_seconds(
+                    lambda: grade_submission(submission, assignment, mode, seed, functions, refs, limits)  # noqa: B023
+                )
+                record(f"{name} the reference (s)", setting, seconds)
                 if setting == "on":
                     per_trip = traffic.calls / max(traffic.round_trips, 1)
                     record(f"{name}: student calls per round trip", setting, per_trip)

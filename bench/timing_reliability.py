@@ -29,10 +29,11 @@ from pathlib import Path
 from benchlib import ROOT, machine_summary, planted_bugs, print_table
 
 from autograder.exercises import known_assignments, load_assignment
+from autograder.grade import grade_submission
 from autograder.grading.catalogue import Assignment
-from autograder.grading.references import load_references
+from autograder.grading.references import References, load_references
 from autograder.grading.report import Verdict
-from autograder.grading.runner import GRADE, GRADING_SEED, Grader
+from autograder.grading.runner import GRADE, GRADING_SEED
 from autograder.grading.submission import load_submission
 
 HONEST_WORK = 2  # the honest solution that does twice the work
@@ -64,12 +65,15 @@ def slowed(correct: str, function: str, times: int) -> str:
     )
 
 
-def ratios(grader: Grader, path: Path, function: str, runs: int) -> list[tuple[Verdict, float]]:
+def ratios(
+    timed: Assignment, references: References | None, path: Path, function: str, runs: int
+) -> list[tuple[Verdict, float]]:
     """``(verdict, student time / reference time)`` of ``runs`` gradings of ``function``'s timing property."""
     outcomes = []
     submission = load_submission(path)
     for _ in range(runs):
-        result = grader.grade(submission, [function]).function(function).properties[0]
+        report = grade_submission(submission, timed, GRADE, GRADING_SEED, [function], references)
+        result = report.function(function).properties[0]
         found = RATIO.search(result.feedback)
         outcomes.append((result.verdict, float(found.group(1)) if found else float("inf")))
     return outcomes
@@ -120,7 +124,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for assignment_id, function in targets:
             assignment = load_assignment(assignment_id)
-            grader = Grader(timed_only(assignment), load_references(assignment), GRADE, GRADING_SEED)
+            timed, references = timed_only(assignment), load_references(assignment)
             correct_path = ROOT / "tests" / "submissions" / assignment_id / "correct.py"
             source = correct_path.read_text()
             honest = {function: source, f"{function}, its work done twice": slowed(source, function, HONEST_WORK)}
@@ -131,7 +135,7 @@ def main() -> None:
                 for name, text in versions.items():
                     path = Path(scratch) / f"{assignment_id}-{len(honest_rows) + len(slow_rows)}.py"
                     path.write_text(text if text.startswith(source) else source + "\n\n" + text)
-                    outcomes = ratios(grader, path, function, runs)
+                    outcomes = ratios(timed, references, path, function, runs)
                     rows.append(row(name, outcomes))
                     if rows is honest_rows:
                         false_alarms += sum(verdict == "failed" for verdict, _ in outcomes)

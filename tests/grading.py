@@ -8,9 +8,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from autograder.exercises import load_assignment
+from autograder.grade import grade_submission
 from autograder.grading.references import load_references
 from autograder.grading.report import Report
-from autograder.grading.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Grader, Mode, prepare_examples
+from autograder.grading.runner import CHECK, GRADE, GRADING_SEED, PUBLIC_SEED, Mode, prepare_examples
 from autograder.grading.submission import load_submission
 
 MODES: dict[str, tuple[Mode, int]] = {"grade": (GRADE, GRADING_SEED), "check": (CHECK, PUBLIC_SEED)}
@@ -22,7 +23,7 @@ def grade(path: Path, assignment_id: str, mode: str = "grade", functions: tuple[
     run_mode, seed = MODES[mode]
     references = load_references(assignment) if run_mode.include_hidden else None
     only = list(functions) if functions else None
-    return Grader(assignment, references, run_mode, seed).grade(load_submission(path), only)
+    return grade_submission(load_submission(path), assignment, run_mode, seed, only, references)
 
 
 def _grade_job(job: tuple[Path, str, str] | tuple[Path, str, str, tuple[str, ...] | None]) -> Report:
