@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -188,3 +189,29 @@ def _function_lines(text: str) -> dict[str, str]:
     return {
         line.split()[0]: line.strip() for line in text.splitlines() if line.split()[:1] and line.split()[0] in functions
     }
+
+
+def test_a_repeat_of_unchanged_code_is_answered_from_memory_and_an_edit_is_graded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check is a function of the code it reads, so the service answers a repeat of the same cells at once;
+    a changed cell, another function or another assignment is graded afresh."""
+    import autograder.grade
+    from autograder.grading.runner import CHECK, PUBLIC_SEED
+
+    graded: list[str] = []
+    real = autograder.grade.grade_submission
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        graded.append(args[0].path.name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(autograder.grade, "grade_submission", counting)
+    cells = ["import numpy as np", "def relu(z):\n    return np.maximum(z, 0)"]
+    request = {"assignment": "02_activations", "function": "relu", "candidates": [], "cwd": str(tmp_path)}
+    first = service._check({**request, "history": [[1, cells[0]], [2, cells[1]]]}, CHECK, PUBLIC_SEED)
+    repeated = [[1, cells[0]], [2, cells[1]], [3, "autograde.check(relu)"]]  # the check cell, run again
+    again = service._check({**request, "history": repeated}, CHECK, PUBLIC_SEED)
+    assert first["ok"] and again == first and len(graded) == 1
+    edited = [[1, cells[0]], [2, cells[1].replace("0)", "0.0)")]]
+    assert service._check({**request, "history": edited}, CHECK, PUBLIC_SEED)["ok"] and len(graded) == 2
