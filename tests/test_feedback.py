@@ -148,9 +148,12 @@ def test_an_early_stopping_off_by_one_epoch_is_told_that_epochs_count_from_0() -
 
 
 def test_observe_names_what_a_failure_showed() -> None:
-    overflow = PropertyFailure("f raised FloatingPointError: overflow encountered in exp (at x.py, line 3)")
+    raised = "FloatingPointError"  # the type the worker reported, not read out of the message
+    overflow = PropertyFailure("f raised FloatingPointError: overflow encountered in exp (at x.py)", raised=raised)
     assert observe(overflow) == OVERFLOW
-    assert observe(PropertyFailure("f raised FloatingPointError: invalid value encountered in divide")) == ZERO_BY_ZERO
+    divide = PropertyFailure("f raised FloatingPointError: invalid value encountered in divide", raised=raised)
+    assert observe(divide) == ZERO_BY_ZERO
+    assert observe(PropertyFailure("f raised ValueError: FloatingPointError: overflow", raised="ValueError")) is None
     assert observe(PropertyFailure("wrong", np.array([0.5, 0.5]), np.array([np.nan, 1.0]))) == NOT_FINITE
     assert observe(PropertyFailure("wrong", np.array([0.5, 0.5]), np.array([1.0, 1.0]))) == WRONG_VALUE
     assert observe(PropertyFailure("said", observed=INTEGER_RESULT)) == INTEGER_RESULT

@@ -61,7 +61,7 @@ def result_under_errstate(calls: Calls, example: Example, where: str, read: Read
         return result_of(calls, example, errstate=True, read=read)
     except PropertyFailure as failure:
         if failure.raised == "FloatingPointError":
-            raise PropertyFailure(f"{failure.message} {where}") from None
+            raise PropertyFailure(f"{failure.message} {where}", raised=failure.raised) from None
         raise
 
 

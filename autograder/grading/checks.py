@@ -170,7 +170,7 @@ def observe(failure: PropertyFailure) -> str | None:
     if failure.observed is not None:
         return failure.observed
     for words, observation in _NUMPY_ERRORS:
-        if "FloatingPointError" in failure.message and words in failure.message:
+        if failure.raised == "FloatingPointError" and words in failure.message:
             return observation
     got = _numbers(failure.got)
     if got is None:

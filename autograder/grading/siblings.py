@@ -119,8 +119,9 @@ class SiblingWorker(Worker):
             try:
                 response, blobs = super().receive(max(deadline - time.monotonic(), 0.0))
             except WorkerFailure as failure:
-                if failure.verdict == Failure.TIMEOUT and failure.message.startswith("took longer"):
-                    raise WorkerFailure(Failure.TIMEOUT, f"took longer than the time limit of {limit:g} s") from None
+                if failure.waited_out:  # reported against the whole call's limit, not the slice left
+                    message = f"took longer than the time limit of {limit:g} s"
+                    raise WorkerFailure(Failure.TIMEOUT, message, waited_out=True) from None
                 raise
             if "sibling" not in response or self.relay is None:
                 return response, blobs

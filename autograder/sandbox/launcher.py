@@ -103,10 +103,12 @@ class WorkerFailure(BaseException):
     A ``BaseException`` on purpose: it must stop a property at once, not be shrunk by Hypothesis.
     """
 
-    def __init__(self, verdict: Failure, message: str) -> None:
+    def __init__(self, verdict: Failure, message: str, *, did: str = "", waited_out: bool = False) -> None:
         super().__init__(message)
         self.verdict = verdict
         self.message = message
+        self.did = did  # what the code did to its worker, as a clause ("ended the worker process (exit status 0)")
+        self.waited_out = waited_out  # the grader stopped waiting for an answer (its wall-clock limit)
         self.example: Any = None  # the example being checked when it happened, set by the runner
 
 
@@ -251,7 +253,9 @@ class Worker:
             response, blobs = recv_message(self.sock, time.monotonic() + limit, MAX_ANSWER_HEADER_BYTES)
         except TimeoutError:
             self.kill()
-            raise WorkerFailure(Failure.TIMEOUT, f"took longer than the time limit of {limit:g} s") from None
+            raise WorkerFailure(
+                Failure.TIMEOUT, f"took longer than the time limit of {limit:g} s", waited_out=True
+            ) from None
         except FrameTooLarge as error:
             self.kill()
             raise WorkerFailure(Failure.MEMORY, f"sent back an answer larger than the grader takes ({error})") from None
@@ -286,8 +290,15 @@ class Worker:
                 )
             if name == "SIGSEGV":
                 name += ": a crash in native code, or a recursion too deep for the stack"
-            return WorkerFailure(Failure.CRASHED, f"the worker process was killed ({name})")
-        return WorkerFailure(Failure.CRASHED, f"the worker process ended with exit status {how.get('code')}")
+            return WorkerFailure(
+                Failure.CRASHED, f"the worker process was killed ({name})", did=f"killed the worker process ({name})"
+            )
+        code = how.get("code")
+        return WorkerFailure(
+            Failure.CRASHED,
+            f"the worker process ended with exit status {code}",
+            did=f"ended the worker process (exit status {code})",
+        )
 
     def call(
         self,
@@ -570,7 +581,8 @@ class Zygote:
                 message, _ = worker.receive(max(deadline - time.monotonic(), 0.0))
             except WorkerFailure as failure:
                 if failure.verdict == Failure.TIMEOUT:
-                    failure = WorkerFailure(Failure.TIMEOUT, f"the top-level code took longer than {limit:g} s")
+                    took = f"took longer than {limit:g} s"
+                    failure = WorkerFailure(Failure.TIMEOUT, f"the top-level code {took}", did=took)
                 if running is None:
                     raise failure from None
                 raise LoadFailure(running, failure) from None
@@ -678,16 +690,7 @@ def _problem(reported: dict[str, Any]) -> dict[str, Any]:
 
 def _at_import(failure: WorkerFailure) -> str:
     """What a chunk did to its worker at import, as the problem reports it."""
-    message = failure.message
-    for start, clause in (
-        ("the worker process ended with ", "ended the worker process ("),
-        ("the worker process was killed (", "killed the worker process ("),
-        ("the top-level code ", ""),
-    ):
-        if message.startswith(start):
-            rest = message.removeprefix(start)
-            return clause + rest + (")" if clause.endswith("(") and not rest.endswith(")") else "")
-    return f"stopped the worker process ({message})"
+    return failure.did or f"stopped the worker process ({failure.message})"
 
 
 _zygotes: dict[tuple[tuple[str, ...], Limits], Zygote] = {}
