@@ -41,6 +41,16 @@ def machine_summary() -> str:
     )
 
 
+def correct_source(assignment_id: str) -> str:
+    """The correct submission the tests grade (``tests/bug_suite.py``): the reference's code, then the functions
+    of ``tests/submissions/<id>/correct.py``, which a student wrote differently."""
+    if str(ROOT / "tests") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests"))
+    from bug_suite import BugSuite
+
+    return str(BugSuite(assignment_id).correct_source())
+
+
 def planted_bugs(assignment_id: str) -> list[tuple[str, str]]:
     """``(name, source)`` of the classic mistakes kept in the tests for ``assignment_id`` (none if absent)."""
     path = ROOT / "tests" / "submissions" / assignment_id / "bugs.py"
@@ -52,7 +62,7 @@ def planted_bugs(assignment_id: str) -> list[tuple[str, str]]:
 
     module = load_bugs(assignment_id)
     bugs: dict[str, Any] = module.BUGS
-    correct = (path.parent / "correct.py").read_text(encoding="utf-8")
+    correct = correct_source(assignment_id)
     # A bug is its source, or edits of the correct function that it applies itself.
     return [(name, bug.definition(correct)) for name, bug in bugs.items()]
 

@@ -5,9 +5,10 @@ Every function with a timing property (``as_fast_as_reference``) is graded on it
 through the real grader (its own worker, the reference in another, rounds in a seed-drawn order), while
 other processes keep every core busy (``--busy``):
 
-* honest: the vectorised solution kept in ``tests/submissions/<assignment>/correct.py``, and the same
-  solution doing its work twice (2x the reference's work, well within the limit of 3): each grading
-  that fails is a false alarm (target: none, ``--honest-runs`` gradings in a row of each);
+* honest: the correct submission the tests grade (the reference's code, with the functions of
+  ``tests/submissions/<assignment>/correct.py`` a student wrote differently), and the same doing its
+  work twice (2x the reference's work, within every limit): each grading that neither passes nor keeps
+  its points as undecided is a false alarm (target: none, ``--honest-runs`` gradings in a row of each);
 * slow: the Python-loop mistakes kept beside it in ``bugs.py``: each grading that does not fail is a miss
   (target: none). A grading that could not decide keeps its points, so for a slow one it is a miss too.
 
@@ -26,7 +27,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from benchlib import ROOT, machine_summary, planted_bugs, print_table
+from benchlib import ROOT, correct_source, machine_summary, planted_bugs, print_table
 
 from autograder.exercises import known_assignments, load_assignment
 from autograder.grade import grade_submission
@@ -114,8 +115,7 @@ def main() -> None:
 
     targets: list[tuple[str, str]] = []
     for assignment_id in known_assignments():
-        correct = ROOT / "tests" / "submissions" / assignment_id / "correct.py"
-        if correct.exists():
+        if (ROOT / "tests" / "submissions" / assignment_id / "bugs.py").exists():
             targets += [(assignment_id, p.function) for p in load_assignment(assignment_id).properties if p.timing]
 
     honest_rows: list[list[object]] = []
@@ -125,8 +125,7 @@ def main() -> None:
         for assignment_id, function in targets:
             assignment = load_assignment(assignment_id)
             timed, references = timed_only(assignment), load_references(assignment)
-            correct_path = ROOT / "tests" / "submissions" / assignment_id / "correct.py"
-            source = correct_path.read_text()
+            source = correct_source(assignment_id)
             honest = {function: source, f"{function}, its work done twice": slowed(source, function, HONEST_WORK)}
             slow = {
                 name: bug for name, bug in planted_bugs(assignment_id) if "loop" in name and f"def {function}(" in bug
@@ -138,7 +137,7 @@ def main() -> None:
                     outcomes = ratios(timed, references, path, function, runs)
                     rows.append(row(name, outcomes))
                     if rows is honest_rows:
-                        false_alarms += sum(verdict == "failed" for verdict, _ in outcomes)
+                        false_alarms += sum(verdict not in ("passed", "undecided") for verdict, _ in outcomes)
                         honest_total += len(outcomes)
                     else:
                         misses += sum(verdict != "failed" for verdict, _ in outcomes)
