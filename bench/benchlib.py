@@ -48,7 +48,7 @@ def correct_source(assignment_id: str) -> str:
         sys.path.insert(0, str(ROOT / "tests"))
     from bug_suite import BugSuite
 
-    return str(BugSuite(assignment_id).correct_source())
+    return str(BugSuite(assignment_id).correct_source)
 
 
 def planted_bugs(assignment_id: str) -> list[tuple[str, str]]:
