@@ -346,9 +346,12 @@ _ANSWERS_KEPT = 32
 
 def _repeat_key(assignment_id: str, function: str, submission: Submission, warning: str) -> str:
     """What a check's answer depends on: the assignment, the function, every chunk of code the worker would run
-    (with where it came from), what was left out or could not be read, and the warning shown first."""
+    (with where it came from), what could not be read, what was left out that the function uses (a check
+    names only that), and the warning shown first."""
     code = [[c.source, c.location, c.line] for c in submission.chunks]
-    unread = [[p.origin, p.message] for p in submission.problems] + [[o.origin, o.reason] for o in submission.left_out]
+    uses = {function} | submission.reads_of(function)
+    unread = [[p.origin, p.message] for p in submission.problems]
+    unread += [[o.origin, o.reason] for o in submission.left_out if uses & set(o.names)]
     return hashlib.sha256(json.dumps([assignment_id, function, warning, code, unread]).encode()).hexdigest()
 
 

@@ -8,8 +8,9 @@ Builds one nbgrader course: the instructor's source, ``nbgrader generate_assignm
 tests, or handing in the released notebook untouched (every function a stub). Then, in the same run and on
 the same notebooks, it times
 
-* ``nbgrader autograde``: each notebook runs in its own kernel, and its hidden test cells call the
-  autograder's checks (``autograde.points``), one function after another;
+* ``nbgrader autograde`` with the course's ``nbgrader_config.py``: no notebook runs in a kernel; nbgrader's
+  autograde step hands each submitted file, one after another, to the sandboxed grader
+  (``autograder/class_grading/nbgrader_route.py``) and records its points in nbgrader's gradebook;
 * ``autograder grade-batch --jobs N`` (N = the cores): every property, the sandbox on, into a fresh gradebook.
 
 It prints submissions per minute for each, their ratio (target: grade-batch at least 5 times nbgrader's

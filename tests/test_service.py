@@ -213,5 +213,7 @@ def test_a_repeat_of_unchanged_code_is_answered_from_memory_and_an_edit_is_grade
     repeated = [[1, cells[0]], [2, cells[1]], [3, "autograde.check(relu)"]]  # the check cell, run again
     again = service._check({**request, "history": repeated}, CHECK, PUBLIC_SEED)
     assert first["ok"] and again == first and len(graded) == 1
+    timed = [*repeated, [4, "started = time.perf_counter()"]]  # a demonstration relu does not use, left out
+    assert service._check({**request, "history": timed}, CHECK, PUBLIC_SEED) == first and len(graded) == 1
     edited = [[1, cells[0]], [2, cells[1].replace("0)", "0.0)")]]
     assert service._check({**request, "history": edited}, CHECK, PUBLIC_SEED)["ok"] and len(graded) == 2
