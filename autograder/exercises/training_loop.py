@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 from hypothesis import strategies as st
 
-from autograder.exercises.common import Example
+from autograder.exercises.common import Example, drawn_property
 from autograder.grading.calls import Calls, GraderError
 from autograder.grading.catalogue import Assignment, Property, Timing
 from autograder.grading.checks import PropertyFailure, Tolerance, assert_close
@@ -251,73 +251,64 @@ def _device_returned(calls: Calls, spec: DeviceSpec) -> str:
     return report.device
 
 
-def _honours_prefer(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        spec = spec_of(example, GET_DEVICE)
-        got = _device_returned(calls, spec)
-        want = str(spec.prefer)
-        if got != want and not (want.startswith("cuda") and got in ("cuda", "cuda:0")):
-            raise PropertyFailure(f"get_device(prefer={want!r}) returned {got!r}", want, got)
-
-    return Property(
-        function="get_device",
-        name="honours_prefer",
-        says="get_device(prefer) returns that device (given as a string or a torch.device) when it is available",
-        hint="torch.device(prefer) accepts both forms; check availability before returning it.",
-        points=points,
-        strategy=_device_examples(available=True),
-        test=test,
-        establishes_correctness=True,
-    )
+@drawn_property(
+    function="get_device",
+    says="get_device(prefer) returns that device (given as a string or a torch.device) when it is available",
+    hint="torch.device(prefer) accepts both forms; check availability before returning it.",
+    points=4,
+    examples=_device_examples(available=True),
+    establishes_correctness=True,
+)
+def honours_prefer(calls: Calls, example: Example) -> None:
+    spec = spec_of(example, GET_DEVICE)
+    got = _device_returned(calls, spec)
+    want = str(spec.prefer)
+    if got != want and not (want.startswith("cuda") and got in ("cuda", "cuda:0")):
+        raise PropertyFailure(f"get_device(prefer={want!r}) returned {got!r}", want, got)
 
 
-def _default_order(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        machine = spec_of(example, GET_DEVICE)
-        want = "cuda" if machine.cuda else "mps" if machine.mps else "cpu"
-        got = _device_returned(calls, machine)
-        if got.split(":")[0] != want:
-            having = [k for k, has in (("cuda", machine.cuda), ("mps", machine.mps)) if has] or ["no accelerator"]
-            raise PropertyFailure(f"on a machine with {' and '.join(having)}, get_device() returned {got!r}", want, got)
-
-    examples = MACHINES.flatmap(
-        lambda m: st.sampled_from([as_example(DeviceSpec)(m), as_example(DeviceSpec)({**m, "passes_prefer": True})])
-    )  # prefer left out, or None
-    return Property(
-        function="get_device",
-        name="prefers_cuda_then_mps_then_cpu",
-        says="get_device() picks CUDA when there is one, else MPS (Apple GPUs), else the CPU",
-        hint="Ask torch.cuda.is_available() first, then torch.backends.mps.is_available().",
-        points=points,
-        strategy=examples,
-        test=test,
-        establishes_correctness=True,
-    )
+# Machines asked with prefer left out, or None.
+PREFER_LEFT_OUT = MACHINES.flatmap(
+    lambda m: st.sampled_from([as_example(DeviceSpec)(m), as_example(DeviceSpec)({**m, "passes_prefer": True})])
+)
 
 
-def _fails_clearly(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        spec = spec_of(example, GET_DEVICE)
-        report = student_report(calls, GET_DEVICE, spec)
-        error = report.error
-        if error is None:
-            raise PropertyFailure(
-                f"get_device(prefer={spec.prefer!r}) returned {report.device!r} on a machine without it; "
-                "code would only fail later, far from the cause"
-            )
-        if str(spec.prefer).split(":")[0] not in error:
-            raise PropertyFailure(f"the error does not name the device that was asked for: {error}")
+@drawn_property(
+    function="get_device",
+    says="get_device() picks CUDA when there is one, else MPS (Apple GPUs), else the CPU",
+    hint="Ask torch.cuda.is_available() first, then torch.backends.mps.is_available().",
+    points=3,
+    examples=PREFER_LEFT_OUT,
+    establishes_correctness=True,
+)
+def prefers_cuda_then_mps_then_cpu(calls: Calls, example: Example) -> None:
+    machine = spec_of(example, GET_DEVICE)
+    want = "cuda" if machine.cuda else "mps" if machine.mps else "cpu"
+    got = _device_returned(calls, machine)
+    if got.split(":")[0] != want:
+        having = [k for k, has in (("cuda", machine.cuda), ("mps", machine.mps)) if has] or ["no accelerator"]
+        raise PropertyFailure(f"on a machine with {' and '.join(having)}, get_device() returned {got!r}", want, got)
 
-    return Property(
-        function="get_device",
-        name="fails_clearly_when_unavailable",
-        says="get_device(prefer) raises an error naming the device when that device is not available",
-        hint="raise an exception (ValueError or RuntimeError) whose message says which device is missing.",
-        points=points,
-        strategy=_device_examples(available=False),
-        test=test,
-        gated=True,  # always raising an error that repeats the arguments keeps it
-    )
+
+@drawn_property(
+    function="get_device",
+    says="get_device(prefer) raises an error naming the device when that device is not available",
+    hint="raise an exception (ValueError or RuntimeError) whose message says which device is missing.",
+    points=3,
+    examples=_device_examples(available=False),
+    gated=True,  # always raising an error that repeats the arguments keeps it
+)
+def fails_clearly_when_unavailable(calls: Calls, example: Example) -> None:
+    spec = spec_of(example, GET_DEVICE)
+    report = student_report(calls, GET_DEVICE, spec)
+    error = report.error
+    if error is None:
+        raise PropertyFailure(
+            f"get_device(prefer={spec.prefer!r}) returned {report.device!r} on a machine without it; "
+            "code would only fail later, far from the cause"
+        )
+    if str(spec.prefer).split(":")[0] not in error:
+        raise PropertyFailure(f"the error does not name the device that was asked for: {error}")
 
 
 # -- make_loader --------------------------------------------------------------------------------------------
@@ -366,100 +357,81 @@ def _check_pass(report: LoaderReport, one_pass: LoaderPass, spec: LoaderSpec, wh
         raise PropertyFailure(f"{which}, batches had dtypes {sorted(set(dtypes))}; keep float32 inputs, int64 labels")
 
 
-def _covers_each_example_once(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        spec = spec_of(example, MAKE_LOADER)
-        report = student_report(calls, MAKE_LOADER, spec)
-        for number, one_pass in enumerate(report.passes, start=1):
-            _check_pass(report, one_pass, spec, f"in pass {number} over the loader")
-
-    return Property(
-        function="make_loader",
-        name="covers_each_example_once",
-        says="each pass over the loader yields every (x, y) pair once, in batches of batch_size, "
-        "in order without shuffle",
-        hint="Index x and y with the same indices; the last batch holds what is left. The object must be iterable "
-        "more than once (a generator is used up after one pass: return an object with __iter__).",
-        points=points,
-        strategy=loader_examples(),
-        test=test,
-        establishes_correctness=True,
-    )
+@drawn_property(
+    function="make_loader",
+    says="each pass over the loader yields every (x, y) pair once, in batches of batch_size, in order without shuffle",
+    hint="Index x and y with the same indices; the last batch holds what is left. The object must be iterable "
+    "more than once (a generator is used up after one pass: return an object with __iter__).",
+    points=3,
+    examples=loader_examples(),
+    establishes_correctness=True,
+)
+def covers_each_example_once(calls: Calls, example: Example) -> None:
+    spec = spec_of(example, MAKE_LOADER)
+    report = student_report(calls, MAKE_LOADER, spec)
+    for number, one_pass in enumerate(report.passes, start=1):
+        _check_pass(report, one_pass, spec, f"in pass {number} over the loader")
 
 
-def _deterministic_for_seed(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, MAKE_LOADER, spec_of(example, MAKE_LOADER))
-        first = _ids(report.passes[0])
-        again = _ids(report.again)
-        if not np.array_equal(first, again):
-            raise PropertyFailure(
-                "two loaders made with the same seed gave different orders (the global random generators had "
-                "moved on in between)",
-                first,
-                again,
-            )
-        if np.array_equal(first, _ids(report.other_seed)):
-            raise PropertyFailure("loaders made with different seeds gave the same order: the seed is not used")
-
-    return Property(
-        function="make_loader",
-        name="deterministic_for_seed",
-        says="the order of the batches depends on the seed alone (not on global random state)",
-        hint="Give the loader its own torch.Generator().manual_seed(seed) and pass it to torch.randperm.",
-        points=points,
-        strategy=loader_examples(shuffle=True),
-        test=test,
-        gated=True,
-    )
+@drawn_property(
+    function="make_loader",
+    says="the order of the batches depends on the seed alone (not on global random state)",
+    hint="Give the loader its own torch.Generator().manual_seed(seed) and pass it to torch.randperm.",
+    points=2,
+    examples=loader_examples(shuffle=True),
+    gated=True,
+)
+def deterministic_for_seed(calls: Calls, example: Example) -> None:
+    report = student_report(calls, MAKE_LOADER, spec_of(example, MAKE_LOADER))
+    first = _ids(report.passes[0])
+    again = _ids(report.again)
+    if not np.array_equal(first, again):
+        raise PropertyFailure(
+            "two loaders made with the same seed gave different orders (the global random generators had "
+            "moved on in between)",
+            first,
+            again,
+        )
+    if np.array_equal(first, _ids(report.other_seed)):
+        raise PropertyFailure("loaders made with different seeds gave the same order: the seed is not used")
 
 
-def _reshuffles_each_epoch(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, MAKE_LOADER, spec_of(example, MAKE_LOADER))
-        first, second = (_ids(p) for p in report.passes)
-        if np.array_equal(first, second):
-            raise PropertyFailure("with shuffle=True, the second pass came in the same order as the first")
-
-    return Property(
-        function="make_loader",
-        name="reshuffles_each_epoch",
-        says="with shuffle=True, every pass over the loader (every epoch) has a new order",
-        hint="Draw a new permutation each time iteration starts (in __iter__), not once when the loader is made.",
-        points=points,
-        strategy=loader_examples(shuffle=True),
-        test=test,
-        gated=True,
-    )
+@drawn_property(
+    function="make_loader",
+    says="with shuffle=True, every pass over the loader (every epoch) has a new order",
+    hint="Draw a new permutation each time iteration starts (in __iter__), not once when the loader is made.",
+    points=1,
+    examples=loader_examples(shuffle=True),
+    gated=True,
+)
+def reshuffles_each_epoch(calls: Calls, example: Example) -> None:
+    report = student_report(calls, MAKE_LOADER, spec_of(example, MAKE_LOADER))
+    first, second = (_ids(p) for p in report.passes)
+    if np.array_equal(first, second):
+        raise PropertyFailure("with shuffle=True, the second pass came in the same order as the first")
 
 
-def _batches_on_device(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, MAKE_LOADER, spec_of(example, MAKE_LOADER))
-        for one_pass in report.passes:
-            wrong = [d for d in one_pass.devices if d != report.requested]
-            if wrong:
-                raise PropertyFailure(
-                    f"the loader yielded a batch on {wrong[0]}, but it was asked for {report.requested}"
-                )
-        moved, data = report.bytes_moved, report.data_bytes
-        if moved > 3 * data:
-            raise PropertyFailure(
-                f"building the loader and taking two passes moved {moved} bytes for a data set of {data} bytes "
-                f"({moved / data:.0f} times the data set: it was moved again for every batch)"
-            )
-
-    return Property(
-        function="make_loader",
-        name="batches_on_device",
-        says="the loader yields batches on the requested device, and moves each example there at most once per pass",
-        hint="Move x and y to the device once, when the loader is made, and slice the batches from there.",
-        points=points,
-        strategy=loader_examples(),
-        test=test,
-        gated=True,
-        self_reported=True,  # what the device audit saw, as the worker reports it
-    )
+@drawn_property(
+    function="make_loader",
+    says="the loader yields batches on the requested device, and moves each example there at most once per pass",
+    hint="Move x and y to the device once, when the loader is made, and slice the batches from there.",
+    points=2,
+    examples=loader_examples(),
+    gated=True,
+    self_reported=True,  # what the device audit saw, as the worker reports it
+)
+def batches_on_device(calls: Calls, example: Example) -> None:
+    report = student_report(calls, MAKE_LOADER, spec_of(example, MAKE_LOADER))
+    for one_pass in report.passes:
+        wrong = [d for d in one_pass.devices if d != report.requested]
+        if wrong:
+            raise PropertyFailure(f"the loader yielded a batch on {wrong[0]}, but it was asked for {report.requested}")
+    moved, data = report.bytes_moved, report.data_bytes
+    if moved > 3 * data:
+        raise PropertyFailure(
+            f"building the loader and taking two passes moved {moved} bytes for a data set of {data} bytes "
+            f"({moved / data:.0f} times the data set: it was moved again for every batch)"
+        )
 
 
 # -- make_mlp -----------------------------------------------------------------------------------------------
@@ -493,32 +465,28 @@ def _mlp_report(calls: Calls, spec: MlpSpec) -> MlpReport:
     return report
 
 
-def _has_the_requested_layers(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        spec = spec_of(example, MAKE_MLP)
-        report = _mlp_report(calls, spec)
-        widths = [spec.d_in, *spec.hidden, spec.d_out]
-        want = [(d_out, d_in) for d_in, d_out in zip(widths, widths[1:], strict=False)]
-        got = [w.shape for w in report.weights]
-        if got != want:
-            raise PropertyFailure("the linear layers (weight shapes, out x in, first layer first) are wrong", want, got)
-        if any(b is None for b in report.biases):
-            raise PropertyFailure("a linear layer has no bias")
-        output = report.output
-        if output is None or output.shape != (5, spec.d_out):
-            shape = None if output is None else output.shape
-            raise PropertyFailure(f"a batch of 5 inputs gave an output of shape {shape}", (5, spec.d_out), shape)
-
-    return Property(
-        function="make_mlp",
-        name="has_the_requested_layers",
-        says="make_mlp(d_in, hidden, d_out) has linear layers d_in -> hidden[0] -> ... -> d_out",
-        hint="One nn.Linear per step between consecutive widths; an empty hidden list is a single linear layer.",
-        points=points,
-        strategy=mlp_examples(st.sampled_from(list(ACTIVATIONS))),
-        test=test,
-        establishes_correctness=True,  # the contract's layer widths
-    )
+@drawn_property(
+    function="make_mlp",
+    says="make_mlp(d_in, hidden, d_out) has linear layers d_in -> hidden[0] -> ... -> d_out",
+    hint="One nn.Linear per step between consecutive widths; an empty hidden list is a single linear layer.",
+    points=3,
+    examples=mlp_examples(st.sampled_from(list(ACTIVATIONS))),
+    establishes_correctness=True,  # the contract's layer widths
+)
+def has_the_requested_layers(calls: Calls, example: Example) -> None:
+    spec = spec_of(example, MAKE_MLP)
+    report = _mlp_report(calls, spec)
+    widths = [spec.d_in, *spec.hidden, spec.d_out]
+    want = [(d_out, d_in) for d_in, d_out in zip(widths, widths[1:], strict=False)]
+    got = [w.shape for w in report.weights]
+    if got != want:
+        raise PropertyFailure("the linear layers (weight shapes, out x in, first layer first) are wrong", want, got)
+    if any(b is None for b in report.biases):
+        raise PropertyFailure("a linear layer has no bias")
+    output = report.output
+    if output is None or output.shape != (5, spec.d_out):
+        shape = None if output is None else output.shape
+        raise PropertyFailure(f"a batch of 5 inputs gave an output of shape {shape}", (5, spec.d_out), shape)
 
 
 def _composes(report: MlpReport, activation: str) -> np.ndarray:
@@ -535,7 +503,20 @@ def _composes(report: MlpReport, activation: str) -> np.ndarray:
     return np.asarray(h)
 
 
-def _activation_property(*, name: str, says: str, hint: str, points: float, default: bool) -> Property:
+def composes_with_activation(*, name: str, says: str, hint: str, points: float, default: bool) -> Property:
+    """``make_mlp``'s output is its own linear layers composed with the activation between them (computed
+    here from the weights the harness reports), drawn with the activation named, or left to its ``default``.
+    """
+
+    @drawn_property(
+        function="make_mlp",
+        name=name,
+        says=says,
+        hint=hint,
+        points=points,
+        examples=mlp_examples(None if default else st.sampled_from(list(ACTIVATIONS))),
+        gated=True,  # checked against the network's own layers: a network with none keeps it
+    )
     def test(calls: Calls, example: Example) -> None:
         spec = spec_of(example, MAKE_MLP)
         report = _mlp_report(calls, spec)
@@ -548,226 +529,190 @@ def _activation_property(*, name: str, says: str, hint: str, points: float, defa
             raise PropertyFailure(f"output of shape {output.shape}, expected {want.shape}")
         assert_close(output, want, FLOAT32, f"the output is not the linear layers with {activation} between them")
 
-    return Property(
-        function="make_mlp",
-        name=name,
-        says=says,
-        hint=hint,
-        points=points,
-        strategy=mlp_examples(None if default else st.sampled_from(list(ACTIVATIONS))),
-        test=test,
-        gated=True,  # checked against the network's own layers: a network with none keeps it
-    )
+    return test
 
 
-def _rejects_unknown_activation(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        spec = replace(spec_of(example, MAKE_MLP), expect_error=True)
-        report = student_report(calls, MAKE_MLP, spec)
-        error = report.error
-        if not isinstance(error, str) or not error.startswith("ValueError"):
-            raise PropertyFailure(
-                f"make_mlp(..., activation={spec.activation!r}) gave "
-                f"{error if isinstance(error, str) else 'a network'}, not a ValueError"
-            )
-
-    return Property(
-        function="make_mlp",
-        name="rejects_unknown_activation",
-        says="make_mlp raises ValueError for an activation other than 'relu', 'sigmoid' or 'tanh'",
-        hint="A typo such as 'rleu' should stop the program at once, with a message listing the choices.",
-        points=points,
-        strategy=mlp_examples(st.sampled_from(["swish", "rleu", "ReLU", "gelu"])),
-        test=test,
-        gated=True,  # a function that always raises ValueError keeps it
-    )
+@drawn_property(
+    function="make_mlp",
+    says="make_mlp raises ValueError for an activation other than 'relu', 'sigmoid' or 'tanh'",
+    hint="A typo such as 'rleu' should stop the program at once, with a message listing the choices.",
+    points=1,
+    examples=mlp_examples(st.sampled_from(["swish", "rleu", "ReLU", "gelu"])),
+    gated=True,  # a function that always raises ValueError keeps it
+)
+def rejects_unknown_activation(calls: Calls, example: Example) -> None:
+    spec = replace(spec_of(example, MAKE_MLP), expect_error=True)
+    report = student_report(calls, MAKE_MLP, spec)
+    error = report.error
+    if not isinstance(error, str) or not error.startswith("ValueError"):
+        raise PropertyFailure(
+            f"make_mlp(..., activation={spec.activation!r}) gave "
+            f"{error if isinstance(error, str) else 'a network'}, not a ValueError"
+        )
 
 
-def _mlp_agrees_with_reference(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        spec = spec_of(example, MAKE_MLP)
-        got = _mlp_report(calls, spec)
-        want = reference_report(calls, MAKE_MLP, spec)
-        same_arrays(got.weights, want.weights, EXACT, "with the same seed, the weights differ")
-
-    return Property(
-        function="make_mlp",
-        name="agrees_with_reference",
-        says="with the global seed fixed, make_mlp initialises exactly as the reference (PyTorch's defaults, in order)",
-        hint="Build the layers first to last with nn.Linear's own initialisation: then a seed reproduces a network.",
-        points=points,
-        public=False,
-        strategy=mlp_examples(st.sampled_from(list(ACTIVATIONS))),
-        test=test,
-        needs_reference=True,
-        establishes_correctness=True,
-    )
+@drawn_property(
+    function="make_mlp",
+    name="agrees_with_reference",
+    says="with the global seed fixed, make_mlp initialises exactly as the reference (PyTorch's defaults, in order)",
+    hint="Build the layers first to last with nn.Linear's own initialisation: then a seed reproduces a network.",
+    points=2,
+    public=False,
+    examples=mlp_examples(st.sampled_from(list(ACTIVATIONS))),
+    needs_reference=True,
+    establishes_correctness=True,
+)
+def mlp_agrees_with_reference(calls: Calls, example: Example) -> None:
+    spec = spec_of(example, MAKE_MLP)
+    got = _mlp_report(calls, spec)
+    want = reference_report(calls, MAKE_MLP, spec)
+    same_arrays(got.weights, want.weights, EXACT, "with the same seed, the weights differ")
 
 
 # -- train_one_epoch ----------------------------------------------------------------------------------------
-def _train_agrees_with_reference(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        spec = spec_of(example, TRAIN_ONE_EPOCH)
-        got = student_report(calls, TRAIN_ONE_EPOCH, spec)
-        want = reference_report(calls, TRAIN_ONE_EPOCH, spec)
-        same_arrays(
-            got.state,
-            want.state,
-            FLOAT32,
-            "after one epoch from the same weights and batches, the parameters differ from the reference's",
+@drawn_property(
+    function="train_one_epoch",
+    name="agrees_with_reference",
+    says="one epoch from identical weights and batches leaves the reference's parameters (one step, exactly)",
+    hint="Per batch, in this order: zero the gradients, forward, loss, backward, step. Call model.train() first.",
+    points=3,
+    public=False,
+    examples=training_examples(),
+    needs_reference=True,
+    establishes_correctness=True,
+)
+def epoch_agrees_with_reference(calls: Calls, example: Example) -> None:
+    spec = spec_of(example, TRAIN_ONE_EPOCH)
+    got = student_report(calls, TRAIN_ONE_EPOCH, spec)
+    want = reference_report(calls, TRAIN_ONE_EPOCH, spec)
+    same_arrays(
+        got.state,
+        want.state,
+        FLOAT32,
+        "after one epoch from the same weights and batches, the parameters differ from the reference's",
+    )
+    if want.returned is None:
+        raise GraderError("the reference's train_one_epoch returned no number")
+    returned = got.returned
+    if returned is None or not np.isclose(returned, want.returned, rtol=1e-4, atol=1e-6):
+        raise PropertyFailure("the returned mean loss differs from the reference's", want.returned, returned)
+
+
+@drawn_property(
+    function="train_one_epoch",
+    says="train_one_epoch returns the epoch's mean loss over samples, as a Python float",
+    hint="Weight each batch's mean loss by its size: the last batch may be smaller.",
+    points=1,
+    examples=training_examples(),
+    establishes_correctness=True,  # the value returned against the losses of its batches
+)
+def returns_mean_loss_over_samples(calls: Calls, example: Example) -> None:
+    report = student_report(calls, TRAIN_ONE_EPOCH, spec_of(example, TRAIN_ONE_EPOCH))
+    losses, sizes = _numbers(report.losses.batch_losses), _numbers(report.losses.batch_sizes)
+    if not report.returned_float:
+        raise PropertyFailure(f"train_one_epoch returned a {report.returned_type}, not a Python float")
+    want = float(np.sum(losses * sizes) / np.sum(sizes))
+    got = report.returned
+    if got is None or not np.isclose(got, want, rtol=1e-5, atol=1e-7):
+        plain = float(np.mean(losses))
+        extra = " (that is the mean of the batch means)" if got is not None and np.isclose(got, plain) else ""
+        raise PropertyFailure(f"the returned loss is not the mean over samples{extra}", want, got)
+
+
+@drawn_property(
+    function="train_one_epoch",
+    says="train_one_epoch puts the model in training mode (dropout and batch norm behave as in training)",
+    hint="Call model.train() at the start: evaluate() may have left the model in evaluation mode.",
+    points=1,
+    examples=training_examples(),
+    gated=True,
+    self_reported=True,  # what the device audit saw, as the worker reports it
+)
+def trains_in_train_mode(calls: Calls, example: Example) -> None:
+    report = student_report(calls, TRAIN_ONE_EPOCH, spec_of(example, TRAIN_ONE_EPOCH))
+    modes = report.forwards.forward_training
+    if not modes or not all(modes):
+        raise PropertyFailure(
+            f"{modes.count(False)} of {len(modes)} forward passes ran in evaluation mode "
+            "(the model was handed over in evaluation mode)"
         )
-        if want.returned is None:
-            raise GraderError("the reference's train_one_epoch returned no number")
-        returned = got.returned
-        if returned is None or not np.isclose(returned, want.returned, rtol=1e-4, atol=1e-6):
-            raise PropertyFailure("the returned mean loss differs from the reference's", want.returned, returned)
-
-    return Property(
-        function="train_one_epoch",
-        name="agrees_with_reference",
-        says="one epoch from identical weights and batches leaves the reference's parameters (one step, exactly)",
-        hint="Per batch, in this order: zero the gradients, forward, loss, backward, step. Call model.train() first.",
-        points=points,
-        public=False,
-        strategy=training_examples(),
-        test=test,
-        needs_reference=True,
-        establishes_correctness=True,
-    )
 
 
-def _returns_mean_loss(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, TRAIN_ONE_EPOCH, spec_of(example, TRAIN_ONE_EPOCH))
-        losses, sizes = _numbers(report.losses.batch_losses), _numbers(report.losses.batch_sizes)
-        if not report.returned_float:
-            raise PropertyFailure(f"train_one_epoch returned a {report.returned_type}, not a Python float")
-        want = float(np.sum(losses * sizes) / np.sum(sizes))
-        got = report.returned
-        if got is None or not np.isclose(got, want, rtol=1e-5, atol=1e-7):
-            plain = float(np.mean(losses))
-            extra = " (that is the mean of the batch means)" if got is not None and np.isclose(got, plain) else ""
-            raise PropertyFailure(f"the returned loss is not the mean over samples{extra}", want, got)
-
-    return Property(
-        function="train_one_epoch",
-        name="returns_mean_loss_over_samples",
-        says="train_one_epoch returns the epoch's mean loss over samples, as a Python float",
-        hint="Weight each batch's mean loss by its size: the last batch may be smaller.",
-        points=points,
-        strategy=training_examples(),
-        test=test,
-        establishes_correctness=True,  # the value returned against the losses of its batches
-    )
-
-
-def _trains_in_train_mode(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, TRAIN_ONE_EPOCH, spec_of(example, TRAIN_ONE_EPOCH))
-        modes = report.forwards.forward_training
-        if not modes or not all(modes):
-            raise PropertyFailure(
-                f"{modes.count(False)} of {len(modes)} forward passes ran in evaluation mode "
-                "(the model was handed over in evaluation mode)"
-            )
-
-    return Property(
-        function="train_one_epoch",
-        name="trains_in_train_mode",
-        says="train_one_epoch puts the model in training mode (dropout and batch norm behave as in training)",
-        hint="Call model.train() at the start: evaluate() may have left the model in evaluation mode.",
-        points=points,
-        strategy=training_examples(),
-        test=test,
-        gated=True,
-        self_reported=True,  # what the device audit saw, as the worker reports it
-    )
-
-
-def _moves_batches(
+def moves_batches_to_device(
     *, function: str, examples: st.SearchStrategy[Example], harness: HarnessKind[Any, Any], points: float
 ) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        report: TrainReport | EvaluateReport | FitReport = student_report(calls, harness, spec_of(example, harness))
-        check_on_device(report.audit, function)
+    """Every tensor ``function`` hands the model and the loss lay on the device it was asked to use, as the
+    harness's device audit saw it (:func:`check_on_device`)."""
 
-    return Property(
+    @drawn_property(
         function=function,
         name="moves_batches_to_device",
         says=f"every tensor {function} gives the model and the loss is on the requested device",
         hint="Move each batch with xb.to(device) and yb.to(device): the labels too. Never hard-code .cuda() or 'cpu'.",
         points=points,
-        strategy=examples,
-        test=test,
+        examples=examples,
         gated=True,
         self_reported=True,  # what the device audit saw, as the worker reports it
     )
-
-
-def _synchronises_once(*, points: float) -> Property:
     def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, TRAIN_ONE_EPOCH, spec_of(example, TRAIN_ONE_EPOCH))
-        syncs = report.audit.syncs
-        batches = len(report.losses.batch_sizes)
-        if len(syncs) > 1:
-            raise PropertyFailure(
-                f"the host waited for the device {len(syncs)} times in an epoch of {batches} batches "
-                f"({', '.join(str(s) for s in syncs[:4])}{', ...' if len(syncs) > 4 else ''})"
-            )
+        report: TrainReport | EvaluateReport | FitReport = student_report(calls, harness, spec_of(example, harness))
+        check_on_device(report.audit, function)
 
-    return Property(
-        function="train_one_epoch",
-        name="synchronises_once_per_epoch",
-        says="train_one_epoch makes the host wait for the device at most once per epoch",
-        hint="loss.item() (or float(loss)) waits for the GPU to finish; add up loss.detach() * len(xb) on the device "
-        "and call .item() once, at the end.",
-        points=points,
-        strategy=training_examples(),
-        test=test,
-        gated=True,  # doing nothing keeps it
-        self_reported=True,  # what the device audit saw, as the worker reports it
-    )
+    return test
 
 
-def _keeps_no_graph(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, TRAIN_ONE_EPOCH, spec_of(example, TRAIN_ONE_EPOCH))
-        if report.audit.kept_graphs:
-            raise PropertyFailure(
-                "a loss that still carries its graph was used in a later batch: every batch's graph stays in "
-                "memory until the epoch ends"
-            )
+@drawn_property(
+    function="train_one_epoch",
+    says="train_one_epoch makes the host wait for the device at most once per epoch",
+    hint="loss.item() (or float(loss)) waits for the GPU to finish; add up loss.detach() * len(xb) on the device "
+    "and call .item() once, at the end.",
+    points=1,
+    examples=training_examples(),
+    gated=True,  # doing nothing keeps it
+    self_reported=True,  # what the device audit saw, as the worker reports it
+)
+def synchronises_once_per_epoch(calls: Calls, example: Example) -> None:
+    report = student_report(calls, TRAIN_ONE_EPOCH, spec_of(example, TRAIN_ONE_EPOCH))
+    syncs = report.audit.syncs
+    batches = len(report.losses.batch_sizes)
+    if len(syncs) > 1:
+        raise PropertyFailure(
+            f"the host waited for the device {len(syncs)} times in an epoch of {batches} batches "
+            f"({', '.join(str(s) for s in syncs[:4])}{', ...' if len(syncs) > 4 else ''})"
+        )
 
-    return Property(
-        function="train_one_epoch",
-        name="keeps_no_graph_across_batches",
-        says="the running loss holds values, not the graphs of earlier batches",
-        hint="Accumulate loss.detach() (or its value), not loss itself.",
-        points=points,
-        strategy=training_examples(),
-        test=test,
-        gated=True,  # doing nothing keeps it
-    )
+
+@drawn_property(
+    function="train_one_epoch",
+    says="the running loss holds values, not the graphs of earlier batches",
+    hint="Accumulate loss.detach() (or its value), not loss itself.",
+    points=1,
+    examples=training_examples(),
+    gated=True,  # doing nothing keeps it
+)
+def keeps_no_graph_across_batches(calls: Calls, example: Example) -> None:
+    report = student_report(calls, TRAIN_ONE_EPOCH, spec_of(example, TRAIN_ONE_EPOCH))
+    if report.audit.kept_graphs:
+        raise PropertyFailure(
+            "a loss that still carries its graph was used in a later batch: every batch's graph stays in "
+            "memory until the epoch ends"
+        )
 
 
-def _autocasts(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        spec = spec_of(example, TRAIN_ONE_EPOCH)
-        dtypes = student_report(calls, TRAIN_ONE_EPOCH, spec).forwards.forward_dtypes
-        want = "bfloat16" if spec.amp else "float32"
-        if not dtypes or any(d != want for d in dtypes):
-            raise PropertyFailure(f"with amp={spec.amp}, the model's outputs were {sorted(set(dtypes))}", want)
-
-    return Property(
-        function="train_one_epoch",
-        name="amp_autocasts_to_bfloat16",
-        says="with amp=True the forward pass runs under autocast to bfloat16, and with amp=False in float32",
-        hint="torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp) around forward and loss.",
-        points=points,
-        strategy=training_examples(amp=None),
-        test=test,
-        gated=True,
-    )
+@drawn_property(
+    function="train_one_epoch",
+    says="with amp=True the forward pass runs under autocast to bfloat16, and with amp=False in float32",
+    hint="torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp) around forward and loss.",
+    points=1,
+    examples=training_examples(amp=None),
+    gated=True,
+)
+def amp_autocasts_to_bfloat16(calls: Calls, example: Example) -> None:
+    spec = spec_of(example, TRAIN_ONE_EPOCH)
+    dtypes = student_report(calls, TRAIN_ONE_EPOCH, spec).forwards.forward_dtypes
+    want = "bfloat16" if spec.amp else "float32"
+    if not dtypes or any(d != want for d in dtypes):
+        raise PropertyFailure(f"with amp={spec.amp}, the model's outputs were {sorted(set(dtypes))}", want)
 
 
 # Small layers and large batches: the time goes into per-batch work, where a Python loop over samples shows.
@@ -780,9 +725,9 @@ EPOCH_TIMED = TrainSpec(
 LOADER_TIMED = LoaderSpec(n=100_000, d=16, batch_size=256, shuffle=True, seed=0)
 
 
-def _as_fast_as_reference(
-    *, function: str, harness: HarnessKind[S, Any], spec: S, hint: str, points: float
-) -> Property:
+def as_fast_as_reference(*, function: str, harness: HarnessKind[S, Any], spec: S, hint: str, points: float) -> Property:
+    """``function`` run through ``harness`` on one fixed ``spec`` (an epoch, or passes over a loader) takes at
+    most three times the reference's time, measured side by side in the worker (autograder.grading.timing)."""
     return Property(
         function=function,
         name="as_fast_as_reference",
@@ -803,119 +748,100 @@ def _returned_pair(report: EvaluateReport) -> tuple[float, float]:
     return pair[0], pair[1]
 
 
-def _evaluate_agrees_with_reference(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        spec = spec_of(example, EVALUATE)
-        got = _returned_pair(student_report(calls, EVALUATE, spec))
-        want = _returned_pair(reference_report(calls, EVALUATE, spec))
-        assert_close(np.array(got), np.array(want), FLOAT32, "(mean_loss, accuracy) differs from the reference's")
+@drawn_property(
+    function="evaluate",
+    name="agrees_with_reference",
+    says="evaluate's (mean_loss, accuracy) agrees with the reference on drawn models",
+    hint="Evaluation mode, no graph, the loss averaged over samples, accuracy = correct / samples.",
+    points=2,
+    public=False,
+    examples=evaluation_examples(),
+    needs_reference=True,
+    establishes_correctness=True,
+)
+def evaluate_agrees_with_reference(calls: Calls, example: Example) -> None:
+    spec = spec_of(example, EVALUATE)
+    got = _returned_pair(student_report(calls, EVALUATE, spec))
+    want = _returned_pair(reference_report(calls, EVALUATE, spec))
+    assert_close(np.array(got), np.array(want), FLOAT32, "(mean_loss, accuracy) differs from the reference's")
 
-    return Property(
-        function="evaluate",
-        name="agrees_with_reference",
-        says="evaluate's (mean_loss, accuracy) agrees with the reference on drawn models",
-        hint="Evaluation mode, no graph, the loss averaged over samples, accuracy = correct / samples.",
-        points=points,
-        public=False,
-        strategy=evaluation_examples(),
-        test=test,
-        needs_reference=True,
-        establishes_correctness=True,
+
+@drawn_property(
+    function="evaluate",
+    says="evaluate returns the mean loss over samples and the fraction of samples classified correctly",
+    hint="Weight each batch's loss by its size; count hits with (logits.argmax(dim=1) == yb).sum().",
+    points=2,
+    examples=evaluation_examples(),
+    establishes_correctness=True,  # the values returned against the losses and hits of its batches
+)
+def mean_loss_and_accuracy(calls: Calls, example: Example) -> None:
+    report = student_report(calls, EVALUATE, spec_of(example, EVALUATE))
+    loss, accuracy = _returned_pair(report)
+    losses, sizes = _numbers(report.losses.batch_losses), _numbers(report.losses.batch_sizes)
+    correct = _numbers(report.losses.batch_correct)
+    if not len(sizes):
+        raise PropertyFailure("evaluate never called the loss")
+    want = np.array([np.sum(losses * sizes) / np.sum(sizes), np.sum(correct) / np.sum(sizes)])
+    assert_close(
+        np.array([loss, accuracy]),
+        want,
+        FLOAT32,
+        "(mean_loss, accuracy) is not the mean loss over samples and the fraction of correct predictions",
     )
 
 
-def _mean_loss_and_accuracy(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, EVALUATE, spec_of(example, EVALUATE))
-        loss, accuracy = _returned_pair(report)
-        losses, sizes = _numbers(report.losses.batch_losses), _numbers(report.losses.batch_sizes)
-        correct = _numbers(report.losses.batch_correct)
-        if not len(sizes):
-            raise PropertyFailure("evaluate never called the loss")
-        want = np.array([np.sum(losses * sizes) / np.sum(sizes), np.sum(correct) / np.sum(sizes)])
-        assert_close(
-            np.array([loss, accuracy]),
-            want,
-            FLOAT32,
-            "(mean_loss, accuracy) is not the mean loss over samples and the fraction of correct predictions",
+@drawn_property(
+    function="evaluate",
+    says="evaluate leaves every parameter, buffer and .grad as it found them",
+    hint="Evaluation only reads the model: no optimizer, no zero_grad, and evaluation mode for batch norm.",
+    points=2,
+    examples=evaluation_examples(),
+    gated=True,  # doing nothing keeps it
+    self_reported=True,  # the parameters after the call, as the worker reports them
+)
+def leaves_model_unchanged(calls: Calls, example: Example) -> None:
+    report = student_report(calls, EVALUATE, spec_of(example, EVALUATE))
+    same_arrays(
+        report.state_after,
+        report.state_before,
+        EXACT,
+        "evaluate changed the model's parameters or buffers (batch norm's running statistics)",
+    )
+    same_arrays(report.grads_after, report.grads_before, EXACT, "evaluate changed the gradients")
+
+
+@drawn_property(
+    function="evaluate",
+    says="evaluate runs without recording a graph (no gradients are tracked)",
+    hint="Wrap the loop in torch.no_grad() (or torch.inference_mode()): a graph costs memory and time.",
+    points=2,
+    examples=evaluation_examples(),
+    gated=True,  # doing nothing keeps it
+)
+def builds_no_graph(calls: Calls, example: Example) -> None:
+    report = student_report(calls, EVALUATE, spec_of(example, EVALUATE))
+    grad_modes = report.forwards.forward_grad + report.losses.loss_requires_grad
+    if any(grad_modes):
+        raise PropertyFailure(
+            f"{sum(bool(g) for g in grad_modes)} forward passes or losses were recorded for backpropagation"
         )
 
-    return Property(
-        function="evaluate",
-        name="mean_loss_and_accuracy",
-        says="evaluate returns the mean loss over samples and the fraction of samples classified correctly",
-        hint="Weight each batch's loss by its size; count hits with (logits.argmax(dim=1) == yb).sum().",
-        points=points,
-        strategy=evaluation_examples(),
-        test=test,
-        establishes_correctness=True,  # the values returned against the losses and hits of its batches
-    )
 
-
-def _leaves_model_unchanged(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, EVALUATE, spec_of(example, EVALUATE))
-        same_arrays(
-            report.state_after,
-            report.state_before,
-            EXACT,
-            "evaluate changed the model's parameters or buffers (batch norm's running statistics)",
-        )
-        same_arrays(report.grads_after, report.grads_before, EXACT, "evaluate changed the gradients")
-
-    return Property(
-        function="evaluate",
-        name="leaves_model_unchanged",
-        says="evaluate leaves every parameter, buffer and .grad as it found them",
-        hint="Evaluation only reads the model: no optimizer, no zero_grad, and evaluation mode for batch norm.",
-        points=points,
-        strategy=evaluation_examples(),
-        test=test,
-        gated=True,  # doing nothing keeps it
-        self_reported=True,  # the parameters after the call, as the worker reports them
-    )
-
-
-def _builds_no_graph(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, EVALUATE, spec_of(example, EVALUATE))
-        grad_modes = report.forwards.forward_grad + report.losses.loss_requires_grad
-        if any(grad_modes):
-            raise PropertyFailure(
-                f"{sum(bool(g) for g in grad_modes)} forward passes or losses were recorded for backpropagation"
-            )
-
-    return Property(
-        function="evaluate",
-        name="builds_no_graph",
-        says="evaluate runs without recording a graph (no gradients are tracked)",
-        hint="Wrap the loop in torch.no_grad() (or torch.inference_mode()): a graph costs memory and time.",
-        points=points,
-        strategy=evaluation_examples(),
-        test=test,
-        gated=True,  # doing nothing keeps it
-    )
-
-
-def _restores_mode(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        spec = spec_of(example, EVALUATE)
-        report = student_report(calls, EVALUATE, spec)
-        if report.modes_after != report.modes_before:
-            raise PropertyFailure(f"the model was in {spec.mode} mode before evaluate and not after it")
-        if any(report.forwards.forward_training):
-            raise PropertyFailure("evaluate ran forward passes in training mode (dropout was active)")
-
-    return Property(
-        function="evaluate",
-        name="restores_mode",
-        says="evaluate runs in evaluation mode and gives the model back in the mode it was in",
-        hint="Remember model.training, call model.eval(), and afterwards model.train(was_training).",
-        points=points,
-        strategy=evaluation_examples(),
-        test=test,
-        gated=True,  # doing nothing keeps it
-    )
+@drawn_property(
+    function="evaluate",
+    says="evaluate runs in evaluation mode and gives the model back in the mode it was in",
+    hint="Remember model.training, call model.eval(), and afterwards model.train(was_training).",
+    points=1,
+    examples=evaluation_examples(),
+    gated=True,  # doing nothing keeps it
+)
+def restores_mode(calls: Calls, example: Example) -> None:
+    spec = spec_of(example, EVALUATE)
+    report = student_report(calls, EVALUATE, spec)
+    if report.modes_after != report.modes_before:
+        raise PropertyFailure(f"the model was in {spec.mode} mode before evaluate and not after it")
+    if any(report.forwards.forward_training):
+        raise PropertyFailure("evaluate ran forward passes in training mode (dropout was active)")
 
 
 # -- fit ----------------------------------------------------------------------------------------------------
@@ -980,148 +906,129 @@ def stopping_length(val_losses: list[float], patience: int | None, epochs: int) 
     return epochs
 
 
-def _reaches_on_digits(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        accuracy = student_report(calls, FIT, spec_of(example, FIT)).final_val_acc
-        if accuracy < 0.95:
-            raise PropertyFailure(
-                f"after fit's {DIGITS_EPOCHS} epochs the model classifies {accuracy:.1%} of the validation digits "
-                "correctly; the reference reaches 95% within that budget",
-                0.95,
-                accuracy,
-            )
-
-    return Property(
-        function="fit",
-        name="reaches_95_percent_on_digits",
-        says=f"fit trains an MLP to at least 95% validation accuracy on digits within {DIGITS_EPOCHS} epochs",
-        hint="Each epoch: train_one_epoch on the training loader, then evaluate on the validation loader.",
-        points=points,
-        strategy=st.just({"spec": DIGITS.to_data()}),
-        test=test,
-        establishes_correctness=True,  # the accuracy the reference reaches
-    )
+@drawn_property(
+    function="fit",
+    says=f"fit trains an MLP to at least 95% validation accuracy on digits within {DIGITS_EPOCHS} epochs",
+    hint="Each epoch: train_one_epoch on the training loader, then evaluate on the validation loader.",
+    points=3,
+    examples=st.just({"spec": DIGITS.to_data()}),
+    establishes_correctness=True,  # the accuracy the reference reaches
+)
+def reaches_95_percent_on_digits(calls: Calls, example: Example) -> None:
+    accuracy = student_report(calls, FIT, spec_of(example, FIT)).final_val_acc
+    if accuracy < 0.95:
+        raise PropertyFailure(
+            f"after fit's {DIGITS_EPOCHS} epochs the model classifies {accuracy:.1%} of the validation digits "
+            "correctly; the reference reaches 95% within that budget",
+            0.95,
+            accuracy,
+        )
 
 
-def _history_has_every_epoch(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        report = student_report(calls, FIT, spec_of(example, FIT))
-        history = _history(report)
-        passes = report.train_passes
-        lengths = {key: len(values) for key, values in history.items()}
-        if set(lengths.values()) != {passes}:
-            raise PropertyFailure(f"fit trained {passes} epochs, but the history's lists have lengths {lengths}")
-        if not all(0.0 <= a <= 1.0 for a in history["val_acc"]):
-            raise PropertyFailure("val_acc holds values outside [0, 1]: accuracy is a fraction")
-
-    return Property(
-        function="fit",
-        name="history_has_every_epoch",
-        says="fit returns {'train_loss': [...], 'val_loss': [...], 'val_acc': [...]} with one float per epoch",
-        hint="Append each epoch's three numbers as Python floats, the same number of times.",
-        points=points,
-        strategy=overfit_examples([None, 2]),
-        test=test,
-        gated=True,
-    )
+@drawn_property(
+    function="fit",
+    says="fit returns {'train_loss': [...], 'val_loss': [...], 'val_acc': [...]} with one float per epoch",
+    hint="Append each epoch's three numbers as Python floats, the same number of times.",
+    points=1,
+    examples=overfit_examples([None, 2]),
+    gated=True,
+)
+def history_has_every_epoch(calls: Calls, example: Example) -> None:
+    report = student_report(calls, FIT, spec_of(example, FIT))
+    history = _history(report)
+    passes = report.train_passes
+    lengths = {key: len(values) for key, values in history.items()}
+    if set(lengths.values()) != {passes}:
+        raise PropertyFailure(f"fit trained {passes} epochs, but the history's lists have lengths {lengths}")
+    if not all(0.0 <= a <= 1.0 for a in history["val_acc"]):
+        raise PropertyFailure("val_acc holds values outside [0, 1]: accuracy is a fraction")
 
 
-def _early_stopping(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        spec = spec_of(example, FIT)
-        report = student_report(calls, FIT, spec)
-        val_losses = _history(report)["val_loss"]
-        if not val_losses:
-            raise PropertyFailure("fit ran no epochs")
-        want = stopping_length(val_losses, spec.patience, spec.epochs)
-        if len(val_losses) != want:
-            raise PropertyFailure(
-                f"with patience={spec.patience} and these validation losses fit should have run {want} "
-                f"epochs, and it ran {len(val_losses)}: {np.round(val_losses, 4).tolist()}",
-                want,
-                len(val_losses),
-            )
-        best = min(val_losses)
-        final = report.final_val_loss
-        if not np.isclose(final, best, rtol=1e-4, atol=1e-6):
-            raise PropertyFailure(
-                f"the model fit returned has validation loss {final:.6f}, not the best epoch's {best:.6f}: "
-                "the best weights were not restored",
-                best,
-                final,
-            )
-
-    return Property(
-        function="fit",
-        name="early_stopping_restores_best",
-        says="with patience, fit stops once the validation loss has not improved for patience epochs, and restores "
-        "the best weights",
-        hint="Keep a copy of the best state_dict (copy.deepcopy: the live one keeps changing); load it at the end.",
-        points=points,
-        strategy=overfit_examples([1, 2, 3]),
-        test=test,
-        # Neither establishing nor gated: no trivial function passes it, and stopping right is part of the job.
-    )
+@drawn_property(
+    function="fit",
+    says="with patience, fit stops once the validation loss has not improved for patience epochs, and restores "
+    "the best weights",
+    hint="Keep a copy of the best state_dict (copy.deepcopy: the live one keeps changing); load it at the end.",
+    points=2,
+    examples=overfit_examples([1, 2, 3]),
+    # Neither establishing nor gated: no trivial function passes it, and stopping right is part of the job.
+)
+def early_stopping_restores_best(calls: Calls, example: Example) -> None:
+    spec = spec_of(example, FIT)
+    report = student_report(calls, FIT, spec)
+    val_losses = _history(report)["val_loss"]
+    if not val_losses:
+        raise PropertyFailure("fit ran no epochs")
+    want = stopping_length(val_losses, spec.patience, spec.epochs)
+    if len(val_losses) != want:
+        raise PropertyFailure(
+            f"with patience={spec.patience} and these validation losses fit should have run {want} "
+            f"epochs, and it ran {len(val_losses)}: {np.round(val_losses, 4).tolist()}",
+            want,
+            len(val_losses),
+        )
+    best = min(val_losses)
+    final = report.final_val_loss
+    if not np.isclose(final, best, rtol=1e-4, atol=1e-6):
+        raise PropertyFailure(
+            f"the model fit returned has validation loss {final:.6f}, not the best epoch's {best:.6f}: "
+            "the best weights were not restored",
+            best,
+            final,
+        )
 
 
-def _fit_agrees_with_reference(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        spec = spec_of(example, FIT)
-        got_report = student_report(calls, FIT, spec)
-        want_report = reference_report(calls, FIT, spec)
-        got, want = _history(got_report), _history(want_report)
-        for key in HISTORY_KEYS:
-            if len(got[key]) != len(want[key]):
-                raise PropertyFailure(f"history[{key!r}] has {len(got[key])} epochs", len(want[key]), len(got[key]))
-            assert_close(np.array(got[key]), np.array(want[key]), FLOAT32, f"history[{key!r}] differs")
-        same_arrays(got_report.state, want_report.state, FLOAT32, "the final parameters differ")
-
-    return Property(
-        function="fit",
-        name="agrees_with_reference",
-        says="fit's history and final weights agree with the reference's from the same start",
-        hint="One train_one_epoch and one evaluate per epoch, in that order; nothing else draws random numbers.",
-        points=points,
-        public=False,
-        strategy=overfit_examples([None, 2]),
-        test=test,
-        needs_reference=True,
-        establishes_correctness=True,
-    )
+@drawn_property(
+    function="fit",
+    name="agrees_with_reference",
+    says="fit's history and final weights agree with the reference's from the same start",
+    hint="One train_one_epoch and one evaluate per epoch, in that order; nothing else draws random numbers.",
+    points=2,
+    public=False,
+    examples=overfit_examples([None, 2]),
+    needs_reference=True,
+    establishes_correctness=True,
+)
+def fit_agrees_with_reference(calls: Calls, example: Example) -> None:
+    spec = spec_of(example, FIT)
+    got_report = student_report(calls, FIT, spec)
+    want_report = reference_report(calls, FIT, spec)
+    got, want = _history(got_report), _history(want_report)
+    for key in HISTORY_KEYS:
+        if len(got[key]) != len(want[key]):
+            raise PropertyFailure(f"history[{key!r}] has {len(got[key])} epochs", len(want[key]), len(got[key]))
+        assert_close(np.array(got[key]), np.array(want[key]), FLOAT32, f"history[{key!r}] differs")
+    same_arrays(got_report.state, want_report.state, FLOAT32, "the final parameters differ")
 
 
-def _shows_progress(*, points: float) -> Property:
-    def test(calls: Calls, example: Example) -> None:
-        spec = spec_of(example, FIT)
-        if not student_report(calls, FIT, replace(spec, progress=True)).stderr.strip():
-            raise PropertyFailure("with progress=True nothing was shown (a progress bar writes to stderr)")
-        hidden = student_report(calls, FIT, replace(spec, progress=False))
-        if hidden.stderr.strip():
-            raise PropertyFailure(f"with progress=False fit still wrote to stderr: {hidden.stderr[:200]!r}")
-
-    return Property(
-        function="fit",
-        name="shows_progress_bar",
-        says="fit shows a progress bar over epochs with progress=True, and none with progress=False",
-        hint="course_lib.training.epoch_bar(epochs, enabled=progress) is a range with a bar you can switch off.",
-        points=points,
-        strategy=st.just({"spec": OVERFIT.to_data()}),
-        test=test,
-        gated=True,
-    )
+@drawn_property(
+    function="fit",
+    says="fit shows a progress bar over epochs with progress=True, and none with progress=False",
+    hint="course_lib.training.epoch_bar(epochs, enabled=progress) is a range with a bar you can switch off.",
+    points=1,
+    examples=st.just({"spec": OVERFIT.to_data()}),
+    gated=True,
+)
+def shows_progress_bar(calls: Calls, example: Example) -> None:
+    spec = spec_of(example, FIT)
+    if not student_report(calls, FIT, replace(spec, progress=True)).stderr.strip():
+        raise PropertyFailure("with progress=True nothing was shown (a progress bar writes to stderr)")
+    hidden = student_report(calls, FIT, replace(spec, progress=False))
+    if hidden.stderr.strip():
+        raise PropertyFailure(f"with progress=False fit still wrote to stderr: {hidden.stderr[:200]!r}")
 
 
 PROPERTIES: tuple[Property, ...] = (
     # get_device
-    _honours_prefer(points=4),
-    _default_order(points=3),
-    _fails_clearly(points=3),
+    honours_prefer,
+    prefers_cuda_then_mps_then_cpu,
+    fails_clearly_when_unavailable,
     # make_loader
-    _covers_each_example_once(points=3),
-    _deterministic_for_seed(points=2),
-    _reshuffles_each_epoch(points=1),
-    _batches_on_device(points=2),
-    _as_fast_as_reference(
+    covers_each_example_once,
+    deterministic_for_seed,
+    reshuffles_each_epoch,
+    batches_on_device,
+    as_fast_as_reference(
         function="make_loader",
         harness=TIMED_LOADER,
         spec=LOADER_TIMED,
@@ -1130,32 +1037,34 @@ PROPERTIES: tuple[Property, ...] = (
         points=2,
     ),
     # make_mlp
-    _has_the_requested_layers(points=3),
-    _activation_property(
+    has_the_requested_layers,
+    composes_with_activation(
         name="activation_between_layers",
         says="make_mlp puts the chosen activation between linear layers, and none after the last",
         hint="The last layer gives logits: CrossEntropyLoss applies the softmax itself.",
         points=3,
         default=False,
     ),
-    _activation_property(
+    composes_with_activation(
         name="relu_by_default",
         says="make_mlp uses ReLU when no activation is given",
         hint="Give the activation parameter the default 'relu'.",
         points=1,
         default=True,
     ),
-    _rejects_unknown_activation(points=1),
-    _mlp_agrees_with_reference(points=2),
+    rejects_unknown_activation,
+    mlp_agrees_with_reference,
     # train_one_epoch
-    _train_agrees_with_reference(points=3),
-    _returns_mean_loss(points=1),
-    _trains_in_train_mode(points=1),
-    _moves_batches(function="train_one_epoch", examples=training_examples(), harness=TRAIN_ONE_EPOCH, points=1),
-    _synchronises_once(points=1),
-    _keeps_no_graph(points=1),
-    _autocasts(points=1),
-    _as_fast_as_reference(
+    epoch_agrees_with_reference,
+    returns_mean_loss_over_samples,
+    trains_in_train_mode,
+    moves_batches_to_device(
+        function="train_one_epoch", examples=training_examples(), harness=TRAIN_ONE_EPOCH, points=1
+    ),
+    synchronises_once_per_epoch,
+    keeps_no_graph_across_batches,
+    amp_autocasts_to_bfloat16,
+    as_fast_as_reference(
         function="train_one_epoch",
         harness=TIMED_EPOCH,
         spec=EPOCH_TIMED,
@@ -1164,19 +1073,19 @@ PROPERTIES: tuple[Property, ...] = (
         points=1,
     ),
     # evaluate
-    _evaluate_agrees_with_reference(points=2),
-    _mean_loss_and_accuracy(points=2),
-    _leaves_model_unchanged(points=2),
-    _builds_no_graph(points=2),
-    _restores_mode(points=1),
-    _moves_batches(function="evaluate", examples=evaluation_examples(), harness=EVALUATE, points=1),
+    evaluate_agrees_with_reference,
+    mean_loss_and_accuracy,
+    leaves_model_unchanged,
+    builds_no_graph,
+    restores_mode,
+    moves_batches_to_device(function="evaluate", examples=evaluation_examples(), harness=EVALUATE, points=1),
     # fit
-    _reaches_on_digits(points=3),
-    _history_has_every_epoch(points=1),
-    _early_stopping(points=2),
-    _fit_agrees_with_reference(points=2),
-    _moves_batches(function="fit", examples=st.just({"spec": OVERFIT.to_data()}), harness=FIT, points=1),
-    _shows_progress(points=1),
+    reaches_95_percent_on_digits,
+    history_has_every_epoch,
+    early_stopping_restores_best,
+    fit_agrees_with_reference,
+    moves_batches_to_device(function="fit", examples=st.just({"spec": OVERFIT.to_data()}), harness=FIT, points=1),
+    shows_progress_bar,
 )
 
 ASSIGNMENT = Assignment(
