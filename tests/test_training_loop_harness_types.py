@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from autograder.exercises import load_assignment
 from autograder.exercises.training_loop import OVERFIT
@@ -22,21 +23,41 @@ from autograder.grading.references import load_references
 from autograder.grading.runner import GRADE, GRADING_SEED, Grader
 from autograder.grading.submission import load_submission
 from autograder.sandbox.harness_types import (
+    MAX_ELEMENTS,
     MAX_ITEMS,
     MAX_KEYS,
+    MAX_LAYERS,
+    MAX_RNG_BYTES,
     MAX_TEXT,
+    CallAudit,
+    CarriedAnswer,
+    CarriedCall,
+    CarriedLoss,
+    CarriedValue,
     DataSpec,
     FitReport,
     LoaderReport,
     LoaderSpec,
+    LossRecord,
     MalformedData,
     ModelSpec,
     OptimizerSpec,
     TrainReport,
     TrainSpec,
 )
-from autograder.sandbox.protocol import NumpyScalar, decode, encode
-from autograder.sandbox.torch_harness import HOST, DeviceAudit, harness, parse_to, requested_device
+from autograder.sandbox.protocol import NamedCallable, NumpyScalar, decode, encode
+from autograder.sandbox.torch_harness import (
+    HOST,
+    AuditedLoss,
+    CannotCarry,
+    DeviceAudit,
+    HostLoader,
+    carry,
+    harness,
+    parse_to,
+    requested_device,
+    sibling_harness,
+)
 
 pytestmark = pytest.mark.training_loop
 
@@ -97,9 +118,10 @@ def test_a_loss_that_is_nan_is_an_honest_value_but_an_accuracy_never_is(referenc
 
 
 # -- what a lying worker might send --------------------------------------------------------------------------
-def _with(data: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
-    """A copy of ``data`` with the field at ``path`` set to ``value`` (removed when ``value`` is ``_GONE``)."""
-    copy = dict(data)
+def _with(data: Any, path: tuple[str | int, ...], value: Any) -> Any:
+    """A copy of ``data`` (dicts and lists) with the item at ``path`` set to ``value`` (removed when ``value`` is
+    ``_GONE``)."""
+    copy: Any = list(data) if isinstance(data, list) else dict(data)
     if len(path) > 1:
         copy[path[0]] = _with(data[path[0]], path[1:], value)
     elif value is _GONE:
@@ -314,3 +336,176 @@ def test_the_audit_follows_every_form_of_to() -> None:
     assert audit.where(retyped) == audit.where(back) == HOST
     assert audit.bytes_moved == 3 * batch.nelement() * batch.element_size() + moved.nelement() * 8
     assert audit.syncs == ["to"]
+
+
+# -- carried sibling calls: built in the student's worker, read where they arrive --------------------------------
+def _honest_call() -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A train_one_epoch call, as a student's fit makes it, on objects of the kinds the harness builds."""
+    audit = DeviceAudit(requested_device())
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Dropout(0.25), nn.Linear(4, 2))
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(10, 3, generator=generator), torch.randint(0, 2, (10,), generator=generator)
+    loader = HostLoader(x, y, 4, audit)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    return (model, loader, AuditedLoss(audit), optimizer, requested_device(), False), {}
+
+
+@pytest.fixture(scope="module")
+def carried() -> dict[str, Any]:
+    """An honest carried call, as the reference's worker receives it."""
+    data, _ = carry(*_honest_call())
+    return dict(through_the_wire(data))
+
+
+def _never_called(*_: Any) -> None:
+    raise AssertionError("the reference ran on a call that should have been refused")
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    """A carried return value: a plain number inside ``depth - 1`` lists."""
+    node: dict[str, Any] = {"kind": "plain", "value": 1, "tensor": None, "items": [], "keys": []}
+    for _ in range(depth - 1):
+        node = {"kind": "list", "value": None, "tensor": None, "items": [node], "keys": []}
+    return node
+
+
+def test_a_carried_call_travels_as_plain_data_and_reads_back_as_its_record(carried: dict[str, Any]) -> None:
+    call = CarriedCall.from_data(carried, "the carried call")
+    assert call.model is not None
+    assert [layer.type for layer in call.model.layers] == ["Linear", "BatchNorm1d", "ReLU", "Dropout", "Linear"]
+    assert call.model.layers[0].settings == {"in_features": 3, "out_features": 4, "bias": True}
+    assert call.model.layers[3].settings == {"p": 0.25, "inplace": False}
+    assert [item.kind for item in call.args] == ["model", "loader", "loss", "optimizer", "device", "plain"]
+    assert call.losses == (CarriedLoss(type="audited"),) and call.optimizers[0].type == "Adam"
+    assert call.optimizers[0].groups == (tuple(range(len(call.model.requires_grad))),)
+    assert call.rng.dtype == np.uint8 and call.audit == CallAudit(requested="cpu:0", batch=-1)
+    assert CarriedCall.from_data(through_the_wire(call.to_data())).model.layers == call.model.layers  # type: ignore[union-attr]
+
+
+def test_the_reference_s_answer_reads_back_and_loads_into_the_student_s_objects(
+    reference: dict[str, Callable[..., Any]], carried: dict[str, Any]
+) -> None:
+    args, kwargs = _honest_call()
+    data, restore = carry(args, kwargs)
+    answer = through_the_wire(sibling_harness()(reference["train_one_epoch"], through_the_wire(data)))
+    read = CarriedAnswer.from_data(answer)
+    assert read.passes == (1,) and read.model is not None and read.audit is not None
+    assert isinstance(read.losses[0], LossRecord) and read.losses[0].batch_sizes == (4, 4, 2)
+    assert read.optimizers[0].state and read.returned.kind in ("plain", "tensor")
+    returned = restore(answer)
+    model, loader = args[0], args[1]
+    assert loader.passes == 1 and isinstance(returned, float | torch.Tensor)
+    assert all(np.array_equal(v.numpy(), w) for v, w in zip(model.state_dict().values(), read.model.state, strict=True))
+    assert args[3].state_dict()["state"][0]["exp_avg"].abs().sum() > 0  # Adam's state came back too
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "said"),
+    [
+        (("extra",), 1, r"the carried call: unexpected key 'extra'"),
+        (("grad_enabled",), 1, r"\.grad_enabled: expected bool, got int"),
+        (("rng",), np.zeros(MAX_RNG_BYTES + 1, np.uint8), rf"\.rng: a generator state of {MAX_RNG_BYTES + 1} uint8"),
+        (("rng",), np.zeros(5056, np.int64), r"\.rng: a generator state of 5056 int64"),
+        (("rng",), np.zeros((2, 8), np.uint8), r"\.rng: an array of 2 dimensions \(expected 1\)"),
+        (("model", "layers", 2, "type"), "GELU", r"\.model\.layers\[2\]\.type: a 'GELU' layer \(only Linear, "),
+        (("model", "layers", 0, "settings", "bias"), _GONE, r"layers\[0\]\.settings: the settings of a Linear are"),
+        (("model", "layers", 0, "settings", "in_features"), "3", r"\['in_features'\]: expected bool or int or"),
+        (("model", "layers", 0, "settings", "in_features"), 3.0, r"\['in_features'\]: expected int, got float"),
+        (("model", "layers", 0, "settings", "in_features"), -3, r"\['in_features'\]: -3 is outside"),
+        (("model", "layers", 0, "settings", "out_features"), 1 << 24, r"\.model\.layers: a model of more than"),
+        (("model", "state", "keys"), ["0.weight"], r"\.model\.state\.state: \d+ arrays for 1 keys"),
+        (
+            ("loaders", 0, "x"),
+            np.broadcast_to(np.float32(0), (MAX_ELEMENTS, 1)),  # 64 MiB said, none allocated
+            rf"\.loaders\[0\]: a loader of {MAX_ELEMENTS + 10} numbers",
+        ),
+        (("loaders", 0, "batch"), 0, r"\.loaders\[0\]\.batch: 0 is outside"),
+        (("optimizers", 0, "type"), "RMSprop", r"\.optimizers\[0\]\.type: an optimizer 'RMSprop' \(only Adam, "),
+        (("optimizers", 0, "groups"), [[0, 1, 99]], r"\.optimizers\[0\]\.groups: past the model's \d+ parameters"),
+        (("optimizers", 0, "groups"), [[-1]], r"\.optimizers\[0\]\.groups\[0\]\[0\]: -1 is outside"),
+        (("args", 1, "value"), -1, r"\.args\[1\]\.value: -1 is not the index of a loader"),
+        (("args", 1, "value"), 1, r"\.args\[1\]: loader 1 of 1"),
+        (("args", 1, "value"), True, r"\.args\[1\]\.value: True is not the index of a loader"),
+        (("args", 0, "value"), 1, r"\.args\[0\]: model 1 of 1"),
+        (("args", 3, "value"), 1 << 40, r"\.args\[3\]: optimizer 1099511627776 of 1"),
+        (("args", 4, "value"), 0, r"\.args\[4\]\.value: a device named by a int"),
+        (("args", 5, "kind"), "function", r"\.args\[5\]\.kind: expected one of"),
+        (("losses", 0, "reduction"), "batchmean", r"\.losses\[0\]\.reduction: expected one of \['mean', 'sum'"),
+        (("audit", "batch"), -2, r"\.audit\.batch: -2 is outside"),
+    ],
+)
+def test_a_malformed_carried_call_is_refused_where_it_arrives_before_anything_runs(
+    carried: dict[str, Any], path: tuple[str | int, ...], value: Any, said: str
+) -> None:
+    with pytest.raises(MalformedData, match=said):
+        sibling_harness()(_never_called, _with(carried, path, value))
+
+
+def test_a_model_of_too_many_layers_is_refused(carried: dict[str, Any]) -> None:
+    layers = carried["model"]["layers"] * (MAX_LAYERS // len(carried["model"]["layers"]) + 1)
+    with pytest.raises(MalformedData, match=rf"\.model\.layers: {len(layers)} layers \(at most {MAX_LAYERS}\)"):
+        sibling_harness()(_never_called, _with(carried, ("model", "layers"), layers))
+
+
+def test_what_the_student_set_but_no_reference_could_rebuild_is_refused_in_the_student_s_worker() -> None:
+    (model, loader, _, optimizer, device, amp), _ = _honest_call()
+    odd = nn.CrossEntropyLoss(reduction="batchmean")  # PyTorch would refuse it only when called
+    with pytest.raises(CannotCarry, match=r"cannot rebuild \(the call\.losses\[0\]\.reduction: expected one of"):
+        carry((model, loader, odd, optimizer, device, amp), {})
+    integers = nn.CrossEntropyLoss(label_smoothing=0)  # an int where the record wants a float: carried as 0.0
+    description, _ = carry((model, loader, integers, optimizer, device, np.bool_(False)), {})
+    assert description["losses"][0]["label_smoothing"] == 0.0 and description["args"][5]["value"] is False
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "said"),
+    [
+        (("passed",), True, r"the reference's answer: unexpected key 'passed'"),
+        (("rng",), np.zeros(5056), r"answer\.rng: a generator state of 5056 float64"),
+        (("passes",), [-1], r"answer\.passes\[0\]: -1 is outside"),
+        (("returned",), _nested(11), r"answer\.returned: nested more than 10 deep"),
+        (("returned",), {**_nested(1), "kind": "tensor"}, r"answer\.returned\.tensor: a tensor without one"),
+        (("optimizers", 0, "param_groups", 0, "lr"), [[1.0]], r"param_groups\[0\]\['lr'\]: expected bool or int"),
+        (("audit", "seen", "bytes_moved"), -1, r"answer\.audit\.seen\.bytes_moved: -1 is outside"),
+    ],
+)
+def test_a_malformed_answer_is_refused_before_the_student_s_objects_are_touched(
+    reference: dict[str, Callable[..., Any]], path: tuple[str | int, ...], value: Any, said: str
+) -> None:
+    args, kwargs = _honest_call()
+    data, restore = carry(args, kwargs)
+    answer = through_the_wire(sibling_harness()(reference["train_one_epoch"], through_the_wire(data)))
+    before = [v.clone() for v in args[0].state_dict().values()]
+    assert CarriedAnswer.from_data(answer).passes == (1,)  # the honest answer is read
+    assert CarriedValue.from_data(_nested(10)).depth() == 10  # and a value ten deep may come back
+    with pytest.raises(MalformedData, match=said):
+        restore(_with(answer, path, value))
+    assert all(torch.equal(b, a) for b, a in zip(before, args[0].state_dict().values(), strict=True))
+    assert args[1].passes == 0
+
+
+def test_a_reference_worker_answers_a_malformed_call_as_a_failed_call(carried: dict[str, Any]) -> None:
+    """Through a real reference worker, as the grader's relay sends it: the call is refused with the field named,
+    which the relay answers as a failed reference call (a RuntimeError in the student's code); the worker lives
+    on and answers the honest call."""
+    grader = Grader(ASSIGNMENT, load_references(ASSIGNMENT), GRADE, GRADING_SEED)
+    worker = grader._references_launcher().spawn()
+    try:
+        responses = []
+        for call in (_with(carried, ("loaders", 0, "batch"), 0), carried):
+            blobs: list[bytes] = []
+            header = {
+                "op": "call",
+                "function": "train_one_epoch",
+                "args": encode([call], blobs),
+                "kwargs": encode({}, blobs),
+                "errstate": False,
+                "harness": encode(NamedCallable("torch", "sibling"), []),
+            }
+            responses.append(worker.request(header, blobs, 60.0)[0])
+    finally:
+        worker.kill()
+    refused, answered = responses
+    assert refused["kind"] == "error"
+    assert str(refused["message"]).startswith("MalformedData: the carried call.loaders[0].batch: 0 is outside")
+    assert answered["ok"] is True

@@ -18,6 +18,11 @@ dimension a field names. Anything else raises :class:`MalformedData`, whose ``wh
 malformed one means that process was patched to lie: the grader gives the verdict ``forbidden``, as for
 any other malformed answer (:mod:`autograder.sandbox.launcher`).
 
+A sibling call that :mod:`autograder.sandbox.torch_harness` carries from a student's ``fit`` to the reference's
+``train_one_epoch`` (its model, loaders, optimizers and losses as what rebuilds them) is a :class:`CarriedCall`,
+and the reference's answer a :class:`CarriedAnswer`; the call is built in the student's process and read by the
+reference's worker, where a malformed one fails the call before anything is built.
+
 The harness itself keeps to these limits (it caps what student code can make long: the syncs it counts,
 the names of the types it returns), so an honest worker never sends a report that is refused.
 
@@ -89,7 +94,15 @@ class Wire:
             raise MalformedData(where, f"unexpected key {extra[0]}")
         hints = _hints(cls)
         values = {f.name: _checked(data[f.name], hints[f.name], f"{where}.{f.name}", f.metadata) for f in fields(cls)}
-        return cls(**values)
+        made = cls(**values)
+        made.check(where)
+        return made
+
+    def check(self, where: str) -> None:
+        """What no single field's type says (how fields fit together); :class:`MalformedData` if they do not.
+
+        Runs in :meth:`from_data` once every field has been read; a dataclass with such rules overrides it.
+        """
 
 
 _HINTS: dict[type[Wire], dict[str, Any]] = {}
@@ -129,6 +142,8 @@ def _checked(value: Any, hint: Any, where: str, checks: typing.Mapping[str, Any]
             try:
                 return _checked(value, choice, where, checks)
             except MalformedData:
+                if choice is type(value):  # of this type, and out of its bounds: say so
+                    raise
                 continue
         raise MalformedData(where, f"expected {_describe(hint)}, got {_kind(value)}")
     if origin is Literal:
@@ -505,3 +520,264 @@ KINDS: dict[str, HarnessKind[Any, Any]] = {
     kind.name: kind
     for kind in (GET_DEVICE, MAKE_LOADER, MAKE_MLP, TRAIN_ONE_EPOCH, EVALUATE, FIT, TIMED_EPOCH, TIMED_LOADER)
 }
+
+
+# -- carried sibling calls: train_one_epoch or evaluate called from a student's fit, run by the reference --------
+# The call is built in the student's worker (hostile data: it reaches a reference worker through the grader) and
+# the answer in the reference's worker; :mod:`autograder.sandbox.torch_harness` (``carry``, ``sibling_harness``)
+# builds and reads them, and each is read with ``from_data`` once, where it arrives.
+MAX_LAYERS = 64  # layers of a carried model
+MAX_ELEMENTS = 1 << 24  # numbers a carried model's parameters, or a carried loader's tensors, may hold
+MAX_RNG_BYTES = 1 << 14  # the CPU generator's state is 5056 bytes
+MAX_DEPTH = 10  # nesting of a carried return value
+Plain = bool | int | float | str | None
+Setting = bool | int | float | str | None | tuple[int | float, ...]  # a hyperparameter (Adam's betas: a pair)
+# The layers a carried model may hold, with the type of each constructor argument that rebuilds one (every
+# number among them is a size, a probability or a constant that is never negative).
+LAYER_SETTINGS: dict[str, dict[str, Any]] = {
+    "Linear": {"in_features": int, "out_features": int, "bias": bool},
+    "BatchNorm1d": {
+        "num_features": int,
+        "eps": float,
+        "momentum": float | None,
+        "affine": bool,
+        "track_running_stats": bool,
+    },
+    "Dropout": {"p": float, "inplace": bool},
+    "ReLU": {"inplace": bool},
+    "Tanh": {},
+    "Sigmoid": {},
+}
+LAYER_LIMITS = limits(at_least=0)
+OPTIMIZER_TYPES = ("Adam", "AdamW", "SGD")
+
+
+def _rng_state(rng: np.ndarray, where: str) -> None:
+    """A generator's state: bytes (``uint8``), at most :data:`MAX_RNG_BYTES` of them."""
+    if rng.dtype != np.uint8 or rng.size > MAX_RNG_BYTES:
+        raise MalformedData(where, f"a generator state of {rng.size} {rng.dtype} (at most {MAX_RNG_BYTES} uint8)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarriedLayer(Wire):
+    """One layer of a carried model: its type (a key of :data:`LAYER_SETTINGS`) and exactly its settings."""
+
+    type: str
+    settings: dict[str, bool | int | float | None] = field(metadata=LAYER_LIMITS)
+
+    def check(self, where: str) -> None:
+        if self.type not in LAYER_SETTINGS:
+            raise MalformedData(f"{where}.type", f"a {self.type[:60]!r} layer (only {', '.join(LAYER_SETTINGS)})")
+        hints = LAYER_SETTINGS[self.type]
+        if set(self.settings) != set(hints):
+            raise MalformedData(f"{where}.settings", f"the settings of a {self.type} are {sorted(hints)}")
+        for name, hint in hints.items():
+            _checked(self.settings[name], hint, f"{where}.settings[{name!r}]", LAYER_LIMITS)
+
+    def elements(self) -> int:
+        """How many numbers the rebuilt layer's parameters and buffers hold."""
+        if self.type == "Linear":
+            return (int(self.settings["in_features"] or 0) + 1) * int(self.settings["out_features"] or 0)
+        if self.type == "BatchNorm1d":
+            return 4 * int(self.settings["num_features"] or 0)
+        return 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelState(Wire):
+    """What changes as a model trains: its ``state_dict`` (names, arrays), each parameter's gradient, each
+    module's training mode (``model.modules()`` order)."""
+
+    keys: tuple[str, ...]
+    state: tuple[np.ndarray, ...] = field(metadata=limits(nonfinite=True))
+    grads: tuple[np.ndarray | None, ...] = field(metadata=limits(nonfinite=True))
+    modes: tuple[bool, ...]
+
+    def check(self, where: str) -> None:
+        if len(self.keys) != len(self.state):
+            raise MalformedData(f"{where}.state", f"{len(self.state)} arrays for {len(self.keys)} keys")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarriedModel(Wire):
+    """A flat ``nn.Sequential`` of known layers, the device of its parameters, which need gradients, its state."""
+
+    layers: tuple[CarriedLayer, ...]
+    device: str
+    requires_grad: tuple[bool, ...]
+    state: ModelState
+
+    def check(self, where: str) -> None:
+        if len(self.layers) > MAX_LAYERS:
+            raise MalformedData(f"{where}.layers", f"{len(self.layers)} layers (at most {MAX_LAYERS})")
+        if sum(layer.elements() for layer in self.layers) > MAX_ELEMENTS:
+            raise MalformedData(f"{where}.layers", f"a model of more than {MAX_ELEMENTS} numbers")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarriedItem(Wire):
+    """One argument of the call: a plain value, a device by name, or the index of a carried object of ``kind``
+    (the model is object 0; loaders, optimizers and losses index the call's lists of them)."""
+
+    kind: Literal["plain", "device", "model", "loader", "optimizer", "loss"]
+    value: Plain = field(metadata=limits(nonfinite=True))
+
+    def check(self, where: str) -> None:
+        if self.kind == "device" and type(self.value) is not str:
+            raise MalformedData(f"{where}.value", f"a device named by a {_kind(self.value)}")
+        if self.kind not in ("plain", "device") and (type(self.value) is not int or self.value < 0):
+            raise MalformedData(f"{where}.value", f"{str(self.value)[:60]} is not the index of a {self.kind}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarriedLoader(Wire):
+    """A harness's loader: its tensors ``x (n, ...)``, ``y (n, ...)`` and batch size."""
+
+    x: np.ndarray = field(metadata=limits(nonfinite=True))
+    y: np.ndarray = field(metadata=limits(nonfinite=True))
+    batch: int = field(metadata=limits(at_least=1))
+
+    def check(self, where: str) -> None:
+        if self.x.ndim < 1 or self.y.ndim < 1:
+            raise MalformedData(where, "a loader over a scalar")
+        if self.x.size + self.y.size > MAX_ELEMENTS:
+            raise MalformedData(where, f"a loader of {self.x.size + self.y.size} numbers (at most {MAX_ELEMENTS})")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParameterState(Wire):
+    """An optimizer's state for one parameter (its index in the optimizer's ``state_dict``)."""
+
+    index: int = field(metadata=limits(at_least=0))
+    entries: dict[str, np.ndarray | Setting] = field(metadata=limits(nonfinite=True))
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimizerState(Wire):
+    """An optimizer's ``state_dict``: each parameter's state, and each group's settings and ``params``."""
+
+    state: tuple[ParameterState, ...]
+    param_groups: tuple[dict[str, Setting], ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarriedOptimizer(Wire):
+    """An optimizer of a type in :data:`OPTIMIZER_TYPES` over the call's model: each group's parameters as indices
+    into ``model.parameters()``, and its state."""
+
+    type: str
+    groups: tuple[tuple[int, ...], ...] = field(metadata=limits(at_least=0))
+    state: OptimizerState
+
+    def check(self, where: str) -> None:
+        if self.type not in OPTIMIZER_TYPES:
+            raise MalformedData(f"{where}.type", f"an optimizer {self.type[:60]!r} (only {', '.join(OPTIMIZER_TYPES)})")
+        if len(self.groups) != len(self.state.param_groups):
+            raise MalformedData(f"{where}.groups", f"{len(self.groups)} groups for {len(self.state.param_groups)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarriedLoss(Wire):
+    """The harness's audited loss, or a plain ``nn.CrossEntropyLoss`` with these settings (``audited``: defaults)."""
+
+    type: Literal["audited", "cross_entropy"]
+    ignore_index: int = -100
+    reduction: Literal["mean", "sum", "none"] = "mean"
+    label_smoothing: float = field(default=0.0, metadata=limits(at_least=0.0, at_most=1.0))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallAudit(Wire):
+    """The audit watching the call: the device asked for, and the batch its loader last yielded."""
+
+    requested: str
+    batch: int = field(metadata=limits(at_least=-1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarriedCall(Wire):
+    """A call of a sibling with PyTorch objects, as what rebuilds them: the model, loaders, optimizers and losses
+    its arguments refer to, the global generator's state, the grad mode, the audit watching it (if any)."""
+
+    model: CarriedModel | None
+    args: tuple[CarriedItem, ...]
+    kwargs: dict[str, CarriedItem]
+    loaders: tuple[CarriedLoader, ...]
+    optimizers: tuple[CarriedOptimizer, ...]
+    losses: tuple[CarriedLoss, ...]
+    rng: np.ndarray = field(metadata=limits(ndim=1))
+    grad_enabled: bool
+    audit: CallAudit | None
+
+    def check(self, where: str) -> None:
+        _rng_state(self.rng, f"{where}.rng")
+        counts = {
+            "model": 0 if self.model is None else 1,
+            "loader": len(self.loaders),
+            "optimizer": len(self.optimizers),
+            "loss": len(self.losses),
+        }
+        items = [(f"args[{i}]", item) for i, item in enumerate(self.args)]
+        items += [(f"kwargs[{key[:60]!r}]", item) for key, item in self.kwargs.items()]
+        for name, item in items:
+            if item.kind in counts and int(item.value or 0) >= counts[item.kind]:
+                raise MalformedData(f"{where}.{name}", f"{item.kind} {item.value} of {counts[item.kind]}")
+        parameters = 0 if self.model is None else len(self.model.requires_grad)
+        for index, optimizer in enumerate(self.optimizers):
+            if any(i >= parameters for group in optimizer.groups for i in group):
+                raise MalformedData(f"{where}.optimizers[{index}].groups", f"past the model's {parameters} parameters")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarriedValue(Wire):
+    """A returned value, tagged: a plain ``value``, a ``tensor`` as an array, a device (its name in ``value``), a
+    list or tuple of ``items``, or a dict of ``items`` under ``keys``; at most :data:`MAX_DEPTH` deep."""
+
+    kind: Literal["plain", "tensor", "device", "list", "tuple", "dict"]
+    value: Plain = field(default=None, metadata=limits(nonfinite=True))
+    tensor: np.ndarray | None = field(default=None, metadata=limits(nonfinite=True))
+    items: tuple[CarriedValue, ...] = ()
+    keys: tuple[str, ...] = ()
+
+    def check(self, where: str) -> None:
+        if (self.kind == "tensor") != (self.tensor is not None):
+            raise MalformedData(f"{where}.tensor", f"a {self.kind} {'without' if self.tensor is None else 'with'} one")
+        if self.kind == "device" and type(self.value) is not str:
+            raise MalformedData(f"{where}.value", f"a device named by a {_kind(self.value)}")
+        if len(self.keys) != (len(self.items) if self.kind == "dict" else 0):
+            raise MalformedData(f"{where}.keys", f"{len(self.keys)} keys for a {self.kind} of {len(self.items)}")
+        if self.items and self.kind not in ("list", "tuple", "dict"):
+            raise MalformedData(f"{where}.items", f"items in a {self.kind}")
+        if self.depth() > MAX_DEPTH:
+            raise MalformedData(where, f"nested more than {MAX_DEPTH} deep")
+
+    def depth(self) -> int:
+        return 1 + max((item.depth() for item in self.items), default=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferenceAudit(Wire):
+    """What the audit saw in the reference's call; its syncs counted, not named (how the reference is written
+    stays in its worker), and the batch its loader last yielded."""
+
+    seen: AuditReport
+    syncs: int = field(metadata=limits(at_least=0))
+    batch: int = field(metadata=limits(at_least=-1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarriedAnswer(Wire):
+    """What the reference's call left: its return value, the state of the model and of each optimizer, the passes
+    over each loader, what each audited loss and the model's forwards recorded, the generator, the audit."""
+
+    returned: CarriedValue
+    model: ModelState | None
+    forwards: ForwardLog | None
+    optimizers: tuple[OptimizerState, ...]
+    passes: tuple[int, ...] = field(metadata=limits(at_least=0))
+    losses: tuple[LossRecord | None, ...]
+    rng: np.ndarray = field(metadata=limits(ndim=1))
+    audit: ReferenceAudit | None
+
+    def check(self, where: str) -> None:
+        _rng_state(self.rng, f"{where}.rng")

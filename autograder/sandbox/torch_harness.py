@@ -48,8 +48,9 @@ import contextlib
 import io
 import itertools
 import random
+import typing
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -61,11 +62,24 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from autograder.sandbox.harness_types import (
     KINDS,
+    LAYER_SETTINGS,
+    MAX_DEPTH,
     MAX_INT,
     MAX_ITEMS,
     MAX_KEYS,
     MAX_TEXT,
+    OPTIMIZER_TYPES,
     AuditReport,
+    CallAudit,
+    CarriedAnswer,
+    CarriedCall,
+    CarriedItem,
+    CarriedLayer,
+    CarriedLoader,
+    CarriedLoss,
+    CarriedModel,
+    CarriedOptimizer,
+    CarriedValue,
     DataSpec,
     DeviceReport,
     DeviceSpec,
@@ -79,10 +93,15 @@ from autograder.sandbox.harness_types import (
     LoaderReport,
     LoaderSpec,
     LossRecord,
+    MalformedData,
     MlpReport,
     MlpSpec,
     ModelSpec,
+    ModelState,
     OptimizerSpec,
+    OptimizerState,
+    ParameterState,
+    ReferenceAudit,
     TrainReport,
     TrainSpec,
     Wire,
@@ -897,36 +916,42 @@ def timed_loader_harness(spec: LoaderSpec) -> Callable[[Callable[..., Any]], Non
 # its state, the loss, the device) and refuses anything else; in the reference worker ``sibling_harness``
 # rebuilds identical objects, runs the reference on them and answers with their new state and the return
 # value; the stand-in loads that state into the student's objects in place. Only values cross: tensors as
-# arrays, numbers, names of layer and optimizer types.
+# arrays, numbers, names of layer and optimizer types. The call is a harness_types.CarriedCall and the answer
+# a CarriedAnswer, each travelling as plain data (to_data) and read with from_data once, where it arrives: the
+# call at the start of sibling_harness's run (it was built in the student's worker), the answer in restore.
 
 
 class CannotCarry(TypeError):
     """An argument no reference worker can rebuild; the message names it, for the student."""
 
 
-# Layer types a model may be built of, with the constructor arguments that rebuild one.
-_LAYERS: dict[str, tuple[type[nn.Module], tuple[str, ...]]] = {
-    "Linear": (nn.Linear, ("in_features", "out_features")),
-    "BatchNorm1d": (nn.BatchNorm1d, ("num_features", "eps", "momentum", "affine", "track_running_stats")),
-    "Dropout": (nn.Dropout, ("p", "inplace")),
-    "ReLU": (nn.ReLU, ("inplace",)),
-    "Tanh": (nn.Tanh, ()),
-    "Sigmoid": (nn.Sigmoid, ()),
-}
+# The layer and optimizer types a carried call may hold (harness_types names them: the grader reads calls
+# without PyTorch).
+_LAYERS: dict[str, type[nn.Module]] = {name: getattr(nn, name) for name in LAYER_SETTINGS}
 _OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
-    "Adam": torch.optim.Adam,
-    "AdamW": torch.optim.AdamW,
-    "SGD": torch.optim.SGD,
+    name: getattr(torch.optim, name) for name in OPTIMIZER_TYPES
 }
-_MAX_LAYERS = 64
-_MAX_ELEMENTS = 1 << 24  # parameters a rebuilt model may have (far above any task's)
-_PLAIN = (bool, int, float, str, type(None))
+_PLAIN = (bool, int, float, str, type(None), np.bool_, np.integer, np.floating)  # travel as the built-in types
 
 
-def _plain_setting(value: Any, what: str) -> Any:
-    """A hyperparameter that travels as it is: a number, a flag, a name, or a tuple of numbers (Adam's betas)."""
-    if isinstance(value, _PLAIN) or (isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value)):
-        return value
+def _plain_setting(value: Any, what: str, hint: Any = None) -> Any:
+    """A hyperparameter that travels as it is: a number, a flag, a name, or a tuple of numbers (Adam's betas).
+
+    It travels as the built-in type it is an instance of (a NumPy scalar or a subclass of ``int`` as that type),
+    and an ``int`` as a ``float`` where ``hint`` (the type the call's record gives it) wants a float: what the
+    student's code set honestly is never refused for its type by the reference's worker.
+    """
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return None if value is None else bool(value)
+    if isinstance(value, (int, np.integer)):
+        wants_float = hint is not None and float in (typing.get_args(hint) or (hint,))
+        return float(value) if wants_float else int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, tuple) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return tuple(_plain_setting(v, what) for v in value)
     raise CannotCarry(f"{what} set to a {type(value).__name__}")
 
 
@@ -937,39 +962,36 @@ def _own_hooks_only(hooks: Any, owner: type, what: str) -> None:
             raise CannotCarry(f"{what} with a hook of your own")
 
 
-def _model_state(model: nn.Module) -> dict[str, Any]:
+def _model_state(model: nn.Module) -> ModelState:
     """What changes when a model trains: ``state_dict`` tensors, gradients and every module's mode."""
-    return {
-        "keys": list(model.state_dict()),
-        "state": [value.detach().cpu().clone().numpy() for value in model.state_dict().values()],
-        "grads": [None if p.grad is None else p.grad.detach().cpu().clone().numpy() for p in model.parameters()],
-        "modes": [bool(m.training) for m in model.modules()],
-    }
+    return ModelState(
+        keys=tuple(model.state_dict()),
+        state=tuple(value.detach().cpu().clone().numpy() for value in model.state_dict().values()),
+        grads=tuple(None if p.grad is None else p.grad.detach().cpu().clone().numpy() for p in model.parameters()),
+        modes=tuple(bool(m.training) for m in model.modules()),
+    )
 
 
-def _load_model_state(model: nn.Module, state: dict[str, Any]) -> None:
-    """Load :func:`_model_state`'s description into ``model``, in place (its parameters keep their identity)."""
-    keys, values = list(state["keys"]), list(state["state"])
-    if len(keys) != len(values) or keys != list(model.state_dict()):
+def _load_model_state(model: nn.Module, state: ModelState) -> None:
+    """Load :func:`_model_state`'s record into ``model``, in place (its parameters keep their identity)."""
+    if list(state.keys) != list(model.state_dict()):
         raise ValueError("the state does not fit the model")
     with torch.no_grad():
-        model.load_state_dict(dict(zip(keys, (torch.from_numpy(np.asarray(v)) for v in values), strict=True)))
+        model.load_state_dict(dict(zip(state.keys, (torch.from_numpy(v) for v in state.state), strict=True)))
         parameters = list(model.parameters())
-        grads = list(state["grads"])
-        if len(grads) != len(parameters):
+        if len(state.grads) != len(parameters):
             raise ValueError("the gradients do not fit the model")
-        for parameter, grad in zip(parameters, grads, strict=True):
-            parameter.grad = None if grad is None else torch.from_numpy(np.asarray(grad)).to(parameter.device)
-    modules = list(model.modules())
-    for module, training in zip(modules, list(state["modes"])[: len(modules)], strict=False):
-        module.training = bool(training)
+        for parameter, grad in zip(parameters, state.grads, strict=True):
+            parameter.grad = None if grad is None else torch.from_numpy(grad).to(parameter.device)
+    for module, training in zip(model.modules(), state.modes, strict=False):
+        module.training = training
 
 
-def _describe_model(model: nn.Module) -> dict[str, Any]:
+def _describe_model(model: nn.Module) -> CarriedModel:
     """A flat ``nn.Sequential`` of known layers: their types and settings, and its state (or CannotCarry)."""
     if type(model) is not nn.Sequential:
         raise CannotCarry(f"a model of type {type(model).__name__} (only an nn.Sequential of standard layers)")
-    layers: list[list[Any]] = []
+    layers: list[CarriedLayer] = []
     for module in model.modules():
         hooks = (module._forward_pre_hooks, module._forward_hooks, module._backward_hooks)
         for kind in hooks + (module._backward_pre_hooks,):
@@ -979,94 +1001,83 @@ def _describe_model(model: nn.Module) -> dict[str, Any]:
         if module is model:
             continue
         name = type(module).__name__
-        if name not in _LAYERS or type(module) is not _LAYERS[name][0]:
+        if name not in _LAYERS or type(module) is not _LAYERS[name]:
             raise CannotCarry(f"a model with a {name} layer")
-        settings = {key: _plain_setting(getattr(module, key), f"a {name}'s {key}") for key in _LAYERS[name][1]}
-        if isinstance(module, nn.Linear):
-            settings["bias"] = module.bias is not None
-        layers.append([name, settings])
+        settings = {
+            key: module.bias is not None
+            if key == "bias"  # a Linear's bias is a parameter; it is rebuilt from whether there is one
+            else _plain_setting(getattr(module, key), f"a {name}'s {key}", hint)
+            for key, hint in LAYER_SETTINGS[name].items()
+        }
+        layers.append(CarriedLayer(type=name, settings=settings))
     if any(getattr(p, "_backward_hooks", None) for p in model.parameters()):
         raise CannotCarry("a model with a hook of your own on a parameter")
     parameters = list(model.parameters())
-    return {
-        "layers": layers,
-        "device": str(parameters[0].device) if parameters else "cpu",
-        "requires_grad": [bool(p.requires_grad) for p in parameters],
-        **_model_state(model),
-    }
+    return CarriedModel(
+        layers=tuple(layers),
+        device=str(parameters[0].device) if parameters else "cpu",
+        requires_grad=tuple(bool(p.requires_grad) for p in parameters),
+        state=_model_state(model),
+    )
 
 
-def _rebuild_model(description: dict[str, Any]) -> nn.Sequential:
-    """The model :func:`_describe_model` described, with its state (in the reference worker)."""
-    layers = list(description["layers"])
-    if len(layers) > _MAX_LAYERS:
-        raise ValueError("too many layers")
-    modules: list[nn.Module] = []
-    elements = 0
-    for name, settings in layers:
-        kind, keys = _LAYERS[str(name)]
-        arguments = {key: settings[key] for key in keys}
-        if not all(isinstance(v, _PLAIN) for v in arguments.values()):
-            raise ValueError("a layer setting is not plain data")
-        if kind is nn.Linear:
-            arguments["bias"] = bool(settings["bias"])
-            elements += (int(arguments["in_features"]) + 1) * int(arguments["out_features"])
-        elif kind is nn.BatchNorm1d:
-            elements += 4 * int(arguments["num_features"])
-        if elements > _MAX_ELEMENTS:
-            raise ValueError("the model is too large")
-        modules.append(kind(**arguments))
-    model = nn.Sequential(*modules)
-    device = torch.device(str(description["device"]))
+def _rebuild_model(description: CarriedModel) -> nn.Sequential:
+    """The model :func:`_describe_model` described, with its state (in the reference worker; the record's
+    ``from_data`` has checked its layers' types, settings, number and size)."""
+    model = nn.Sequential(*(_LAYERS[layer.type](**layer.settings) for layer in description.layers))
+    device = torch.device(description.device)
     if not _exists(device):
         raise ValueError(f"no device {device} here")
     model = model.to(device)
-    _load_model_state(model, description)
-    for parameter, flag in zip(model.parameters(), list(description["requires_grad"]), strict=True):
-        parameter.requires_grad_(bool(flag))
+    _load_model_state(model, description.state)
+    for parameter, flag in zip(model.parameters(), description.requires_grad, strict=True):
+        parameter.requires_grad_(flag)
     return model
 
 
-def _optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+def _optimizer_state(optimizer: torch.optim.Optimizer) -> OptimizerState:
     """``state_dict`` as plain data: tensors as arrays, hyperparameters as they are (or CannotCarry)."""
     saved = optimizer.state_dict()
-    state = {
-        str(index): {
-            str(key): value.detach().cpu().clone().numpy() if isinstance(value, torch.Tensor) else value
-            for key, value in entries.items()
-        }
+    state = tuple(
+        ParameterState(
+            index=int(index),
+            entries={
+                str(key): value.detach().cpu().clone().numpy()
+                if isinstance(value, torch.Tensor)
+                else _plain_setting(value, f"the optimizer's state {key}")
+                for key, value in entries.items()
+            },
+        )
         for index, entries in saved["state"].items()
-    }
-    for entries in state.values():
-        for key, value in entries.items():
-            if not isinstance(value, np.ndarray):
-                _plain_setting(value, f"the optimizer's state {key}")
-    groups = [
+    )
+    groups = tuple(
         {
-            str(key): [int(i) for i in value] if key == "params" else _plain_setting(value, f"the optimizer's {key}")
+            str(key): tuple(int(i) for i in value)
+            if key == "params"
+            else _plain_setting(value, f"the optimizer's {key}")
             for key, value in group.items()
         }
         for group in saved["param_groups"]
-    ]
-    return {"state": state, "param_groups": groups}
+    )
+    return OptimizerState(state=state, param_groups=groups)
 
 
-def _load_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
+def _load_optimizer_state(optimizer: torch.optim.Optimizer, saved: OptimizerState) -> None:
     state = {
-        int(index): {
-            str(key): torch.from_numpy(np.asarray(value)) if isinstance(value, np.ndarray) else value
-            for key, value in dict(entries).items()
+        entry.index: {
+            key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+            for key, value in entry.entries.items()
         }
-        for index, entries in dict(saved["state"]).items()
+        for entry in saved.state
     }
     groups = [
-        {str(key): tuple(value) if isinstance(value, list) and key != "params" else value for key, value in g.items()}
-        for g in list(saved["param_groups"])
+        {key: list(v) if key == "params" and isinstance(v, tuple) else v for key, v in group.items()}
+        for group in saved.param_groups
     ]
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
-def _describe_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module | None) -> dict[str, Any]:
+def _describe_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module | None) -> CarriedOptimizer:
     """A known optimizer over the call's model's parameters: its type, groups (as indices) and state."""
     name = type(optimizer).__name__
     if name not in _OPTIMIZERS or type(optimizer) is not _OPTIMIZERS[name]:
@@ -1078,78 +1089,83 @@ def _describe_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module | Non
     for group in optimizer.param_groups:
         if not all(id(p) in index for p in group["params"]):
             raise CannotCarry("an optimizer over parameters that are not the model's it is passed with")
-        groups.append([index[id(p)] for p in group["params"]])
-    return {"type": name, "groups": groups, **_optimizer_state(optimizer)}
+        groups.append(tuple(index[id(p)] for p in group["params"]))
+    return CarriedOptimizer(type=name, groups=tuple(groups), state=_optimizer_state(optimizer))
 
 
 def _rebuild_optimizer(
-    description: dict[str, Any], model: nn.Module | None, audit: DeviceAudit | None
+    description: CarriedOptimizer, model: nn.Module | None, audit: DeviceAudit | None
 ) -> torch.optim.Optimizer:
     parameters = list(model.parameters()) if model is not None else []
-    groups = [{"params": [parameters[int(i)] for i in group]} for group in list(description["groups"])]
-    optimizer = _OPTIMIZERS[str(description["type"])](groups, lr=1e-3)  # load_state_dict sets every setting
-    _load_optimizer_state(optimizer, description)
+    groups = [{"params": [parameters[i] for i in group]} for group in description.groups]
+    optimizer = _OPTIMIZERS[description.type](groups, lr=1e-3)  # load_state_dict sets every setting
+    _load_optimizer_state(optimizer, description.state)
     if audit is not None:  # as the harness does: the optimizer's own work is not the student's
         optimizer.register_step_pre_hook(audit.enter_trusted)
         optimizer.register_step_post_hook(audit.leave_trusted)
     return optimizer
 
 
-def _describe_loss(loss: nn.Module) -> dict[str, Any]:
+def _describe_loss(loss: nn.Module) -> CarriedLoss:
     if "forward" in vars(loss):
         raise CannotCarry("a loss whose forward was replaced")
     if type(loss) is AuditedLoss:
-        return {"type": "audited"}
+        return CarriedLoss(type="audited")
     if type(loss) is nn.CrossEntropyLoss and loss.weight is None:
-        settings = {k: _plain_setting(getattr(loss, k), k) for k in ("ignore_index", "reduction", "label_smoothing")}
-        return {"type": "cross_entropy", **settings}
+        return CarriedLoss(
+            type="cross_entropy",
+            ignore_index=_plain_setting(loss.ignore_index, "ignore_index"),
+            reduction=_plain_setting(loss.reduction, "reduction"),
+            label_smoothing=_plain_setting(loss.label_smoothing, "label_smoothing", float),
+        )
     raise CannotCarry(f"a loss of type {type(loss).__name__}")
 
 
-def _rebuild_loss(description: dict[str, Any], audit: DeviceAudit | None) -> nn.Module:
-    if description["type"] == "audited" and audit is not None:
+def _rebuild_loss(description: CarriedLoss, audit: DeviceAudit | None) -> nn.Module:
+    if description.type == "audited":
+        if audit is None:
+            raise ValueError("the harness's loss, with no audit watching the call")
         return AuditedLoss(audit)
-    if description["type"] == "cross_entropy":
-        return nn.CrossEntropyLoss(
-            ignore_index=int(description["ignore_index"]),
-            reduction=str(description["reduction"]),
-            label_smoothing=float(description["label_smoothing"]),
-        )
-    raise ValueError("unknown loss")
+    return nn.CrossEntropyLoss(
+        ignore_index=description.ignore_index,
+        reduction=description.reduction,
+        label_smoothing=description.label_smoothing,
+    )
 
 
-def _plain_value(value: Any, depth: int = 0) -> Any:
-    """A return value as tagged plain data (tensors as arrays), or ValueError for anything else."""
-    if depth > 10:
+def _plain_value(value: Any, depth: int = 1) -> CarriedValue:
+    """A return value as a tagged record (tensors as arrays), or ValueError for anything else."""
+    if depth > MAX_DEPTH:
         raise ValueError("nested too deeply")
     if isinstance(value, _PLAIN):
-        return {"plain": value}
+        return CarriedValue(kind="plain", value=_plain_setting(value, "a returned value"))
     if isinstance(value, torch.Tensor):
-        return {"tensor": value.detach().cpu().clone().numpy()}
+        return CarriedValue(kind="tensor", tensor=value.detach().cpu().clone().numpy())
     if isinstance(value, torch.device):
-        return {"device": str(value)}
+        return CarriedValue(kind="device", value=str(value))
     if isinstance(value, (list, tuple)):
-        return {"items": [_plain_value(v, depth + 1) for v in value], "tuple": isinstance(value, tuple)}
+        items = tuple(_plain_value(v, depth + 1) for v in value)
+        return CarriedValue(kind="tuple" if isinstance(value, tuple) else "list", items=items)
     if isinstance(value, dict):
-        return {"dict": {str(k): _plain_value(v, depth + 1) for k, v in value.items()}}
+        items = tuple(_plain_value(v, depth + 1) for v in value.values())
+        return CarriedValue(kind="dict", keys=tuple(str(k) for k in value), items=items)
     raise ValueError(f"a {type(value).__name__} cannot travel back")
 
 
-def _live_value(node: dict[str, Any]) -> Any:
+def _live_value(node: CarriedValue) -> Any:
     """The value :func:`_plain_value` described."""
-    if "plain" in node:
-        value = node["plain"]
-        if not isinstance(value, _PLAIN):
-            raise ValueError("not plain data")
-        return value
-    if "tensor" in node:
-        return torch.from_numpy(np.asarray(node["tensor"]))
-    if "device" in node:
-        return torch.device(str(node["device"]))
-    if "items" in node:
-        items = [_live_value(v) for v in list(node["items"])]
-        return tuple(items) if node.get("tuple") else items
-    return {str(k): _live_value(v) for k, v in dict(node["dict"]).items()}
+    items = [_live_value(item) for item in node.items]
+    if node.kind == "tensor" and node.tensor is not None:
+        return torch.from_numpy(node.tensor)
+    if node.kind == "device":
+        return torch.device(str(node.value))
+    if node.kind == "list":
+        return items
+    if node.kind == "tuple":
+        return tuple(items)
+    if node.kind == "dict":
+        return dict(zip(node.keys, items, strict=True))
+    return node.value
 
 
 class _Carrier:
@@ -1168,38 +1184,39 @@ class _Carrier:
         audits = [v.audit for v in values if type(v) in (HostLoader, AuditedLoss) and v.audit is not None]
         self.audit: DeviceAudit | None = audits[0] if audits and isinstance(audits[0], DeviceAudit) else None
         with self._trusted():
-            self.description: dict[str, Any] = {
-                "model": None if self.model is None else _describe_model(self.model),
-                "args": [self._item(v) for v in args],
-                "kwargs": {str(k): self._item(v) for k, v in kwargs.items()},
-            }
-            self.description.update(
-                {
-                    "loaders": [self._loader(loader) for loader in self.loaders],
-                    "optimizers": [_describe_optimizer(o, self.model) for o in self.optimizers],
-                    "losses": [_describe_loss(loss) for loss in self.losses],
-                    "rng": torch.get_rng_state().numpy().copy(),
-                    "grad_enabled": bool(torch.is_grad_enabled()),
-                    "audit": None if self.audit is None else [self.audit.requested_name, int(self.audit.batch)],
-                }
+            model = None if self.model is None else _describe_model(self.model)
+            items = tuple(self._item(v) for v in args)  # each object found here joins its list
+            named = {str(k): self._item(v) for k, v in kwargs.items()}
+            self.call = CarriedCall(
+                model=model,
+                args=items,
+                kwargs=named,
+                loaders=tuple(self._loader(loader) for loader in self.loaders),
+                optimizers=tuple(_describe_optimizer(o, self.model) for o in self.optimizers),
+                losses=tuple(_describe_loss(loss) for loss in self.losses),
+                rng=torch.get_rng_state().numpy().copy(),
+                grad_enabled=bool(torch.is_grad_enabled()),
+                audit=None
+                if self.audit is None
+                else CallAudit(requested=self.audit.requested_name, batch=self.audit.batch),
             )
 
     def _trusted(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext() if self.audit is None else self.audit.trusted()
 
-    def _item(self, value: Any) -> dict[str, Any]:
+    def _item(self, value: Any) -> CarriedItem:
         if isinstance(value, _PLAIN):
-            return {"plain": value}
+            return CarriedItem(kind="plain", value=_plain_setting(value, "an argument"))
         if isinstance(value, torch.device):
-            return {"device": str(value)}
+            return CarriedItem(kind="device", value=str(value))
         if value is self.model:
-            return {"model": 0}
+            return CarriedItem(kind="model", value=0)
         if isinstance(value, torch.optim.Optimizer):
-            return {"optimizer": self._index(self.optimizers, value)}
+            return CarriedItem(kind="optimizer", value=self._index(self.optimizers, value))
         if isinstance(value, nn.Module):  # not the model: a loss
-            return {"loss": self._index(self.losses, value)}
+            return CarriedItem(kind="loss", value=self._index(self.losses, value))
         if type(value) is HostLoader:
-            return {"loader": self._index(self.loaders, value)}
+            return CarriedItem(kind="loader", value=self._index(self.loaders, value))
         raise CannotCarry(f"a {type(value).__name__}")
 
     @staticmethod
@@ -1211,45 +1228,47 @@ class _Carrier:
         return len(found) - 1
 
     @staticmethod
-    def _loader(loader: HostLoader) -> dict[str, Any]:
+    def _loader(loader: HostLoader) -> CarriedLoader:
         x, y = loader.x, loader.y
-        if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and type(loader.batch_size) is int):
+        if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
             raise CannotCarry("a loader whose data was replaced")
-        if loader.batch_size < 1 or x.nelement() + y.nelement() > _MAX_ELEMENTS:
-            raise CannotCarry("a loader too large to carry")
-        return {
-            "x": x.detach().cpu().clone().numpy(),
-            "y": y.detach().cpu().clone().numpy(),
-            "batch": loader.batch_size,
-        }
+        return CarriedLoader(
+            x=x.detach().cpu().clone().numpy(), y=y.detach().cpu().clone().numpy(), batch=loader.batch_size
+        )
 
-    def restore(self, answer: dict[str, Any]) -> Any:
-        """Load the reference's answer into the student's objects, in place; the return value."""
+    def restore(self, data: Any) -> Any:
+        """Load the reference's answer into the student's objects, in place; the return value.
+
+        The answer is read here, where it arrives (``CarriedAnswer.from_data``); one that is malformed or does
+        not fit these objects raises, and the stand-in reports a reference that answered what cannot be loaded.
+        """
+        answer = CarriedAnswer.from_data(data, "the reference's answer")
         with self._trusted():
             if self.model is not None:
-                _load_model_state(self.model, answer["model"])
-                _merge_forwards(self.model, answer["forwards"])
-            for optimizer, state in zip(self.optimizers, list(answer["optimizers"]), strict=True):
+                if answer.model is None:
+                    raise ValueError("no state for the model")
+                _load_model_state(self.model, answer.model)
+                _merge_forwards(self.model, answer.forwards)
+            for optimizer, state in zip(self.optimizers, answer.optimizers, strict=True):
                 _load_optimizer_state(optimizer, state)
-            for loader, passes in zip(self.loaders, list(answer["passes"]), strict=True):
-                loader.passes += int(passes)
-            for loss, summary in zip(self.losses, list(answer["losses"]), strict=True):
+            for loader, passes in zip(self.loaders, answer.passes, strict=True):
+                loader.passes += passes
+            for loss, summary in zip(self.losses, answer.losses, strict=True):
                 if isinstance(loss, AuditedLoss) and summary is not None:
                     _merge_losses(loss, summary)
-            torch.set_rng_state(torch.from_numpy(np.asarray(answer["rng"], dtype=np.uint8)))
-            if self.audit is not None and answer.get("audit") is not None:
-                _merge_audit(self.audit, answer["audit"])
-            return _live_value(answer["returned"])
+            torch.set_rng_state(torch.from_numpy(answer.rng))
+            if self.audit is not None and answer.audit is not None:
+                _merge_audit(self.audit, answer.audit)
+            return _live_value(answer.returned)
 
 
 def _is_loss(value: Any) -> bool:
     return type(value) in (AuditedLoss, nn.CrossEntropyLoss)
 
 
-def _merge_forwards(model: nn.Module, summary: Any) -> None:
+def _merge_forwards(model: nn.Module, log: ForwardLog | None) -> None:
     """What the reference's forward passes recorded, added to the harness's records on the student's model."""
     records = {id(h.__self__): h.__self__ for h in model._forward_pre_hooks.values() if hasattr(h, "__self__")}
-    log = None if summary is None else ForwardLog.from_data(summary, "the reference's forward passes")
     for record in records.values():
         if isinstance(record, ForwardRecord) and log is not None:
             record.training.extend(log.forward_training)
@@ -1257,76 +1276,87 @@ def _merge_forwards(model: nn.Module, summary: Any) -> None:
             record.dtypes.extend(log.forward_dtypes)
 
 
-def _merge_losses(loss: AuditedLoss, summary: Any) -> None:
-    record = LossRecord.from_data(summary, "the reference's losses")
+def _merge_losses(loss: AuditedLoss, record: LossRecord) -> None:
     loss.losses.extend(torch.tensor(v) for v in record.batch_losses)
     loss.sizes.extend(record.batch_sizes)
     loss.correct.extend(torch.tensor(v) for v in record.batch_correct)
     loss.requires_grad.extend(record.loss_requires_grad)
 
 
-def _merge_audit(audit: DeviceAudit, seen: dict[str, Any]) -> None:
+def _merge_audit(audit: DeviceAudit, reference: ReferenceAudit) -> None:
     """What the audit saw in the reference's call, as if the student's process had made it."""
-    audit.model_inputs.extend(str(v) for v in seen["model_inputs"])
-    audit.loss_inputs.extend(str(v) for v in seen["loss_inputs"])
-    audit.syncs.extend(["the reference's"] * int(seen["syncs"]))
-    audit.bytes_moved += int(seen["bytes_moved"])
-    audit.kept_graphs += int(seen["kept_graphs"])
-    audit.batch = int(seen["batch"])
+    audit.model_inputs.extend(reference.seen.model_inputs)
+    audit.loss_inputs.extend(reference.seen.loss_inputs)
+    audit.syncs.extend(["the reference's"] * min(reference.syncs, MAX_ITEMS))  # a report holds no more
+    audit.bytes_moved += reference.seen.bytes_moved
+    audit.kept_graphs += reference.seen.kept_graphs
+    audit.batch = reference.batch
 
 
 def carry(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[dict[str, Any], Callable[[Any], Any]]:
-    """A sibling call as plain data, and the function that loads the reference's answer (student side)."""
+    """A sibling call as plain data (a :class:`CarriedCall`), and the function that loads the reference's answer
+    (student side).
+
+    The call is checked here as the reference's worker will check it, so that what the student's code set
+    honestly but no reference could rebuild (a string where a layer wants a number) is refused here, with a
+    message for the student, and not in the reference's worker; that worker does not rely on it.
+    """
     carrier = _Carrier(args, kwargs)
-    return carrier.description, lambda answer: carrier.restore(dict(answer))
+    data = carrier.call.to_data()
+    try:
+        CarriedCall.from_data(data, "the call")
+    except MalformedData as refused:
+        raise CannotCarry(f"what the reference cannot rebuild ({refused})"[:MAX_TEXT]) from None
+    return data, carrier.restore
 
 
 def sibling_harness() -> Harness:
-    """Run the reference's function on the objects a carried call describes; their new state, as plain data."""
+    """Run the reference's function on the objects a carried call describes; their new state, as plain data.
 
-    def run(function: Callable[..., Any], call: dict[str, Any]) -> dict[str, Any]:
+    The call is read where it arrives (``CarriedCall.from_data``): a malformed one raises
+    :class:`~autograder.sandbox.harness_types.MalformedData` naming the field, before anything is built, and the
+    grader answers the student's call as a reference call that failed.
+    """
+
+    def run(function: Callable[..., Any], data: Any) -> dict[str, Any]:
+        call = CarriedCall.from_data(data, "the carried call")
         with controlled(0):
-            torch.set_rng_state(torch.from_numpy(np.asarray(call["rng"], dtype=np.uint8)))
-            audit = None
-            if call.get("audit") is not None:
-                audit = DeviceAudit(torch.device(str(call["audit"][0])))
-                audit.batch = int(call["audit"][1])
-            model = None if call.get("model") is None else _rebuild_model(dict(call["model"]))
+            torch.set_rng_state(torch.from_numpy(call.rng))
+            audit = None if call.audit is None else DeviceAudit(torch.device(call.audit.requested))
+            if audit is not None and call.audit is not None:
+                audit.batch = call.audit.batch
+            model = None if call.model is None else _rebuild_model(call.model)
             forwards = None if model is None or audit is None else ForwardRecord(model, audit)
-            loaders = [
-                HostLoader(
-                    torch.from_numpy(np.asarray(d["x"])), torch.from_numpy(np.asarray(d["y"])), int(d["batch"]), audit
-                )
-                for d in list(call["loaders"])
-            ]
-            optimizers = [_rebuild_optimizer(dict(d), model, audit) for d in list(call["optimizers"])]
-            losses = [_rebuild_loss(dict(d), audit) for d in list(call["losses"])]
+            loaders = [HostLoader(torch.from_numpy(d.x), torch.from_numpy(d.y), d.batch, audit) for d in call.loaders]
+            optimizers = [_rebuild_optimizer(d, model, audit) for d in call.optimizers]
+            losses = [_rebuild_loss(d, audit) for d in call.losses]
             built: dict[str, list[Any]] = {"model": [model], "loader": loaders, "optimizer": optimizers, "loss": losses}
 
-            def live(item: dict[str, Any]) -> Any:
-                for kind, objects in built.items():
-                    if kind in item:
-                        return objects[int(item[kind])]
-                return _live_value(item)
+            def live(item: CarriedItem) -> Any:
+                if item.kind == "plain":
+                    return item.value
+                if item.kind == "device":
+                    return torch.device(str(item.value))
+                return built[item.kind][int(item.value or 0)]  # an index the call's from_data checked
 
-            args = [live(dict(item)) for item in list(call["args"])]
-            kwargs = {str(k): live(dict(item)) for k, item in dict(call["kwargs"]).items()}
-            with torch.set_grad_enabled(bool(call["grad_enabled"])), audit or contextlib.nullcontext():
+            args = [live(item) for item in call.args]
+            kwargs = {key: live(item) for key, item in call.kwargs.items()}
+            with torch.set_grad_enabled(call.grad_enabled), audit or contextlib.nullcontext():
                 returned = function(*args, **kwargs)
-            answer: dict[str, Any] = {
-                "returned": _plain_value(returned),
-                "model": None if model is None else _model_state(model),
-                "forwards": None if forwards is None else forwards.summary().to_data(),
-                "optimizers": [_optimizer_state(o) for o in optimizers],
-                "passes": [loader.passes for loader in loaders],
-                "losses": [loss.summary().to_data() if isinstance(loss, AuditedLoss) else None for loss in losses],
-                "rng": torch.get_rng_state().numpy().copy(),
+            answer = CarriedAnswer(
+                returned=_plain_value(returned),
+                model=None if model is None else _model_state(model),
+                forwards=None if forwards is None else forwards.summary(),
+                optimizers=tuple(_optimizer_state(o) for o in optimizers),
+                passes=tuple(loader.passes for loader in loaders),
+                losses=tuple(loss.summary() if isinstance(loss, AuditedLoss) else None for loss in losses),
+                rng=torch.get_rng_state().numpy().copy(),
                 # How often it synchronised, not with what call: values, not how the reference is written.
-                "audit": None
+                audit=None
                 if audit is None
-                else {**audit.report().to_data(), "syncs": len(audit.syncs), "batch": audit.batch},
-            }
-        return answer
+                else ReferenceAudit(seen=replace(audit.report(), syncs=()), syncs=len(audit.syncs), batch=audit.batch),
+            )
+        return answer.to_data()
 
     return run
 
