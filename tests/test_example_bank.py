@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import os
+import runpy
 import shutil
 import stat
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
+import autograder
 from autograder import shipped_examples
 from autograder.exercises import load_assignment
 from autograder.grading import example_bank
@@ -401,6 +403,17 @@ def test_a_check_uses_the_shipped_examples_and_draws_nothing(
 ) -> None:
     assert {"stub": check_points(STUB), "correct": check_points(CORRECT)} == built_layer[1]
     assert draws == [] and not (cache / "examples").exists()
+
+
+def test_the_build_writes_the_shipped_layer_where_the_grader_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``setup.py``'s build step and the example bank name the same folder: the layer is only worth shipping
+    if a check finds it (a move of the bank's module once left it unread, every check drawing again)."""
+    import setuptools
+
+    monkeypatch.setattr(setuptools, "setup", lambda **_: None)
+    build = runpy.run_path(str(ROOT / "setup.py"), run_name="setup_under_test")
+    assert ROOT / build["SHIPPED"] == example_bank.shipped_folder()
+    assert example_bank.shipped_folder() == Path(autograder.__file__).resolve().parent / "shipped"
 
 
 def test_the_build_lists_each_public_draw_by_what_it_is_for(built_layer: tuple[Path, Any], cache: Path) -> None:

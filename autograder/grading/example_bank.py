@@ -155,8 +155,9 @@ def drawn_examples(prop: Property, seed: int, max_examples: int) -> list[Any]:
 
 
 def shipped_folder() -> Path:
-    """The shipped layer: ``shipped/`` in this package, beside this module (hidden from every worker)."""
-    return Path(__file__).resolve().parent / SHIPPED_FOLDER
+    """The shipped layer: ``shipped/`` in the ``autograder`` package, where the build writes it (``setup.py``;
+    hidden from every worker)."""
+    return Path(__file__).resolve().parents[1] / SHIPPED_FOLDER
 
 
 def read_shipped(name: str, binding: bytes) -> list[Any] | None:
