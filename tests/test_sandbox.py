@@ -7,6 +7,7 @@ workers directly, and compare batched properties with Hypothesis calling the wor
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import sys
 import time
@@ -245,6 +246,46 @@ def test_top_level_code_that_ends_the_worker_is_left_out_and_the_rest_loads(zygo
     assert launcher.notes(("first", "second")) == [
         "b.py, line 1: this code ended the worker process (exit status 3) when it ran at import, so it was left out"
     ]
+
+
+def test_a_launcher_ahead_hands_out_the_worker_it_started_and_kills_the_last_one_on_close(zygote: Zygote) -> None:
+    """Each worker handed out has the next one started behind it, with the same code and what was left out;
+    the one started last never runs a call and dies with ``close``."""
+    chunks = [chunk("def first(z):\n    return z\n", "a"), chunk("import os\nGONE = os._exit(3)\n", "b")]
+    launcher = Launcher(zygote, chunks, ahead=True)
+    workers = [launcher.spawn(), launcher.spawn()]
+    spare = launcher._spare
+    assert spare is not None and spare.left_out == frozenset({1})
+    last = spare.result()
+    try:
+        assert last is not None and last not in workers and workers[0] is not workers[1]
+        for worker in workers:
+            assert worker.call("first", [2]).value == 2
+            assert [p["origin"] for p in worker.problems] == ["b.py, line 1"]
+    finally:
+        for worker in workers:
+            worker.kill()
+        launcher.close()
+    assert last.dead and launcher._spare is None
+    assert list(launcher.left_out) == [1]
+
+
+def test_a_check_grades_the_same_with_workers_started_ahead_or_not(tmp_path: Path) -> None:
+    """Starting workers ahead is only about time: every verdict, point and line of feedback is the same."""
+    source = (FOLDER / "correct.py").read_text()
+    buggy = plant(source, [BUGS["softmax_without_max_shift"], BUGS["relu_grad_one_at_zero"]])
+    seen: dict[tuple[bool, str], list[Any]] = {}
+    for ahead in (True, False):
+        mode = dataclasses.replace(CHECK, start_workers_ahead=ahead)
+        for name, text in (("correct", source), ("buggy", buggy)):
+            path = tmp_path / f"{name}.py"
+            path.write_text(text)
+            report = Grader(ASSIGNMENT, None, mode, PUBLIC_SEED).grade(load_submission(path), ["softmax", "relu_grad"])
+            seen[ahead, name] = [
+                (p.property, p.verdict, p.points, p.feedback) for f in report.functions for p in f.properties
+            ]
+    assert seen[True, "correct"] == seen[False, "correct"]
+    assert seen[True, "buggy"] == seen[False, "buggy"] != seen[True, "correct"]
 
 
 def test_top_level_code_that_hangs_is_left_out_after_the_start_limit() -> None:

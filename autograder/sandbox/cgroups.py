@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,28 +83,31 @@ class WorkerGroup:
                     with contextlib.suppress(OSError):
                         os.kill(pid, 9)
         self._removed = True
-        _LEFT.extend(self.folders)
+        with _LEFT_LOCK:
+            _LEFT.extend(self.folders)
         remove_empty_groups(wait=0.0)  # its processes take a moment to go: the next spawn tries again
 
 
 # Groups whose processes were still exiting when their worker was killed: removed on a later try.
 _LEFT: list[Path] = []
+_LEFT_LOCK = threading.Lock()
 
 
 def remove_empty_groups(wait: float) -> None:
     """Remove the groups left behind once their processes have gone (``rmdir`` fails until then)."""
     deadline = time.monotonic() + wait
-    while _LEFT:
-        for folder in list(_LEFT):
-            try:
-                folder.rmdir()
-            except FileNotFoundError:
-                pass
-            except OSError:
-                continue
-            _LEFT.remove(folder)
-        if not _LEFT or time.monotonic() > deadline:
-            return
+    while True:
+        with _LEFT_LOCK:  # a worker may be started ahead in another thread (Launcher)
+            for folder in list(_LEFT):
+                try:
+                    folder.rmdir()
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    continue
+                _LEFT.remove(folder)
+            if not _LEFT or time.monotonic() > deadline:
+                return
         time.sleep(0.002)
 
 

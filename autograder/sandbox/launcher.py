@@ -640,15 +640,50 @@ class Zygote:
 
 
 class Launcher:
-    """Starts the workers of one submission, leaving out chunks that kill or hang a worker at import."""
+    """Starts the workers of one submission, leaving out chunks that kill or hang a worker at import.
 
-    def __init__(self, zygote: Zygote, chunks: list[Chunk]) -> None:
+    With ``ahead``, each worker handed out has the next one started behind it, in a thread, while the first
+    works: every worker of a submission loads the same chunks, so a check of several functions stops waiting
+    for a fork, a control group and the student's top-level code between them (a second core does that
+    meanwhile). Only where nothing is timed: a worker starting beside a timed call would slow it. The one
+    started last is killed by :meth:`close`.
+    """
+
+    def __init__(self, zygote: Zygote, chunks: list[Chunk], *, ahead: bool = False) -> None:
         self.zygote = zygote
         self.chunks = chunks
         self.left_out: dict[int, dict[str, Any]] = {}
         self.missing: dict[str, str] = {}  # protections some worker reported missing
+        self._ahead = ahead
+        self._spare: _Spare | None = None
 
     def spawn(self) -> Worker:
+        worker = self._take_spare() or self._spawn_now()
+        if self._ahead:
+            self._spare = _Spare(self.zygote, self.chunks, frozenset(self.left_out))
+        return worker
+
+    def close(self) -> None:
+        """Kill the worker started ahead, if one was (it never ran a call)."""
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.discard()
+
+    def _take_spare(self) -> Worker | None:
+        """The worker started ahead, if it started with the chunks that are left out now; else None."""
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        if spare.left_out != frozenset(self.left_out) or not self.zygote.alive():
+            spare.discard()
+            return None
+        worker = spare.result()  # a worker that failed to start is started again below, where its failure counts
+        if worker is not None:
+            worker.problems.extend(self.left_out.values())
+            self.missing.update(worker.missing)
+        return worker
+
+    def _spawn_now(self) -> Worker:
         while True:
             if not self.zygote.alive():  # it never runs student code, but it may have been stopped
                 self.zygote = zygote_for(self.zygote.preload, self.zygote.limits)
@@ -676,6 +711,41 @@ class Launcher:
             for problem in self.left_out.values()
             if not set(problem["names"]) & set(graded)
         ]
+
+
+class _Spare:
+    """A worker being started in a thread of its own, for :class:`Launcher` to hand out next."""
+
+    def __init__(self, zygote: Zygote, chunks: list[Chunk], left_out: frozenset[int]) -> None:
+        self.left_out = left_out
+        self._worker: Worker | None = None
+        self._discarded = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._start, args=(zygote, chunks), daemon=True)
+        self._thread.start()
+
+    def _start(self, zygote: Zygote, chunks: list[Chunk]) -> None:
+        try:
+            worker = zygote.spawn(chunks, self.left_out)
+        except (WorkerFailure, LoadFailure, RuntimeError, OSError):
+            return  # started again when it is asked for, where the failure is reported
+        with self._lock:
+            if not self._discarded:
+                self._worker = worker
+                return
+        worker.kill()
+
+    def result(self) -> Worker | None:
+        self._thread.join()
+        return self._worker
+
+    def discard(self) -> None:
+        """Kill the worker, now or as soon as it has started; never wait for it."""
+        with self._lock:
+            self._discarded = True
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.kill()
 
 
 def _problem(reported: dict[str, Any]) -> dict[str, Any]:
