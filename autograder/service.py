@@ -324,7 +324,8 @@ def serve(idle_seconds: float = IDLE_SECONDS, prepare: tuple[str, ...] = ()) -> 
 
 
 def _prepare(assignment_id: str) -> dict[str, Any]:
-    """Load an assignment's catalogue and start its zygote, so that its first check finds both warm."""
+    """Load an assignment's catalogue, start its zygote and warm its outside references, so that its first
+    check finds them all warm."""
     from autograder.exercises import load_assignment
     from autograder.grading.runner import Grader
     from autograder.sandbox.launcher import zygote_for
@@ -332,6 +333,8 @@ def _prepare(assignment_id: str) -> dict[str, Any]:
     try:
         assignment = load_assignment(assignment_id)
         zygote_for(assignment.preload, Grader(assignment, None).limits)
+        if assignment.warm_up is not None:
+            assignment.warm_up()
     except Exception as error:  # noqa: BLE001 - a check reports it, in its own words
         return {"ok": False, "error": f"{type(error).__name__}: {error}"}
     return {"ok": True}

@@ -118,3 +118,12 @@ def test_a_name_alone_neither_establishes_correctness_nor_gates() -> None:
     """Each catalogue declares both flags; nothing is derived from a property's name."""
     assert not _property(name="agrees_with_reference").establishes_correctness
     assert not _property(name="agrees_with_reference").counts_only_when_correct
+
+
+@pytest.mark.parametrize("assignment_id", [a for a in known_assignments() if load_assignment(a).warm_up is not None])
+def test_an_assignment_s_warm_up_runs_in_the_grader(assignment_id: str) -> None:
+    """What the service runs when it prepares an assignment (autograder.service._prepare) runs, and runs again."""
+    warm_up = load_assignment(assignment_id).warm_up
+    assert warm_up is not None
+    warm_up()
+    warm_up()

@@ -86,6 +86,14 @@ def _tensor(array: np.ndarray, grad: bool = False) -> Any:
     return _torch().tensor(np.asarray(array), requires_grad=grad)
 
 
+def warm_pytorch() -> None:
+    """Load PyTorch and what its optimizers load on their first step (its compiler: about a second each), so
+    that a check after the service prepared 03 pays for neither."""
+    weight = _tensor(np.zeros(1), grad=True)
+    weight.sum().backward()
+    _torch().optim.SGD([weight], lr=0.1).step()
+
+
 def torch_value_and_grad(loss: str, first: np.ndarray, second: np.ndarray) -> tuple[float, np.ndarray]:
     """PyTorch's ``loss`` of ``(first, second)`` and its gradient with respect to ``first``, in float64."""
     functional = _torch().nn.functional
@@ -1565,6 +1573,7 @@ ASSIGNMENT = Assignment(
     notebook="gradient_descent.ipynb",
     properties=PROPERTIES,
     preload=("numpy",),
+    warm_up=warm_pytorch,
     dtypes={
         "mse_loss": "number",
         "mse_loss_grad": "input",

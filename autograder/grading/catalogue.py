@@ -121,6 +121,10 @@ class Assignment:
     function_seconds: float | None = None  # all drawn properties of one function (default: the mode's)
     call_seconds: float | None = None  # one call in a worker (default: the sandbox's Limits)
     max_examples: int | None = None  # at most this many drawn examples per property (default: the mode's)
+    # What the grader runs once where it can wait ahead of a first check (a notebook's first cell asks the
+    # service to prepare the assignment): the outside references that are slow the first time, such as
+    # PyTorch's optimizers, which load PyTorch's compiler on their first use.
+    warm_up: Callable[[], None] | None = field(default=None, compare=False)
     functions: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
