@@ -184,10 +184,11 @@ SCALES = ("small integers", "moderate", "extremes")
 
 
 def seeded_values(rng: np.random.Generator, size: tuple[int, ...], scale: str, max_abs: float) -> np.ndarray:
-    """float64 values of one of the :data:`SCALES`: integers in [-3, 3], normal values of standard
-    deviation 5, or an even mix of the :data:`EXTREMES` up to ``max_abs`` and uniform values."""
+    """float64 values of one of the :data:`SCALES`, never beyond ``max_abs``: integers in [-3, 3], normal
+    values of standard deviation 5, or an even mix of the :data:`EXTREMES` and uniform values (the first two
+    clipped to ``max_abs`` where it is smaller)."""
     if scale == "small integers":
-        return rng.integers(-3, 4, size).astype(np.float64)
+        return np.clip(rng.integers(-3, 4, size).astype(np.float64), -max_abs, max_abs)
     if scale == "moderate":
         return np.clip(rng.normal(0.0, 5.0, size), -max_abs, max_abs)
     extremes = np.array([v for v in EXTREMES if abs(v) <= max_abs])
