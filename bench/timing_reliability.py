@@ -14,6 +14,8 @@ other processes keep every core busy (``--busy``):
 
     python bench/timing_reliability.py             # 20 gradings in a row of each, all cores busy
     python bench/timing_reliability.py --quick     # one of each, no background load (CI)
+
+Each implementation's row goes to stderr as soon as it is measured (a full run takes about an hour).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import multiprocessing
 import os
 import re
 import statistics
+import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -136,6 +139,7 @@ def main() -> None:
                     path.write_text(text if text.startswith(source) else source + "\n\n" + text)
                     outcomes = ratios(timed, references, path, function, runs)
                     rows.append(row(name, outcomes))
+                    print(f"{assignment_id}: {' | '.join(map(str, rows[-1]))}", file=sys.stderr, flush=True)
                     if rows is honest_rows:
                         false_alarms += sum(verdict not in ("passed", "undecided") for verdict, _ in outcomes)
                         honest_total += len(outcomes)
