@@ -15,7 +15,8 @@ other processes keep every core busy (``--busy``):
     python bench/timing_reliability.py             # 20 gradings in a row of each, all cores busy
     python bench/timing_reliability.py --quick     # one of each, no background load (CI)
 
-Each implementation's row goes to stderr as soon as it is measured (a full run takes about an hour).
+Each implementation's row goes to stderr as soon as it is measured (a full run takes about a quarter of an
+hour on two cores).
 """
 
 from __future__ import annotations
