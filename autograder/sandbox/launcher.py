@@ -678,10 +678,7 @@ class Launcher:
             spare.discard()
             return None
         worker = spare.result()  # a worker that failed to start is started again below, where its failure counts
-        if worker is not None:
-            worker.problems.extend(self.left_out.values())
-            self.missing.update(worker.missing)
-        return worker
+        return None if worker is None else self._handed_out(worker)
 
     def _spawn_now(self) -> Worker:
         while True:
@@ -700,9 +697,13 @@ class Launcher:
                     "verdict": failure.failure.verdict,
                 }
                 continue
-            worker.problems.extend(self.left_out.values())
-            self.missing.update(worker.missing)
-            return worker
+            return self._handed_out(worker)
+
+    def _handed_out(self, worker: Worker) -> Worker:
+        """``worker``, told what was left out, its missing protections noted for the report."""
+        worker.problems.extend(self.left_out.values())
+        self.missing.update(worker.missing)
+        return worker
 
     def notes(self, graded: tuple[str, ...]) -> list[str]:
         """The left-out chunks that define none of the graded functions (those get their own message)."""
