@@ -70,11 +70,18 @@ def folder() -> Path:
 
 
 def identity() -> str:
-    """What a service must match to answer: the grader's version and source, the course, the Python."""
+    """What a service must match to answer: the grader's version and source, the course, the Python.
+
+    The Python is its environment (``sys.prefix``) and the interpreter the executable's path leads to, not
+    that path itself: ``.venv/bin/python``, ``.venv/bin/python3`` (the ``autograder`` command's) and a
+    kernel's own spelling are one Python, and a student who checks from a terminal and from a notebook in
+    turn must not replace the service at every switch.
+    """
     from autograder import __version__
 
     package = Path(__file__).resolve().parent
-    digest = hashlib.sha256(f"{__version__}|{find_course_root()}|{sys.executable}".encode())
+    python = f"{sys.prefix}|{os.path.realpath(sys.executable)}"
+    digest = hashlib.sha256(f"{__version__}|{find_course_root()}|{python}".encode())
     for path in sorted(package.rglob("*.py")):
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())

@@ -115,6 +115,27 @@ def test_a_service_of_other_code_stops_instead_of_answering(environment: dict[st
     assert after is not None and after["pid"] != before["pid"]
 
 
+def test_every_name_of_one_python_is_one_identity(environment: dict[str, str]) -> None:
+    """The ``autograder`` command runs as ``.../bin/python3``, a kernel or ``python -m`` perhaps as
+    ``.../bin/python``: one environment, one interpreter, so one service serves them all."""
+    names = [Path(sys.prefix) / "bin" / name for name in ("python", "python3")]
+    names = [name for name in names if name.exists()]
+    if len(names) < 2:
+        pytest.skip("this environment has one name for its Python")
+    identities = {
+        subprocess.run(
+            [str(name), "-c", "from autograder import service; print(service.identity())"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=environment,
+            cwd=ROOT,
+        ).stdout.strip()
+        for name in names
+    }
+    assert len(identities) == 1
+
+
 def test_it_stops_when_told_and_when_idle(environment: dict[str, str]) -> None:
     autograder(environment, "check", str(CORRECT), "--assignment", "02_activations")
     stopped = autograder(environment, "service", "stop")
