@@ -54,11 +54,8 @@ def shipped_share(assignment_id: str) -> tuple[int, int]:
     assignment = load_assignment(assignment_id)
     count = examples_per_property(assignment, CHECK)
     public = [p for p in assignment.properties if p.public and p.strategy is not None]
-    served = 0
-    for prop in public:
-        binding = example_bank._binding(prop, property_seed(PUBLIC_SEED, prop), count)
-        served += example_bank.read_shipped(example_bank.bank_name(binding), binding) is not None
-    return served, len(public)
+    served = [example_bank.shipped_examples(p, property_seed(PUBLIC_SEED, p), count) is not None for p in public]
+    return sum(served), len(public)
 
 
 def notebook_with_bug(solution: Path, bug_source: str, folder: Path) -> Path:

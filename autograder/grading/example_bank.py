@@ -134,12 +134,12 @@ def drawn_examples(prop: Property, seed: int, max_examples: int) -> list[Any]:
     otherwise drawn again and the file rewritten. Raises :class:`ExampleBankError` when Hypothesis itself
     draws fewer examples than :func:`fewest_examples`.
     """
+    shipped = shipped_examples(prop, seed, max_examples)
+    if shipped is not None:
+        return shipped
     binding = _binding(prop, seed, max_examples)
     name = bank_name(binding)
     fewest = fewest_examples(prop, max_examples)
-    shipped = read_shipped(name, binding)
-    if shipped is not None and len(shipped) >= fewest:
-        return shipped
     folder = cache_folder()
     key = bank_key(folder)
     kept = _read(folder / "examples", name, binding, key)
@@ -152,6 +152,13 @@ def drawn_examples(prop: Property, seed: int, max_examples: int) -> list[Any]:
         )
     _write(folder / "examples", name, binding, key, examples)
     return examples
+
+
+def shipped_examples(prop: Property, seed: int, max_examples: int) -> list[Any] | None:
+    """The shipped layer's examples of this draw, if it holds enough of them unchanged; else ``None``."""
+    binding = _binding(prop, seed, max_examples)
+    shipped = read_shipped(bank_name(binding), binding)
+    return shipped if shipped is not None and len(shipped) >= fewest_examples(prop, max_examples) else None
 
 
 def shipped_folder() -> Path:
